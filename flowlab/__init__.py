@@ -1,0 +1,18 @@
+"""flowlab: exact, continuous-time studies of neural-network training.
+
+The gradient flow d theta/dt = -grad L(theta) of two-layer networks as an
+explicit ODE, integrated with scipy's solvers or, for ReLU networks, with an
+event-driven Filippov integrator; analyses of plateaus, condensation,
+effective rank and Gram spectra; training baselines.
+
+>>> import flowlab as fl
+>>> net = fl.ReLU1D(b=[0.0], c=[1.0])
+"""
+
+from . import activations, init, train
+from ._version import __version__
+from .flow import METHODS, Solution, flow, load, resume
+from .models import ReLU1D, TwoLayer
+
+__all__ = ["__version__", "ReLU1D", "TwoLayer", "flow", "resume", "load", "Solution",
+           "METHODS", "activations", "init", "train"]

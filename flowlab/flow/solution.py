@@ -1,0 +1,211 @@
+"""The result of a gradient flow: steps, dense output, events, stages, save/load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .. import io as _io
+from .._problem import Problem
+from ..models import Network
+from .dense import DenseOutput
+
+__all__ = ["Solution", "EVENT_DTYPE", "empty_events", "load"]
+
+#: Fields of ``Solution.events``: time, neuron index, data-point index (into the
+#: data as given, not sorted) and kind ("cross", "slide_start" or "slide_end").
+EVENT_DTYPE = np.dtype([("t", "f8"), ("neuron", "i8"), ("point", "i8"), ("kind", "U11")])
+
+#: Statuses: "finished" (reached t_end), "steady_state" (gradient norm below
+#: ``gtol``), "interrupted" (KeyboardInterrupt, partial result), "failed" (the
+#: solver could not continue; see ``message``), "zeno" (an accumulation of
+#: events was detected; see ``message``), "max_steps" (step budget exhausted).
+STATUSES = ("finished", "steady_state", "interrupted", "failed", "zeno", "max_steps")
+
+
+def empty_events() -> np.recarray:
+    """An empty event table."""
+    return np.rec.array(np.empty(0, dtype=EVENT_DTYPE))
+
+
+@dataclass(eq=False)
+class Solution:
+    """A gradient-flow trajectory theta(t), t in [0, t_final].
+
+    Attributes
+    ----------
+    t : ndarray, shape (K,)
+        Output times: the solver's step times, or ``t_eval`` when given.
+    theta : ndarray, shape (K, P)
+        Full flat parameter vector (``net0.params()`` layout) at ``t``.
+    loss : ndarray, shape (K,)
+        Loss at ``t`` in the ``loss_kind`` convention.
+    net0 : Network
+        The initial network.
+    x, y : ndarray
+        The training data, as given.
+    loss_kind : {"sum", "mean"}
+        L = 1/2 sum r_i^2 ("sum") or 1/(2m) sum r_i^2 ("mean"); gradient-flow
+        time equals learning rate x iterations of gradient descent on the same L.
+    trainable : tuple of str
+        Parameter groups that moved.
+    method : str
+        Integration method.
+    status, message : str
+        How the run ended (see ``STATUSES``) and a sentence for the user.
+    events : numpy.recarray
+        Activation-pattern events (fields t, neuron, point, kind); empty for the
+        scipy methods.
+    stages : numpy.recarray or None
+        Intervals of constant activation pattern (start, end, u_l) for the exact
+        ReLU flow; None otherwise.
+    nfev, njev, nlu, nsteps : int
+        Right-hand side and Jacobian evaluations, LU decompositions, steps.
+    """
+
+    t: np.ndarray
+    theta: np.ndarray
+    loss: np.ndarray
+    net0: Network
+    x: np.ndarray
+    y: np.ndarray
+    loss_kind: str
+    trainable: tuple
+    method: str
+    t_end: float
+    t_final: float
+    theta_final: np.ndarray
+    status: str = "finished"
+    message: str = ""
+    rtol: float = float("nan")
+    atol: float = float("nan")
+    nfev: int = 0
+    njev: int = 0
+    nlu: int = 0
+    nsteps: int = 0
+    events: np.recarray = field(default_factory=empty_events)
+    stages: np.recarray | None = None
+    dense: DenseOutput | None = None
+    info: dict = field(default_factory=dict)
+
+    # -- convenience ----------------------------------------------------------------
+    @property
+    def success(self) -> bool:
+        """True when the run reached ``t_end`` or a steady state."""
+        return self.status in ("finished", "steady_state")
+
+    @property
+    def net(self) -> Network:
+        """The network at ``t_final`` (the end of the run)."""
+        return self.net0.with_params(self.theta_final)
+
+    @cached_property
+    def _problem(self) -> Problem:
+        return Problem(self.net0, self.x, self.y, loss=self.loss_kind, trainable=self.trainable)
+
+    def problem(self) -> Problem:
+        """The training problem (network, data, loss, trainable groups) of this run."""
+        return self._problem
+
+    def theta_at(self, t) -> np.ndarray:
+        """Flat parameters at time(s) ``t`` in [0, t_final]: shape (P,) or (len(t), P)."""
+        tt = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        if np.any(~np.isfinite(tt)) or tt.min() < 0 or tt.max() > self.t_final * (1 + 1e-15):
+            raise ValueError(f"`t` must lie in [0, {self.t_final!r}] (the solved interval), got "
+                             f"values in [{tt.min()!r}, {tt.max()!r}].")
+        if self.dense is None:
+            idx = np.searchsorted(self.t, tt)
+            idx = np.minimum(idx, self.t.size - 1)
+            if not np.all(self.t[idx] == tt):
+                raise ValueError("this solution has no dense output (run with dense=True); "
+                                 "only the output times `sol.t` can be evaluated.")
+            out = self.theta[idx]
+        else:
+            out = np.repeat(self.theta_final[None, :], tt.size, axis=0)
+            out[:, self._problem.user_index] = self.dense(tt)
+        return out[0] if np.ndim(t) == 0 else out
+
+    def net_at(self, t) -> Network:
+        """The network at time ``t`` (a scalar in [0, t_final]), from the dense output."""
+        if np.ndim(t) != 0:
+            raise ValueError("`t` must be a scalar; use theta_at(times) for many times.")
+        return self.net0.with_params(self.theta_at(t))
+
+    def loss_at(self, t) -> np.ndarray | float:
+        """Loss at time(s) ``t`` from the dense output."""
+        prob = self.problem()
+        th = np.atleast_2d(self.theta_at(t))
+        vals = np.array([prob.loss(row[prob.user_index]) for row in th])
+        return float(vals[0]) if np.ndim(t) == 0 else vals
+
+    def dissipation(self, nodes: int = 8) -> float:
+        """The integral of ||d theta/dt||^2 = ||grad L||^2 over [0, t_final].
+
+        Gauss-Legendre quadrature with ``nodes`` points on every dense step.
+        Along an exact gradient flow it equals L(0) - L(t_final).
+        """
+        if self.dense is None:
+            raise ValueError("dissipation needs the dense output; run with dense=True.")
+        prob = self.problem()
+        s, w = np.polynomial.legendre.leggauss(nodes)
+        br = self.dense.arrays()["breaks"]
+        h = np.diff(br)
+        tq = (br[:-1, None] + 0.5 * h[:, None] * (s[None, :] + 1)).ravel()
+        U = self.dense(tq)
+        g2 = np.array([np.dot(g, g) for g in (prob.grad(u) for u in U)]).reshape(h.size, nodes)
+        return float(np.sum(0.5 * h * (g2 @ w)))
+
+    def __repr__(self) -> str:
+        return (f"Solution({type(self.net0).__name__}, method={self.method!r}, "
+                f"t_final={self.t_final:.6g}, status={self.status!r}, steps={self.nsteps}, "
+                f"events={len(self.events)}, loss {self.loss[0]:.6g} -> {self.loss[-1]:.6g})")
+
+    # -- saving ---------------------------------------------------------------------
+    def save(self, path):
+        """Write the solution to one ``.npz`` file; :func:`load` restores it exactly."""
+        arrays, net_meta = _io.net_to_dict(self.net0, "net0")
+        arrays.update({"t": self.t, "theta": self.theta, "loss": self.loss, "x": self.x,
+                       "y": self.y, "theta_final": self.theta_final,
+                       "events": np.asarray(self.events, dtype=EVENT_DTYPE)})
+        if self.stages is not None:
+            arrays["stages"] = np.asarray(self.stages)
+        if self.dense is not None:
+            arrays.update({f"dense.{k}": a for k, a in self.dense.arrays().items()})
+        meta = {"format": "flowlab.Solution", "version": 1, "net0": net_meta,
+                "loss_kind": self.loss_kind, "trainable": list(self.trainable),
+                "method": self.method, "t_end": self.t_end, "t_final": self.t_final,
+                "status": self.status, "message": self.message, "rtol": self.rtol,
+                "atol": self.atol, "nfev": self.nfev, "njev": self.njev, "nlu": self.nlu,
+                "nsteps": self.nsteps, "info": self.info,
+                "stages_dtype": None if self.stages is None else self.stages.dtype.descr}
+        return _io.save_npz(path, arrays, meta)
+
+    @classmethod
+    def load(cls, path) -> "Solution":
+        """Read a file written by :meth:`save`."""
+        arrays, meta = _io.load_npz(path)
+        if meta.get("format") != "flowlab.Solution":
+            raise ValueError(f"{path} does not hold a flowlab Solution.")
+        dense = None
+        if "dense.values" in arrays:
+            dense = DenseOutput.from_arrays(arrays["dense.breaks"], arrays["dense.degree"],
+                                            arrays["dense.offsets"], arrays["dense.values"])
+        stages = None
+        if "stages" in arrays:
+            stages = np.rec.array(arrays["stages"])
+        return cls(t=arrays["t"], theta=arrays["theta"], loss=arrays["loss"],
+                   net0=_io.net_from_dict(arrays, meta["net0"], "net0"), x=arrays["x"],
+                   y=arrays["y"], loss_kind=meta["loss_kind"], trainable=tuple(meta["trainable"]),
+                   method=meta["method"], t_end=meta["t_end"], t_final=meta["t_final"],
+                   theta_final=arrays["theta_final"], status=meta["status"],
+                   message=meta["message"], rtol=meta["rtol"], atol=meta["atol"],
+                   nfev=meta["nfev"], njev=meta["njev"], nlu=meta["nlu"], nsteps=meta["nsteps"],
+                   events=np.rec.array(arrays["events"]), stages=stages, dense=dense,
+                   info=meta["info"])
+
+
+def load(path) -> Solution:
+    """Load a :class:`Solution` saved with ``Solution.save``."""
+    return Solution.load(path)

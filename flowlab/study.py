@@ -1,0 +1,284 @@
+"""Studies described in TOML: ``flowlab flow STUDY.toml``.
+
+A study names a model, its initialisation, the data and the flow; running it
+writes ``solution.npz`` (exact, reloadable with :func:`flowlab.load`), a loss
+plot and ``summary.json`` to the output folder.  Example::
+
+    [model]
+    kind = "TwoLayer"          # or "ReLU1D"
+    width = 20
+    activation = "tanh"        # TwoLayer only
+
+    [init]
+    scheme = "xavier"          # he | small | xavier | deterministic | uniform_density
+    seed = 0
+
+    [data]
+    target = "sin(3*x) + 0.5*sin(6*x)"   # numpy expression in x (x[:, k] when d > 1)
+    interval = [-1.0, 1.5]
+    points = 40
+
+    [flow]
+    t_end = 100.0
+    method = "Radau"
+    loss = "mean"
+
+    [output]
+    dir = "results/my-study"
+
+Every key is checked: a missing or misspelled key is an error that names it
+and suggests the closest valid one.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import init as _init
+from .io import write_json
+from .models import ReLU1D, TwoLayer
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+__all__ = ["StudyError", "load_study", "run_study", "eval_target"]
+
+
+class StudyError(ValueError):
+    """A study file is invalid; the message names the key and the fix."""
+
+
+# section -> {key: (required, type or tuple of types)}
+_SCHEMA = {
+    "model": {"kind": (True, str), "width": (True, int), "activation": (False, str),
+              "input_dim": (False, int), "train_w": (False, bool)},
+    "init": {"scheme": (True, str), "seed": (False, int), "var": (False, (int, float)),
+             "bound": (False, (int, float)), "radius": (False, (int, float)),
+             "gamma": (False, (int, float))},
+    "data": {"target": (False, str), "file": (False, str), "interval": (False, list),
+             "points": (False, int), "sampling": (False, str), "seed": (False, int),
+             "dim": (False, int)},
+    "flow": {"t_end": (True, (int, float)), "method": (False, str), "loss": (False, str),
+             "rtol": (False, (int, float)), "atol": (False, (int, float)),
+             "trainable": (False, list), "gtol": (False, (int, float)),
+             "max_steps": (False, int)},
+    "output": {"dir": (False, str)},
+}
+_REQUIRED_SECTIONS = ("model", "init", "data", "flow")
+_SCHEMES = ("he", "small", "xavier", "deterministic", "uniform_density")
+
+
+def _suggest(word, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+@dataclass
+class Study:
+    """A validated study: the raw tables and where it was read from."""
+
+    config: dict
+    source: Path
+
+
+def load_study(path) -> Study:
+    """Read and validate a study file."""
+    path = Path(path)
+    if not path.exists():
+        raise StudyError(f"study file {str(path)!r} does not exist.")
+    try:
+        cfg = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"{path}: not valid TOML ({exc}).") from None
+    for section in cfg:
+        if section not in _SCHEMA:
+            raise StudyError(f"{path}: unknown section [{section}]; valid sections are "
+                             f"{', '.join(_SCHEMA)}.{_suggest(section, _SCHEMA)}")
+    for section in _REQUIRED_SECTIONS:
+        if section not in cfg:
+            raise StudyError(f"{path}: missing section [{section}].")
+    for section, table in cfg.items():
+        if not isinstance(table, dict):
+            raise StudyError(f"{path}: [{section}] must be a table.")
+        schema = _SCHEMA[section]
+        for key, value in table.items():
+            if key not in schema:
+                raise StudyError(f"{path}: unknown key {key!r} in [{section}]; valid keys are "
+                                 f"{', '.join(schema)}.{_suggest(key, schema)}")
+            typ = schema[key][1]
+            if isinstance(value, bool) and typ is not bool:
+                raise StudyError(f"{path}: [{section}] {key} must be {_tname(typ)}, got a boolean.")
+            if not isinstance(value, typ):
+                raise StudyError(f"{path}: [{section}] {key} must be {_tname(typ)}, "
+                                 f"got {value!r}.")
+        for key, (required, _) in schema.items():
+            if required and key not in table:
+                raise StudyError(f"{path}: missing key {key!r} in [{section}].")
+    data = cfg["data"]
+    if ("target" in data) == ("file" in data):
+        raise StudyError(f"{path}: [data] needs exactly one of 'target' (an expression in x) "
+                         "or 'file' (an .npz with arrays x, y, or a .csv with columns x..., y).")
+    if cfg["init"]["scheme"] not in _SCHEMES:
+        raise StudyError(f"{path}: [init] scheme must be one of {', '.join(_SCHEMES)}, got "
+                         f"{cfg['init']['scheme']!r}.{_suggest(cfg['init']['scheme'], _SCHEMES)}")
+    if cfg["model"]["kind"] not in ("TwoLayer", "ReLU1D"):
+        raise StudyError(f"{path}: [model] kind must be 'TwoLayer' or 'ReLU1D', got "
+                         f"{cfg['model']['kind']!r}.")
+    return Study(cfg, path)
+
+
+def _tname(typ) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", list: "a list",
+             bool: "true or false"}
+    if isinstance(typ, tuple):
+        return "a number" if float in typ else " or ".join(names[t] for t in typ)
+    return names[typ]
+
+
+_ALLOWED = {n: getattr(np, n) for n in ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh",
+                                        "sinh", "cosh", "arctan", "abs", "sign", "where",
+                                        "maximum", "minimum", "floor", "heaviside")}
+_ALLOWED.update(pi=np.pi, e=np.e)
+_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Constant, ast.Load,
+          ast.Subscript, ast.Slice, ast.Tuple, ast.Compare, ast.operator, ast.unaryop,
+          ast.cmpop, ast.IfExp)
+
+
+def eval_target(expr: str, x: np.ndarray) -> np.ndarray:
+    """Evaluate a target expression such as ``"sin(3*x) + 0.5*sin(6*x)"`` at ``x``.
+
+    Only arithmetic, comparisons, indexing of ``x`` and the numpy functions
+    sin, cos, tan, exp, log, sqrt, tanh, sinh, cosh, arctan, abs, sign, where,
+    maximum, minimum, floor, heaviside (and pi, e) are allowed.
+    """
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError as exc:
+        raise StudyError(f"[data] target {expr!r} is not a valid expression ({exc.msg}).") from None
+    for node in ast.walk(tree):
+        if not isinstance(node, _NODES):
+            raise StudyError(f"[data] target may not contain {type(node).__name__} "
+                             f"(in {expr!r}); use arithmetic and numpy functions of x.")
+        if isinstance(node, ast.Name) and node.id != "x" and node.id not in _ALLOWED:
+            raise StudyError(f"[data] target uses unknown name {node.id!r}; allowed: x, "
+                             f"{', '.join(_ALLOWED)}.{_suggest(node.id, _ALLOWED)}")
+    with np.errstate(all="ignore"):
+        y = eval(compile(tree, "<target>", "eval"), {"__builtins__": {}}, dict(_ALLOWED, x=x))
+    y = np.broadcast_to(np.asarray(y, dtype=float), (x.shape[0],)).copy()
+    if not np.all(np.isfinite(y)):
+        raise StudyError(f"[data] target {expr!r} is not finite at every data point.")
+    return y
+
+
+def _data(cfg: dict, base: Path, d_model: int | None):
+    data = cfg["data"]
+    if "file" in data:
+        f = (base / data["file"]) if not Path(data["file"]).is_absolute() else Path(data["file"])
+        if not f.exists():
+            raise StudyError(f"[data] file {str(f)!r} does not exist.")
+        if f.suffix == ".npz":
+            with np.load(f) as z:
+                if "x" not in z.files or "y" not in z.files:
+                    raise StudyError(f"[data] file {f} must hold arrays named 'x' and 'y'.")
+                return np.asarray(z["x"], float), np.asarray(z["y"], float)
+        arr = np.loadtxt(f, delimiter=",", ndmin=2)
+        if arr.shape[1] < 2:
+            raise StudyError(f"[data] file {f} needs at least two columns (x..., y).")
+        x = arr[:, :-1]
+        return (x[:, 0] if x.shape[1] == 1 else x), arr[:, -1]
+    dim = data.get("dim", d_model or 1)
+    lo, hi = data.get("interval", [-1.0, 1.0])
+    m = data.get("points", 100)
+    if m < 1:
+        raise StudyError("[data] points must be >= 1.")
+    sampling = data.get("sampling", "grid")
+    rng = np.random.default_rng(data.get("seed", 0))
+    if sampling == "grid" and dim == 1:
+        x = np.linspace(lo, hi, m)
+    elif sampling in ("uniform", "grid"):
+        if sampling == "grid":
+            raise StudyError("[data] sampling = 'grid' is for dim = 1; use 'uniform' in higher "
+                             "dimension.")
+        x = rng.uniform(lo, hi, (m, dim)) if dim > 1 else np.sort(rng.uniform(lo, hi, m))
+    else:
+        raise StudyError(f"[data] sampling must be 'grid' or 'uniform', got {sampling!r}.")
+    return x, eval_target(data["target"], x)
+
+
+def _network(cfg: dict, d: int):
+    model, ini = cfg["model"], cfg["init"]
+    n, scheme, seed = model["width"], ini["scheme"], ini.get("seed", 0)
+    if model["kind"] == "ReLU1D":
+        if d != 1:
+            raise StudyError("[model] kind = 'ReLU1D' needs 1-d data.")
+        if scheme != "he":
+            raise StudyError("[init] scheme for ReLU1D must be 'he' (seed 003, Sec. 5).")
+        return _init.he(n, seed=seed, train_w=model.get("train_w", False))
+    act = model.get("activation", "tanh")
+    if scheme == "he":
+        if act != "relu":
+            raise StudyError("[init] scheme 'he' builds ReLU networks; set activation = 'relu' "
+                             "or choose another scheme.")
+        if d != 1:
+            raise StudyError("[init] scheme 'he' (seed 003) is for 1-d data.")
+        return _init.he(n, seed=seed, model="twolayer")
+    if scheme == "small":
+        if "var" not in ini:
+            raise StudyError("[init] scheme 'small' needs var (the variance of N(0, var)).")
+        return _init.small_gaussian(n, d, ini["var"], activation=act, seed=seed)
+    if scheme == "xavier":
+        return _init.xavier(n, d, activation=act, seed=seed, bound=ini.get("bound"))
+    if scheme == "deterministic":
+        if d != 1:
+            raise StudyError("[init] scheme 'deterministic' (seed 000, (12)) is for 1-d data.")
+        lo, hi = cfg["data"].get("interval", [-1.0, 1.0])
+        return _init.deterministic_1d(n, activation=act, interval=(lo, hi), seed=seed)
+    return _init.uniform_density(n, d, activation=act, seed=seed,
+                                 radius=ini.get("radius", 1.0), gamma=ini.get("gamma", 1.0))
+
+
+def run_study(path, out=None, progress: bool | None = None) -> dict:
+    """Run a study file and write ``solution.npz``, ``loss.png`` and ``summary.json``."""
+    from .flow import flow
+    from .plotting import figure, loss_axes, positive
+    study = load_study(path)
+    cfg = study.config
+    x, y = _data(cfg, study.source.parent, cfg["model"].get("input_dim"))
+    d = 1 if np.ndim(x) == 1 else x.shape[1]
+    net = _network(cfg, d)
+    if isinstance(net, TwoLayer) and d == 1:
+        x = np.asarray(x).reshape(-1, 1) if np.ndim(x) == 2 else np.asarray(x)
+    fcfg = cfg["flow"]
+    kwargs = {k: fcfg[k] for k in ("method", "loss", "rtol", "atol", "gtol", "max_steps")
+              if k in fcfg}
+    if "trainable" in fcfg:
+        kwargs["trainable"] = tuple(fcfg["trainable"])
+    out = Path(out or cfg.get("output", {}).get("dir") or Path("results") / study.source.stem)
+    out.mkdir(parents=True, exist_ok=True)
+    sol = flow(net, x, y, fcfg["t_end"], progress=progress, save=out / "solution.npz", **kwargs)
+    fig, ax = figure(1)
+    t = sol.t
+    ax[0].loglog(t[t > 0], positive(sol.loss[t > 0]))
+    loss_axes(ax[0], loss_kind=sol.loss_kind)
+    ax[0].set_title(f"{study.source.name}: {sol.method}")
+    fig.savefig(out / "loss.png", dpi=120, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    drop = sol.loss[0] - sol.loss[-1]
+    summary = {"study": str(study.source), "config": cfg, "status": sol.status,
+               "message": sol.message, "t_final": sol.t_final, "initial_loss": sol.loss[0],
+               "final_loss": sol.loss[-1], "steps": sol.nsteps, "nfev": sol.nfev,
+               "njev": sol.njev, "events": len(sol.events),
+               "energy_balance_rel_error": (abs(drop - sol.dissipation()) / drop
+                                            if drop > 0 and sol.dense is not None else None),
+               "model": repr(net), "out": str(out),
+               "files": ["solution.npz", "loss.png", "summary.json"]}
+    write_json(out / "summary.json", summary)
+    return summary

@@ -1,0 +1,124 @@
+"""Slow, obviously correct numpy references for every fast path in flowlab.
+
+Nothing here is fast or clever: loops and textbook formulas, used only by the
+tests to check the compiled kernels.
+"""
+
+import math
+
+import numpy as np
+from scipy.special import erf
+
+
+def act_ref(name, z):
+    """(sigma, sigma', sigma'') with numpy's own functions."""
+    z = np.asarray(z, dtype=float)
+    t = np.tanh(z)
+    with np.errstate(over="ignore"):
+        sech2 = 1.0 / np.cosh(z) ** 2      # no cancellation where tanh(z) ~ +-1
+    sg = 1.0 / (1.0 + np.exp(-np.clip(z, -700, 700)))
+    if name == "relu":
+        return np.maximum(z, 0), (z > 0).astype(float), np.zeros_like(z)
+    if name == "tanh":
+        return t, sech2, -2 * t * sech2
+    if name == "sigmoid":
+        return sg, sg * (1 - sg), sg * (1 - sg) * (1 - 2 * sg)
+    if name == "softplus":
+        return np.logaddexp(0.0, z), sg, sg * (1 - sg)
+    if name == "xtanh":
+        return z * t, t + z * sech2, 2 * sech2 - 2 * z * t * sech2
+    if name == "x2tanh":
+        return z ** 2 * t, 2 * z * t + z ** 2 * sech2, 2 * t + 4 * z * sech2 - 2 * z ** 2 * t * sech2
+    if name == "elu":
+        e = np.exp(np.minimum(z, 0))
+        return np.where(z > 0, z, e - 1), np.where(z > 0, 1.0, e), np.where(z > 0, 0.0, e)
+    if name == "cos":
+        return np.cos(z), -np.sin(z), -np.cos(z)
+    if name == "gelu":
+        cdf = 0.5 * (1 + erf(z / math.sqrt(2)))
+        pdf = np.exp(-z ** 2 / 2) / math.sqrt(2 * math.pi)
+        return z * cdf, cdf + z * pdf, pdf * (2 - z ** 2)
+    if name == "swish":
+        return z * sg, sg + z * sg * (1 - sg), sg * (1 - sg) * (2 + z * (1 - 2 * sg))
+    raise KeyError(name)
+
+
+def twolayer_parts(W, a, activation, X):
+    """Pre-activations Z (m, n) and the reference activation values."""
+    X = np.atleast_2d(np.asarray(X, float).T).T if np.ndim(X) == 1 else np.asarray(X, float)
+    Xt = np.hstack([X, np.ones((X.shape[0], 1))])
+    Z = np.array([[W[j] @ Xt[i] for j in range(W.shape[0])] for i in range(X.shape[0])])
+    return Xt, Z, act_ref(activation, Z)
+
+
+def twolayer_loss_grad_hess(W, a, activation, X, y, loss="sum"):
+    """Loss, gradient and Hessian over theta = (W.ravel(), a), built entry by entry."""
+    n, d1 = W.shape
+    Xt, Z, (S, D1, D2) = twolayer_parts(W, a, activation, X)
+    m = Xt.shape[0]
+    scale = 1.0 if loss == "sum" else 1.0 / m
+    f = S @ a
+    r = f - y
+    P = n * d1 + n
+    J = np.zeros((m, P))
+    for i in range(m):
+        for j in range(n):
+            for k in range(d1):
+                J[i, j * d1 + k] = a[j] * D1[i, j] * Xt[i, k]
+            J[i, n * d1 + j] = S[i, j]
+    H = scale * J.T @ J
+    for i in range(m):
+        for j in range(n):
+            for k in range(d1):
+                ia = n * d1 + j
+                ik = j * d1 + k
+                H[ia, ik] += scale * r[i] * D1[i, j] * Xt[i, k]
+                H[ik, ia] += scale * r[i] * D1[i, j] * Xt[i, k]
+                for l in range(d1):
+                    H[ik, j * d1 + l] += scale * r[i] * a[j] * D2[i, j] * Xt[i, k] * Xt[i, l]
+    return 0.5 * scale * r @ r, scale * J.T @ r, H
+
+
+def relu1d_output(b, c, w, x):
+    """f(x) = sum_j c_j relu(w_j x - b_j), by a double loop."""
+    w = np.ones_like(b) if w is None else w
+    return np.array([sum(c[j] * max(w[j] * xi - b[j], 0.0) for j in range(len(b))) for xi in x])
+
+
+def relu1d_loss_grad(b, c, w, x, y, loss="sum"):
+    """Loss and gradient over (b, c[, w]) of seed 003's (3.1), written out."""
+    wv = np.ones_like(b) if w is None else w
+    m = len(x)
+    scale = 1.0 if loss == "sum" else 1.0 / m
+    r = relu1d_output(b, c, w, x) - y
+    gb, gc, gw = np.zeros_like(b), np.zeros_like(c), np.zeros_like(b)
+    for j in range(len(b)):
+        for i in range(m):
+            z = wv[j] * x[i] - b[j]
+            if z > 0:
+                gc[j] += scale * r[i] * z
+                gb[j] -= scale * r[i] * c[j]
+                gw[j] += scale * r[i] * c[j] * x[i]
+    g = np.concatenate([gb, gc] + ([] if w is None else [gw]))
+    return 0.5 * scale * r @ r, g
+
+
+def gd_ref(grad, theta, lr, steps):
+    """Plain gradient descent with a Python loop."""
+    th = np.array(theta, float)
+    for _ in range(steps):
+        th = th - lr * grad(th)
+    return th
+
+
+def adam_ref(grad, theta, lr, steps, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam as written in Kingma & Ba, Algorithm 1."""
+    th = np.array(theta, float)
+    m = np.zeros_like(th)
+    v = np.zeros_like(th)
+    for t in range(1, steps + 1):
+        g = grad(th)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        th = th - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+    return th
