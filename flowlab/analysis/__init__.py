@@ -1,0 +1,1 @@
+"""Analyses of training dynamics: plateaus, condensation, effective rank, Gram spectra."""
