@@ -122,3 +122,18 @@ def adam_ref(grad, theta, lr, steps, b1=0.9, b2=0.999, eps=1e-8):
         v = b2 * v + (1 - b2) * g * g
         th = th - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
     return th
+
+
+def relu1d_field_masked(b, c, w, x, y, loss, mask):
+    """-grad L of a ReLU1D network with the activity of every (point, neuron) given by
+    ``mask`` (m, n) instead of the sign of w x - b (used for one-sided Filippov fields)."""
+    wv = np.ones_like(b) if w is None else w
+    m = len(x)
+    scale = 1.0 if loss == "sum" else 1.0 / m
+    z = np.outer(x, wv) - b[None, :]
+    f = (np.maximum(z, 0.0) * mask) @ c
+    r = f - y
+    gb = -scale * c * (mask.T @ r)
+    gc = scale * ((np.maximum(z, 0.0) * mask).T @ r)
+    gw = scale * c * (mask.T @ (r * x))
+    return -np.concatenate([gb, gc] + ([] if w is None else [gw]))
