@@ -41,11 +41,16 @@ from . import radau
 MARKER = np.int8
 
 #: a point decided onto one side of its surface is "armed" once |g| exceeds this
-#: fraction of |w x_p| + |b_j| (a few hundred roundings)
+#: fraction of |w_j| X + |b_j|, X the extent of the data (a few hundred roundings)
 ARM_RTOL = 1e-13
 
-# indices into the prefix-moment arrays
-M0, M1, M2, MY, MXY, MYY = range(6)
+# indices into the prefix-moment arrays: sums of cnt, cnt x, cnt x^2, y, x y, y^2, and of
+# cnt |x|, |y|, |x| |y| (the last three bound the rounding of the residual sums)
+M0, M1, M2, MY, MXY, MYY, MAX, MAY, MAXY = range(9)
+NMOM = 9
+#: the field is "at its rounding level" when every entry is below this many
+#: roundings of the sums it is made of
+NOISE_ROUNDINGS = 256.0
 # event kinds written to ev[0]
 EV_CROSS, EV_SLIDE_END0, EV_SLIDE_END1, EV_PIVOT = range(4)
 
@@ -57,16 +62,25 @@ def _delta(P, Plo, q, a, b):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def prefix_moments(xs, cnt, ysum, y2sum, xysum, P, Plo):
-    """Fill the (6, M+1) prefix moments, hi parts in P and lo parts in Plo (TwoSum)."""
+def prefix_moments(xs, cnt, ysum, y2sum, xysum, yabs, P, Plo):
+    """Fill the (NMOM, M+1) prefix moments, hi parts in P and lo parts in Plo (TwoSum)."""
     M = xs.size
-    for q in range(6):
+    for q in range(NMOM):
         P[q, 0] = 0.0
         Plo[q, 0] = 0.0
+    vals = np.empty(NMOM)
     for i in range(M):
         x = xs[i]
-        vals = (cnt[i], cnt[i] * x, cnt[i] * x * x, ysum[i], xysum[i], y2sum[i])
-        for q in range(6):
+        vals[M0] = cnt[i]
+        vals[M1] = cnt[i] * x
+        vals[M2] = cnt[i] * x * x
+        vals[MY] = ysum[i]
+        vals[MXY] = xysum[i]
+        vals[MYY] = y2sum[i]
+        vals[MAX] = cnt[i] * abs(x)
+        vals[MAY] = yabs[i]
+        vals[MAXY] = abs(x) * yabs[i]
+        for q in range(NMOM):
             a = P[q, i]
             b = vals[q]
             s = a + b
@@ -81,7 +95,8 @@ def prefix_moments(xs, cnt, ysum, y2sum, xysum, P, Plo):
 #   model = (MARKER, xs, P, Plo, cnt, ysum, fpar, ipar, lo, hi, pin, blo, bhi, bp, free, ub,
 #            uc, uw, theta0, watch, sigma, ev, work, work2)
 #   MARKER: an empty int8 array; its dtype tells radau.run which hooks to call
-#   fpar = [scale, eb, ew]          (eb/ew: 1.0 when b / w are trained)
+#   fpar = [scale, eb, ew, X]       (eb/ew: 1.0 when b / w are trained; X: data extent
+#                                    max|x| + (max x - min x), the length scale of g)
 #   ipar = [n, train_w(0/1), n_blocks, n_watch]
 #   ub/uc/uw[j]: position of b_j / c_j / w_j in the state u, or -1
 #   watch[k] = (kind, neuron, point, side): kind 0 = boundary point (side +1 active,
@@ -191,6 +206,44 @@ def field(model, theta, F):
         p = pin[j]
         if p >= 0:
             _project(F, j, n, xs[p], fpar[1], fpar[2] if tw else 0.0, tw)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def field_noise(model, theta, out):
+    """Rounding level of each field entry (full layout): NOISE_ROUNDINGS * eps times
+    the sums of absolute values the entry is computed from.  ``moments`` first."""
+    P, Plo, fpar, ipar = model[2], model[3], model[6], model[7]
+    lo, hi, blo, bhi, bp, work = model[8], model[9], model[11], model[12], model[13], model[22]
+    n = ipar[0]
+    nb_ = ipar[2]
+    tw = ipar[1] == 1
+    sc = fpar[0] * NOISE_ROUNDINGS * 2.220446049250313e-16
+    alpha = work[0]
+    beta = work[1]
+    N0 = np.zeros(nb_ + 1)
+    N1 = np.zeros(nb_ + 1)
+    a_run = 0.0
+    b_run = 0.0
+    for s in range(nb_):
+        a_run += alpha[s]
+        b_run += beta[s]
+        i0 = bp[s]
+        i1 = bp[s + 1]
+        n0 = (abs(a_run) * _delta(P, Plo, MAX, i0, i1) + abs(b_run) * _delta(P, Plo, M0, i0, i1)
+              + _delta(P, Plo, MAY, i0, i1))
+        n1 = (abs(a_run) * _delta(P, Plo, M2, i0, i1) + abs(b_run) * _delta(P, Plo, MAX, i0, i1)
+              + _delta(P, Plo, MAXY, i0, i1))
+        N0[s + 1] = N0[s] + n0
+        N1[s + 1] = N1[s] + n1
+    for j in range(n):
+        e0 = N0[bhi[j]] - N0[blo[j]] if lo[j] < hi[j] else 0.0
+        e1 = N1[bhi[j]] - N1[blo[j]] if lo[j] < hi[j] else 0.0
+        c = abs(theta[n + j])
+        w = abs(theta[2 * n + j]) if tw else 1.0
+        out[j] = sc * c * e0
+        out[n + j] = sc * (w * e1 + abs(theta[j]) * e0)
+        if tw:
+            out[2 * n + j] = sc * c * e1
 
 
 @nb.njit(**INLINE_OPTIONS)
@@ -483,8 +536,10 @@ def events(model, nodes, armed):
 
     Writes (kind, watch index) into ev and returns (found, s).
     """
-    xs, ipar, watch, sigma, ev = model[1], model[7], model[19], model[20], model[21]
+    xs, fpar, ipar, watch, sigma, ev = (model[1], model[6], model[7], model[19], model[20],
+                                        model[21])
     nw = ipar[3]
+    X = fpar[3]
     best = 2.0
     best_k = -1
     vals = np.empty(4)
@@ -499,7 +554,7 @@ def events(model, nodes, armed):
             for q in range(4):
                 b, w = _bw_at(model, nodes[q], j)
                 vals[q] = w * xs[p] - b
-                scale = max(scale, abs(w * xs[p]) + abs(b))
+                scale = max(scale, abs(w) * X + abs(b))
             s, armed[k] = first_violation(vals, side, armed[k], ARM_RTOL * scale)
         elif kind == 2:
             scale = 0.0

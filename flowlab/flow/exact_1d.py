@@ -52,7 +52,6 @@ from .dense import DenseOutput
 from .solution import EVENT_DTYPE, Solution
 
 _BUFFER = 2048
-KIND_NAMES = ("cross", "slide_start", "slide_end")
 
 
 class ZenoError(RuntimeError):
@@ -73,11 +72,15 @@ class _Data:
         self.cnt = np.diff(np.append(starts, x.size)).astype(np.float64)
         self.ysum = np.add.reduceat(ys, starts)
         self.y2sum = np.add.reduceat(ys * ys, starts)
+        self.yabs = np.add.reduceat(np.abs(ys), starts)
         self.xysum = self.xs * self.ysum
         M = self.xs.size
-        self.P = np.empty((6, M + 1))
-        self.Plo = np.empty((6, M + 1))
-        _k.prefix_moments(self.xs, self.cnt, self.ysum, self.y2sum, self.xysum, self.P, self.Plo)
+        #: length scale of the data for the switching functions g = w x - b
+        self.extent = float(np.abs(self.xs).max() + (self.xs[-1] - self.xs[0])) or 1.0
+        self.P = np.empty((_k.NMOM, M + 1))
+        self.Plo = np.empty((_k.NMOM, M + 1))
+        _k.prefix_moments(self.xs, self.cnt, self.ysum, self.y2sum, self.xysum, self.yabs,
+                          self.P, self.Plo)
 
     def points(self, p):
         """Indices (into the data as given) of the unique point p."""
@@ -118,6 +121,7 @@ class Exact1D:
         self.recent = deque(maxlen=400)
         self.stages = []
         self.steps_t, self.steps_nodes, self.steps_loss = [], [], []
+        self.stationary_from = None
         self.stats = np.zeros(8)
         self.stats[6] = -1.0
         self.stats[7] = -1.0
@@ -207,7 +211,7 @@ class Exact1D:
                 rows.append((0, j, p, side))
                 sig.append(0.0)
                 g = w[j] * self.data.xs[p] - b[j]
-                thr = _k.ARM_RTOL * (abs(w[j] * self.data.xs[p]) + abs(b[j]))
+                thr = _k.ARM_RTOL * (abs(w[j]) * self.data.extent + abs(b[j]))
                 armed.append(g * side > thr)
         watch = np.array(rows, dtype=np.int64).reshape(-1, 4)
         return watch, np.array(sig, dtype=np.float64), np.array(armed, dtype=np.bool_)
@@ -228,7 +232,7 @@ class Exact1D:
         else:
             free = ub = uc = uw = empty
             watch, sig, armed = np.zeros((0, 4), dtype=np.int64), np.zeros(0), None
-        fpar = np.array([self.scale, self.eb, self.ew])
+        fpar = np.array([self.scale, self.eb, self.ew, self.data.extent])
         ipar = np.array([n, 1 if self.train_w else 0, nb_, watch.shape[0]], dtype=np.int64)
         model = (np.empty(0, _k.MARKER), d.xs, d.P, d.Plo, d.cnt, d.ysum, fpar, ipar,
                  self.lo.copy(), self.hi.copy(), self.pin.copy(),
@@ -276,7 +280,7 @@ class Exact1D:
         """Decide every (neuron, point, side it is on) that is on its surface at time t.
 
         On each side the field pushes towards the surface, away from it, or is
-        tangent ("neutral").  Both towards: Filippov sliding.  If the side the
+        tangent ("neutral": a velocity of g below its rounding level).  Both towards: Filippov sliding.  If the side the
         point is on pushes away or is neutral, it stays there (a repelling or
         neutral surface has several Filippov solutions; this is the one gradient
         descent follows).  Otherwise the point crosses to the other side.
@@ -285,10 +289,15 @@ class Exact1D:
             self._snap(j, p)
         model, _ = self._model(events=False)
         _k.moments(model, self.theta)
+        noise = np.empty_like(self.theta)
+        _k.field_noise(model, self.theta, noise)
         decisions = []
+        n = self.n
         for j, p, side in items:
             g_in, g_act = self._one_sided(model, j, p)
-            toward_in, toward_act = g_in > 0.0, g_act < 0.0
+            # velocities of g below their rounding level count as tangent
+            tol = noise[j] + (abs(self.data.xs[p]) * noise[2 * n + j] if self.train_w else 0.0)
+            toward_in, toward_act = g_in > tol, g_act < -tol
             here_toward = toward_act if side > 0 else toward_in
             if toward_in and toward_act:
                 new = "slide"
@@ -303,13 +312,13 @@ class Exact1D:
                 if was_active:
                     self._remove(j, p)
                 self.pin[j] = p
-                self._record(t, j, p, "slide_start", g_in, g_act)
+                self._record(t, j, p, "slide_start", 0, g_in, g_act)
             elif new == "active" and not was_active:
                 self._add(j, p)
-                self._record(t, j, p, "cross", g_in, g_act)
+                self._record(t, j, p, "cross", 1, g_in, g_act)
             elif new == "inactive" and was_active:
                 self._remove(j, p)
-                self._record(t, j, p, "cross", g_in, g_act)
+                self._record(t, j, p, "cross", -1, g_in, g_act)
 
     def _add(self, j, p):
         lo, hi = self.lo[j], self.hi[j]
@@ -331,19 +340,18 @@ class Exact1D:
         elif lo <= p < hi:
             raise RuntimeError(f"point {p} is inside neuron {j}'s active set [{lo}, {hi})")
 
-    def _record(self, t, j, p, kind, g_in, g_act):
-        self.events.append((t, j, p, kind, g_in, g_act))
-        self.recent.append((t, j, p))
+    def _record(self, t, j, p, kind, side, g_in, g_act):
+        self.events.append((t, j, p, kind, side, g_in, g_act))
 
     def _end_slide(self, j, which, t):
         p = self.pin[j]
         self.pin[j] = -1
         if which == 1:
             self._add(j, p)
-        self._record(t, j, p, "slide_end", float("nan"), float("nan"))
+        self._record(t, j, p, "slide_end", 1 if which == 1 else -1, float("nan"), float("nan"))
 
     def _check_zeno(self, t):
-        """Stop when events pile up: 400 events within a relative time span of 1e-9."""
+        """Stop when events pile up: 400 handled events within a relative time span of 1e-9."""
         if len(self.recent) == self.recent.maxlen:
             span = self.recent[-1][0] - self.recent[0][0]
             if span <= 1e-9 * max(1.0, abs(t)):
@@ -430,6 +438,12 @@ class Exact1D:
                     status = "steady_state"
                     message = f"||grad L|| < gtol = {self.gtol:.3g} at t = {t:.6g}"
                     break
+                if self._at_rounding_level(model):
+                    self._hold(t)
+                    message = (f"reached t_end = {self.t_end:.6g}; from t = {t:.6g} every velocity "
+                               "is below its rounding level, so the (stationary) state is held")
+                    t = self.t_end
+                    break
                 if st == _rd.FULL:
                     continue
                 kind, idx = int(model[21][0]), int(model[21][1])
@@ -448,6 +462,26 @@ class Exact1D:
             self.stages[-1][1] = t
         self.t_final = t
         return status, message
+
+    def _at_rounding_level(self, model):
+        """True when every velocity of the state is below its rounding level."""
+        F = np.empty_like(self.theta)
+        noise = np.empty_like(self.theta)
+        _k.moments(model, self.theta)
+        _k.field(model, self.theta, F)
+        _k.field_noise(model, self.theta, noise)
+        free = model[14]
+        return bool(np.all(np.abs(F[free]) <= noise[free]))
+
+    def _hold(self, t):
+        """Record the stationary state as one constant piece from t to t_end."""
+        nodes = np.repeat(self.theta[None, None, :], 4, axis=1)
+        model, _ = self._model(events=False)
+        loss = _k.moments(model, self.theta)
+        self.steps_t.append(self.t_end)
+        self.steps_nodes.append(nodes)
+        self.steps_loss.append(loss)
+        self.stationary_from = t
 
     def _gradient_norm(self, model):
         F = np.empty_like(self.theta)
@@ -488,6 +522,7 @@ class Exact1D:
                     f"neuron {j}, sliding on x = {xs[p]:.12g}, reached w_{j} = 0 at "
                     f"t = {t:.12g}: every data point is then on its switching surface, a "
                     "degenerate Filippov configuration flowlab does not continue")
+        self.recent.append((t, int(watch[idx, 1]), int(watch[idx, 2])))
         done = set()
         for j, which in slides:
             if j not in done and self.pin[j] >= 0:
@@ -522,7 +557,8 @@ class Exact1D:
             dtype=[("start", "f8"), ("end", "f8"), ("u_l", "i8", (self.n + 1,))]))
         n_slides = int(np.sum(ev["kind"] == "slide_start")) if len(ev) else 0
         info = {"wall_time": wall, "n_events": int(len(ev)), "n_slides": n_slides,
-                "n_stages": len(self.stages), "unique_points": int(self.data.xs.size)}
+                "n_stages": len(self.stages), "unique_points": int(self.data.xs.size),
+                "stationary_from": self.stationary_from}
         theta_final = self._to_net(self.theta)
         return Solution(t=t, theta=full, loss=loss, net0=net, x=self.data.xs[0:0] if False
                         else _raw_x(prob), y=prob.y.copy(), loss_kind=prob.loss_kind,
@@ -556,13 +592,13 @@ class Exact1D:
 
     def _event_table(self):
         rows = []
-        for t, j, p, kind, _, _ in self.events:
+        for t, j, p, kind, side, _, _ in self.events:
             for i in self.data.points(p):
-                rows.append((t, j, int(i), kind))
+                rows.append((t, j, int(i), kind, side))
         return np.rec.array(np.array(rows, dtype=EVENT_DTYPE))
 
     def one_sided_fields(self):
-        """(t, neuron, point, kind, dg/dt inactive side, dg/dt active side) of every event."""
+        """(t, neuron, point, kind, side, dg/dt inactive, dg/dt active) of every event."""
         return list(self.events)
 
 

@@ -15,8 +15,11 @@ from .dense import DenseOutput
 __all__ = ["Solution", "EVENT_DTYPE", "empty_events", "load"]
 
 #: Fields of ``Solution.events``: time, neuron index, data-point index (into the
-#: data as given, not sorted) and kind ("cross", "slide_start" or "slide_end").
-EVENT_DTYPE = np.dtype([("t", "f8"), ("neuron", "i8"), ("point", "i8"), ("kind", "U11")])
+#: data as given, not sorted), kind ("cross", "slide_start" or "slide_end") and
+#: side: where the point is for that neuron just after the event (+1 active,
+#: -1 inactive, 0 on the knot while it slides).
+EVENT_DTYPE = np.dtype([("t", "f8"), ("neuron", "i8"), ("point", "i8"), ("kind", "U11"),
+                        ("side", "i1")])
 
 #: Statuses: "finished" (reached t_end), "steady_state" (gradient norm below
 #: ``gtol``), "interrupted" (KeyboardInterrupt, partial result), "failed" (the

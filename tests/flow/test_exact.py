@@ -268,7 +268,7 @@ def test_zeno_detector_reports_accumulating_events():
     eng = Exact1D(Problem(fl.init.he(2, seed=0), x, x, "sum"), 1.0, rtol=1e-10, atol=1e-12,
                   t0=0.0, gtol=None, max_steps=None, progress=False)
     for k in range(eng.recent.maxlen):
-        eng._record(0.5 + 1e-15 * k, 0, 2, "cross", 1.0, 1.0)
+        eng.recent.append((0.5 + 1e-15 * k, 0, 2))
     with pytest.raises(ZenoError, match="accumulation"):
         eng._check_zeno(0.5)
 
