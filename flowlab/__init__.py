@@ -13,6 +13,8 @@ from . import activations, init, train
 from ._version import __version__
 from .flow import METHODS, Solution, flow, load, resume
 from .models import ReLU1D, TwoLayer
+from .analysis import eps_rank
 
 __all__ = ["__version__", "ReLU1D", "TwoLayer", "flow", "resume", "load", "Solution",
            "METHODS", "activations", "init", "train"]
+__all__ += ["eps_rank"]
