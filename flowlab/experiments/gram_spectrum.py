@@ -153,7 +153,7 @@ def _linear_flow(report, quick):
     x = np.linspace(-1.0, 1.0, 200)
     net = ReLU1D(biases(n, "uniform"), np.zeros(n))
     y = target(x)
-    sol = flow(net, x, y, T, loss="sum", method="Radau", trainable="c", rtol=1e-12, atol=1e-14,
+    sol = flow(net, x, y, T, loss="sum", method="LSODA", trainable="c", rtol=1e-12, atol=1e-14,
                progress=report.progress)
     lf = linear_flow_from_data(net, x, y, loss="sum")
     ts = np.concatenate([[0.0], np.geomspace(1e-4, T, 60)])
@@ -162,7 +162,7 @@ def _linear_flow(report, quick):
     rel = float(np.max(np.linalg.norm(a_flow - a_lin, axis=1)
                        / np.maximum(np.linalg.norm(a_lin, axis=1), 1e-300)))
     report.check("closed-form linear flow da/dt = -G a + f in the eigenbasis (seed 002) = "
-                 "fl.flow(trainable='c', Radau, rtol 1e-12) to 1e-9 relative", None, rel,
+                 "fl.flow(trainable='c', LSODA, rtol 1e-12) to 1e-9 relative", None, rel,
                  rel <= 1e-9)
     lrel = float(np.max(np.abs(sol.loss_at(ts) - lf.loss(ts)) / sol.loss[0]))
     report.check("its loss E(t) matches the flow's loss to 1e-9 of L(0)", None, lrel, lrel <= 1e-9)

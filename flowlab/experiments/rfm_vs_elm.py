@@ -84,11 +84,12 @@ def run(report):
     quick = report.quick
     per_part = (16, 100) if quick else (4, 16, 36, 64, 100)
     draws = (0,) if quick else (0, 1, 2)
+    nodes = dict(nodes=16, test_nodes=24) if quick else dict(nodes=24, test_nodes=40)
     runs = []
     for J in per_part:
         for s in draws:
-            runs.append(("RFM", fit(3, J, s)))
-            runs.append(("ELM", fit(1, 9 * J, s)))
+            runs.append(("RFM", fit(3, J, s, **nodes)))
+            runs.append(("ELM", fit(1, 9 * J, s, **nodes)))
     keys = ("n", "rank", "L2", "L2_rel", "seed")
     report.data["runs"] = [{"method": m, **{k: r[k] for k in keys}} for m, r in runs]
     big = {m: [r for mm, r in runs if mm == m and r["n"] == 900] for m in ("RFM", "ELM")}
