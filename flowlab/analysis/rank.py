@@ -222,7 +222,9 @@ def rank_along(sol, quad, times=None, *, eps: float = 1e-6, progress=None) -> Ra
     thetas = np.atleast_2d(sol.theta_at(times))
     losses = sol.loss if times is sol.t or np.array_equal(times, sol.t) else sol.loss_at(times)
     rows = range(times.size)
-    if progress if progress is not None else sys.stderr.isatty():
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if progress:
         from tqdm.auto import tqdm
         rows = tqdm(rows, desc="eps-rank", leave=False, delay=1.0)
     eig = np.empty((times.size, sol.net0.width))
