@@ -21,7 +21,8 @@ usual construction): phi(x) = tanh(k . (x - c)/r + beta) with k in R^2 and
 beta i.i.d. U(-1, 1), c and r the centre and half-width of the subdomain --
 for the ELM the whole square (c = 0, r = 1), which is the seed's remark that
 the ELM is an RFM with one subdomain.  Mass matrix and least squares use
-tensor Gauss-Legendre aligned with the 3 x 3 partition (eq. (11), eps = 1e-6);
+tensor Gauss-Legendre aligned with the 3 x 3 partition, 24 points per cell and
+dimension (16 in quick mode) (eq. (11), eps = 1e-6);
 the least-squares solve is the SVD (LAPACK gelsd) with cutoff
 max(m, n) eps sigma_1.  Errors are L2 errors on a finer aligned rule.
 """
