@@ -58,6 +58,10 @@ class ZenoError(RuntimeError):
     """Raised internally when events accumulate (chattering)."""
 
 
+class DegenerateError(RuntimeError):
+    """Raised internally when the Filippov continuation is not unique (a neuron collapses)."""
+
+
 class _Data:
     """Sorted unique inputs with counts and y-sums, and their prefix moments."""
 
@@ -188,7 +192,7 @@ class Exact1D:
                 if self.train_w and self.train["w"] and self.eb == 1.0:
                     rows.append((2, j, p, 1 if w[j] > 0 else -1))
                     sig.append(0.0)
-                    armed.append(abs(w[j]) > _k.ARM_RTOL * abs(w[j]))
+                    armed.append(w[j] != 0.0)
                 continue
             if self.eb == 0.0 and self.ew == 0.0:
                 continue                      # knots cannot move
@@ -223,7 +227,9 @@ class Exact1D:
         model serves the moment and field evaluations of the event decisions.
         """
         n, d = self.n, self.data
-        bp = np.unique(np.concatenate([[0, d.xs.size], self.lo, self.hi])).astype(np.int64)
+        pins = self.pin[self.pin >= 0]
+        bp = np.unique(np.concatenate([[0, d.xs.size], self.lo, self.hi, pins, pins + 1]))
+        bp = bp.astype(np.int64)
         nb_ = bp.size - 1
         empty = np.zeros(0, dtype=np.int64)
         if events:
@@ -350,6 +356,48 @@ class Exact1D:
             self._add(j, p)
         self._record(t, j, p, "slide_end", 1 if which == 1 else -1, float("nan"), float("nan"))
 
+    def _pivot(self, j, t, was_pos):
+        """A pinned neuron's input weight reaches 0: its knot stays on x_p while the
+        neuron turns over, so every other point crosses to the other side at once.
+
+        At w_j = 0 (hence b_j = 0) the neuron outputs 0 everywhere; the pinned
+        (projected) velocity of w_j is computed for both orientations of its active
+        set.  If the new orientation carries w_j on through 0, the active set flips
+        and one "cross" event is recorded per point; the slide on x_p then
+        continues if its weight lambda is still in (0, 1).  If both orientations
+        push w_j back to 0 the neuron has collapsed to w = b = 0: the run stops
+        with status "degenerate" and a diagnosis.
+        """
+        n, M, p = self.n, self.data.xs.size, self.pin[j]
+        old = (self.lo[j], self.hi[j])
+        self.theta[2 * n + j] = 0.0
+        if self.eb == 1.0:
+            self.theta[j] = 0.0
+        new = (0, p) if was_pos else (p + 1, M)
+        self.lo[j], self.hi[j] = new
+        model, _ = self._model(events=False)
+        _k.moments(model, self.theta)
+        F = np.empty_like(self.theta)
+        _k.field(model, self.theta, F)
+        v_new = F[2 * n + j]
+        if (v_new < 0.0) if was_pos else (v_new > 0.0):
+            for q in range(M):
+                before = old[0] <= q < old[1]
+                after = new[0] <= q < new[1]
+                if before != after:
+                    self._record(t, j, q, "cross", 1 if after else -1, float("nan"), v_new)
+            A, D = _k.slide_functions(model, self.theta, j, p)
+            lam = A / D if D != 0.0 else float("nan")
+            if not 0.0 < lam < 1.0:
+                self._end_slide(j, 1 if lam >= 1.0 else 0, t)
+            return
+        self.lo[j], self.hi[j] = old
+        raise DegenerateError(
+            f"neuron {j}, sliding on x = {self.data.xs[p]:.12g}, collapsed to w_{j} = b_{j} = 0 "
+            f"at t = {t:.12g}: both orientations push w_{j} back to 0, so the neuron outputs 0 "
+            "and its direction (b_j : w_j) is undetermined; the Filippov continuation is not "
+            "unique there (gradient descent leaves along a direction its step size selects)")
+
     def _check_zeno(self, t):
         """Stop when events pile up: 400 handled events within a relative time span of 1e-9."""
         if len(self.recent) == self.recent.maxlen:
@@ -453,6 +501,8 @@ class Exact1D:
                 model, armed = self._model()
         except ZenoError as exc:
             status, message = "zeno", str(exc)
+        except DegenerateError as exc:
+            status, message = "degenerate", str(exc)
         except KeyboardInterrupt:
             status, message = "interrupted", f"interrupted at t = {t:.6g}"
         finally:
@@ -517,11 +567,10 @@ class Exact1D:
                 tol = 10.0 * (self.rtol * (abs(A) + abs(D)) + self.atol)
                 if r == idx or margin <= tol:
                     slides.append((j, side))
-            elif r == idx:
-                raise ZenoError(
-                    f"neuron {j}, sliding on x = {xs[p]:.12g}, reached w_{j} = 0 at "
-                    f"t = {t:.12g}: every data point is then on its switching surface, a "
-                    "degenerate Filippov configuration flowlab does not continue")
+            elif wk == 2 and r == idx:
+                self.recent.append((t, j, p))
+                self._pivot(j, t, was_pos=side > 0)
+                return
         self.recent.append((t, int(watch[idx, 1]), int(watch[idx, 2])))
         done = set()
         for j, which in slides:

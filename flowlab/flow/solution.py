@@ -24,8 +24,11 @@ EVENT_DTYPE = np.dtype([("t", "f8"), ("neuron", "i8"), ("point", "i8"), ("kind",
 #: Statuses: "finished" (reached t_end), "steady_state" (gradient norm below
 #: ``gtol``), "interrupted" (KeyboardInterrupt, partial result), "failed" (the
 #: solver could not continue; see ``message``), "zeno" (an accumulation of
-#: events was detected; see ``message``), "max_steps" (step budget exhausted).
-STATUSES = ("finished", "steady_state", "interrupted", "failed", "zeno", "max_steps")
+#: events was detected; see ``message``), "degenerate" (the Filippov solution stops
+#: being unique, e.g. a neuron collapses to w = b = 0; see ``message``),
+#: "max_steps" (step budget exhausted).
+STATUSES = ("finished", "steady_state", "interrupted", "failed", "zeno", "degenerate",
+            "max_steps")
 
 
 def empty_events() -> np.recarray:

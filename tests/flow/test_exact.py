@@ -56,7 +56,15 @@ def test_exact_flow_is_the_limit_of_gradient_descent(seed, n, m, train_w, loss):
     y = rng.normal(size=m)
     net = _random_net(rng, n, train_w)
     T = 0.5 if loss == "sum" else 5.0
-    sol = fl.flow(net, x, y, T, method="exact", loss=loss, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sol = fl.flow(net, x, y, T, method="exact", loss=loss, progress=False)
+    if sol.status == "degenerate":
+        # a neuron collapsed to w = b = 0, where the Filippov solution is not unique
+        # (gradient descent leaves along a direction its step selects): reported, not
+        # continued; covered by test_collapsing_neuron_is_reported
+        assert train_w and "collapsed" in sol.message
+        return
     halvings = 3 if sol.info["n_events"] == 0 else 7
     sol, d, lr = _gd_distances(net, x, y, T, loss, halvings=halvings)
     assert sol.success
@@ -259,6 +267,21 @@ def test_frozen_groups_and_resume(tmp_path):
     joined = fl.resume(tmp_path / "a.npz", t_end=4.0, progress=False)
     np.testing.assert_allclose(joined.net.params(), whole.net.params(), rtol=1e-7, atol=1e-9)
     assert joined.stages.end[-1] == 4.0
+
+
+def test_collapsing_neuron_is_reported():
+    """A neuron sliding on a point whose input weight shrinks to 0 from both sides."""
+    rng = np.random.default_rng(151)
+    x = np.sort(rng.uniform(-1, 1, 22))
+    y = rng.normal(size=22)
+    b, c = rng.normal(0, 0.7, 4), rng.normal(0, 1, 4)
+    w = rng.choice([-1.0, 1.0], 4) * rng.uniform(0.5, 1.5, 4)
+    with pytest.warns(RuntimeWarning, match="degenerate"):
+        sol = fl.flow(fl.ReLU1D(b, c, w), x, y, 0.5, method="exact", progress=False)
+    assert sol.status == "degenerate" and "neuron 3" in sol.message
+    assert abs(sol.net.w[3]) < 1e-12 and 0.3 < sol.t_final < 0.4
+    res = fl.train.gd(fl.ReLU1D(b, c, w), x, y, lr=1e-5, steps=int(sol.t_final / 1e-5))
+    assert abs(res.net.w[3]) < 0.02                            # GD shrinks it too
 
 
 def test_zeno_detector_reports_accumulating_events():
