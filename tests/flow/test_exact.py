@@ -47,9 +47,10 @@ def test_exact_flow_is_the_limit_of_gradient_descent(seed, n, m, train_w, loss):
 
     Without events the distance at T halves with the learning rate (every ratio in
     [1.6, 2.5]).  A crossing adds an O(lr) error whose constant depends on where the
-    crossing falls inside a GD step, so single ratios fluctuate; there the order is
-    measured as the slope of log distance over six halvings (mean ratio in
-    [1.6, 2.5]).  With sliding GD chatters around the pinned knot, O(lr) away.
+    crossing falls inside a GD step (up to one step of overshoot, which a neuron that
+    dies right after keeps), so single ratios fluctuate between 1 and much more; with
+    sliding GD chatters around the pinned knot.  There the distance is checked to be
+    O(lr) over seven halvings.
     """
     rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(-1, 1, m))
@@ -74,10 +75,11 @@ def test_exact_flow_is_the_limit_of_gradient_descent(seed, n, m, train_w, loss):
     if sol.info["n_events"] == 0:
         ratios = d[:-1] / d[1:]
         assert np.all((ratios >= 1.6) & (ratios <= 2.5)), ratios
-    elif sol.info["n_slides"] == 0:
-        assert np.log2(1.6) <= _slope(d) <= np.log2(2.5), d
     else:
-        assert _slope(d) >= 0.6, d
+        # O(lr): the error constant d / lr does not grow as lr -> 0, and d falls by
+        # at least 2^(0.5 k) over k halvings (a wrong limit would leave d flat)
+        const = d / (lr / 2.0 ** np.arange(d.size))
+        assert const[-2:].max() <= 4.0 * const[:3].max() and _slope(d) >= 0.5, d
 
 
 @settings(max_examples=14, deadline=None, suppress_health_check=[HealthCheck.too_slow])
