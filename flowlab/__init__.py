@@ -13,6 +13,8 @@ from . import activations, init, train
 from ._version import __version__
 from .flow import METHODS, Solution, flow, load, resume
 from .models import ReLU1D, TwoLayer
+from .train import anls, anls_candidates
 
 __all__ = ["__version__", "ReLU1D", "TwoLayer", "flow", "resume", "load", "Solution",
-           "METHODS", "activations", "init", "train"]
+           "METHODS", "activations", "init", "train",
+           "anls", "anls_candidates"]
