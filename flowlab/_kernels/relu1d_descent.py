@@ -124,3 +124,17 @@ def descend(method, p, xs, ys, scale, lr, beta1, beta2, eps, steps, mask, m1, m2
                 p[q] -= lr * (m1[q] / c1) / (math.sqrt(m2[q] / c2) + eps)
     active_index(xs, p[:n], k)
     return scale * residual(p, xs, ys, k, r, slope, offset)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def outputs(P, xs, F):
+    """F[s] = f(xs) for every parameter row P[s] = (b, c); ``xs`` sorted.  O(n + m) a row."""
+    n = P.shape[1] // 2
+    m = xs.size
+    zero = np.zeros(m)
+    slope = np.empty(m + 1)
+    offset = np.empty(m + 1)
+    for s in range(P.shape[0]):
+        p = P[s]
+        k = np.searchsorted(xs, p[:n], side="right")
+        residual(p, xs, zero, k, F[s], slope, offset)
