@@ -189,7 +189,8 @@ def test_anls_callback_max_iter_and_sum_loss(tmp_path):
     x = np.linspace(-1, 1, 40)
     y = x ** 2
     seen = []
-    res = fl.anls(x, y, fl.init.he(6, seed=0).b, callback=lambda k, net, L: seen.append(L) or k == 2)
+    b0 = fl.init.he(6, seed=0).b
+    res = fl.anls(x, y, b0, callback=lambda k, net, L: seen.append(L) or k == 2)
     assert res.iterations[-1] == 2 and "callback" in res.stop_reason
     assert seen == res.loss.tolist()
     res = fl.anls(x, y, fl.init.he(6, seed=0).b, max_iter=3, loss="sum")
