@@ -33,7 +33,7 @@ def run(quick=False):
     y = np.sin(np.pi * x)
     net = fl.init.he(n, seed=0)
     twin = fl.ReLU1D(net.b, net.c, np.ones(n))
-    steps = 100_000 if quick else 1_000_000
+    steps = 20_000 if quick else 1_000_000
     rows = []
     for method in ("gd", "adam"):
         f = getattr(fl.train, method)
@@ -59,5 +59,5 @@ def run(quick=False):
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="1e5 iterations instead of 1e6")
+    p.add_argument("--quick", action="store_true", help="2e4 iterations instead of 1e6")
     print(json.dumps(run(p.parse_args().quick), indent=2))
