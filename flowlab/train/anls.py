@@ -76,6 +76,8 @@ def _moves(u, bs, delta):
     after = np.where(R + 1 < M, u[np.minimum(R + 1, M - 1)], np.inf)
     hi = np.minimum(after, nxt)
     right_b = 0.5 * (u[R] + hi)
+    # two adjacent doubles: the midpoint rounds onto an end; keep the crossing exact
+    right_b = np.where(right_b < hi, right_b, u[R])
     right = alive & (u[R] < hi) & (right_b < u[-1])
     # left: cross u[L]
     Lc = np.maximum(L, 0)
@@ -85,6 +87,8 @@ def _moves(u, bs, delta):
     left_b = np.where(L >= 1, 0.5 * (lo + u[Lc]), u[0] - delta)
     edge = (L == 0) & (prv >= u[0] - delta)
     left_b = np.where(edge, 0.5 * (prv + u[0]), left_b)
+    lo = np.where(L >= 1, lo, np.where(edge, prv, u[0] - delta))
+    left_b = np.where(left_b < u[Lc], left_b, lo)
     kr, kl = np.nonzero(right)[0], np.nonzero(left)[0]
     k = np.concatenate([kr, kl])
     new_b = np.concatenate([right_b[kr], left_b[kl]])

@@ -154,6 +154,20 @@ def test_rule_6_iii_and_neighbour_midpoint():
     assert 0.5 * (-0.5e-8 + 0.0) in B[:, 1].tolist()
 
 
+def test_midpoint_of_adjacent_doubles_still_crosses_one_point():
+    """linspace(-1, 1, 21)[13] is 0.30000000000000004: moving the knot at 0.4 left
+    between it and the knot at 0.3 rounds the midpoint onto the data point; the knot
+    then goes to the neighbour's position (a tie), which still crosses exactly one point."""
+    x = np.linspace(-1, 1, 21)
+    b = np.array([0.3, 0.4])
+    B, L = fl.anls_candidates(x, np.sin(x), b)
+    for row in B:
+        j = int(np.argmax(row != b))
+        lo, hi = sorted((b[j], row[j]))
+        assert np.sum((x > lo) & (x <= hi)) == 1
+    assert [0.3, 0.3] in B.tolist()
+
+
 def test_anls_history_moves_and_stop():
     x = np.linspace(-1, 1, 60)
     y = np.sin(np.pi * x)
