@@ -1,0 +1,325 @@
+"""The gradient flow of any ``torch.nn.Module`` on scipy's solvers.
+
+d theta/dt = -grad L(theta) for the flat float64 parameter vector theta of a
+module (:class:`flowlab.torch.flat.FlatModule`), stepped by the same driver
+as flowlab's native flows (progress bar, ``t_eval``, steady-state stop,
+checkpoints, exact dense output), and returned as a :class:`TorchSolution`:
+flowlab's :class:`~flowlab.flow.Solution` whose networks are modules
+(``sol.net_at(t)`` rebuilds the module at any time).
+
+Time scale: for a loss in flowlab's conventions (``MSELoss(..., loss="sum" |
+"mean")``) the flow at time t is the limit of t / lr iterations of gradient
+descent with learning rate lr on the same loss (:func:`flowlab.torch.train`
+with ``optimizer="gd"``).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from flowlab import _validate as v
+from flowlab import io as _io
+from flowlab.flow.dense import DenseOutput
+from flowlab.flow.solution import Solution
+from flowlab.flow.solve import _SCIPY, Recorder, _check_t_eval, _ScipyRun
+from flowlab.torch.flat import FlatModule, module_to_float64
+from flowlab.torch.probes import ProbeRecord, check_probes, evaluate_probes, finish_records
+from flowlab.torch.rkc import RKCSolver, spectral_radius
+
+__all__ = ["flow", "TorchSolution", "METHODS"]
+
+#: Methods of :func:`flow`: the stabilised explicit "RKC" and scipy's ("exact" is for
+#: flowlab's own ReLU networks).
+METHODS = ("RKC",) + tuple(_SCIPY)
+
+
+@dataclass(eq=False)
+class TorchSolution(Solution):
+    """A gradient-flow trajectory of a module's parameters.
+
+    Everything of :class:`flowlab.flow.Solution` (``t``, ``theta``, ``loss``,
+    ``theta_at``, ``loss_at``, ``dissipation``, ``status``...), with modules
+    in place of flowlab networks: ``net0``, ``x`` and ``y`` are None.
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+        The float64 module at t = 0 (the template; its parameters are theta(0)).
+    loss_fn : callable
+    probes : dict of str -> ProbeRecord
+        Probe values at the times given to :func:`flow`.
+    flat : FlatModule
+        The flat view used to integrate (its ``user_index`` marks trainable entries).
+    """
+
+    module: torch.nn.Module | None = None
+    loss_fn: object = None
+    probes: dict = field(default_factory=dict)
+    flat: FlatModule | None = field(default=None, repr=False)
+
+    @property
+    def _problem(self) -> FlatModule:
+        return self.flat
+
+    def problem(self) -> FlatModule:
+        """The :class:`FlatModule` (loss, gradient, Hessian over theta) of this run."""
+        return self.flat
+
+    def module_at(self, t) -> torch.nn.Module:
+        """A new module holding theta(t), t a scalar in [0, t_final] (dense output)."""
+        if np.ndim(t) != 0:
+            raise ValueError("`t` must be a scalar; use theta_at(times) for many times.")
+        return self.flat.module_at(self.theta_at(t))
+
+    def net_at(self, t) -> torch.nn.Module:
+        """Same as :meth:`module_at` (the name of flowlab's Solution)."""
+        return self.module_at(t)
+
+    @property
+    def net(self) -> torch.nn.Module:
+        """The module at ``t_final``."""
+        return self.flat.module_at(self.theta_final)
+
+    def probe(self, probe, times=None) -> ProbeRecord:
+        """Evaluate ``probe(module)`` at ``times`` (default ``sol.t``) from the dense output."""
+        probes = check_probes(probe if isinstance(probe, dict) else [probe])
+        times = self.t if times is None else v.as_array(times, "times", ndim=1)
+        records: dict = {}
+        thetas = np.atleast_2d(self.theta_at(times))
+        mod = copy.deepcopy(self.module)
+        for t, th in zip(times, thetas):
+            _load(mod, th)
+            evaluate_probes(probes, mod, records, t)
+        out = finish_records(records)
+        return out[next(iter(probes))]
+
+    def __repr__(self) -> str:
+        return (f"TorchSolution({type(self.module).__name__}, P={self.theta.shape[1]}, "
+                f"method={self.method!r}, t_final={self.t_final:.6g}, status={self.status!r}, "
+                f"steps={self.nsteps}, loss {self.loss[0]:.6g} -> {self.loss[-1]:.6g})")
+
+    def save(self, path):
+        """Write times, parameters, losses and the dense output to one ``.npz`` file.
+
+        The module and the loss are code, not data: :meth:`load` needs them
+        again.  Probe records are not saved.
+        """
+        arrays = {"t": self.t, "theta": self.theta, "loss": self.loss,
+                  "theta_final": self.theta_final}
+        if self.dense is not None:
+            arrays.update({f"dense.{k}": a for k, a in self.dense.arrays().items()})
+        meta = {"format": "flowlab.TorchSolution", "version": 1,
+                "module": type(self.module).__name__, "names": list(self.flat.names),
+                "shapes": [list(s) for s in self.flat.shapes], "loss_kind": self.loss_kind,
+                "trainable": list(self.trainable), "method": self.method, "t_end": self.t_end,
+                "t_final": self.t_final, "status": self.status, "message": self.message,
+                "rtol": self.rtol, "atol": self.atol, "nfev": self.nfev, "njev": self.njev,
+                "nlu": self.nlu, "nsteps": self.nsteps, "info": self.info}
+        return _io.save_npz(path, arrays, meta)
+
+    @classmethod
+    def load(cls, path, module: torch.nn.Module, loss_fn) -> "TorchSolution":
+        """Read a file of :meth:`save`; ``module`` must have the saved parameter layout."""
+        arrays, meta = _io.load_npz(path)
+        if meta.get("format") != "flowlab.TorchSolution":
+            raise ValueError(f"{path} does not hold a flowlab TorchSolution.")
+        mod = module_to_float64(module)
+        fm = FlatModule(mod, loss_fn, trainable=meta["trainable"])
+        if list(fm.names) != meta["names"] or [list(s) for s in fm.shapes] != meta["shapes"]:
+            raise ValueError(f"`module` does not match the saved parameters {meta['names']} "
+                             f"with shapes {meta['shapes']}.")
+        _load(mod, arrays["theta"][0])
+        fm = FlatModule(mod, loss_fn, trainable=meta["trainable"])
+        dense = None
+        if "dense.values" in arrays:
+            dense = DenseOutput.from_arrays(arrays["dense.breaks"], arrays["dense.degree"],
+                                            arrays["dense.offsets"], arrays["dense.values"])
+        return cls(t=arrays["t"], theta=arrays["theta"], loss=arrays["loss"], net0=None, x=None,
+                   y=None, loss_kind=meta["loss_kind"], trainable=tuple(meta["trainable"]),
+                   method=meta["method"], t_end=meta["t_end"], t_final=meta["t_final"],
+                   theta_final=arrays["theta_final"], status=meta["status"],
+                   message=meta["message"], rtol=meta["rtol"], atol=meta["atol"],
+                   nfev=meta["nfev"], njev=meta["njev"], nlu=meta["nlu"], nsteps=meta["nsteps"],
+                   dense=dense, info=meta["info"], module=mod, loss_fn=loss_fn, flat=fm)
+
+
+def _load(module, theta) -> None:
+    from flowlab.torch.flat import load_flat
+    load_flat(module, theta)
+
+
+class _Recorder(Recorder):
+    """flowlab's step recorder, assembling a :class:`TorchSolution`."""
+
+    def finish(self, status: str, message: str) -> TorchSolution:
+        fm = self.prob
+        U = np.array(self.us) if self.us else np.empty((0, fm.size))
+        theta = np.repeat(fm.theta0[None, :], len(U), axis=0)
+        theta[:, fm.user_index] = U
+        dense = None
+        if self.dense is not None and self.dense.n_steps:
+            dense = DenseOutput.from_arrays(**self.dense.arrays())
+        info = dict(self.info)
+        info["wall_time"] = time.perf_counter() - self.clock
+        return TorchSolution(t=np.asarray(self.ts), theta=theta, loss=np.asarray(self.losses),
+                             net0=None, x=None, y=None, loss_kind=fm.loss_kind,
+                             trainable=fm.trainable, method=self.method, t_end=self.t_end,
+                             t_final=float(self.t_last), theta_final=fm.theta(self.u_last),
+                             status=status, message=message, rtol=self.rtol, atol=self.atol,
+                             dense=dense, info=info, module=fm.module, loss_fn=fm.loss_fn,
+                             flat=fm, **self.stats)
+
+
+class _Run(_ScipyRun):
+    def __init__(self, fm: FlatModule, t_end: float, **opts):
+        self.prob, self.t_end, self.opts = fm, t_end, opts
+        self.rec = _Recorder(fm, t_end, **opts)
+
+
+class _RKCRun:
+    """The flow stepped by :class:`~flowlab.torch.rkc.RKCSolver` through flowlab's recorder."""
+
+    def __init__(self, fm: FlatModule, t_end: float, **opts):
+        self.fm, self.t_end, self.opts = fm, t_end, opts
+        self.rec = _Recorder(fm, t_end, **opts)
+
+    def _rho(self, u, v0):
+        return spectral_radius(lambda vec: self.fm.hvp(u, vec), self.fm.size,
+                               iters=self.opts["lanczos"], v0=v0)
+
+    def run(self) -> TorchSolution:
+        fm, o, rec = self.fm, self.opts, self.rec
+        solver = RKCSolver(fm.rhs_u, self._rho, fm.u0, 0.0, self.t_end, rtol=o["rtol"],
+                           atol=o["atol"], first_step=o["first_step"], max_step=o["max_step"],
+                           rho_every=o["rho_every"])
+        status, message = "finished", f"reached t_end = {self.t_end:.6g}"
+        try:
+            while solver.status == "running":
+                msg = solver.step()
+                if solver.status == "failed":
+                    status, message = "failed", f"RKC failed: {msg}"
+                    break
+                nodes = DenseOutput.nodes(solver.t_old, solver.t, 3)
+                vals = solver.dense_values(nodes)
+                vals[0], vals[-1] = solver.y_old, solver.y
+                rec.step(solver.t_old, solver.t, solver.y, values=vals)
+                if o["gtol"] is not None:
+                    gnorm = float(np.linalg.norm(solver.F))
+                    if gnorm < o["gtol"] and solver.status == "running":
+                        status = "steady_state"
+                        message = (f"||grad L|| = {gnorm:.3g} < gtol = {o['gtol']:.3g} at "
+                                   f"t = {solver.t:.6g}")
+                        break
+                if o["max_steps"] is not None and solver.nsteps >= o["max_steps"] \
+                        and solver.status == "running":
+                    status = "max_steps"
+                    message = f"stopped after max_steps = {o['max_steps']} steps"
+                    break
+        except KeyboardInterrupt:
+            status = "interrupted"
+            message = f"interrupted at t = {rec.t_last:.6g}"
+        rec.stats.update(nfev=solver.nfev, njev=solver.nrho, nlu=0)
+        rec.info.update(rejected=solver.nrejected, rho=solver.rho, stages=solver.stages)
+        return rec.close(status, message)
+
+
+def _check_method(method) -> str:
+    if not isinstance(method, str):
+        raise TypeError(f"`method` must be a string, one of {METHODS}, got "
+                        f"{type(method).__name__}.")
+    lookup = {m.lower(): m for m in METHODS}
+    if method.lower() not in lookup:
+        extra = (" ('exact' integrates flowlab's own ReLU networks: use flowlab.flow)"
+                 if method.lower() == "exact" else "")
+        raise ValueError(f"unknown `method` {method!r}; choose one of {', '.join(METHODS)}"
+                         f"{extra}.")
+    return lookup[method.lower()]
+
+
+def flow(module: torch.nn.Module, loss_fn, t_end: float, *, method: str = "DOP853",
+         rtol: float = 1e-10, atol: float = 1e-12, trainable=None, t_eval=None, probes=None,
+         probe_times=None, gtol: float | None = None, max_steps: int | None = None,
+         first_step: float | None = None, max_step: float = np.inf, dense: bool = True,
+         progress: bool | None = None, save=None, checkpoint_every: float = 60.0,
+         rho_every: int = 25, lanczos: int = 10) -> TorchSolution:
+    """Integrate d theta/dt = -grad L(theta) for the parameters of ``module`` up to ``t_end``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Initial network; a float64 deep copy is integrated (``module`` is not changed).
+    loss_fn : callable
+        ``loss_fn(model) -> scalar tensor`` (:class:`~flowlab.torch.MSELoss`,
+        :class:`~flowlab.torch.CrossEntropyLoss`, :class:`~flowlab.torch.PoissonLoss`
+        or your own), differentiable in the model's parameters.
+    t_end : float
+        Final time (> 0); t = learning rate x iterations of gradient descent on
+        the same loss.
+    method : str
+        "DOP853" (default, scipy's explicit 8th-order method: one gradient per
+        stage, no Hessian), "RKC" (the stabilised explicit Runge-Kutta-Chebyshev
+        method of :mod:`flowlab.torch.rkc`, second order, for stiff flows of
+        large networks: its cost per unit time grows like sqrt(rho) instead of
+        rho, the Hessian's spectral radius, which it estimates from
+        Hessian-vector products), scipy's "RK45", "RK23", or the implicit
+        "Radau", "BDF", "LSODA", which get the exact Hessian
+        (``torch.func.hessian``) -- worth it for stiff flows of up to a few
+        thousand parameters.
+    rtol, atol : float
+        Integration tolerances.
+    trainable : str or sequence of str, optional
+        Parameter names or prefixes that move (e.g. ``"output"`` for the
+        linear regime); the others stay frozen.
+    t_eval : array_like, optional
+        Output times (default: the solver's steps).
+    probes : probe, sequence of probes or dict, optional
+        Evaluated on the module at ``probe_times`` after the run (default: the
+        output times), kept in ``sol.probes``.
+    gtol, max_steps, first_step, max_step, dense, progress, save, checkpoint_every
+        As in :func:`flowlab.flow`.
+    rho_every, lanczos : int
+        RKC only: re-estimate the spectral radius every ``rho_every`` accepted
+        steps (and after every rejection) with ``lanczos`` Hessian-vector products.
+
+    Returns
+    -------
+    TorchSolution
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from flowlab.torch import MSELoss, flow, init_default, mlp
+    >>> x = np.linspace(-1, 1, 20)
+    >>> net = init_default(mlp(1, 6, 2), seed=0)
+    >>> sol = flow(net, MSELoss(x, np.sin(3 * x)), 1.0, rtol=1e-8, atol=1e-10)
+    >>> bool(sol.loss[-1] < sol.loss[0]), type(sol.net_at(0.5)).__name__
+    (True, 'DeepNet')
+    """
+    method = _check_method(method)
+    fm = FlatModule(module_to_float64(module), loss_fn, trainable)
+    t_end = v.check_real(t_end, "t_end", positive=True)
+    rtol, atol = v.check_tolerances(rtol, atol)
+    t_eval = _check_t_eval(t_eval, 0.0, t_end)
+    if gtol is not None:
+        gtol = v.check_real(gtol, "gtol", positive=True)
+    if max_steps is not None:
+        max_steps = v.check_int(max_steps, "max_steps", minimum=1)
+    probes = check_probes(probes)
+    checkpoint_every = v.check_real(checkpoint_every, "checkpoint_every", positive=True)
+    opts = dict(method=method, rtol=rtol, atol=atol, t_eval=t_eval, gtol=gtol,
+                max_steps=max_steps, first_step=first_step, max_step=max_step, dense=bool(dense),
+                progress=progress, save=save, checkpoint_every=checkpoint_every, t0=0.0,
+                rho_every=v.check_int(rho_every, "rho_every", minimum=1),
+                lanczos=v.check_int(lanczos, "lanczos", minimum=2))
+    sol = (_RKCRun if method == "RKC" else _Run)(fm, t_end, **opts).run()
+    if probes:
+        times = sol.t if probe_times is None else v.as_array(probe_times, "probe_times", ndim=1)
+        if probe_times is not None and sol.dense is None:
+            raise ValueError("`probe_times` needs the dense output; run with dense=True.")
+        sol.probes = {name: sol.probe({name: p}, times) for name, p in probes.items()}
+    return sol

@@ -1,0 +1,90 @@
+"""Flow and training of deep modules: invariants, options, errors, saving."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import flowlab.torch as flt  # noqa: E402
+
+
+@pytest.fixture
+def setup():
+    x = np.linspace(-1, 1, 30)
+    net = flt.init_default(flt.resnet(1, 5, 3, "tanh"), seed=1)
+    return net, flt.MSELoss(x, np.cos(3 * x) + x, "mean")
+
+
+def test_deep_flow_dissipates_energy_and_gd_converges_to_it(setup):
+    """L(0) - L(T) = int |theta'|^2 dt, and GD approaches the flow at rate O(lr)."""
+    net, loss = setup
+    T = 2.0
+    sol = flt.flow(net, loss, T, rtol=1e-10, atol=1e-12)
+    assert np.all(np.diff(sol.loss) <= 1e-15)
+    assert sol.dissipation() == pytest.approx(sol.loss[0] - sol.loss[-1], rel=1e-7)
+    errs = []
+    for lr in (0.04, 0.02, 0.01):
+        res = flt.train(net, loss, "gd", lr=lr, steps=int(round(T / lr)), record_every=10 ** 6)
+        errs.append(np.linalg.norm(flt.flatten(res.net) - sol.theta_final))
+    rates = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+    assert np.all(np.abs(rates - 1.0) < 0.15), (errs, rates)
+
+
+def test_trainable_subset_and_linear_regime(setup):
+    net, loss = setup
+    sol = flt.flow(net, loss, 1.0, trainable="output", rtol=1e-9, atol=1e-11)
+    assert sol.trainable == ("output.weight",)
+    moved = np.flatnonzero(np.any(sol.theta != sol.theta[0], axis=0))
+    lo, hi = sol.flat.offsets[-2], sol.flat.offsets[-1]
+    assert moved.size and moved.min() >= lo and moved.max() < hi
+    res = flt.train(net, loss, "sgd", lr=0.1, steps=5, trainable=["output"],
+                    optimizer_options={"momentum": 0.9}, record_params=True)
+    changed = np.flatnonzero(np.any(res.params != res.params[0], axis=0))
+    assert changed.min() >= lo
+    with pytest.raises(ValueError, match="matches no parameter"):
+        flt.flow(net, loss, 1.0, trainable="nope")
+
+
+def test_solution_save_load_and_module_at(setup, tmp_path):
+    net, loss = setup
+    sol = flt.flow(net, loss, 0.5, rtol=1e-9, atol=1e-11)
+    path = sol.save(tmp_path / "sol.npz")
+    back = flt.TorchSolution.load(path, flt.resnet(1, 5, 3, "tanh"), loss)
+    np.testing.assert_array_equal(back.theta, sol.theta)
+    np.testing.assert_allclose(back.theta_at(0.3), sol.theta_at(0.3), rtol=0, atol=0)
+    m = back.module_at(0.3)
+    assert float(loss(m).detach()) == pytest.approx(sol.loss_at(0.3), rel=1e-13)
+    with pytest.raises(ValueError, match="does not match"):
+        flt.TorchSolution.load(path, flt.mlp(1, 4, 3, "tanh"), loss)
+
+
+def test_adam_and_options(setup):
+    net, loss = setup
+    res = flt.train(net, loss, "adam", lr=1e-2, steps=40, record_at=[0, 5, 39],
+                    target_loss=1e9)
+    assert res.iterations.tolist() == [0, 5, 39, 40]
+    assert res.info["target_reached_at"] == 0 and res.loss[-1] < res.loss[0]
+    with pytest.raises(ValueError, match="optimizer"):
+        flt.train(net, loss, "lbfgs", steps=1)
+    with pytest.raises(ValueError, match="no `optimizer_options`"):
+        flt.train(net, loss, "gd", steps=1, optimizer_options={"momentum": 0.9})
+    with pytest.raises(TypeError, match="do not fit"):
+        flt.train(net, loss, "adam", steps=1, optimizer_options={"momentum": 0.9})
+
+
+def test_divergence_is_reported(setup):
+    net, loss = setup
+    res = flt.train(net, loss, "gd", lr=1e4, steps=50)
+    assert "diverged" in res.stop_reason and not np.isfinite(res.loss[-1])
+
+
+def test_flow_argument_errors(setup):
+    net, loss = setup
+    with pytest.raises(ValueError, match="'exact' integrates flowlab's own ReLU"):
+        flt.flow(net, loss, 1.0, method="exact")
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        flt.flow(lambda x: x, loss, 1.0)
+    with pytest.raises(TypeError, match="callable"):
+        flt.flow(net, 3.0, 1.0)
+    with pytest.raises(ValueError, match="t_end"):
+        flt.flow(net, loss, -1.0)
