@@ -16,7 +16,8 @@ torch==2.13.0).  It brings flowlab's float64 gradient flows to any
 - the seeds' networks (:func:`mlp`, :func:`resnet`, :func:`residual_net`,
   :class:`DeepNet`), losses (:class:`MSELoss`, :class:`CrossEntropyLoss`,
   :class:`PoissonLoss`) and initialisations (:func:`init_default`,
-  :func:`init_deterministic`, :func:`init_uniform_density`, :func:`init_gaussian`).
+  :func:`init_xavier`, :func:`init_deterministic`, :func:`init_uniform_density`,
+  :func:`init_gaussian`).
 
 Conventions: float64; ``MSELoss(loss="sum")`` is L = 1/2 sum r^2 and
 ``loss="mean"`` is L = 1/(2m) sum r^2; flow time t = learning rate x
@@ -43,7 +44,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 from flowlab.torch.activations import torch_activation
 from flowlab.torch.flat import FlatModule, flatten, load_flat
 from flowlab.torch.flow import METHODS, TorchSolution, flow
-from flowlab.torch.init import init_default, init_deterministic, init_gaussian, init_uniform_density
+from flowlab.torch.init import (init_default, init_deterministic, init_gaussian,
+                                init_uniform_density, init_xavier)
 from flowlab.torch.layers import (layer_cosine_maps, layer_networks, layer_orientations,
                                   layer_rank_histories)
 from flowlab.torch.losses import CrossEntropyLoss, MSELoss
@@ -51,12 +53,15 @@ from flowlab.torch.nets import DeepNet, from_twolayer, mlp, residual_net, resnet
 from flowlab.torch.pinn import PoissonLoss, laplacian
 from flowlab.torch.probes import (HiddenFeatures, InputWeights, LayerSpectra, Output, Probe,
                                   ProbeRecord, hidden_features, input_weights)
+from flowlab.torch.threads import torch_threads
 from flowlab.torch.train import OPTIMIZERS, TorchTrainResult, train
 
 __all__ = ["flow", "TorchSolution", "METHODS", "train", "TorchTrainResult", "OPTIMIZERS",
            "FlatModule", "flatten", "load_flat", "DeepNet", "mlp", "resnet", "residual_net",
            "from_twolayer", "twolayer_order", "torch_activation", "MSELoss",
            "CrossEntropyLoss", "PoissonLoss", "laplacian", "init_default", "init_deterministic",
-           "init_uniform_density", "init_gaussian", "Probe", "HiddenFeatures", "LayerSpectra",
+           "init_uniform_density", "init_gaussian", "init_xavier", "Probe", "HiddenFeatures",
+           "LayerSpectra",
            "InputWeights", "Output", "ProbeRecord", "hidden_features", "input_weights",
-           "layer_rank_histories", "layer_networks", "layer_orientations", "layer_cosine_maps"]
+           "layer_rank_histories", "layer_networks", "layer_orientations", "layer_cosine_maps",
+           "torch_threads"]

@@ -8,6 +8,8 @@ Distributions are written N(mean, variance).
   layer with fan-in k ~ U(-1/sqrt(k), 1/sqrt(k)); this is what seed 000
   (000_a6f0df281fc78c6e.txt, Sec. 2.2) calls the Xavier/Glorot initialisation
   ("w_j, b_j ~ U(-1/sqrt(n), 1/sqrt(n))") and its "default settings" (Fig. 6, 7);
+- :func:`init_xavier`: Glorot and Bengio's rule as the PINN literature uses it
+  (weights ~ U(-sqrt(6/(fan_in + fan_out)), +...), biases 0);
 - :func:`init_deterministic`: seed 000 (12)/(13) for the first layer,
   sigma(n/2 (x - x_j)) with x_j uniform (via :func:`flowlab.init.deterministic_1d`);
 - :func:`init_uniform_density`: seed 000 (15), the uniform-density
@@ -23,7 +25,8 @@ import torch
 from flowlab import _validate as v
 from flowlab import init as _init
 
-__all__ = ["init_default", "init_deterministic", "init_uniform_density", "init_gaussian"]
+__all__ = ["init_default", "init_xavier", "init_deterministic", "init_uniform_density",
+           "init_gaussian"]
 
 
 def _linears(net):
@@ -45,7 +48,10 @@ def _first(net):
 
 
 def init_default(net, seed=None):
-    """Every Linear layer with fan-in k: weights and biases ~ U(-1/sqrt(k), 1/sqrt(k)); returns ``net``."""
+    """Every Linear layer with fan-in k: weights and biases ~ U(-1/sqrt(k), 1/sqrt(k)).
+
+    Returns ``net`` (initialised in place).
+    """
     rng = v.rng_from(seed)
     for lin in _linears(net):
         r = 1.0 / np.sqrt(lin.in_features)
@@ -55,10 +61,25 @@ def init_default(net, seed=None):
     return net
 
 
-def init_deterministic(net, *, interval=(-1.0, 1.0), seed=None):
-    """Seed 000 (12): first layer w_j = n/2, b_j = n/2 - j on [-1, 1]; the rest as :func:`init_default`.
+def init_xavier(net, seed=None):
+    """Glorot uniform weights U(-r, r), r = sqrt(6/(fan_in + fan_out)), and zero biases.
 
-    For d = 1 only.  On another ``interval`` the centres x_j are uniform on it
+    ``torch.nn.init.xavier_uniform_`` with zero biases, drawn from a numpy seed;
+    the "default Xavier initialization" of PINN codes (seed 000, Ex. 4.2).
+    """
+    rng = v.rng_from(seed)
+    for lin in _linears(net):
+        r = np.sqrt(6.0 / (lin.in_features + lin.out_features))
+        _set(lin.weight, rng.uniform(-r, r, tuple(lin.weight.shape)))
+        if lin.bias is not None:
+            _set(lin.bias, np.zeros(tuple(lin.bias.shape)))
+    return net
+
+
+def init_deterministic(net, *, interval=(-1.0, 1.0), seed=None):
+    """Seed 000 (12): first layer w_j = n/2, b_j = n/2 - j on [-1, 1].
+
+    The other layers as :func:`init_default`.  For d = 1 only.  On another ``interval`` the centres x_j are uniform on it
     and the slope is n / (hi - lo) (see :func:`flowlab.init.deterministic_1d`).
     """
     first = _first(net)

@@ -70,7 +70,8 @@ def _outgoing(module, k: int, n_layers: int) -> np.ndarray:
     return np.linalg.norm(W, axis=0)
 
 
-def layer_networks(module: torch.nn.Module, x, activations=None) -> list[tuple[TwoLayer, np.ndarray]]:
+def layer_networks(module: torch.nn.Module, x,
+                   activations=None) -> list[tuple[TwoLayer, np.ndarray]]:
     """Every hidden layer as a flowlab ``TwoLayer`` network on its own inputs.
 
     Parameters

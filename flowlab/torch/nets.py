@@ -152,7 +152,9 @@ def mlp(d: int, width: int, depth: int, activation="tanh", *, out: int = 1,
 
 def resnet(d: int, width: int, depth: int, activation="tanh", *, out: int = 1,
            dtype=torch.float64) -> DeepNet:
-    """Seed 000's one-layer residual block network (16), Ex. 4.4: y_{k+1} = y_k + sigma(W_k y_k + b_k).
+    """Seed 000's one-layer residual block network (16), Ex. 4.4.
+
+    y_{k+1} = y_k + sigma(W_k y_k + b_k).
 
     The first layer has no shortcut when d != width (see the module notes).
     """
@@ -177,8 +179,9 @@ def from_twolayer(net: TwoLayer, dtype=torch.float64) -> DeepNet:
     """A one-hidden-layer :class:`DeepNet` equal to flowlab's ``TwoLayer`` network.
 
     f(x) = sum_j a_j sigma(W_j . (x, 1)): ``layers[0].weight = W[:, :d]``,
-    ``layers[0].bias = W[:, d]``, ``output.weight = a``.  The flat parameter vectors of the two differ only
-    by order; :func:`twolayer_order` maps one to the other.
+    ``layers[0].bias = W[:, d]``, ``output.weight = a``.  The flat parameter
+    vectors of the two differ only by order; :func:`twolayer_order` maps one
+    to the other.
     """
     if not isinstance(net, TwoLayer):
         raise TypeError(f"`net` must be a flowlab TwoLayer network, got {type(net).__name__}.")

@@ -120,7 +120,7 @@ class PoissonLoss:
 
 
 def square_boundary(lo: float, hi: float, per_side: int) -> np.ndarray:
-    """``4 * per_side`` points evenly spaced on the boundary of the square [lo, hi]^2, shape (4k, 2).
+    """``4 * per_side`` points evenly spaced on the boundary of [lo, hi]^2, shape (4k, 2).
 
     Each side gets ``per_side`` points at the midpoints of equal segments (so
     no corner is counted twice).

@@ -1,0 +1,122 @@
+"""``condense-deep``: condensation in every layer of a deep residual network (seed 001, Fig. 4).
+
+Seed 001 (001_28363873d70800fd.txt), Sec. 4.3 and Fig. 4: a six-layer network
+(five hidden layers of width m = 18, d = 3, one output) with residual
+connections h_{l+1} = sigma_l(W_l h_l + b_l) + h_l and the activations
+x^2 tanh x, x tanh x, sigmoid, tanh, softplus on hidden layers 1-5 (multiplicity
+p = 3, 2, 1, 1, 1), every parameter ~ N(0, 0.01^2), trained by full-batch Adam
+(lr 4e-5) on the MSE (3) of n = 80 points of sum_k 4 sin(12 x_k + 1), x_k ~ U[-4, 2].
+"Input weights condense at three, two, one, one and one lines for hidden layer
+1 to hidden layer 5", shown at epochs 1000, 900, 900, 1400 and 1400.
+
+flowlab builds the network with :func:`flowlab.torch.residual_net` (the first
+layer maps R^3 to R^18 and has no shortcut), trains it with
+:func:`flowlab.torch.train`, and counts the lines of each layer's input weights
+(W_l | b_l) with :func:`flowlab.analysis.condensation.count_orientations`
+applied to the layer seen as a two-layer network on its own inputs
+(:func:`flowlab.torch.layer_orientations`: amplitude threshold 0.1, the
+neurons of one line within ANGLE_TOL = 20 degrees of each other, i.e.
+|D(u, v)| >= cos 20 deg = 0.94: one colour block of the seed's maps; the
+counts at 10 degrees are reported as well).  The count of each layer is reported against the seed's
+3, 2, 1, 1, 1, at the seed's epochs; the multiplicity bound (at most p lines,
+seed 001 Proposition 1) is checked as well.  The quick mode is the seed's run
+itself (it is cheap); the full mode repeats it for 5 initialisations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..plotting import figure
+from ._registry import register
+
+SEED = "001_28363873d70800fd.txt"
+ACTIVATIONS = ("x2tanh", "xtanh", "sigmoid", "tanh", "softplus")
+MULTIPLICITY = (3, 2, 1, 1, 1)
+SEED_LINES = (3, 2, 1, 1, 1)
+EPOCHS = (1000, 900, 900, 1400, 1400)
+ANGLE_TOL = 20.0
+WIDTH, D, N, VAR, LR = 18, 3, 80, 0.01 ** 2, 4e-5
+
+
+def data(seed: int = 0):
+    """80 points x ~ U[-4, 2]^3 and y = sum_k 4 sin(12 x_k + 1) (seed 001, Fig. 4)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-4.0, 2.0, (N, D))
+    return x, np.sum(4.0 * np.sin(12.0 * x + 1.0), axis=1)
+
+
+def train_once(init_seed: int, progress=False):
+    """One training run; returns (result, module template, x)."""
+    import flowlab.torch as flt
+    x, y = data(0)
+    net = flt.init_gaussian(flt.residual_net(D, WIDTH, ACTIVATIONS), var=VAR, seed=init_seed)
+    rec = sorted(set(EPOCHS) | set(np.linspace(0, max(EPOCHS), 57).astype(int)))
+    res = flt.train(net, flt.MSELoss(x, y, "mean"), "adam", lr=LR, steps=max(EPOCHS),
+                    record_at=rec, record_params=True, progress=progress)
+    return res, net, x
+
+
+def layer_counts(res, net, x):
+    """Lines and orientations of every hidden layer at the seed's epochs."""
+    import flowlab.torch as flt
+    from flowlab.torch.train import load_result_params
+    out = []
+    for layer, epoch in enumerate(EPOCHS):
+        row = int(np.flatnonzero(res.iterations == epoch)[0])
+        mod = load_result_params(net, res, row)
+        orient = flt.layer_orientations(mod, x, angle_tol=ANGLE_TOL)[layer]
+        strict = flt.layer_orientations(mod, x, angle_tol=10.0)[layer]
+        out.append({"layer": layer + 1, "activation": ACTIVATIONS[layer], "epoch": epoch,
+                    "lines": orient.n_lines, "orientations": orient.n_orientations,
+                    "lines_at_10_degrees": strict.n_lines,
+                    "largest_spread_degrees": float(orient.spread.max()),
+                    "carriers": int(orient.carriers.sum()),
+                    "loss_ratio": float(res.loss[row] / res.loss[0]), "module": mod})
+    return out
+
+
+@register("condense-deep", "seed 001 Fig. 4: condensation per layer of a six-layer residual "
+          "network with a different activation per layer", seeds=(SEED,))
+def run(report):
+    from flowlab.torch import torch_threads
+    with torch_threads(1):
+        _run(report)
+
+
+def _run(report):
+    counts = layer_counts(*train_once(0, report.progress))
+    for c in counts:
+        k = c["layer"] - 1
+        report.check(f"hidden layer {c['layer']} ({c['activation']}, epoch {c['epoch']}): input "
+                     "weights condense on the seed's number of lines (seed 001, Fig. 4: 3, 2, "
+                     "1, 1, 1)", SEED_LINES[k], c["lines"], c["lines"] == SEED_LINES[k])
+        report.check(f"hidden layer {c['layer']}: at most p = {MULTIPLICITY[k]} lines (seed 001, "
+                     "Proposition 1: at most 2p orientations)", MULTIPLICITY[k],
+                     {"lines": c["lines"], "orientations": c["orientations"]},
+                     c["lines"] <= MULTIPLICITY[k] and c["orientations"] <= 2 * MULTIPLICITY[k])
+    report.check("the counts are taken in the initial stage: loss above 70% of its initial "
+                 "value at every epoch shown (seed 001, Sec. 3)", 0.7,
+                 [round(c["loss_ratio"], 4) for c in counts],
+                 all(c["loss_ratio"] > 0.7 for c in counts))
+    report.data["seed_0"] = [{k: v for k, v in c.items() if k != "module"} for c in counts]
+    if not report.quick:
+        table = [[c["lines"] for c in layer_counts(*train_once(s))] for s in range(1, 5)]
+        table.insert(0, [c["lines"] for c in counts])
+        match = np.mean(np.array(table) == np.array(SEED_LINES)[None, :], axis=0)
+        report.data["lines_per_seed"] = table
+        report.check("over 5 initialisations, the share of runs in which each layer has the "
+                     "seed's number of lines (reported; holds when every share >= 0.6)", None,
+                     match.round(2).tolist(), bool(np.all(match >= 0.6)))
+    _figure(report, counts)
+
+
+def _figure(report, counts):
+    import flowlab.torch as flt
+    fig, axes = figure(len(counts), width=3.0, height=3.0)
+    for c, ax in zip(counts, axes):
+        cmap = flt.layer_cosine_maps(c["module"], angle_tol=ANGLE_TOL)[c["layer"] - 1]
+        cmap.plot(ax, colorbar=False, title=f"layer {c['layer']}: {c['activation']}, epoch "
+                  f"{c['epoch']}\n{c['lines']} line(s) (seed: {SEED_LINES[c['layer'] - 1]})")
+        ax.title.set_fontsize(8)
+    report.figure(fig, "condense_deep.png")

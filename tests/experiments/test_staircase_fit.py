@@ -1,0 +1,20 @@
+"""``staircase-fit`` (seed 000 Ex. 2.1): quick run in the default suite, seed sizes in --runslow."""
+
+import pytest
+
+pytest.importorskip("torch")
+
+from tests.torch.repro_helpers import run_checked  # noqa: E402
+
+
+def test_quick(tmp_path):
+    s = run_checked("staircase-fit", tmp_path, True,
+                    ["rises in distinct steps", "aligned with a fast drop"])
+    d = s["data"]["case_d"]
+    assert d["rank_end"][-1] > d["rank_start"][-1]
+
+
+@pytest.mark.slow
+def test_full(tmp_path):
+    run_checked("staircase-fit", tmp_path, False, ["Fig. 2(d) L = 4, n = 25: the last layer",
+                                                    "Fig. 2(b): the shallow"])
