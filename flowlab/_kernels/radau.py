@@ -13,7 +13,10 @@ is an empty "marker" array; the marker's dtype selects (at compile time) the
 four compiled hooks that a model module registered with :func:`register_model`:
 
 - ``rhs(model, u, out)``: out = F(u);
-- ``jac(model, u, J)``: J = dF/du;
+- ``jac(model, u, J, dh) -> bool``: J = dF/du; True when J is similar to a
+  symmetric matrix through the diagonal scaling ``dh`` it fills in (then
+  diag(dh) J diag(dh)^-1 is symmetric, as for a gradient flow whose Jacobian is
+  minus a Hessian), False otherwise;
 - ``output(model, u, theta) -> loss``: the full parameter vector and the loss
   for a state (what is recorded);
 - ``events(model, nodes, armed) -> (found, s)``: given the continuous
@@ -22,6 +25,12 @@ four compiled hooks that a model module registered with :func:`register_model`:
   s of it (the model stores which event it was);
 - ``event_rate(model, u, f) -> (e, de/dt)``: the value of that event function
   at u and its rate of change when u' = f.
+
+Linear algebra: when the Jacobian is symmetric up to a diagonal scaling, it is
+diagonalised once per Jacobian (symmetric eigen-decomposition) and every
+shifted system (mu/h I - J) of any step size, real or complex, is solved with
+two products by the eigenvectors -- changing h costs nothing.  Otherwise the
+two shifted matrices are factored (LU with partial pivoting) for each h.
 
 An event is reached by a step of exactly the located length, then polished by
 one Newton correction t -> t - e/e', u -> u - (e/e') f (an O(dt^2) change), so
@@ -60,8 +69,8 @@ def model_rhs(model, u, out):
     """out = F(u) (dispatched on the model marker)."""
 
 
-def model_jac(model, u, J):
-    """J = dF/du (dispatched on the model marker)."""
+def model_jac(model, u, J, dh):
+    """J = dF/du; returns True if diag(dh) J diag(dh)^-1 is symmetric (dispatched)."""
 
 
 def model_output(model, u, theta):
@@ -83,9 +92,9 @@ def _ov_rhs(model, u, out):
 
 
 @overload(model_jac)
-def _ov_jac(model, u, J):
+def _ov_jac(model, u, J, dh):
     impl = _hooks(model)[1]
-    return lambda model, u, J: impl(model, u, J)
+    return lambda model, u, J, dh: impl(model, u, J, dh)
 
 
 @overload(model_output)
@@ -166,7 +175,60 @@ def _predict_factor(h, h_old, err, err_old):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _factor(J, h, LUr, pivr, LUc, pivc):
+def new_lin(n):
+    """Linear-solver state for n unknowns:
+    (flags [sym, factored, has_J], h, J, dh, lam, V, LUr, pivr, LUc, pivc).
+
+    Pass the same state to successive calls of :func:`run` (e.g. across events)
+    to start from the last Jacobian instead of evaluating a new one: simplified
+    Newton only needs an approximate Jacobian and re-evaluates it when it
+    stops converging."""
+    return (np.zeros(3, dtype=np.int64), np.zeros(1), np.empty((n, n)), np.ones(n), np.empty(n),
+            np.empty((n, n)), np.empty((n, n)), np.empty(n, dtype=np.int64),
+            np.empty((n, n), dtype=np.complex128), np.empty(n, dtype=np.int64))
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _lin_jacobian(lin, model, y):
+    """Evaluate the Jacobian at y; diagonalise it when the model says it is symmetric."""
+    flags, _, J, dh, lam, V = lin[0], lin[1], lin[2], lin[3], lin[4], lin[5]
+    n = y.size
+    for k in range(n):
+        dh[k] = 1.0
+    sym = model_jac(model, y, J, dh)
+    if sym:
+        K = np.empty((n, n))
+        big = 0.0
+        for a in range(n):
+            for b in range(n):
+                K[a, b] = dh[a] * J[a, b] / dh[b]
+                big = max(big, abs(K[a, b]))
+        for a in range(n):
+            for b in range(a + 1, n):
+                if abs(K[a, b] - K[b, a]) > 1e-10 * big:
+                    sym = False
+                m_ = 0.5 * (K[a, b] + K[b, a])
+                K[a, b] = m_
+                K[b, a] = m_
+        if sym and n > 0:
+            w, vec = np.linalg.eigh(K)
+            for a in range(n):
+                lam[a] = w[a]
+                for b in range(n):
+                    V[a, b] = vec[a, b]
+    flags[0] = 1 if sym else 0
+    flags[1] = 0
+    flags[2] = 1
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _lin_factor(lin, h):
+    """Prepare the solves with (mu/h I - J); returns False if singular."""
+    flags, hh, J, LUr, pivr, LUc, pivc = lin[0], lin[1], lin[2], lin[6], lin[7], lin[8], lin[9]
+    hh[0] = h
+    flags[1] = 1
+    if flags[0] == 1:
+        return True
     n = J.shape[0]
     mr = MU_REAL / h
     mc = MU_COMPLEX / h
@@ -180,7 +242,82 @@ def _factor(J, h, LUr, pivr, LUc, pivc):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _newton(model, y, h, Z, W, F, LUr, pivr, LUc, pivc, scale, tol, ws):
+def _matvec(V, x, out, transpose):
+    """out = V x or V^T x (plain loops: BLAS calls cost more than small products)."""
+    n = x.size
+    if V.shape[0] > 96:
+        r = (V.T @ x) if transpose else (V @ x)
+        for k in range(n):
+            out[k] = r[k]
+        return
+    if transpose:
+        for k in range(n):
+            out[k] = 0.0
+        for a in range(n):
+            xa = x[a]
+            row = V[a]
+            for k in range(n):
+                out[k] += row[k] * xa
+    else:
+        for a in range(n):
+            row = V[a]
+            acc = 0.0
+            for k in range(n):
+                acc += row[k] * x[k]
+            out[a] = acc
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _lin_solve_real(lin, b):
+    """b <- (MU_REAL/h I - J)^{-1} b."""
+    flags, hh, dh, lam, V, LUr, pivr = lin[0], lin[1], lin[3], lin[4], lin[5], lin[6], lin[7]
+    if flags[0] == 0:
+        lu_solve(LUr, pivr, b)
+        return
+    sig = MU_REAL / hh[0]
+    n = b.size
+    tmp = np.empty(n)
+    c = np.empty(n)
+    for k in range(n):
+        tmp[k] = dh[k] * b[k]
+    _matvec(V, tmp, c, True)
+    for k in range(n):
+        c[k] /= sig - lam[k]
+    _matvec(V, c, tmp, False)
+    for k in range(n):
+        b[k] = tmp[k] / dh[k]
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _lin_solve_complex(lin, b):
+    """b <- (MU_COMPLEX/h I - J)^{-1} b for a complex vector b."""
+    flags, hh, dh, lam, V, LUc, pivc = lin[0], lin[1], lin[3], lin[4], lin[5], lin[8], lin[9]
+    if flags[0] == 0:
+        lu_solve(LUc, pivc, b)
+        return
+    sig = MU_COMPLEX / hh[0]
+    n = b.size
+    re = np.empty(n)
+    im = np.empty(n)
+    cr = np.empty(n)
+    ci = np.empty(n)
+    for k in range(n):
+        re[k] = dh[k] * b[k].real
+        im[k] = dh[k] * b[k].imag
+    _matvec(V, re, cr, True)
+    _matvec(V, im, ci, True)
+    for k in range(n):
+        q = (cr[k] + 1j * ci[k]) / (sig - lam[k])
+        cr[k] = q.real
+        ci[k] = q.imag
+    _matvec(V, cr, re, False)
+    _matvec(V, ci, im, False)
+    for k in range(n):
+        b[k] = (re[k] + 1j * im[k]) / dh[k]
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _newton(model, y, h, Z, W, F, lin, scale, tol, ws):
     """Simplified Newton on the collocation system; Z holds the predictor on entry.
 
     Returns (converged, iterations, rate, nfev).
@@ -212,8 +349,8 @@ def _newton(model, y, h, Z, W, F, LUr, pivr, LUc, pivc, scale, tol, ws):
             fr[p] = TI_REAL[0] * F[0, p] + TI_REAL[1] * F[1, p] + TI_REAL[2] * F[2, p] - mr * W[0, p]
             fc[p] = (TI_COMPLEX[0] * F[0, p] + TI_COMPLEX[1] * F[1, p] + TI_COMPLEX[2] * F[2, p]
                      - mc * (W[1, p] + 1j * W[2, p]))
-        lu_solve(LUr, pivr, fr)
-        lu_solve(LUc, pivc, fc)
+        _lin_solve_real(lin, fr)
+        _lin_solve_complex(lin, fc)
         for p in range(n):
             dW[0, p] = fr[p]
             dW[1, p] = fc[p].real
@@ -237,8 +374,7 @@ def _newton(model, y, h, Z, W, F, LUr, pivr, LUc, pivc, scale, tol, ws):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _attempt(model, y, f0, h, Z, J, LUr, pivr, LUc, pivc, rtol, atol, tol, rejected,
-             y_new, err, ws):
+def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ws):
     """One step attempt of size h from y with predictor Z (LU factors for this h given).
 
     Returns (status, error_norm, iterations, rate, nfev): status 0 accepted,
@@ -250,7 +386,7 @@ def _attempt(model, y, f0, h, Z, J, LUr, pivr, LUc, pivc, rtol, atol, tol, rejec
         scale[p] = atol + abs(y[p]) * rtol
     W = np.empty((3, n))
     F = np.empty((3, n))
-    ok, it, rate, nfev = _newton(model, y, h, Z, W, F, LUr, pivr, LUc, pivc, scale, tol, ws)
+    ok, it, rate, nfev = _newton(model, y, h, Z, W, F, lin, scale, tol, ws)
     if not ok:
         return 1, np.inf, it, rate, nfev
     ze = ws[3]
@@ -259,7 +395,7 @@ def _attempt(model, y, f0, h, Z, J, LUr, pivr, LUc, pivc, rtol, atol, tol, rejec
         ze[p] = (E[0] * Z[0, p] + E[1] * Z[1, p] + E[2] * Z[2, p]) / h
         err[p] = f0[p] + ze[p]
         scale[p] = atol + max(abs(y[p]), abs(y_new[p])) * rtol
-    lu_solve(LUr, pivr, err)
+    _lin_solve_real(lin, err)
     en = _rms(err, scale)
     if rejected and en > 1.0:
         tmp = ws[0]
@@ -269,7 +405,7 @@ def _attempt(model, y, f0, h, Z, J, LUr, pivr, LUc, pivc, rtol, atol, tol, rejec
         nfev += 1
         for p in range(n):
             err[p] += ze[p]
-        lu_solve(LUr, pivr, err)
+        _lin_solve_real(lin, err)
         en = _rms(err, scale)
     if not math.isfinite(en):
         return 1, np.inf, it, rate, nfev
@@ -328,7 +464,7 @@ def _record(model, nodes_u, theta, out_t, out_nodes, out_loss, k, t_new):
 
 @nb.njit(**NUMBA_OPTIONS)
 def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
-        out_t, out_nodes, out_loss, armed, stats):
+        out_t, out_nodes, out_loss, armed, stats, lin):
     """Integrate from (t0, y0) towards t_end; see the module docstring.
 
     Accepted steps are written to ``out_t[k]`` (end time), ``out_nodes[k]``
@@ -336,20 +472,17 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
     (loss at the step end).  ``stats`` (float64, length 8) carries
     [t, h_next, nfev, njev, nlu, steps, err_old, h_old] (the last two are read
     on entry to continue the step-size controller).  ``y0`` is overwritten
-    with the final state.  An event ends the run at the event time, reached by
-    a step of exactly that length (or, if that step fails, by the continuous
-    extension).  Returns (status, number of recorded steps).
+    with the final state.  ``lin`` is the linear-solver state from
+    :func:`new_lin` (its Jacobian is reused if it has one of the right size).
+    An event ends the run at the event time, reached by a step of exactly
+    that length (or, if that step fails, by the continuous extension).
+    Returns (status, number of recorded steps).
     """
     n = y0.size
     eps = np.finfo(np.float64).eps
     tol = max(10.0 * eps / rtol, min(0.03, math.sqrt(rtol)))
     y = y0
     f0 = np.empty(n)
-    J = np.empty((n, n))
-    LUr = np.empty((n, n))
-    LUc = np.empty((n, n), dtype=np.complex128)
-    pivr = np.empty(n, dtype=np.int64)
-    pivc = np.empty(n, dtype=np.int64)
     Z = np.zeros((3, n))
     Zs = np.empty((3, n))
     y_new = np.empty(n)
@@ -358,9 +491,13 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
     nodes_u = np.empty((4, n))
     theta = np.empty(out_nodes.shape[2])
     model_rhs(model, y, f0)
-    model_jac(model, y, J)
-    nfev, njev, nlu = 1, 1, 0
-    current_jac = True
+    nfev, njev, nlu = 1, 0, 0
+    if lin[0][2] == 1 and lin[2].shape[0] == n:
+        current_jac = False              # start from the Jacobian of the previous call
+    else:
+        _lin_jacobian(lin, model, y)
+        njev = 1
+        current_jac = True
     lu_ok = False
     t = t0
     err_old = stats[6]
@@ -387,21 +524,21 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         en = 0.0
         while h > 10.0 * eps * max(abs(t), 1e-300):
             if not lu_ok:
-                if not _factor(J, h, LUr, pivr, LUc, pivc):
+                if not _lin_factor(lin, h):
                     h *= 0.5
                     continue
-                nlu += 1
+                nlu += 1 - lin[0][0]
                 lu_ok = True
             for i in range(3):
                 for p in range(n):
                     Zs[i, p] = Z[i, p]
-            st, en, it, rate, nf = _attempt(model, y, f0, h, Zs, J, LUr, pivr, LUc, pivc,
-                                            rtol, atol, tol, rejected, y_new, err, ws)
+            st, en, it, rate, nf = _attempt(model, y, f0, h, Zs, lin, rtol, atol, tol, rejected,
+                                            y_new, err, ws)
             nfev += nf
             if st == 0:
                 break
             if st == 1 and not current_jac:
-                model_jac(model, y, J)
+                _lin_jacobian(lin, model, y)
                 njev += 1
                 current_jac = True
             elif st == 1:
@@ -428,11 +565,10 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
                 Z2 = np.empty((3, n))
                 _restart_stages(y, Zs, 0.0, s_ev, y, Z2)
                 exact = False
-                if _factor(J, h_ev, LUr, pivr, LUc, pivc):
-                    nlu += 1
-                    st, en2, it2, rate2, nf = _attempt(model, y, f0, h_ev, Z2, J, LUr, pivr,
-                                                       LUc, pivc, rtol, atol, tol, False, y_new,
-                                                       err, ws)
+                if _lin_factor(lin, h_ev):
+                    nlu += 1 - lin[0][0]
+                    st, en2, it2, rate2, nf = _attempt(model, y, f0, h_ev, Z2, lin, rtol, atol,
+                                                       tol, False, y_new, err, ws)
                     nfev += nf
                     exact = st == 0
                 if exact:
@@ -482,7 +618,7 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         model_rhs(model, y, f0)
         nfev += 1
         if recompute:
-            model_jac(model, y, J)
+            _lin_jacobian(lin, model, y)
             njev += 1
             current_jac = True
         else:

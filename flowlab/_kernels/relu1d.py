@@ -351,8 +351,14 @@ def _sym(H, a, b, v):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def jac(model, u, J):
-    """Hook for radau.run: J = dF/du (exact, O(n^2))."""
+def jac(model, u, J, dh):
+    """Hook for radau.run: J = dF/du (exact, O(n^2)).
+
+    J = -D^{-1} Htilde with Htilde the Hessian of the loss in the state
+    coordinates and D = diag(1 + x_p^2) on the input weight of a neuron whose
+    knot is pinned on x_p (its b follows as x_p w), 1 elsewhere: so
+    diag(sqrt(D)) J diag(sqrt(D))^-1 is symmetric; ``dh`` receives sqrt(D).
+    """
     xs, fpar, ipar, pin, free, work2 = model[1], model[6], model[7], model[10], model[14], model[23]
     n = ipar[0]
     tw = ipar[1] == 1
@@ -387,6 +393,14 @@ def jac(model, u, J):
     for r in range(free.size):
         for c in range(free.size):
             J[r, c] = H[free[r], free[c]]
+        dh[r] = 1.0
+    if tw and fpar[1] == 1.0 and fpar[2] == 1.0:
+        uw = model[17]
+        for j in range(n):
+            p = pin[j]
+            if p >= 0 and uw[j] >= 0:
+                dh[uw[j]] = math.sqrt(1.0 + xs[p] * xs[p])
+    return True
 
 
 # ----------------------------------------------------------------------------------------

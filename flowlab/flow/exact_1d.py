@@ -162,63 +162,72 @@ class Exact1D:
     def _layout(self):
         """Free state coordinates and the position of b_j, c_j, w_j in the state."""
         n = self.n
-        free, ub, uc, uw = [], -np.ones(n, np.int64), -np.ones(n, np.int64), -np.ones(n, np.int64)
-        for g, off, pos in (("b", 0, ub), ("c", n, uc), ("w", 2 * n, uw)):
-            if g == "w" and not self.train_w:
+        pinned = self.pin >= 0
+        pos = {g: -np.ones(n, np.int64) for g in ("b", "c", "w")}
+        free = []
+        start = 0
+        for g, off in (("b", 0), ("c", n), ("w", 2 * n)):
+            if (g == "w" and not self.train_w) or not self.train[g]:
                 continue
-            if not self.train[g]:
-                continue
-            for j in range(n):
-                rebuilt = self.pin[j] >= 0 and ((g == "b" and self.eb == 1.0) or
-                                                (g == "w" and self.eb == 0.0))
-                if not rebuilt:
-                    pos[j] = len(free)
-                    free.append(off + j)
-        return np.asarray(free, dtype=np.int64), ub, uc, uw
+            rebuilt = pinned & ((g == "b" and self.eb == 1.0) or (g == "w" and self.eb == 0.0))
+            js = np.flatnonzero(~rebuilt)
+            pos[g][js] = start + np.arange(js.size)
+            free.append(off + js)
+            start += js.size
+        free = np.concatenate(free).astype(np.int64) if free else np.zeros(0, np.int64)
+        return free, pos["b"], pos["c"], pos["w"]
 
     def _watch(self):
         """Watch list (kind, neuron, point, side), slide signs, and initial arming."""
         M = self.data.xs.size
-        rows, sig, armed = [], [], []
         b, c, w = self._bcw(self.theta)
-        for j in range(self.n):
-            p = self.pin[j]
-            if p >= 0:
-                A, D = self._slide_AD(j, p)
-                s = 1.0 if D > 0 else -1.0
-                rows += [(1, j, p, 0), (1, j, p, 1)]
-                sig += [s, s]
-                armed += [True, True]
+        lo, hi = self.lo, self.hi
+        pinned = self.pin >= 0
+        parts = []
+        if self.eb or self.ew:                       # otherwise the knots cannot move
+            j = np.flatnonzero(~pinned)
+            jl, jh = lo[j], hi[j]
+            ne = jl < jh
+            cand = [
+                (j[ne & (jl > 0)], jl[ne & (jl > 0)] - 1, -1),
+                (j[ne & (jl > 0)], jl[ne & (jl > 0)], 1),
+                (j[ne & (jh < M)], jh[ne & (jh < M)] - 1, 1),
+                (j[ne & (jh < M)], jh[ne & (jh < M)], -1),
+                (j[ne & (jl == 0) & (jh == M)], np.zeros(np.sum(ne & (jl == 0) & (jh == M)),
+                                                          np.int64), 1),
+                (j[ne & (jl == 0) & (jh == M)], np.full(np.sum(ne & (jl == 0) & (jh == M)),
+                                                         M - 1), 1),
+                (j[~ne], np.zeros(np.sum(~ne), np.int64), -1),
+                (j[~ne], np.full(np.sum(~ne), M - 1), -1),
+            ]
+            rows = np.concatenate([np.column_stack([np.zeros(jj.size, np.int64), jj, pp,
+                                                    np.full(jj.size, sd)])
+                                   for jj, pp, sd in cand]).astype(np.int64)
+            rows = np.unique(rows, axis=0)
+            jj, pp, sd = rows[:, 1], rows[:, 2], rows[:, 3]
+            g = w[jj] * self.data.xs[pp] - b[jj]
+            thr = _k.ARM_RTOL * (np.abs(w[jj]) * self.data.extent + np.abs(b[jj]))
+            parts.append((rows, np.zeros(rows.shape[0]), g * sd > thr))
+        js = np.flatnonzero(pinned)
+        if js.size:
+            model, _ = self._model(events=False)
+            _k.moments(model, self.theta)
+            for j in js:
+                p = self.pin[j]
+                A, D = _k.slide_functions(model, self.theta, j, p)
+                s_ = 1.0 if D > 0 else -1.0
+                rows = [(1, j, p, 0), (1, j, p, 1)]
+                sig, arm = [s_, s_], [True, True]
                 if self.train_w and self.train["w"] and self.eb == 1.0:
                     rows.append((2, j, p, 1 if w[j] > 0 else -1))
                     sig.append(0.0)
-                    armed.append(w[j] != 0.0)
-                continue
-            if self.eb == 0.0 and self.ew == 0.0:
-                continue                      # knots cannot move
-            lo, hi = self.lo[j], self.hi[j]
-            items = []
-            if lo < hi:
-                if lo > 0:
-                    items += [(lo - 1, -1), (lo, 1)]
-                if hi < M:
-                    items += [(hi - 1, 1), (hi, -1)]
-                if lo == 0 and hi == M:
-                    items += [(0, 1), (M - 1, 1)]
-            else:
-                items += [(0, -1), (M - 1, -1)]
-            seen = set()
-            for p, side in items:
-                if (p, side) in seen:
-                    continue
-                seen.add((p, side))
-                rows.append((0, j, p, side))
-                sig.append(0.0)
-                g = w[j] * self.data.xs[p] - b[j]
-                thr = _k.ARM_RTOL * (abs(w[j]) * self.data.extent + abs(b[j]))
-                armed.append(g * side > thr)
-        watch = np.array(rows, dtype=np.int64).reshape(-1, 4)
-        return watch, np.array(sig, dtype=np.float64), np.array(armed, dtype=np.bool_)
+                    arm.append(w[j] != 0.0)
+                parts.append((np.array(rows, np.int64), np.array(sig), np.array(arm)))
+        if not parts:
+            return np.zeros((0, 4), np.int64), np.zeros(0), np.zeros(0, np.bool_)
+        return (np.concatenate([p_[0] for p_ in parts]).astype(np.int64),
+                np.concatenate([p_[1] for p_ in parts]).astype(np.float64),
+                np.concatenate([p_[2] for p_ in parts]).astype(np.bool_))
 
     def _model(self, events=True):
         """The stage model tuple (see flowlab/_kernels/relu1d.py) and the watch arming.
@@ -247,11 +256,6 @@ class Exact1D:
                  self.theta.copy(), watch, sig, np.zeros(2, dtype=np.int64),
                  np.zeros((6, max(n, nb_) + 1)), np.zeros((2, self.theta.size)))
         return model, armed
-
-    def _slide_AD(self, j, p):
-        model, _ = self._model(events=False)
-        _k.moments(model, self.theta)
-        return _k.slide_functions(model, self.theta, j, p)
 
     # -- decisions at a switching surface ------------------------------------------------
     def _snap(self, j, p):
@@ -455,14 +459,17 @@ class Exact1D:
         out_loss = np.empty(_BUFFER)
         bar = _progress(self.progress, self.t_end - t)
         model, armed = self._model()
+        lin = _rd.new_lin(model[14].size)
         budget = self.max_steps if self.max_steps is not None else None
         try:
             while True:
                 u = self.theta[model[14]].copy()
                 left = _BUFFER if budget is None else min(_BUFFER, budget - len(self.steps_t))
+                if lin[2].shape[0] != u.size:
+                    lin = _rd.new_lin(u.size)
                 st, k = _rd.run(model, t, u, self.t_end,
                                 h, self.rtol, self.atol, max(left, 0), out_t, out_nodes,
-                                out_loss, armed, self.stats)
+                                out_loss, armed, self.stats, lin)
                 if k:
                     self.steps_t.extend(out_t[:k])
                     self.steps_nodes.append(out_nodes[:k].copy())
@@ -549,19 +556,20 @@ class Exact1D:
         xs = self.data.xs
         n = self.n
         b, _, w = self._bcw(self.theta)
-        for r in range(watch.shape[0]):
+        # boundary points: simultaneous when already across, or within the integration
+        # tolerance of the surface and moving towards it under the current field
+        rb = np.flatnonzero(watch[:, 0] == 0)
+        jj, pp, sd = watch[rb, 1], watch[rb, 2], watch[rb, 3]
+        g = w[jj] * xs[pp] - b[jj]
+        gdot = (F[2 * n + jj] if self.train_w else 0.0) * xs[pp] - F[jj]
+        tol = 10.0 * (self.rtol * (np.abs(w[jj] * xs[pp]) + np.abs(b[jj])) + self.atol)
+        across = np.where(sd > 0, g <= 0.0, g > 0.0)
+        near = (np.abs(g) <= tol) & (gdot * sd < 0.0)
+        hit = across | near | (rb == idx)
+        boundary = [(int(a), int(c), int(e)) for a, c, e in zip(jj[hit], pp[hit], sd[hit])]
+        for r in np.flatnonzero(watch[:, 0] != 0):
             wk, j, p, side = (int(v) for v in watch[r])
-            if wk == 0:
-                # simultaneous: already across, or within the integration tolerance of the
-                # surface and moving towards it under the current field
-                g = w[j] * xs[p] - b[j]
-                gdot = (F[2 * n + j] if self.train_w else 0.0) * xs[p] - F[j]
-                tol = 10.0 * (self.rtol * (abs(w[j] * xs[p]) + abs(b[j])) + self.atol)
-                across = g <= 0.0 if side > 0 else g > 0.0
-                near = abs(g) <= tol and gdot * side < 0.0
-                if r == idx or across or near:
-                    boundary.append((j, p, side))
-            elif wk == 1:
+            if wk == 1:
                 A, D = _k.slide_functions(model, self.theta, j, p)
                 margin = sig[r] * (A if side == 0 else D - A)
                 tol = 10.0 * (self.rtol * (abs(A) + abs(D)) + self.atol)
