@@ -17,8 +17,8 @@ four compiled hooks that a model module registered with :func:`register_model`:
   symmetric matrix through the diagonal scaling ``dh`` it fills in (then
   diag(dh) J diag(dh)^-1 is symmetric, as for a gradient flow whose Jacobian is
   minus a Hessian), False otherwise;
-- ``output(model, u, theta) -> loss``: the full parameter vector and the loss
-  for a state (what is recorded);
+- ``output(model, u, theta, with_loss) -> loss``: the full parameter vector of
+  a state (what is recorded) and, if ``with_loss``, its loss (else 0);
 - ``events(model, nodes, armed) -> (found, s)``: given the continuous
   extension of an accepted step at the Lobatto nodes s = 0, 1/4, 3/4, 1
   (``nodes`` has shape (4, n)), the earliest event in the step as a fraction
@@ -73,8 +73,8 @@ def model_jac(model, u, J, dh):
     """J = dF/du; returns True if diag(dh) J diag(dh)^-1 is symmetric (dispatched)."""
 
 
-def model_output(model, u, theta):
-    """Full parameters and loss of u (dispatched on the model marker)."""
+def model_output(model, u, theta, with_loss):
+    """Full parameters of u, and its loss if ``with_loss`` (dispatched on the model marker)."""
 
 
 def model_events(model, nodes, armed):
@@ -98,9 +98,9 @@ def _ov_jac(model, u, J, dh):
 
 
 @overload(model_output)
-def _ov_output(model, u, theta):
+def _ov_output(model, u, theta, with_loss):
     impl = _hooks(model)[2]
-    return lambda model, u, theta: impl(model, u, theta)
+    return lambda model, u, theta, with_loss: impl(model, u, theta, with_loss)
 
 
 @overload(model_events)
@@ -177,7 +177,7 @@ def _predict_factor(h, h_old, err, err_old):
 @nb.njit(**NUMBA_OPTIONS)
 def new_lin(n):
     """Linear-solver state for n unknowns:
-    (flags [sym, factored, has_J], h, J, dh, lam, V, LUr, pivr, LUc, pivc).
+    (flags [sym, factored, has_J], h, J, dh, lam, V, LUr, pivr, LUc, pivc, scratch).
 
     Pass the same state to successive calls of :func:`run` (e.g. across events)
     to start from the last Jacobian instead of evaluating a new one: simplified
@@ -185,7 +185,8 @@ def new_lin(n):
     stops converging."""
     return (np.zeros(3, dtype=np.int64), np.zeros(1), np.empty((n, n)), np.ones(n), np.empty(n),
             np.empty((n, n)), np.empty((n, n)), np.empty(n, dtype=np.int64),
-            np.empty((n, n), dtype=np.complex128), np.empty(n, dtype=np.int64))
+            np.empty((n, n), dtype=np.complex128), np.empty(n, dtype=np.int64),
+            np.empty((4, n)))
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -276,8 +277,8 @@ def _lin_solve_real(lin, b):
         return
     sig = MU_REAL / hh[0]
     n = b.size
-    tmp = np.empty(n)
-    c = np.empty(n)
+    tmp = lin[10][0]
+    c = lin[10][1]
     for k in range(n):
         tmp[k] = dh[k] * b[k]
     _matvec(V, tmp, c, True)
@@ -297,10 +298,10 @@ def _lin_solve_complex(lin, b):
         return
     sig = MU_COMPLEX / hh[0]
     n = b.size
-    re = np.empty(n)
-    im = np.empty(n)
-    cr = np.empty(n)
-    ci = np.empty(n)
+    re = lin[10][0]
+    im = lin[10][1]
+    cr = lin[10][2]
+    ci = lin[10][3]
     for k in range(n):
         re[k] = dh[k] * b[k].real
         im[k] = dh[k] * b[k].imag
@@ -317,7 +318,7 @@ def _lin_solve_complex(lin, b):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _newton(model, y, h, Z, W, F, lin, scale, tol, ws):
+def _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc):
     """Simplified Newton on the collocation system; Z holds the predictor on entry.
 
     Returns (converged, iterations, rate, nfev).
@@ -325,8 +326,7 @@ def _newton(model, y, h, Z, W, F, lin, scale, tol, ws):
     n = y.size
     yi = ws[0]
     fr = ws[1]
-    fc = np.empty(n, dtype=np.complex128)
-    dW = np.empty((3, n))
+    dW = ws[10:13]
     for i in range(3):
         for p in range(n):
             W[i, p] = TI[i, 0] * Z[0, p] + TI[i, 1] * Z[1, p] + TI[i, 2] * Z[2, p]
@@ -374,7 +374,7 @@ def _newton(model, y, h, Z, W, F, lin, scale, tol, ws):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ws):
+def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ws, fc):
     """One step attempt of size h from y with predictor Z (LU factors for this h given).
 
     Returns (status, error_norm, iterations, rate, nfev): status 0 accepted,
@@ -384,9 +384,9 @@ def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ws)
     scale = ws[2]
     for p in range(n):
         scale[p] = atol + abs(y[p]) * rtol
-    W = np.empty((3, n))
-    F = np.empty((3, n))
-    ok, it, rate, nfev = _newton(model, y, h, Z, W, F, lin, scale, tol, ws)
+    W = ws[4:7]
+    F = ws[7:10]
+    ok, it, rate, nfev = _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc)
     if not ok:
         return 1, np.inf, it, rate, nfev
     ze = ws[3]
@@ -398,7 +398,7 @@ def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ws)
     _lin_solve_real(lin, err)
     en = _rms(err, scale)
     if rejected and en > 1.0:
-        tmp = ws[0]
+        tmp = ws[13]
         for p in range(n):
             tmp[p] = y[p] + err[p]
         model_rhs(model, tmp, err)
@@ -442,10 +442,9 @@ def _dense_nodes(y, Z, nodes):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _restart_stages(y, Z, s_from, ratio, y_from, Z0):
+def _restart_stages(y, Z, s_from, ratio, y_from, Z0, tmp):
     """Stage increments of a step of size ratio*h starting at the fraction ``s_from`` of
     the last step, predicted from its collocation polynomial: Z0_i = u(s_from + ratio c_i) - y_from."""
-    tmp = np.empty(y.size)
     for i in range(3):
         _colloc(y, Z, s_from + ratio * C[i], tmp)
         for p in range(y.size):
@@ -456,7 +455,7 @@ def _restart_stages(y, Z, s_from, ratio, y_from, Z0):
 def _record(model, nodes_u, theta, out_t, out_nodes, out_loss, k, t_new):
     out_t[k] = t_new
     for q in range(4):
-        loss = model_output(model, nodes_u[q], theta)
+        loss = model_output(model, nodes_u[q], theta, q == 3)
         for p in range(theta.size):
             out_nodes[k, q, p] = theta[p]
     out_loss[k] = loss
@@ -487,7 +486,8 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
     Zs = np.empty((3, n))
     y_new = np.empty(n)
     err = np.empty(n)
-    ws = np.empty((4, n))
+    ws = np.empty((16, n))
+    fc = np.empty(n, dtype=np.complex128)
     nodes_u = np.empty((4, n))
     theta = np.empty(out_nodes.shape[2])
     model_rhs(model, y, f0)
@@ -533,7 +533,7 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
                 for p in range(n):
                     Zs[i, p] = Z[i, p]
             st, en, it, rate, nf = _attempt(model, y, f0, h, Zs, lin, rtol, atol, tol, rejected,
-                                            y_new, err, ws)
+                                            y_new, err, ws, fc)
             nfev += nf
             if st == 0:
                 break
@@ -563,12 +563,12 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
             h_ev = s_ev * h
             if 0.0 < s_ev < 1.0:
                 Z2 = np.empty((3, n))
-                _restart_stages(y, Zs, 0.0, s_ev, y, Z2)
+                _restart_stages(y, Zs, 0.0, s_ev, y, Z2, ws[15])
                 exact = False
                 if _lin_factor(lin, h_ev):
                     nlu += 1 - lin[0][0]
                     st, en2, it2, rate2, nf = _attempt(model, y, f0, h_ev, Z2, lin, rtol, atol,
-                                                       tol, False, y_new, err, ws)
+                                                       tol, False, y_new, err, ws, fc)
                     nfev += nf
                     exact = st == 0
                 if exact:
@@ -582,7 +582,7 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
             elif s_ev >= 1.0:
                 _dense_nodes(y, Zs, nodes_u)
             # Newton polish of the event time and state
-            f1 = ws[1]
+            f1 = ws[14]
             model_rhs(model, nodes_u[3], f1)
             nfev += 1
             e1, de1 = model_event_rate(model, nodes_u[3], f1)
@@ -623,7 +623,10 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
             current_jac = True
         else:
             current_jac = False
-        _restart_stages(y - Zs[2], Zs, 1.0, factor, y, Z)
+        y_old = ws[13]
+        for p in range(n):
+            y_old[p] = y[p] - Zs[2, p]
+        _restart_stages(y_old, Zs, 1.0, factor, y, Z, ws[15])
         h *= factor
         rejected = False
     stats[0] = t

@@ -282,10 +282,10 @@ def rhs(model, u, out):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def output(model, u, theta):
-    """Hook for radau.run: full parameters and loss of the state u."""
+def output(model, u, theta, with_loss):
+    """Hook for radau.run: full parameters of the state u, and its loss if asked."""
     expand(model, u, theta)
-    return moments(model, theta)
+    return moments(model, theta) if with_loss else 0.0
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -436,6 +436,25 @@ def _violates(g, side):
     return g <= 0.0 if side > 0 else g > 0.0
 
 
+@nb.njit(**INLINE_OPTIONS)
+def _surely_inside(vals, side, thr):
+    """Cheap test that the cubic through the node values stays on ``side`` over [0, 1]:
+    with g = a0 + a1 s + a2 s^2 + a3 s^3 and s^k in [0, 1], g lies within
+    a0 + sum_k [min(0, a_k), max(0, a_k)]."""
+    a0 = _VINV[0, 0] * vals[0] + _VINV[0, 1] * vals[1] + _VINV[0, 2] * vals[2] + _VINV[0, 3] * vals[3]
+    lo_ = a0
+    hi_ = a0
+    for r in range(1, 4):
+        a = _VINV[r, 0] * vals[0] + _VINV[r, 1] * vals[1] + _VINV[r, 2] * vals[2] + _VINV[r, 3] * vals[3]
+        if a < 0.0:
+            lo_ += a
+        else:
+            hi_ += a
+    if side > 0:
+        return lo_ > 0.0
+    return hi_ <= 0.0
+
+
 @nb.njit(**NUMBA_OPTIONS)
 def first_violation(vals, side, armed, thr):
     """Earliest s in (0, 1] where the cubic through ``vals`` (at the Lobatto nodes)
@@ -514,10 +533,7 @@ def slide_functions(model, theta, j, p):
     sums over j's active set without p and r_p the residual of the point group.
     ``moments`` must have been called for theta.
     """
-    xs, P, Plo, cnt, ysum, fpar, ipar, bp, work = (model[1], model[2], model[3], model[4],
-                                                    model[5], model[6], model[7], model[13],
-                                                    model[22])
-    n = ipar[0]
+    xs, fpar, ipar, work = model[1], model[6], model[7], model[22]
     tw = ipar[1] == 1
     eb = fpar[1]
     ew = fpar[2] if tw else 0.0
@@ -569,7 +585,10 @@ def events(model, nodes, armed):
                 b, w = _bw_at(model, nodes[q], j)
                 vals[q] = w * xs[p] - b
                 scale = max(scale, abs(w) * X + abs(b))
-            s, armed[k] = first_violation(vals, side, armed[k], ARM_RTOL * scale)
+            thr = ARM_RTOL * scale
+            if armed[k] and _surely_inside(vals, side, thr):
+                continue
+            s, armed[k] = first_violation(vals, side, armed[k], thr)
         elif kind == 2:
             scale = 0.0
             for q in range(4):

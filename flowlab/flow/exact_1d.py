@@ -40,18 +40,18 @@ nudging is needed; each neuron reaching the surface is snapped onto it
 
 from __future__ import annotations
 
-import math
-from collections import deque
-
 import numpy as np
 
 from .._kernels import radau as _rd
 from .._kernels import relu1d as _k
+from .._kernels import relu1d_stage as _ks
 from ..models import ReLU1D, TwoLayer
 from .dense import DenseOutput
 from .solution import EVENT_DTYPE, Solution
 
 _BUFFER = 2048
+_EVENTS = 4096
+_KIND = ("cross", "slide_start", "slide_end")
 
 
 class ZenoError(RuntimeError):
@@ -121,9 +121,9 @@ class Exact1D:
         self.lo, self.hi = self._intervals(self.theta)
         self.pin = -np.ones(self.n, dtype=np.int64)
         self.progress = progress
-        self.events = []
-        self.recent = deque(maxlen=400)
-        self.stages = []
+        self.events = []            # (t, neuron, unique point, kind, side)
+        self.recent = np.zeros(_ks.ZENO_COUNT)
+        self.counters = np.zeros(4, dtype=np.int64)
         self.steps_t, self.steps_nodes, self.steps_loss = [], [], []
         self.stationary_from = None
         self.stats = np.zeros(8)
@@ -236,26 +236,30 @@ class Exact1D:
         model serves the moment and field evaluations of the event decisions.
         """
         n, d = self.n, self.data
-        pins = self.pin[self.pin >= 0]
-        bp = np.unique(np.concatenate([[0, d.xs.size], self.lo, self.hi, pins, pins + 1]))
-        bp = bp.astype(np.int64)
-        nb_ = bp.size - 1
         empty = np.zeros(0, dtype=np.int64)
         if events:
             free, ub, uc, uw = self._layout()
-            watch, sig, armed = self._watch()
+            rows, sig0, arm0 = self._watch()
         else:
             free = ub = uc = uw = empty
-            watch, sig, armed = np.zeros((0, 4), dtype=np.int64), np.zeros(0), None
+            rows, sig0, arm0 = np.zeros((0, 4), np.int64), np.zeros(0), np.zeros(0, np.bool_)
+        cap = 4 * n + 3 * n + 4              # boundary rows (<= 4 a neuron) + slide rows
+        watch = np.zeros((cap, 4), dtype=np.int64)
+        sig = np.zeros(cap)
+        armed = np.zeros(cap, dtype=np.bool_)
+        watch[:rows.shape[0]] = rows
+        sig[:rows.shape[0]] = sig0
+        armed[:rows.shape[0]] = arm0
         fpar = np.array([self.scale, self.eb, self.ew, self.data.extent])
-        ipar = np.array([n, 1 if self.train_w else 0, nb_, watch.shape[0]], dtype=np.int64)
+        ipar = np.array([n, 1 if self.train_w else 0, 0, rows.shape[0]], dtype=np.int64)
+        bcap = 2 + 4 * n
         model = (np.empty(0, _k.MARKER), d.xs, d.P, d.Plo, d.cnt, d.ysum, fpar, ipar,
                  self.lo.copy(), self.hi.copy(), self.pin.copy(),
-                 np.searchsorted(bp, self.lo).astype(np.int64),
-                 np.searchsorted(bp, self.hi).astype(np.int64), bp, free, ub, uc, uw,
-                 self.theta.copy(), watch, sig, np.zeros(2, dtype=np.int64),
-                 np.zeros((6, max(n, nb_) + 1)), np.zeros((2, self.theta.size)))
-        return model, armed
+                 np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(bcap, np.int64),
+                 free, ub, uc, uw, self.theta.copy(), watch, sig, np.zeros(2, dtype=np.int64),
+                 np.zeros((6, bcap + 1)), np.zeros((2, self.theta.size)))
+        _ks.rebuild_blocks(model)
+        return model, (armed if events else None)
 
     # -- decisions at a switching surface ------------------------------------------------
     def _snap(self, j, p):
@@ -267,31 +271,13 @@ class Exact1D:
         elif self.ew == 1.0 and xp != 0.0:
             self.theta[2 * n + j] = self.theta[j] / xp
 
-    def _one_sided(self, model, j, p):
-        """(dg/dt inactive side, dg/dt active side) for neuron j at unique point p."""
-        work = model[22]
-        R0, R1 = work[4][j], work[5][j]
-        rp = _k.residual_at(model, self.theta, p)
-        xp = self.data.xs[p]
-        if self.lo[j] <= p < self.hi[j]:
-            R0 -= rp
-            R1 -= rp * xp
-        s = self.scale
-        k_in = -s * (self.ew * R1 * xp + self.eb * R0)
-        k_act = k_in - s * rp * (self.ew * xp * xp + self.eb)
-        c = self.theta[self.n + j]
-        if c == 0.0 and self.train["c"]:
-            F = np.empty_like(self.theta)
-            _k.field(model, self.theta, F)
-            c = F[self.n + j]          # dg/dt ~ c_j'(t) (t - t_e) K: the sign is what counts
-        return c * k_in, c * k_act
-
     def _decide(self, items, t):
         """Decide every (neuron, point, side it is on) that is on its surface at time t.
 
-        On each side the field pushes towards the surface, away from it, or is
-        tangent ("neutral": a velocity of g below its rounding level).  Both towards: Filippov sliding.  If the side the
-        point is on pushes away or is neutral, it stays there (a repelling or
+        The rule (:func:`flowlab._kernels.relu1d_stage.decide`): on each side the
+        field pushes towards the surface, away from it, or is tangent (a velocity of
+        g below its rounding level).  Both towards: Filippov sliding.  If the side
+        the point is on pushes away or is tangent, it stays there (a repelling or
         neutral surface has several Filippov solutions; this is the one gradient
         descent follows).  Otherwise the point crosses to the other side.
         """
@@ -299,36 +285,24 @@ class Exact1D:
             self._snap(j, p)
         model, _ = self._model(events=False)
         _k.moments(model, self.theta)
+        F = np.empty_like(self.theta)
         noise = np.empty_like(self.theta)
+        _k.field(model, self.theta, F)
         _k.field_noise(model, self.theta, noise)
-        decisions = []
-        n = self.n
-        for j, p, side in items:
-            g_in, g_act = self._one_sided(model, j, p)
-            # velocities of g below their rounding level count as tangent
-            tol = noise[j] + (abs(self.data.xs[p]) * noise[2 * n + j] if self.train_w else 0.0)
-            toward_in, toward_act = g_in > tol, g_act < -tol
-            here_toward = toward_act if side > 0 else toward_in
-            if toward_in and toward_act:
-                new = "slide"
-            elif not here_toward:
-                new = "active" if side > 0 else "inactive"
-            else:
-                new = "inactive" if side > 0 else "active"
-            decisions.append((j, p, side, new, g_in, g_act))
-        for j, p, side, new, g_in, g_act in decisions:
+        codes = [_ks.decide(model, self.theta, j, p, side, F, noise)[0] for j, p, side in items]
+        for (j, p, side), code in zip(items, codes):
             was_active = side > 0
-            if new == "slide":
+            if code == _ks.SLIDE:
                 if was_active:
                     self._remove(j, p)
                 self.pin[j] = p
-                self._record(t, j, p, "slide_start", 0, g_in, g_act)
-            elif new == "active" and not was_active:
+                self._record(t, j, p, "slide_start", 0)
+            elif code == _ks.TO_ACTIVE and not was_active:
                 self._add(j, p)
-                self._record(t, j, p, "cross", 1, g_in, g_act)
-            elif new == "inactive" and was_active:
+                self._record(t, j, p, "cross", 1)
+            elif code == _ks.TO_INACTIVE and was_active:
                 self._remove(j, p)
-                self._record(t, j, p, "cross", -1, g_in, g_act)
+                self._record(t, j, p, "cross", -1)
 
     def _add(self, j, p):
         lo, hi = self.lo[j], self.hi[j]
@@ -350,15 +324,15 @@ class Exact1D:
         elif lo <= p < hi:
             raise RuntimeError(f"point {p} is inside neuron {j}'s active set [{lo}, {hi})")
 
-    def _record(self, t, j, p, kind, side, g_in, g_act):
-        self.events.append((t, j, p, kind, side, g_in, g_act))
+    def _record(self, t, j, p, kind, side):
+        self.events.append((t, j, p, kind, side))
 
     def _end_slide(self, j, which, t):
         p = self.pin[j]
         self.pin[j] = -1
         if which == 1:
             self._add(j, p)
-        self._record(t, j, p, "slide_end", 1 if which == 1 else -1, float("nan"), float("nan"))
+        self._record(t, j, p, "slide_end", 1 if which == 1 else -1)
 
     def _pivot(self, j, t, was_pos):
         """A pinned neuron's input weight reaches 0: its knot stays on x_p while the
@@ -385,11 +359,10 @@ class Exact1D:
         _k.field(model, self.theta, F)
         v_new = F[2 * n + j]
         if (v_new < 0.0) if was_pos else (v_new > 0.0):
-            for q in range(M):
-                before = old[0] <= q < old[1]
-                after = new[0] <= q < new[1]
-                if before != after:
-                    self._record(t, j, q, "cross", 1 if after else -1, float("nan"), v_new)
+            for q in range(old[0], old[1]):
+                self._record(t, j, q, "cross", -1)
+            for q in range(new[0], new[1]):
+                self._record(t, j, q, "cross", 1)
             A, D = _k.slide_functions(model, self.theta, j, p)
             lam = A / D if D != 0.0 else float("nan")
             if not 0.0 < lam < 1.0:
@@ -403,36 +376,57 @@ class Exact1D:
             "unique there (gradient descent leaves along a direction its step size selects)")
 
     def _check_zeno(self, t):
-        """Stop when events pile up: 400 handled events within a relative time span of 1e-9."""
-        if len(self.recent) == self.recent.maxlen:
-            span = self.recent[-1][0] - self.recent[0][0]
-            if span <= 1e-9 * max(1.0, abs(t)):
-                pairs = {(j, p) for _, j, p in self.recent}
+        """Stop when events pile up: ZENO_COUNT handled events within a relative time span
+        ZENO_SPAN (the ring is shared with the compiled loop)."""
+        c = self.counters
+        self.recent[c[2]] = t
+        c[2] = (c[2] + 1) % self.recent.size
+        c[3] = min(c[3] + 1, self.recent.size)
+        if c[3] == self.recent.size:
+            span = t - self.recent[c[2]]
+            if span <= _ks.ZENO_SPAN * max(1.0, abs(t)):
                 raise ZenoError(
-                    f"{len(self.recent)} activation events within dt = {span:.3g} before "
-                    f"t = {t:.12g} (neurons/points involved: {sorted(pairs)[:6]}...): an "
-                    "accumulation of switching (Zeno/chattering) that the Filippov sliding "
-                    "rules do not resolve; inspect sol.events near this time")
+                    f"{self.recent.size} activation events within dt = {span:.3g} before "
+                    f"t = {t:.12g}: an accumulation of switching (Zeno/chattering) that the "
+                    "Filippov sliding rules do not resolve; inspect sol.events near this time")
 
-    # -- stages -------------------------------------------------------------------------
-    def _u_counts(self):
-        """u_l: number of data points activating exactly l neurons (seed 003, (3.2))."""
-        M = self.data.xs.size
-        cov = np.zeros(M + 1, dtype=np.int64)
-        for j in range(self.n):
-            if self.lo[j] < self.hi[j]:
-                cov[self.lo[j]] += 1
-                cov[self.hi[j]] -= 1
-        level = np.cumsum(cov[:-1])
-        return np.bincount(level, weights=self.data.cnt, minlength=self.n + 1).astype(np.int64)
+    # -- stages ----------------------------------------------------------------------
+    def _u_counts(self, lo, hi):
+        """u_l: number of data points activating exactly l neurons (seed 003, (3.2)),
+        by a sweep over the sorted interval ends (O(n log n), whatever the data size)."""
+        ne = lo < hi
+        pos = np.concatenate([lo[ne], hi[ne]])
+        delta = np.concatenate([np.ones(ne.sum(), np.int64), -np.ones(ne.sum(), np.int64)])
+        order = np.argsort(pos, kind="stable")
+        pos, delta = pos[order], delta[order]
+        P0 = self.data.P[_k.M0] + self.data.Plo[_k.M0]
+        bounds = np.concatenate([[0], pos, [self.data.xs.size]])
+        level = np.concatenate([[0], np.cumsum(delta)])
+        counts = np.rint(P0[bounds[1:]] - P0[bounds[:-1]]).astype(np.int64)
+        return np.bincount(level, weights=counts, minlength=self.n + 1).astype(np.int64)
 
-    def _stage_mark(self, t):
-        u = self._u_counts()
-        if self.stages and np.array_equal(self.stages[-1][2], u):
-            return
-        if self.stages:
-            self.stages[-1][1] = t
-        self.stages.append([t, np.nan, u])
+    def _stages(self):
+        """Intervals of constant (u_l): the events replayed on the starting intervals."""
+        lo, hi = self.lo0.copy(), self.hi0.copy()
+        stages = [[self.t0, np.nan, self._u_counts(lo, hi)]]
+        k = 0
+        ev = self.events
+        while k < len(ev):
+            t = ev[k][0]
+            while k < len(ev) and ev[k][0] == t:
+                _, j, p, kind, side = ev[k]
+                inside = lo[j] <= p < hi[j]
+                if side > 0 and not inside:
+                    _ks.interval_add(lo, hi, j, p)
+                elif side <= 0 and inside:
+                    _ks.interval_remove(lo, hi, j, p)
+                k += 1
+            u = self._u_counts(lo, hi)
+            if not np.array_equal(u, stages[-1][2]):
+                stages[-1][1] = t
+                stages.append([t, np.nan, u])
+        stages[-1][1] = self.t_final
+        return stages
 
     # -- main loop ----------------------------------------------------------------------
     def _initial_surface(self, t):
@@ -449,62 +443,75 @@ class Exact1D:
 
     def run(self):
         t = self.t0
+        self.lo0, self.hi0 = self.lo.copy(), self.hi.copy()
         self._initial_surface(t)
-        self._stage_mark(t)
         status, message = "finished", f"reached t_end = {self.t_end:.6g}"
-        h = max(1e-6, 1e-6 * abs(self.t_end - t))
+        self.stats[1] = max(1e-6, 1e-6 * abs(self.t_end - t))
         P = self.theta.size
         out_t = np.empty(_BUFFER)
         out_nodes = np.empty((_BUFFER, 4, P))
         out_loss = np.empty(_BUFFER)
+        ev_t = np.empty(_EVENTS)
+        ev_i = np.empty((_EVENTS, 4), dtype=np.int64)
         bar = _progress(self.progress, self.t_end - t)
         model, armed = self._model()
         lin = _rd.new_lin(model[14].size)
-        budget = self.max_steps if self.max_steps is not None else None
+        budget = self.max_steps if self.max_steps is not None else np.iinfo(np.int64).max
+        gtol = 0.0 if self.gtol is None else float(self.gtol)
         try:
             while True:
                 u = self.theta[model[14]].copy()
-                left = _BUFFER if budget is None else min(_BUFFER, budget - len(self.steps_t))
                 if lin[2].shape[0] != u.size:
                     lin = _rd.new_lin(u.size)
-                st, k = _rd.run(model, t, u, self.t_end,
-                                h, self.rtol, self.atol, max(left, 0), out_t, out_nodes,
-                                out_loss, armed, self.stats, lin)
+                self.counters[0] = self.counters[1] = 0
+                st = _ks.advance(model, t, u, self.t_end, self.rtol, self.atol, gtol,
+                                 max(budget - len(self.steps_t), 0), out_t, out_nodes, out_loss,
+                                 armed, self.stats, lin, ev_t, ev_i, self.counters, self.recent)
+                k, ne = int(self.counters[0]), int(self.counters[1])
                 if k:
                     self.steps_t.extend(out_t[:k])
                     self.steps_nodes.append(out_nodes[:k].copy())
                     self.steps_loss.extend(out_loss[:k])
+                for e in range(ne):
+                    j, p, kind, side = (int(v) for v in ev_i[e])
+                    self._record(float(ev_t[e]), j, p, _KIND[kind], side)
                 t_new = self.stats[0]
                 if bar is not None:
                     bar.update(t_new - t)
-                t, h = t_new, self.stats[1]
+                t = t_new
                 _k.expand(model, u, self.theta)
-                if st == _rd.DONE:
+                self.lo, self.hi = model[8].copy(), model[9].copy()
+                if st == _ks.DONE:
                     break
-                if st == _rd.FAILED:
+                if st == _ks.FAILED:
                     status, message = "failed", (f"step size underflow at t = {t:.12g}: the "
                                                  "flow could not be continued")
                     break
-                if budget is not None and len(self.steps_t) >= budget:
-                    status = "max_steps"
-                    message = f"stopped after max_steps = {budget} steps at t = {t:.6g}"
-                    break
-                if self.gtol is not None and self._gradient_norm(model) < self.gtol:
-                    status = "steady_state"
-                    message = f"||grad L|| < gtol = {self.gtol:.3g} at t = {t:.6g}"
-                    break
-                if self._at_rounding_level(model):
+                if st == _ks.ZENO:
+                    raise ZenoError(
+                        f"{self.recent.size} activation events within a time span below "
+                        f"{_ks.ZENO_SPAN:g} (relative) before t = {t:.12g}: an accumulation of "
+                        "switching (Zeno/chattering) that the Filippov sliding rules do not "
+                        "resolve; inspect sol.events near this time")
+                if st == _ks.STATIONARY:
                     self._hold(t)
                     message = (f"reached t_end = {self.t_end:.6g}; from t = {t:.6g} every velocity "
                                "is below its rounding level, so the (stationary) state is held")
                     t = self.t_end
                     break
-                if st == _rd.FULL:
+                if st == _ks.STEADY:
+                    status = "steady_state"
+                    message = f"||grad L|| < gtol = {self.gtol:.3g} at t = {t:.6g}"
+                    break
+                if len(self.steps_t) >= budget:
+                    status = "max_steps"
+                    message = f"stopped after max_steps = {budget} steps at t = {t:.6g}"
+                    break
+                if st == _ks.FULL:
                     continue
                 kind, idx = int(model[21][0]), int(model[21][1])
                 self._handle(model, kind, idx, t)
                 self._check_zeno(t)
-                self._stage_mark(t)
                 model, armed = self._model()
         except ZenoError as exc:
             status, message = "zeno", str(exc)
@@ -515,20 +522,8 @@ class Exact1D:
         finally:
             if bar is not None:
                 bar.close()
-        if self.stages:
-            self.stages[-1][1] = t
         self.t_final = t
         return status, message
-
-    def _at_rounding_level(self, model):
-        """True when every velocity of the state is below its rounding level."""
-        F = np.empty_like(self.theta)
-        noise = np.empty_like(self.theta)
-        _k.moments(model, self.theta)
-        _k.field(model, self.theta, F)
-        _k.field_noise(model, self.theta, noise)
-        free = model[14]
-        return bool(np.all(np.abs(F[free]) <= noise[free]))
 
     def _hold(self, t):
         """Record the stationary state as one constant piece from t to t_end."""
@@ -539,12 +534,6 @@ class Exact1D:
         self.steps_nodes.append(nodes)
         self.steps_loss.append(loss)
         self.stationary_from = t
-
-    def _gradient_norm(self, model):
-        F = np.empty_like(self.theta)
-        _k.moments(model, self.theta)
-        _k.field(model, self.theta, F)
-        return float(np.linalg.norm(F[model[14]]))
 
     def _handle(self, model, kind, idx, t):
         """Process the event found by the integrator and every other one at the same time."""
@@ -558,7 +547,8 @@ class Exact1D:
         b, _, w = self._bcw(self.theta)
         # boundary points: simultaneous when already across, or within the integration
         # tolerance of the surface and moving towards it under the current field
-        rb = np.flatnonzero(watch[:, 0] == 0)
+        nw = int(model[7][3])
+        rb = np.flatnonzero(watch[:nw, 0] == 0)
         jj, pp, sd = watch[rb, 1], watch[rb, 2], watch[rb, 3]
         g = w[jj] * xs[pp] - b[jj]
         gdot = (F[2 * n + jj] if self.train_w else 0.0) * xs[pp] - F[jj]
@@ -567,7 +557,7 @@ class Exact1D:
         near = (np.abs(g) <= tol) & (gdot * sd < 0.0)
         hit = across | near | (rb == idx)
         boundary = [(int(a), int(c), int(e)) for a, c, e in zip(jj[hit], pp[hit], sd[hit])]
-        for r in np.flatnonzero(watch[:, 0] != 0):
+        for r in np.flatnonzero(watch[:nw, 0] != 0):
             wk, j, p, side = (int(v) for v in watch[r])
             if wk == 1:
                 A, D = _k.slide_functions(model, self.theta, j, p)
@@ -576,10 +566,8 @@ class Exact1D:
                 if r == idx or margin <= tol:
                     slides.append((j, side))
             elif wk == 2 and r == idx:
-                self.recent.append((t, j, p))
                 self._pivot(j, t, was_pos=side > 0)
                 return
-        self.recent.append((t, int(watch[idx, 1]), int(watch[idx, 2])))
         done = set()
         for j, which in slides:
             if j not in done and self.pin[j] >= 0:
@@ -596,7 +584,6 @@ class Exact1D:
         K = len(self.steps_t)
         nodes = (np.concatenate(self.steps_nodes) if self.steps_nodes
                  else np.empty((0, 4, self.theta.size)))
-        theta0 = prob.theta0
         t = np.concatenate([[self.t0], np.asarray(self.steps_t)])
         full = np.concatenate([self._to_net(self._theta_start())[None, :],
                                self._to_net_rows(nodes[:, 3, :])]) if K else \
@@ -609,12 +596,13 @@ class Exact1D:
             offsets = np.arange(K + 1, dtype=np.int64) * 4
             dense = DenseOutput.from_arrays(t, np.full(K, 3, dtype=np.int64), offsets, vals)
         ev = self._event_table()
+        stage_list = self._stages()
         stages = np.rec.array(np.array(
-            [(s, e, u) for s, e, u in self.stages],
+            [(s_, e_, u) for s_, e_, u in stage_list],
             dtype=[("start", "f8"), ("end", "f8"), ("u_l", "i8", (self.n + 1,))]))
         n_slides = int(np.sum(ev["kind"] == "slide_start")) if len(ev) else 0
         info = {"wall_time": wall, "n_events": int(len(ev)), "n_slides": n_slides,
-                "n_stages": len(self.stages), "unique_points": int(self.data.xs.size),
+                "n_stages": len(stage_list), "unique_points": int(self.data.xs.size),
                 "stationary_from": self.stationary_from}
         theta_final = self._to_net(self.theta)
         return Solution(t=t, theta=full, loss=loss, net0=net, x=self.data.xs[0:0] if False
@@ -649,15 +637,10 @@ class Exact1D:
 
     def _event_table(self):
         rows = []
-        for t, j, p, kind, side, _, _ in self.events:
+        for t, j, p, kind, side in self.events:
             for i in self.data.points(p):
                 rows.append((t, j, int(i), kind, side))
         return np.rec.array(np.array(rows, dtype=EVENT_DTYPE))
-
-    def one_sided_fields(self):
-        """(t, neuron, point, kind, side, dg/dt inactive, dg/dt active) of every event."""
-        return list(self.events)
-
 
 def _raw_x(prob):
     return prob.XT[0].copy() if isinstance(prob.template, ReLU1D) else prob.XT[:-1].T.copy()
