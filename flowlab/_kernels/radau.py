@@ -156,11 +156,24 @@ DONE, EVENT, FULL, FAILED = 0, 1, 2, 3
 
 @nb.njit(**NUMBA_OPTIONS)
 def _rms(x, scale):
+    """Root mean square of x / scale for a vector x."""
     s = 0.0
     for i in range(x.size):
-        v = x.flat[i] / scale[i % scale.size]
+        v = x[i] / scale[i]
         s += v * v
     return math.sqrt(s / x.size)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _rms_rows(X, scale):
+    """Root mean square of X / scale over every row of X (3, n)."""
+    s = 0.0
+    for r in range(X.shape[0]):
+        row = X[r]
+        for i in range(row.size):
+            v = row[i] / scale[i]
+            s += v * v
+    return math.sqrt(s / X.size)
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -355,7 +368,7 @@ def _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc):
             dW[0, p] = fr[p]
             dW[1, p] = fc[p].real
             dW[2, p] = fc[p].imag
-        dnorm = _rms(dW, scale)
+        dnorm = _rms_rows(dW, scale)
         if norm_old >= 0.0:
             rate = dnorm / norm_old if norm_old > 0.0 else 0.0
         if rate >= 0.0 and (rate >= 1.0 or
@@ -606,7 +619,11 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         recompute = it > 2 and rate > 1e-3
         safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + it)
         factor = min(MAX_FACTOR, safety * _predict_factor(h, h_old, en, err_old))
-        if not recompute and factor < 1.2:
+        # with LU factors a new h costs two factorisations, so small increases are
+        # skipped (as in Hairer's RADAU5); with the eigen-decomposition it is free
+        if lin[0][0] == 0 and not recompute and factor < 1.2:
+            factor = 1.0
+        elif abs(factor - 1.0) < 1e-3 and not recompute:
             factor = 1.0
         else:
             lu_ok = False

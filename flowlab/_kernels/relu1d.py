@@ -58,16 +58,20 @@ EV_CROSS, EV_SLIDE_END0, EV_SLIDE_END1, EV_PIVOT = range(4)
 @nb.njit(**INLINE_OPTIONS)
 def _delta(P, Plo, q, a, b):
     """Double-double block sum of moment q over unique points [a, b)."""
-    return (P[q, b] - P[q, a]) + (Plo[q, b] - Plo[q, a])
+    return (P[b, q] - P[a, q]) + (Plo[b, q] - Plo[a, q])
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def prefix_moments(xs, cnt, ysum, y2sum, xysum, yabs, P, Plo):
-    """Fill the (NMOM, M+1) prefix moments, hi parts in P and lo parts in Plo (TwoSum)."""
+    """Fill the (M+1, NMOM) prefix moments, hi parts in P and lo parts in Plo (TwoSum).
+
+    Row k holds the sums over the first k unique points, so the moments needed at
+    a block boundary share one or two cache lines.
+    """
     M = xs.size
     for q in range(NMOM):
-        P[q, 0] = 0.0
-        Plo[q, 0] = 0.0
+        P[0, q] = 0.0
+        Plo[0, q] = 0.0
     vals = np.empty(NMOM)
     for i in range(M):
         x = xs[i]
@@ -81,13 +85,13 @@ def prefix_moments(xs, cnt, ysum, y2sum, xysum, yabs, P, Plo):
         vals[MAY] = yabs[i]
         vals[MAXY] = abs(x) * yabs[i]
         for q in range(NMOM):
-            a = P[q, i]
+            a = P[i, q]
             b = vals[q]
             s = a + b
             bb = s - a
             e = (a - (s - bb)) + (b - bb)
-            P[q, i + 1] = s
-            Plo[q, i + 1] = Plo[q, i] + e
+            P[i + 1, q] = s
+            Plo[i + 1, q] = Plo[i, q] + e
 
 
 # ----------------------------------------------------------------------------------------

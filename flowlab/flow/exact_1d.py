@@ -81,8 +81,8 @@ class _Data:
         M = self.xs.size
         #: length scale of the data for the switching functions g = w x - b
         self.extent = float(np.abs(self.xs).max() + (self.xs[-1] - self.xs[0])) or 1.0
-        self.P = np.empty((_k.NMOM, M + 1))
-        self.Plo = np.empty((_k.NMOM, M + 1))
+        self.P = np.empty((M + 1, _k.NMOM))
+        self.Plo = np.empty((M + 1, _k.NMOM))
         _k.prefix_moments(self.xs, self.cnt, self.ysum, self.y2sum, self.xysum, self.yabs,
                           self.P, self.Plo)
 
@@ -399,7 +399,7 @@ class Exact1D:
         delta = np.concatenate([np.ones(ne.sum(), np.int64), -np.ones(ne.sum(), np.int64)])
         order = np.argsort(pos, kind="stable")
         pos, delta = pos[order], delta[order]
-        P0 = self.data.P[_k.M0] + self.data.Plo[_k.M0]
+        P0 = self.data.P[:, _k.M0] + self.data.Plo[:, _k.M0]
         bounds = np.concatenate([[0], pos, [self.data.xs.size]])
         level = np.concatenate([[0], np.cumsum(delta)])
         counts = np.rint(P0[bounds[1:]] - P0[bounds[:-1]]).astype(np.int64)
