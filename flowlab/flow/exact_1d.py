@@ -45,21 +45,13 @@ import numpy as np
 from .._kernels import radau as _rd
 from .._kernels import relu1d as _k
 from .._kernels import relu1d_stage as _ks
-from ..models import ReLU1D, TwoLayer
-from .dense import DenseOutput
-from .solution import EVENT_DTYPE, Solution
+from ..models import TwoLayer
+from ._events import DegenerateError, EventDriver, ZenoError
+from .solve import progress_bar
 
 _BUFFER = 2048
 _EVENTS = 4096
 _KIND = ("cross", "slide_start", "slide_end")
-
-
-class ZenoError(RuntimeError):
-    """Raised internally when events accumulate (chattering)."""
-
-
-class DegenerateError(RuntimeError):
-    """Raised internally when the Filippov continuation is not unique (a neuron collapses)."""
 
 
 class _Data:
@@ -92,14 +84,12 @@ class _Data:
         return self.order[self.starts[p]:stop]
 
 
-class Exact1D:
+class Exact1D(EventDriver):
     """One exact flow of a ReLU1D network or a 1-d TwoLayer relu network."""
 
-    def __init__(self, prob, t_end, *, rtol, atol, t0, gtol, max_steps, progress, **_):
+    def __init__(self, prob, t_end, **opts):
+        super().__init__(prob, t_end, **opts)
         net = prob.template
-        self.prob = prob
-        self.t_end, self.t0, self.rtol, self.atol = t_end, t0, rtol, atol
-        self.gtol, self.max_steps = gtol, max_steps
         self.is_twolayer = isinstance(net, TwoLayer)
         x = prob.XT[0].copy()
         self.data = _Data(x, prob.y)
@@ -115,20 +105,12 @@ class Exact1D:
             self.train_w = w is not None
         self.n = b.size
         self.theta = np.concatenate([b, c] + ([w] if self.train_w else []))
+        self.theta_start = self.theta.copy()
         self.scale = prob.scale
         self.eb = 1.0 if self.train["b"] else 0.0
         self.ew = 1.0 if (self.train_w and self.train["w"]) else 0.0
         self.lo, self.hi = self._intervals(self.theta)
         self.pin = -np.ones(self.n, dtype=np.int64)
-        self.progress = progress
-        self.events = []            # (t, neuron, unique point, kind, side)
-        self.recent = np.zeros(_ks.ZENO_COUNT)
-        self.counters = np.zeros(4, dtype=np.int64)
-        self.steps_t, self.steps_nodes, self.steps_loss = [], [], []
-        self.stationary_from = None
-        self.stats = np.zeros(8)
-        self.stats[6] = -1.0
-        self.stats[7] = -1.0
 
     # -- parameters -------------------------------------------------------------------
     def _bcw(self, theta):
@@ -375,21 +357,6 @@ class Exact1D:
             "and its direction (b_j : w_j) is undetermined; the Filippov continuation is not "
             "unique there (gradient descent leaves along a direction its step size selects)")
 
-    def _check_zeno(self, t):
-        """Stop when events pile up: ZENO_COUNT handled events within a relative time span
-        ZENO_SPAN (the ring is shared with the compiled loop)."""
-        c = self.counters
-        self.recent[c[2]] = t
-        c[2] = (c[2] + 1) % self.recent.size
-        c[3] = min(c[3] + 1, self.recent.size)
-        if c[3] == self.recent.size:
-            span = t - self.recent[c[2]]
-            if span <= _ks.ZENO_SPAN * max(1.0, abs(t)):
-                raise ZenoError(
-                    f"{self.recent.size} activation events within dt = {span:.3g} before "
-                    f"t = {t:.12g}: an accumulation of switching (Zeno/chattering) that the "
-                    "Filippov sliding rules do not resolve; inspect sol.events near this time")
-
     # -- stages ----------------------------------------------------------------------
     def _u_counts(self, lo, hi):
         """u_l: number of data points activating exactly l neurons (seed 003, (3.2)),
@@ -453,7 +420,7 @@ class Exact1D:
         out_loss = np.empty(_BUFFER)
         ev_t = np.empty(_EVENTS)
         ev_i = np.empty((_EVENTS, 4), dtype=np.int64)
-        bar = _progress(self.progress, self.t_end - t)
+        bar = progress_bar(self.progress, self.t_end - t, "exact")
         model, armed = self._model()
         lin = _rd.new_lin(model[14].size)
         budget = self.max_steps if self.max_steps is not None else np.iinfo(np.int64).max
@@ -468,10 +435,7 @@ class Exact1D:
                                  max(budget - len(self.steps_t), 0), out_t, out_nodes, out_loss,
                                  armed, self.stats, lin, ev_t, ev_i, self.counters, self.recent)
                 k, ne = int(self.counters[0]), int(self.counters[1])
-                if k:
-                    self.steps_t.extend(out_t[:k])
-                    self.steps_nodes.append(out_nodes[:k].copy())
-                    self.steps_loss.extend(out_loss[:k])
+                self._keep_steps(out_t, out_nodes, out_loss, k)
                 for e in range(ne):
                     j, p, kind, side = (int(v) for v in ev_i[e])
                     self._record(float(ev_t[e]), j, p, _KIND[kind], side)
@@ -526,14 +490,8 @@ class Exact1D:
         return status, message
 
     def _hold(self, t):
-        """Record the stationary state as one constant piece from t to t_end."""
-        nodes = np.repeat(self.theta[None, None, :], 4, axis=1)
         model, _ = self._model(events=False)
-        loss = _k.moments(model, self.theta)
-        self.steps_t.append(self.t_end)
-        self.steps_nodes.append(nodes)
-        self.steps_loss.append(loss)
-        self.stationary_from = t
+        super()._hold(t, _k.moments(model, self.theta))
 
     def _handle(self, model, kind, idx, t):
         """Process the event found by the integrator and every other one at the same time."""
@@ -578,52 +536,6 @@ class Exact1D:
             self._decide(boundary, t)
 
     # -- result -------------------------------------------------------------------------
-    def solution(self, status, message, wall):
-        prob = self.prob
-        net = prob.template
-        K = len(self.steps_t)
-        nodes = (np.concatenate(self.steps_nodes) if self.steps_nodes
-                 else np.empty((0, 4, self.theta.size)))
-        t = np.concatenate([[self.t0], np.asarray(self.steps_t)])
-        full = np.concatenate([self._to_net(self._theta_start())[None, :],
-                               self._to_net_rows(nodes[:, 3, :])]) if K else \
-            self._to_net(self._theta_start())[None, :]
-        loss = np.concatenate([[prob.loss(prob.theta0[prob.user_index])],
-                               np.asarray(self.steps_loss)])
-        dense = None
-        if K:
-            vals = self._to_net_rows(nodes.reshape(-1, nodes.shape[2]))[:, prob.user_index]
-            offsets = np.arange(K + 1, dtype=np.int64) * 4
-            dense = DenseOutput.from_arrays(t, np.full(K, 3, dtype=np.int64), offsets, vals)
-        ev = self._event_table()
-        stage_list = self._stages()
-        stages = np.rec.array(np.array(
-            [(s_, e_, u) for s_, e_, u in stage_list],
-            dtype=[("start", "f8"), ("end", "f8"), ("u_l", "i8", (self.n + 1,))]))
-        n_slides = int(np.sum(ev["kind"] == "slide_start")) if len(ev) else 0
-        info = {"wall_time": wall, "n_events": int(len(ev)), "n_slides": n_slides,
-                "n_stages": len(stage_list), "unique_points": int(self.data.xs.size),
-                "stationary_from": self.stationary_from}
-        theta_final = self._to_net(self.theta)
-        return Solution(t=t, theta=full, loss=loss, net0=net, x=self.data.xs[0:0] if False
-                        else _raw_x(prob), y=prob.y.copy(), loss_kind=prob.loss_kind,
-                        trainable=prob.trainable, method="exact", t_end=self.t_end,
-                        t_final=float(self.t_final), theta_final=theta_final, status=status,
-                        message=message, rtol=self.rtol, atol=self.atol,
-                        nfev=int(self.stats[2]), njev=int(self.stats[3]), nlu=int(self.stats[4]),
-                        nsteps=K, events=ev, stages=stages, dense=dense, info=info)
-
-    def _theta_start(self):
-        net = self.prob.template
-        if self.is_twolayer:
-            th = np.concatenate([-net.W[:, 1], net.a] + [net.W[:, 0]])
-        else:
-            th = net.params()
-        return th
-
-    def _to_net(self, theta):
-        return self._to_net_rows(theta[None, :])[0]
-
     def _to_net_rows(self, rows):
         """Engine layout (b, c[, w]) -> the network's own flat layout, row-wise."""
         if not self.is_twolayer:
@@ -635,23 +547,10 @@ class Exact1D:
         out[:, 2 * n:3 * n] = rows[:, n:2 * n]          # a = c
         return out
 
-    def _event_table(self):
-        rows = []
-        for t, j, p, kind, side in self.events:
-            for i in self.data.points(p):
-                rows.append((t, j, int(i), kind, side))
-        return np.rec.array(np.array(rows, dtype=EVENT_DTYPE))
+    def _event_rows(self):
+        """Events on unique points expanded to every data point at that x."""
+        return [(t, j, int(i), kind, side) for t, j, p, kind, side in self.events
+                for i in self.data.points(p)]
 
-def _raw_x(prob):
-    return prob.XT[0].copy() if isinstance(prob.template, ReLU1D) else prob.XT[:-1].T.copy()
-
-
-def _progress(progress, total):
-    import sys
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="t", delay=1.0, leave=False, desc="flow[exact]",
-                bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
+    def _info(self):
+        return {"unique_points": int(self.data.xs.size)}
