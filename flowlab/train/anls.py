@@ -66,7 +66,7 @@ def _moves(u, bs, delta):
     Returns (k, new_b, direction): sorted-order neuron indices, new knots and
     +1 (right) / -1 (left), right moves first.
     """
-    n, M = bs.size, u.size
+    M = u.size
     L = np.searchsorted(u, bs, side="right") - 1          # largest u <= b_k (-1: none)
     alive = bs < u[-1]
     nxt = np.append(bs[1:], np.inf)

