@@ -29,7 +29,7 @@ from flowlab.flow.solution import Solution
 from flowlab.flow.solve import _SCIPY, Recorder, _check_t_eval, _ScipyRun
 from flowlab.torch.flat import FlatModule, module_to_float64
 from flowlab.torch.probes import ProbeRecord, check_probes, evaluate_probes, finish_records
-from flowlab.torch.rkc import RKCSolver, spectral_radius
+from flowlab.torch.rkc import MAX_STAGES, RKCSolver, spectral_radius
 
 __all__ = ["flow", "TorchSolution", "METHODS"]
 
@@ -196,7 +196,7 @@ class _RKCRun:
         fm, o, rec = self.fm, self.opts, self.rec
         solver = RKCSolver(fm.rhs_u, self._rho, fm.u0, 0.0, self.t_end, rtol=o["rtol"],
                            atol=o["atol"], first_step=o["first_step"], max_step=o["max_step"],
-                           rho_every=o["rho_every"])
+                           rho_every=o["rho_every"], max_stages=o["max_stages"])
         status, message = "finished", f"reached t_end = {self.t_end:.6g}"
         try:
             while solver.status == "running":
@@ -224,7 +224,8 @@ class _RKCRun:
             status = "interrupted"
             message = f"interrupted at t = {rec.t_last:.6g}"
         rec.stats.update(nfev=solver.nfev, njev=solver.nrho, nlu=0)
-        rec.info.update(rejected=solver.nrejected, rho=solver.rho, stages=solver.stages)
+        rec.info.update(rejected=solver.nrejected, rho=solver.rho, stages=solver.stages,
+                        stages_max=solver.stages_max, max_stages=solver.max_stages)
         return rec.close(status, message)
 
 
@@ -241,12 +242,29 @@ def _check_method(method) -> str:
     return lookup[method.lower()]
 
 
+#: Options of :func:`flow` that only the RKC method takes, with their defaults and minima.
+_RKC_OPTIONS = {"rho_every": (25, 1), "lanczos": (10, 2), "max_stages": (MAX_STAGES, 2)}
+
+
+def _rkc_options(method: str, **given) -> dict:
+    """The RKC options with defaults filled in; an error if another method is given any."""
+    if method != "RKC":
+        extra = [k for k, val in given.items() if val is not None]
+        if extra:
+            raise ValueError(f"{', '.join(f'`{k}`' for k in extra)} only apply to method='RKC' "
+                             f"(this flow uses {method!r}); leave them out or use 'RKC'.")
+        return {}
+    return {k: default if given[k] is None else v.check_int(given[k], k, minimum=lo)
+            for k, (default, lo) in _RKC_OPTIONS.items()}
+
+
 def flow(module: torch.nn.Module, loss_fn, t_end: float, *, method: str = "DOP853",
          rtol: float = 1e-10, atol: float = 1e-12, trainable=None, t_eval=None, probes=None,
          probe_times=None, gtol: float | None = None, max_steps: int | None = None,
          first_step: float | None = None, max_step: float = np.inf, dense: bool = True,
          progress: bool | None = None, save=None, checkpoint_every: float = 60.0,
-         rho_every: int = 25, lanczos: int = 10) -> TorchSolution:
+         rho_every: int | None = None, lanczos: int | None = None,
+         max_stages: int | None = None) -> TorchSolution:
     """Integrate d theta/dt = -grad L(theta) for the parameters of ``module`` up to ``t_end``.
 
     Parameters
@@ -282,9 +300,13 @@ def flow(module: torch.nn.Module, loss_fn, t_end: float, *, method: str = "DOP85
         output times), kept in ``sol.probes``.
     gtol, max_steps, first_step, max_step, dense, progress, save, checkpoint_every
         As in :func:`flowlab.flow`.
-    rho_every, lanczos : int
-        RKC only: re-estimate the spectral radius every ``rho_every`` accepted
-        steps (and after every rejection) with ``lanczos`` Hessian-vector products.
+    rho_every, lanczos, max_stages : int, optional
+        RKC only (a ValueError for the other methods): re-estimate the
+        spectral radius every ``rho_every`` accepted steps (default 25) and
+        after every rejection, with ``lanczos`` Hessian-vector products
+        (default 10); take at most ``max_stages`` stages per step (default
+        :data:`flowlab.torch.rkc.MAX_STAGES` = 250; longer steps are cut to
+        the stability interval of that many stages).
 
     Returns
     -------
@@ -313,10 +335,9 @@ def flow(module: torch.nn.Module, loss_fn, t_end: float, *, method: str = "DOP85
     checkpoint_every = v.check_real(checkpoint_every, "checkpoint_every", positive=True)
     opts = dict(method=method, rtol=rtol, atol=atol, t_eval=t_eval, gtol=gtol,
                 max_steps=max_steps, first_step=first_step, max_step=max_step, dense=bool(dense),
-                progress=progress, save=save, checkpoint_every=checkpoint_every, t0=0.0,
-                rho_every=v.check_int(rho_every, "rho_every", minimum=1),
-                lanczos=v.check_int(lanczos, "lanczos", minimum=2))
-    sol = (_RKCRun if method == "RKC" else _Run)(fm, t_end, **opts).run()
+                progress=progress, save=save, checkpoint_every=checkpoint_every, t0=0.0)
+    rkc = _rkc_options(method, rho_every=rho_every, lanczos=lanczos, max_stages=max_stages)
+    sol = (_RKCRun(fm, t_end, **opts, **rkc) if method == "RKC" else _Run(fm, t_end, **opts)).run()
     if probes:
         times = sol.t if probe_times is None else v.as_array(probe_times, "probe_times", ndim=1)
         if probe_times is not None and sol.dense is None:

@@ -28,9 +28,12 @@ import math
 
 import numpy as np
 
-__all__ = ["RKCSolver", "spectral_radius", "rkc_coefficients", "stability_bound"]
+__all__ = ["RKCSolver", "spectral_radius", "rkc_coefficients", "stability_bound", "MAX_STAGES"]
 
 EPS_DAMP = 2.0 / 13.0
+#: Default largest number of stages per step; a step that would need more is
+#: shortened to fit the stability interval of this many stages.
+MAX_STAGES = 250
 
 
 def _chebyshev(s: int, w: float):
@@ -156,16 +159,25 @@ class RKCSolver:
     first_step, max_step : float, optional
     rho_every : int
         Re-estimate rho every this many accepted steps.
+    max_stages : int
+        Largest number of stages per step (>= 2): steps are no longer than
+        0.95 beta(max_stages) / rho, which bounds the work per step and the
+        growth of rounding errors through the stages.
 
     Attributes
     ----------
-    t, y, status, nfev, nsteps, nrejected, nhvp, stages : as the names say;
+    t, y, status, nfev, nsteps, nrejected, nrho, stages, stages_max : as the names say
+    (``stages``: of the last step; ``nrho``: spectral-radius estimates);
     ``status`` is "running", "finished" or "failed".
     """
 
     def __init__(self, fun, rho_fun, y0, t0, t_end, *, rtol, atol, first_step=None,
-                 max_step=np.inf, rho_every: int = 25):
+                 max_step=np.inf, rho_every: int = 25, max_stages: int = MAX_STAGES):
+        if int(max_stages) < 2:
+            raise ValueError(f"`max_stages` must be at least 2, got {max_stages!r}.")
         self.fun, self.rho_fun = fun, rho_fun
+        self.max_stages = int(max_stages)
+        self._beta_max = 0.95 * stability_bound(self.max_stages)
         self.t, self.t_end = float(t0), float(t_end)
         self.y = np.array(y0, dtype=np.float64)
         self.rtol, self.atol = rtol, atol
@@ -183,7 +195,7 @@ class RKCSolver:
         self.h = min(float(first_step), max_step, self.t_end - self.t)
         self.err_old, self.h_old = None, None
         self.status = "running" if self.t < self.t_end else "finished"
-        self.stages = 0
+        self.stages = self.stages_max = 0
         self.t_old = self.y_old = self.F_old = None
 
     def _update_rho(self):
@@ -192,7 +204,7 @@ class RKCSolver:
         self.nrho += 1
 
     def _step_with(self, h):
-        s = stages_for(h * self.rho)
+        s = min(stages_for(h * self.rho), self.max_stages)
         co = rkc_coefficients(s)
         y0, F0 = self.y, self.F
         Yjm2 = y0
@@ -214,7 +226,7 @@ class RKCSolver:
     def step(self) -> str | None:
         """Advance one accepted step (retrying rejected ones); return a message on failure."""
         while True:
-            h = min(self.h, self.t_end - self.t)
+            h = min(self.h, self.t_end - self.t, self._beta_max / max(self.rho, 1e-300))
             if h <= 10 * np.spacing(max(abs(self.t), 1.0)):
                 self.status = "failed"
                 return f"step size {h:.3g} too small at t = {self.t:.6g}"
@@ -228,6 +240,7 @@ class RKCSolver:
         self.t_old, self.y_old, self.F_old = self.t, self.y, self.F
         self.t, self.y, self.F = self.t + h, y1, F1
         self.stages = s
+        self.stages_max = max(self.stages_max, s)
         self.nsteps += 1
         # step-size control of the RKC code: a PI-like rule on successive errors
         fac = 0.8 / max(err, 1e-10) ** (1.0 / 3.0)

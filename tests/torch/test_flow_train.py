@@ -88,3 +88,19 @@ def test_flow_argument_errors(setup):
         flt.flow(net, 3.0, 1.0)
     with pytest.raises(ValueError, match="t_end"):
         flt.flow(net, loss, -1.0)
+    with pytest.raises(ValueError, match="only apply to method='RKC'"):
+        flt.flow(net, loss, 1.0, method="DOP853", max_stages=10)
+    with pytest.raises(ValueError, match="lanczos"):
+        flt.flow(net, loss, 1.0, method="RKC", lanczos=1)
+
+
+def test_rkc_flow_matches_dop853_and_honours_its_options(setup):
+    net, loss = setup
+    ref = flt.flow(net, loss, 2.0, rtol=1e-11, atol=1e-13)
+    sol = flt.flow(net, loss, 2.0, method="rkc", rtol=1e-7, atol=1e-9, max_stages=4,
+                   rho_every=5, lanczos=6)
+    assert sol.method == "RKC" and sol.status == "finished"
+    assert sol.info["max_stages"] == 4 and 2 <= sol.info["stages_max"] <= 4
+    times = [0.5, 1.0, 2.0]
+    err = np.linalg.norm(sol.theta_at(times) - ref.theta_at(times), axis=1)
+    assert np.all(err < 1e-4 * np.linalg.norm(ref.theta_at(times), axis=1)), err

@@ -73,3 +73,22 @@ def test_lanczos_spectral_radius():
     rho, v = spectral_radius(lambda x: A @ x, 60, iters=20)
     assert rho == pytest.approx(123.0, rel=1e-6)
     assert np.linalg.norm(A @ v - 123.0 * v) < 1e-3 * 123.0
+
+
+def test_max_stages_caps_the_work_per_step_and_stays_accurate():
+    A, y0, exact = _linear_problem(rho=4000.0)
+
+    def rho_fun(y, v0):
+        return spectral_radius(lambda v: A @ v, A.shape[0], iters=12, v0=v0)
+    T, runs = 10.0, {}
+    for cap in (250, 6):
+        sol = RKCSolver(lambda y: -A @ y, rho_fun, y0, 0.0, T, rtol=1e-4, atol=1e-7,
+                        max_stages=cap)
+        while sol.status == "running":
+            assert sol.step() is None
+        assert np.linalg.norm(sol.y - exact(T)) < 1e-2 * np.linalg.norm(exact(T))
+        runs[cap] = sol
+    assert runs[6].stages_max <= 6 < runs[250].stages_max
+    assert runs[6].nsteps > runs[250].nsteps          # the cap shortens the steps
+    with pytest.raises(ValueError, match="max_stages"):
+        RKCSolver(lambda y: -A @ y, rho_fun, y0, 0.0, T, rtol=1e-4, atol=1e-7, max_stages=1)
