@@ -1,17 +1,16 @@
-"""flowlab without PyTorch: the package imports and the bridge says how to install it."""
+"""flowlab without PyTorch: the package imports and the bridge says how to install it.
+
+Runs with and without PyTorch installed: where it is, an import hook hides it.
+"""
 
 import subprocess
 import sys
-
-import pytest
-
-pytest.importorskip("torch")
 
 _SCRIPT = """
 import sys
 
 
-class NoTorch:                       # as if PyTorch were not installed
+class NoTorch:                       # as if PyTorch were not installed (a no-op where it is not)
     def find_spec(self, name, path=None, target=None):
         if name == "torch" or name.startswith("torch."):
             raise ModuleNotFoundError(f"No module named {name!r}")
