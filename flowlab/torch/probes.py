@@ -184,9 +184,13 @@ class ProbeRecord:
     """
 
     name: str
-    t: np.ndarray
-    values: list = field(default_factory=list)
-    iterations: np.ndarray | None = None
+    t: np.ndarray = field(repr=False)
+    values: list = field(default_factory=list, repr=False)
+    iterations: np.ndarray | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        span = f", t in [{self.t[0]:.6g}, {self.t[-1]:.6g}]" if len(self.t) else ""
+        return f"ProbeRecord({self.name!r}, {len(self.values)} records{span})"
 
     def layer(self, k: int) -> np.ndarray:
         """Layer ``k``'s values stacked over time, shape (K, ...)."""
