@@ -138,6 +138,21 @@ def relu1d_field_masked(b, c, w, x, y, loss, mask):
     gw = scale * c * (mask.T @ (r * x))
     return -np.concatenate([gb, gc] + ([] if w is None else [gw]))
 
+
+def twolayer_relu_field_masked(W, a, X, y, loss, mask):
+    """-grad L of a TwoLayer relu network, flat (W row-major, a), with the activity of
+    every (point, neuron) given by ``mask`` (m, n) instead of the sign of W_j . (x, 1)."""
+    m = X.shape[0]
+    scale = 1.0 if loss == "sum" else 1.0 / m
+    Xt = np.column_stack([X, np.ones(m)])
+    z = Xt @ W.T                                   # (m, n)
+    h = np.maximum(z, 0.0) * mask
+    r = h @ a - y
+    gW = scale * a[:, None] * ((mask * r[:, None]).T @ Xt)
+    ga = scale * (h.T @ r)
+    return -np.concatenate([gW.ravel(), ga])
+
+
 # -- Gram matrices and mass matrices (seeds 000 and 002) ---------------------------------
 
 
