@@ -10,9 +10,11 @@ effective rank and Gram spectra; training baselines.
 """
 
 from . import activations, init, train
+from . import analysis
 from ._version import __version__
 from .flow import METHODS, Solution, flow, load, resume
 from .models import ReLU1D, TwoLayer
 
 __all__ = ["__version__", "ReLU1D", "TwoLayer", "flow", "resume", "load", "Solution",
            "METHODS", "activations", "init", "train"]
+__all__ += ["analysis"]
