@@ -9,12 +9,11 @@ effective rank and Gram spectra; training baselines.
 >>> net = fl.ReLU1D(b=[0.0], c=[1.0])
 """
 
-from . import activations, init, train
-from . import analysis
+from . import activations, analysis, init, train
 from ._version import __version__
+from .analysis import eps_rank
 from .flow import METHODS, Solution, flow, load, resume
 from .models import ReLU1D, TwoLayer
 
 __all__ = ["__version__", "ReLU1D", "TwoLayer", "flow", "resume", "load", "Solution",
-           "METHODS", "activations", "init", "train"]
-__all__ += ["analysis"]
+           "METHODS", "eps_rank", "activations", "analysis", "init", "train"]

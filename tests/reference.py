@@ -122,3 +122,81 @@ def adam_ref(grad, theta, lr, steps, b1=0.9, b2=0.999, eps=1e-8):
         v = b2 * v + (1 - b2) * g * g
         th = th - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
     return th
+
+
+def relu1d_field_masked(b, c, w, x, y, loss, mask):
+    """-grad L of a ReLU1D network with the activity of every (point, neuron) given by
+    ``mask`` (m, n) instead of the sign of w x - b (used for one-sided Filippov fields)."""
+    wv = np.ones_like(b) if w is None else w
+    m = len(x)
+    scale = 1.0 if loss == "sum" else 1.0 / m
+    z = np.outer(x, wv) - b[None, :]
+    f = (np.maximum(z, 0.0) * mask) @ c
+    r = f - y
+    gb = -scale * c * (mask.T @ r)
+    gc = scale * ((np.maximum(z, 0.0) * mask).T @ r)
+    gw = scale * c * (mask.T @ (r * x))
+    return -np.concatenate([gb, gc] + ([] if w is None else [gw]))
+
+# -- Gram matrices and mass matrices (seeds 000 and 002) ---------------------------------
+
+
+def relu_gram_gauss_legendre(b, w, interval, nodes=200):
+    """int relu(w_i x - b_i) relu(w_j x - b_j) dx by ``nodes``-point Gauss-Legendre on every
+    cell between the knots b/w (and the interval ends), entry by entry."""
+    lo, hi = interval
+    b, w = np.asarray(b, float), np.asarray(w, float)
+    knots = [bj / wj for bj, wj in zip(b, w) if wj != 0 and lo < bj / wj < hi]
+    edges = sorted(set([lo, hi] + knots))
+    s, ws = np.polynomial.legendre.leggauss(nodes)
+    n = len(b)
+    G = np.zeros((n, n))
+    for a, c in zip(edges[:-1], edges[1:]):
+        x = 0.5 * (a + c) + 0.5 * (c - a) * s
+        wx = 0.5 * (c - a) * ws
+        for i in range(n):
+            pi = np.maximum(w[i] * x - b[i], 0.0)
+            for j in range(n):
+                G[i, j] += np.sum(wx * pi * np.maximum(w[j] * x - b[j], 0.0))
+    return G
+
+
+def relu_gram_rational(b, w, interval):
+    """The same integrals in exact rational arithmetic (inputs taken as exact binary floats),
+    rounded to float64 at the end."""
+    from fractions import Fraction as F
+    lo, hi = F(interval[0]), F(interval[1])
+
+    def active(wj, bj):
+        if wj > 0:
+            return max(lo, bj / wj), hi
+        if wj < 0:
+            return lo, min(hi, bj / wj)
+        return (lo, hi) if bj < 0 else (hi, lo)
+
+    n = len(b)
+    bb, ww = [F(float(v)) for v in b], [F(float(v)) for v in w]
+    G = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            s1, e1 = active(ww[i], bb[i])
+            s2, e2 = active(ww[j], bb[j])
+            a, c = max(s1, s2), min(e1, e2)
+            if c <= a:
+                continue
+            wi, bi, wj, bj = ww[i], bb[i], ww[j], bb[j]
+
+            def prim(x):
+                return wi * wj * x ** 3 / 3 - (wi * bj + wj * bi) * x ** 2 / 2 + bi * bj * x
+            G[i, j] = float(prim(c) - prim(a))
+    return G
+
+
+def mass_matrix_loops(D, weights):
+    """M_ij = sum_k w_k D_ki D_kj by three loops (seed 000, (11))."""
+    m, n = D.shape
+    M = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            M[i, j] = sum(weights[k] * D[k, i] * D[k, j] for k in range(m))
+    return M

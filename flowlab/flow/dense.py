@@ -111,12 +111,19 @@ class DenseOutput:
         return len(self._degree)
 
     def __call__(self, t):
+        return self._apply(_kd.evaluate, t)
+
+    def derivative(self, t):
+        """d/dt of the interpolant at ``t`` (shape like ``__call__``)."""
+        return self._apply(_kd.derivative, t)
+
+    def _apply(self, kernel, t):
         if not self._degree:
             raise ValueError("this dense output has no steps.")
         a = self.arrays()
         tt = np.atleast_1d(np.asarray(t, dtype=np.float64))
         out = np.empty((tt.size, self.size))
-        _kd.evaluate(a["breaks"], a["degree"], a["offsets"], a["values"], tt.ravel(), out)
+        kernel(a["breaks"], a["degree"], a["offsets"], a["values"], tt.ravel(), out)
         return out[0] if np.ndim(t) == 0 else out
 
 

@@ -1,6 +1,47 @@
-"""Event-driven Filippov gradient flow of ReLU networks (seed 003, (3.1))."""
+"""``method="exact"``: event-driven Filippov gradient flow of ReLU networks.
+
+Dispatches to the univariate engine (:mod:`flowlab.flow.exact_1d`) for
+``ReLU1D`` networks and 1-d ``TwoLayer`` relu networks.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+from ..models import TwoLayer
+from .exact_1d import Exact1D
 
 
-def solve_exact(prob, t_end, **opts):
-    raise ValueError("method='exact' is not available in this version of flowlab; pass one of "
-                     "scipy's methods, e.g. method='Radau'.")
+def solve_exact(prob, t_end, *, dense=True, t_eval=None, save=None, **opts):
+    """Run the exact flow for the problem ``prob`` (see :func:`flowlab.flow`)."""
+    net = prob.template
+    if isinstance(net, TwoLayer) and net.input_dim > 1:
+        raise ValueError("method='exact' for TwoLayer relu networks with input dimension "
+                         f"d = {net.input_dim} > 1 is not available yet; use d = 1 or one of "
+                         "scipy's methods.")
+    clock = time.perf_counter()
+    engine = Exact1D(prob, t_end, **opts)
+    status, message = engine.run()
+    sol = engine.solution(status, message, time.perf_counter() - clock)
+    if t_eval is not None:
+        sol = _resample(sol, t_eval)
+    if not dense:
+        sol.dense = None
+    if save is not None:
+        sol.save(save)
+    if status not in ("finished", "steady_state", "interrupted"):
+        warnings.warn(f"flow stopped early ({status}): {message}", RuntimeWarning, stacklevel=3)
+    return sol
+
+
+def _resample(sol, t_eval):
+    """Outputs at the requested times (from the dense output)."""
+    import numpy as np
+    te = np.asarray(t_eval, dtype=float)
+    te = te[te <= sol.t_final]
+    theta = sol.theta_at(te)
+    prob = sol.problem()
+    loss = np.array([prob.loss(row[prob.user_index]) for row in theta])
+    sol.t, sol.theta, sol.loss = te, theta, loss
+    return sol

@@ -15,14 +15,20 @@ from .dense import DenseOutput
 __all__ = ["Solution", "EVENT_DTYPE", "empty_events", "load"]
 
 #: Fields of ``Solution.events``: time, neuron index, data-point index (into the
-#: data as given, not sorted) and kind ("cross", "slide_start" or "slide_end").
-EVENT_DTYPE = np.dtype([("t", "f8"), ("neuron", "i8"), ("point", "i8"), ("kind", "U11")])
+#: data as given, not sorted), kind ("cross", "slide_start" or "slide_end") and
+#: side: where the point is for that neuron just after the event (+1 active,
+#: -1 inactive, 0 on the knot while it slides).
+EVENT_DTYPE = np.dtype([("t", "f8"), ("neuron", "i8"), ("point", "i8"), ("kind", "U11"),
+                        ("side", "i1")])
 
 #: Statuses: "finished" (reached t_end), "steady_state" (gradient norm below
 #: ``gtol``), "interrupted" (KeyboardInterrupt, partial result), "failed" (the
 #: solver could not continue; see ``message``), "zeno" (an accumulation of
-#: events was detected; see ``message``), "max_steps" (step budget exhausted).
-STATUSES = ("finished", "steady_state", "interrupted", "failed", "zeno", "max_steps")
+#: events was detected; see ``message``), "degenerate" (the Filippov solution stops
+#: being unique, e.g. a neuron collapses to w = b = 0; see ``message``),
+#: "max_steps" (step budget exhausted).
+STATUSES = ("finished", "steady_state", "interrupted", "failed", "zeno", "degenerate",
+            "max_steps")
 
 
 def empty_events() -> np.recarray:
@@ -140,21 +146,33 @@ class Solution:
         vals = np.array([prob.loss(row[prob.user_index]) for row in th])
         return float(vals[0]) if np.ndim(t) == 0 else vals
 
-    def dissipation(self, nodes: int = 8) -> float:
-        """The integral of ||d theta/dt||^2 = ||grad L||^2 over [0, t_final].
+    def dissipation(self, nodes: int = 8, velocity: str | None = None) -> float:
+        """The integral of ||d theta/dt||^2 over [0, t_final].
 
         Gauss-Legendre quadrature with ``nodes`` points on every dense step.
-        Along an exact gradient flow it equals L(0) - L(t_final).
+        ``velocity="field"`` evaluates ||grad L(theta(t))||^2 on the dense
+        output (smooth flows); ``"dense"`` differentiates the dense output
+        itself, which is the right velocity for the exact ReLU flow (during
+        Filippov sliding theta' is the projected field, not -grad L).  The
+        default is "dense" for ``method="exact"`` and "field" otherwise.  Along
+        the flow it equals L(0) - L(t_final).
         """
         if self.dense is None:
             raise ValueError("dissipation needs the dense output; run with dense=True.")
-        prob = self.problem()
+        if velocity is None:
+            velocity = "dense" if self.method == "exact" else "field"
+        if velocity not in ("dense", "field"):
+            raise ValueError(f"`velocity` must be 'dense' or 'field', got {velocity!r}.")
         s, w = np.polynomial.legendre.leggauss(nodes)
         br = self.dense.arrays()["breaks"]
         h = np.diff(br)
         tq = (br[:-1, None] + 0.5 * h[:, None] * (s[None, :] + 1)).ravel()
-        U = self.dense(tq)
-        g2 = np.array([np.dot(g, g) for g in (prob.grad(u) for u in U)]).reshape(h.size, nodes)
+        if velocity == "dense":
+            V = self.dense.derivative(tq)
+        else:
+            prob = self.problem()
+            V = np.array([prob.grad(u) for u in self.dense(tq)])
+        g2 = np.einsum("ij,ij->i", V, V).reshape(h.size, nodes)
         return float(np.sum(0.5 * h * (g2 @ w)))
 
     def __repr__(self) -> str:

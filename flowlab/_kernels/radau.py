@@ -1,0 +1,501 @@
+"""A compiled Radau IIA (order 5) integrator for autonomous ODEs u' = F(u) with exact Jacobian.
+
+The method is the three-stage collocation method at the Radau points (Hairer &
+Wanner, *Solving ODEs II*, IV.8): simplified Newton iterations on the stage
+equations, decoupled into one real and one complex linear system through the
+eigen-decomposition of A^{-1}; an embedded third-order estimate filtered by
+(mu/h - J)^{-1}; Gustafsson's step-size predictor; the collocation polynomial
+as continuous extension.  All constants are computed below from the Butcher
+tableau rather than typed in.
+
+The integrator is generic over a *model*: a tuple of arrays whose first entry
+is an empty "marker" array; the marker's dtype selects (at compile time) the
+four compiled hooks that a model module registered with :func:`register_model`:
+
+- ``rhs(model, u, out)``: out = F(u);
+- ``jac(model, u, J)``: J = dF/du;
+- ``output(model, u, theta) -> loss``: the full parameter vector and the loss
+  for a state (what is recorded);
+- ``events(model, nodes, armed) -> (found, s)``: given the continuous
+  extension of an accepted step at the Lobatto nodes s = 0, 1/4, 3/4, 1
+  (``nodes`` has shape (4, n)), the earliest event in the step as a fraction
+  s of it (the model stores which event it was);
+- ``event_rate(model, u, f) -> (e, de/dt)``: the value of that event function
+  at u and its rate of change when u' = f.
+
+An event is reached by a step of exactly the located length, then polished by
+one Newton correction t -> t - e/e', u -> u - (e/e') f (an O(dt^2) change), so
+that the event function vanishes to rounding at the recorded event state.
+
+``run`` steps until ``t_end``, an event, a failure or a full output buffer.
+Dispatching through the marker type rather than passing the hooks as
+arguments keeps the compiled integrator in numba's on-disk cache.
+"""
+
+import math
+
+import numba as nb
+import numpy as np
+from numba.extending import overload
+
+from .._config import NUMBA_OPTIONS
+from .linalg import lu_factor, lu_solve
+
+_HOOKS = {}
+
+
+def register_model(marker, *, rhs, jac, output, events, event_rate):
+    """Register the compiled hooks of models whose tuple starts with ``np.empty(0, marker)``."""
+    _HOOKS[str(np.dtype(marker))] = (rhs, jac, output, events, event_rate)
+
+
+def _hooks(model_type):
+    key = str(model_type.types[0].dtype)
+    if key not in _HOOKS:
+        raise TypeError(f"no integrator model registered for marker dtype {key}")
+    return _HOOKS[key]
+
+
+def model_rhs(model, u, out):
+    """out = F(u) (dispatched on the model marker)."""
+
+
+def model_jac(model, u, J):
+    """J = dF/du (dispatched on the model marker)."""
+
+
+def model_output(model, u, theta):
+    """Full parameters and loss of u (dispatched on the model marker)."""
+
+
+def model_events(model, nodes, armed):
+    """Earliest event of a step (dispatched on the model marker)."""
+
+
+def model_event_rate(model, u, f):
+    """(value, time derivative) of the event found last, at u with u' = f."""
+
+
+@overload(model_rhs)
+def _ov_rhs(model, u, out):
+    impl = _hooks(model)[0]
+    return lambda model, u, out: impl(model, u, out)
+
+
+@overload(model_jac)
+def _ov_jac(model, u, J):
+    impl = _hooks(model)[1]
+    return lambda model, u, J: impl(model, u, J)
+
+
+@overload(model_output)
+def _ov_output(model, u, theta):
+    impl = _hooks(model)[2]
+    return lambda model, u, theta: impl(model, u, theta)
+
+
+@overload(model_events)
+def _ov_events(model, nodes, armed):
+    impl = _hooks(model)[3]
+    return lambda model, nodes, armed: impl(model, nodes, armed)
+
+
+@overload(model_event_rate)
+def _ov_event_rate(model, u, f):
+    impl = _hooks(model)[4]
+    return lambda model, u, f: impl(model, u, f)
+
+
+def _tableau():
+    """Radau IIA(5) constants, derived from the collocation conditions."""
+    s6 = math.sqrt(6.0)
+    c = np.array([(4.0 - s6) / 10.0, (4.0 + s6) / 10.0, 1.0])
+    V = np.vander(c, 3, increasing=True)                 # V[i, k] = c_i^k
+    # A[i, j] = int_0^{c_i} l_j(s) ds with l_j the Lagrange basis on c
+    coef = np.linalg.inv(V)                               # l_j(s) = sum_k coef[k, j] s^k
+    A = np.array([[sum(coef[k, j] * ci ** (k + 1) / (k + 1) for k in range(3))
+                   for j in range(3)] for ci in c])
+    Ainv = np.linalg.inv(A)
+    lam, vec = np.linalg.eig(Ainv)
+    r = int(np.argmin(np.abs(lam.imag)))
+    cpx = int(np.argmax(lam.imag))                        # alpha + i beta, beta > 0
+    mu_real = lam[r].real
+    v = vec[:, r].real / vec[2, r].real
+    u = vec[:, cpx] / vec[2, cpx]                         # normalise: last entry 1
+    T = np.column_stack([v, u.real, u.imag])
+    TI = np.linalg.inv(T)
+    mu_cplx = lam[cpx].real - 1j * lam[cpx].imag          # acts on W1 + i W2 as alpha - i beta
+    # embedded order-3 weights with gamma0 = 1/mu_real at the node 0
+    g0 = 1.0 / mu_real
+    bhat = np.linalg.solve(V.T, np.array([1.0 - g0, 0.5, 1.0 / 3.0]))
+    E = mu_real * (bhat - A[2]) @ Ainv
+    return c, A, T, TI, mu_real, mu_cplx, E
+
+
+C, A_RADAU, T, TI, MU_REAL, MU_COMPLEX, E = _tableau()
+TI_REAL = TI[0].copy()
+TI_COMPLEX = TI[1] + 1j * TI[2]
+NEWTON_MAXITER = 6
+MIN_FACTOR = 0.2
+MAX_FACTOR = 10.0
+NODES = np.array([0.0, 0.25, 0.75, 1.0])                  # Lobatto nodes of a cubic
+
+
+# status codes returned by ``run``
+DONE, EVENT, FULL, FAILED = 0, 1, 2, 3
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _rms(x, scale):
+    s = 0.0
+    for i in range(x.size):
+        v = x.flat[i] / scale[i % scale.size]
+        s += v * v
+    return math.sqrt(s / x.size)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _predict_factor(h, h_old, err, err_old):
+    if err_old < 0.0 or h_old <= 0.0 or err == 0.0:
+        mult = 1.0
+    else:
+        mult = h / h_old * (err_old / err) ** 0.25
+    if err == 0.0:
+        return MAX_FACTOR
+    return min(1.0, mult) * err ** -0.25
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _factor(J, h, LUr, pivr, LUc, pivc):
+    n = J.shape[0]
+    mr = MU_REAL / h
+    mc = MU_COMPLEX / h
+    for i in range(n):
+        for j in range(n):
+            LUr[i, j] = -J[i, j]
+            LUc[i, j] = -J[i, j]
+        LUr[i, i] += mr
+        LUc[i, i] += mc
+    return lu_factor(LUr, pivr) and lu_factor(LUc, pivc)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _newton(model, y, h, Z, W, F, LUr, pivr, LUc, pivc, scale, tol, ws):
+    """Simplified Newton on the collocation system; Z holds the predictor on entry.
+
+    Returns (converged, iterations, rate, nfev).
+    """
+    n = y.size
+    yi = ws[0]
+    fr = ws[1]
+    fc = np.empty(n, dtype=np.complex128)
+    dW = np.empty((3, n))
+    for i in range(3):
+        for p in range(n):
+            W[i, p] = TI[i, 0] * Z[0, p] + TI[i, 1] * Z[1, p] + TI[i, 2] * Z[2, p]
+    mr = MU_REAL / h
+    mc = MU_COMPLEX / h
+    norm_old = -1.0
+    rate = -1.0
+    nfev = 0
+    for k in range(NEWTON_MAXITER):
+        for i in range(3):
+            for p in range(n):
+                yi[p] = y[p] + Z[i, p]
+            model_rhs(model, yi, F[i])
+            nfev += 1
+        for i in range(3):
+            for p in range(n):
+                if not math.isfinite(F[i, p]):
+                    return False, k + 1, rate, nfev
+        for p in range(n):
+            fr[p] = TI_REAL[0] * F[0, p] + TI_REAL[1] * F[1, p] + TI_REAL[2] * F[2, p] - mr * W[0, p]
+            fc[p] = (TI_COMPLEX[0] * F[0, p] + TI_COMPLEX[1] * F[1, p] + TI_COMPLEX[2] * F[2, p]
+                     - mc * (W[1, p] + 1j * W[2, p]))
+        lu_solve(LUr, pivr, fr)
+        lu_solve(LUc, pivc, fc)
+        for p in range(n):
+            dW[0, p] = fr[p]
+            dW[1, p] = fc[p].real
+            dW[2, p] = fc[p].imag
+        dnorm = _rms(dW, scale)
+        if norm_old >= 0.0:
+            rate = dnorm / norm_old if norm_old > 0.0 else 0.0
+        if rate >= 0.0 and (rate >= 1.0 or
+                            rate ** (NEWTON_MAXITER - k) / (1.0 - rate) * dnorm > tol):
+            return False, k + 1, rate, nfev
+        for i in range(3):
+            for p in range(n):
+                W[i, p] += dW[i, p]
+        for i in range(3):
+            for p in range(n):
+                Z[i, p] = T[i, 0] * W[0, p] + T[i, 1] * W[1, p] + T[i, 2] * W[2, p]
+        if dnorm == 0.0 or (rate >= 0.0 and rate / (1.0 - rate) * dnorm < tol):
+            return True, k + 1, rate, nfev
+        norm_old = dnorm
+    return False, NEWTON_MAXITER, rate, nfev
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _attempt(model, y, f0, h, Z, J, LUr, pivr, LUc, pivc, rtol, atol, tol, rejected,
+             y_new, err, ws):
+    """One step attempt of size h from y with predictor Z (LU factors for this h given).
+
+    Returns (status, error_norm, iterations, rate, nfev): status 0 accepted,
+    1 Newton failed, 2 error test failed.
+    """
+    n = y.size
+    scale = ws[2]
+    for p in range(n):
+        scale[p] = atol + abs(y[p]) * rtol
+    W = np.empty((3, n))
+    F = np.empty((3, n))
+    ok, it, rate, nfev = _newton(model, y, h, Z, W, F, LUr, pivr, LUc, pivc, scale, tol, ws)
+    if not ok:
+        return 1, np.inf, it, rate, nfev
+    ze = ws[3]
+    for p in range(n):
+        y_new[p] = y[p] + Z[2, p]
+        ze[p] = (E[0] * Z[0, p] + E[1] * Z[1, p] + E[2] * Z[2, p]) / h
+        err[p] = f0[p] + ze[p]
+        scale[p] = atol + max(abs(y[p]), abs(y_new[p])) * rtol
+    lu_solve(LUr, pivr, err)
+    en = _rms(err, scale)
+    if rejected and en > 1.0:
+        tmp = ws[0]
+        for p in range(n):
+            tmp[p] = y[p] + err[p]
+        model_rhs(model, tmp, err)
+        nfev += 1
+        for p in range(n):
+            err[p] += ze[p]
+        lu_solve(LUr, pivr, err)
+        en = _rms(err, scale)
+    if not math.isfinite(en):
+        return 1, np.inf, it, rate, nfev
+    return (0 if en <= 1.0 else 2), en, it, rate, nfev
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _colloc(y, Z, s, out):
+    """Collocation polynomial of the step at the fraction ``s`` (0 -> y, 1 -> y + Z_3)."""
+    w0 = 1.0
+    w1 = 1.0
+    w2 = 1.0
+    # Lagrange basis on the nodes 0, c1, c2, c3 = 1 (the value at 0 is y itself)
+    for k in range(4):
+        pk = 0.0 if k == 0 else C[k - 1]
+        if k != 1:
+            w0 *= (s - pk) / (C[0] - pk)
+        if k != 2:
+            w1 *= (s - pk) / (C[1] - pk)
+        if k != 3:
+            w2 *= (s - pk) / (C[2] - pk)
+    for p in range(y.size):
+        out[p] = y[p] + w0 * Z[0, p] + w1 * Z[1, p] + w2 * Z[2, p]
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _dense_nodes(y, Z, nodes):
+    """Values of the collocation polynomial at the Lobatto nodes 0, 1/4, 3/4, 1."""
+    for q in range(4):
+        _colloc(y, Z, NODES[q], nodes[q])
+    for p in range(y.size):
+        nodes[0, p] = y[p]
+        nodes[3, p] = y[p] + Z[2, p]
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _restart_stages(y, Z, s_from, ratio, y_from, Z0):
+    """Stage increments of a step of size ratio*h starting at the fraction ``s_from`` of
+    the last step, predicted from its collocation polynomial: Z0_i = u(s_from + ratio c_i) - y_from."""
+    tmp = np.empty(y.size)
+    for i in range(3):
+        _colloc(y, Z, s_from + ratio * C[i], tmp)
+        for p in range(y.size):
+            Z0[i, p] = tmp[p] - y_from[p]
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _record(model, nodes_u, theta, out_t, out_nodes, out_loss, k, t_new):
+    out_t[k] = t_new
+    for q in range(4):
+        loss = model_output(model, nodes_u[q], theta)
+        for p in range(theta.size):
+            out_nodes[k, q, p] = theta[p]
+    out_loss[k] = loss
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
+        out_t, out_nodes, out_loss, armed, stats):
+    """Integrate from (t0, y0) towards t_end; see the module docstring.
+
+    Accepted steps are written to ``out_t[k]`` (end time), ``out_nodes[k]``
+    (full parameters at the four Lobatto nodes of the step) and ``out_loss[k]``
+    (loss at the step end).  ``stats`` (float64, length 8) carries
+    [t, h_next, nfev, njev, nlu, steps, err_old, h_old] (the last two are read
+    on entry to continue the step-size controller).  ``y0`` is overwritten
+    with the final state.  An event ends the run at the event time, reached by
+    a step of exactly that length (or, if that step fails, by the continuous
+    extension).  Returns (status, number of recorded steps).
+    """
+    n = y0.size
+    eps = np.finfo(np.float64).eps
+    tol = max(10.0 * eps / rtol, min(0.03, math.sqrt(rtol)))
+    y = y0
+    f0 = np.empty(n)
+    J = np.empty((n, n))
+    LUr = np.empty((n, n))
+    LUc = np.empty((n, n), dtype=np.complex128)
+    pivr = np.empty(n, dtype=np.int64)
+    pivc = np.empty(n, dtype=np.int64)
+    Z = np.zeros((3, n))
+    Zs = np.empty((3, n))
+    y_new = np.empty(n)
+    err = np.empty(n)
+    ws = np.empty((4, n))
+    nodes_u = np.empty((4, n))
+    theta = np.empty(out_nodes.shape[2])
+    model_rhs(model, y, f0)
+    model_jac(model, y, J)
+    nfev, njev, nlu = 1, 1, 0
+    current_jac = True
+    lu_ok = False
+    t = t0
+    err_old = stats[6]
+    h_old = stats[7]
+    rejected = False
+    k = 0
+    status = DONE
+    while True:
+        if t >= t_end:
+            status = DONE
+            break
+        if k >= out_t.size or k >= max_steps:
+            status = FULL
+            break
+        if t + 1.0001 * h >= t_end:
+            h = t_end - t
+            lu_ok = False
+        if h <= 10.0 * eps * max(abs(t), 1e-300):
+            status = FAILED
+            break
+        # -- one step, retried with smaller h until accepted -------------------------
+        it = 0
+        rate = -1.0
+        en = 0.0
+        while h > 10.0 * eps * max(abs(t), 1e-300):
+            if not lu_ok:
+                if not _factor(J, h, LUr, pivr, LUc, pivc):
+                    h *= 0.5
+                    continue
+                nlu += 1
+                lu_ok = True
+            for i in range(3):
+                for p in range(n):
+                    Zs[i, p] = Z[i, p]
+            st, en, it, rate, nf = _attempt(model, y, f0, h, Zs, J, LUr, pivr, LUc, pivc,
+                                            rtol, atol, tol, rejected, y_new, err, ws)
+            nfev += nf
+            if st == 0:
+                break
+            if st == 1 and not current_jac:
+                model_jac(model, y, J)
+                njev += 1
+                current_jac = True
+            elif st == 1:
+                h *= 0.5
+                Z[:, :] = 0.0
+                rejected = True
+            else:
+                safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + it)
+                h *= max(MIN_FACTOR, safety * _predict_factor(h, h_old, en, err_old))
+                Z[:, :] = 0.0
+                rejected = True
+            lu_ok = False
+        if h <= 10.0 * eps * max(abs(t), 1e-300):
+            status = FAILED
+            break
+        # -- accepted: events ---------------------------------------------------------
+        _dense_nodes(y, Zs, nodes_u)
+        found, s_ev = model_events(model, nodes_u, armed)
+        if found:
+            status = EVENT
+            s_ev = min(max(s_ev, 0.0), 1.0)
+            h_ev = s_ev * h
+            if 0.0 < s_ev < 1.0:
+                Z2 = np.empty((3, n))
+                _restart_stages(y, Zs, 0.0, s_ev, y, Z2)
+                exact = False
+                if _factor(J, h_ev, LUr, pivr, LUc, pivc):
+                    nlu += 1
+                    st, en2, it2, rate2, nf = _attempt(model, y, f0, h_ev, Z2, J, LUr, pivr,
+                                                       LUc, pivc, rtol, atol, tol, False, y_new,
+                                                       err, ws)
+                    nfev += nf
+                    exact = st == 0
+                if exact:
+                    _dense_nodes(y, Z2, nodes_u)
+                else:
+                    # continuous extension of the accepted step on [0, s_ev]
+                    for q in range(4):
+                        _colloc(y, Zs, s_ev * NODES[q], nodes_u[q])
+                    for p in range(n):
+                        y_new[p] = nodes_u[3, p]
+            elif s_ev >= 1.0:
+                _dense_nodes(y, Zs, nodes_u)
+            # Newton polish of the event time and state
+            f1 = ws[1]
+            model_rhs(model, nodes_u[3], f1)
+            nfev += 1
+            e1, de1 = model_event_rate(model, nodes_u[3], f1)
+            if de1 != 0.0 and math.isfinite(e1 / de1):
+                dt = -e1 / de1
+                if abs(dt) <= 1e-3 * h_ev and h_ev + dt > 0.0:
+                    h_ev += dt
+                    for p in range(n):
+                        nodes_u[3, p] += dt * f1[p]
+            if h_ev > 0.0:
+                _record(model, nodes_u, theta, out_t, out_nodes, out_loss, k, t + h_ev)
+                k += 1
+                t = t + h_ev
+                for p in range(n):
+                    y[p] = nodes_u[3, p]
+            h = max(h_ev, h) if h_ev > 0.0 else h
+            break
+        # -- accepted: output and next step size --------------------------------------
+        _record(model, nodes_u, theta, out_t, out_nodes, out_loss, k, t + h)
+        k += 1
+        recompute = it > 2 and rate > 1e-3
+        safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + it)
+        factor = min(MAX_FACTOR, safety * _predict_factor(h, h_old, en, err_old))
+        if not recompute and factor < 1.2:
+            factor = 1.0
+        else:
+            lu_ok = False
+        h_old = h
+        err_old = en
+        t = t + h
+        for p in range(n):
+            y[p] = y_new[p]
+        model_rhs(model, y, f0)
+        nfev += 1
+        if recompute:
+            model_jac(model, y, J)
+            njev += 1
+            current_jac = True
+        else:
+            current_jac = False
+        _restart_stages(y - Zs[2], Zs, 1.0, factor, y, Z)
+        h *= factor
+        rejected = False
+    stats[0] = t
+    stats[1] = h
+    stats[2] += nfev
+    stats[3] += njev
+    stats[4] += nlu
+    stats[5] += k
+    stats[6] = err_old
+    stats[7] = h_old
+    return status, k

@@ -1,0 +1,372 @@
+"""Mass matrices of neuron functions, their epsilon-rank, and the staircase of the rank.
+
+Seed 000 (000_a6f0df281fc78c6e.txt) reads the neurons phi_j of the last hidden
+layer as basis functions and measures how linearly independent they are by
+the epsilon-rank of their mass (Gram) matrix M_ij = <phi_i, phi_j>:
+
+- Definition 2.4 / eq. (5): r_eps(M) = #{eigenvalues of M above eps};
+- Sec. 4, eq. (11): M ~ D^T W D, D_ki = phi_i(x_k) sampled at quadrature points
+  x_k with weights W = diag(w_k); eps = 1e-6 in all its experiments;
+- Sec. 2.2, the staircase phenomenon: along training the epsilon-rank grows
+  in steps, and the loss drops while it grows.
+
+Functions: :func:`mass_matrix` (eq. (11)), :func:`eps_rank` (eq. (5), the public
+``fl.eps_rank``), :func:`neuron_mass_matrix` / :func:`neuron_rank` for a network,
+:func:`rank_along` for a gradient-flow :class:`~flowlab.flow.Solution` (any
+method), and :func:`staircase` to find the steps of a rank time series with
+the loss drop around each.
+
+Examples
+--------
+>>> import numpy as np, flowlab as fl
+>>> fl.eps_rank(np.diag([1.0, 1e-3, 1e-7]), eps=1e-6)
+2
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import _validate as v
+from .quadrature import Quadrature
+
+__all__ = ["mass_matrix", "check_symmetric", "eps_rank", "neuron_mass_matrix", "neuron_rank",
+           "RankHistory", "rank_along", "Step", "Staircase", "staircase"]
+
+#: Relative asymmetry max|M - M^T| / max|M| accepted as rounding by :func:`eps_rank`.
+SYMMETRY_RTOL = 1e-10
+
+
+def mass_matrix(D, weights=None) -> np.ndarray:
+    """M = D^T diag(weights) D, seed 000's eq. (11).
+
+    Parameters
+    ----------
+    D : array_like, shape (m, n)
+        D[k, i] = phi_i(x_k): n functions sampled at m quadrature points.
+    weights : array_like, shape (m,), optional
+        Quadrature weights (default: all 1, the plain sum).
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Exactly symmetric.  With non-negative weights it is computed as
+        (sqrt(w) D)^T (sqrt(w) D), one symmetric rank-k product.
+    """
+    D = v.as_array(D, "D", ndim=2)
+    if weights is None:
+        Ds = D
+    else:
+        w = v.as_array(weights, "weights", ndim=1)
+        if w.size != D.shape[0]:
+            raise ValueError(f"`weights` must have one entry per row of `D` ({D.shape[0]}), "
+                             f"got {w.size}.")
+        if np.any(w < 0):
+            M = D.T @ (w[:, None] * D)
+            return 0.5 * (M + M.T)
+        Ds = D * np.sqrt(w)[:, None]
+    M = Ds.T @ Ds
+    return 0.5 * (M + M.T)
+
+
+def check_symmetric(M, name: str = "M") -> np.ndarray:
+    """``M`` as a float64 square matrix, or ValueError if it is not symmetric (to rounding)."""
+    M = v.as_array(M, name, ndim=2)
+    if M.shape[0] != M.shape[1]:
+        raise ValueError(f"`{name}` must be a square (n, n) matrix, got shape {M.shape}.")
+    scale = np.abs(M).max()
+    asym = np.abs(M - M.T).max()
+    if asym > SYMMETRY_RTOL * scale:
+        raise ValueError(f"`{name}` must be symmetric (a mass/Gram matrix), but max|M - M^T| = "
+                         f"{asym:.3g} is {asym / scale:.3g} of max|M| (allowed: "
+                         f"{SYMMETRY_RTOL:g}); pass (M + M.T)/2 if the asymmetry is rounding, "
+                         "or build M with flowlab.analysis.mass_matrix.")
+    return M
+
+
+def eps_rank(M, eps: float = 1e-6) -> int:
+    """Number of eigenvalues of the symmetric matrix ``M`` above ``eps`` (seed 000, (5)).
+
+    Parameters
+    ----------
+    M : array_like, shape (n, n)
+        Symmetric, e.g. a mass matrix from :func:`mass_matrix`.  Asymmetry
+        beyond rounding (relative 1e-10) raises ValueError.
+    eps : float
+        Threshold (>= 0); seed 000 uses 1e-6.  Strict inequality lambda > eps.
+
+    Returns
+    -------
+    int
+
+    Notes
+    -----
+    The eigenvalues come from LAPACK's symmetric solver (``eigvalsh``), whose
+    absolute error is of order 1e-16 ||M||: an eigenvalue closer than that to
+    ``eps`` is counted by its computed value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> eps_rank(np.array([[2.0, 1.0], [1.0, 2.0]]), eps=1.0)   # eigenvalues 3 and 1
+    1
+    """
+    M = check_symmetric(M, "M")
+    eps = v.check_real(eps, "eps", nonnegative=True)
+    return int(np.count_nonzero(np.linalg.eigvalsh(M) > eps))
+
+
+def _exact_relu_gram(net, interval) -> np.ndarray:
+    from ..models import ReLU1D, TwoLayer
+    from .gram import relu_gram_1d
+    if isinstance(net, ReLU1D):
+        return relu_gram_1d(net.b, net.w, interval)
+    if isinstance(net, TwoLayer) and net.activation == "relu" and net.input_dim == 1:
+        return relu_gram_1d(-net.W[:, 1], net.W[:, 0], interval)
+    raise ValueError("an interval (lo, hi) as `quad` asks for the exact Gram matrix, which "
+                     "exists for univariate ReLU networks only; pass a Quadrature instead "
+                     "(e.g. flowlab.analysis.gauss_legendre(200, (lo, hi))).")
+
+
+def neuron_mass_matrix(net, quad) -> np.ndarray:
+    """Mass matrix of the hidden neurons of ``net`` (seed 000, Definition 2.3).
+
+    Parameters
+    ----------
+    net : ReLU1D or TwoLayer
+    quad : Quadrature or (lo, hi)
+        A rule on the input domain (its points are fed to ``net.features``), or
+        an interval for the exact Gram matrix of a univariate ReLU network
+        (:func:`flowlab.analysis.gram.relu_gram_1d`).
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+    """
+    from ..models import Network
+    if not isinstance(net, Network):
+        raise TypeError(f"`net` must be a ReLU1D or TwoLayer network, got {type(net).__name__}.")
+    if isinstance(quad, Quadrature):
+        return mass_matrix(net.features(quad.points), quad.weights)
+    if isinstance(quad, (tuple, list)) and len(quad) == 2 and np.ndim(quad[0]) == 0:
+        return _exact_relu_gram(net, quad)
+    raise TypeError("`quad` must be a flowlab Quadrature or an interval (lo, hi), got "
+                    f"{type(quad).__name__}.")
+
+
+def neuron_rank(net, quad, eps: float = 1e-6) -> int:
+    """epsilon-rank of the neurons of ``net``: ``eps_rank(neuron_mass_matrix(net, quad), eps)``."""
+    return eps_rank(neuron_mass_matrix(net, quad), eps)
+
+
+@dataclass
+class RankHistory:
+    """epsilon-rank of a network's neurons along a trajectory.
+
+    Attributes
+    ----------
+    t : ndarray, shape (K,)
+    rank : ndarray of int, shape (K,)
+    loss : ndarray, shape (K,)
+        The trajectory's loss at ``t`` (its own convention, ``loss_kind``).
+    eigenvalues : ndarray, shape (K, n)
+        Mass-matrix eigenvalues at each time, descending.
+    eps : float
+    loss_kind : str
+    """
+
+    t: np.ndarray
+    rank: np.ndarray
+    loss: np.ndarray
+    eigenvalues: np.ndarray
+    eps: float
+    loss_kind: str = "sum"
+
+    def staircase(self, **options) -> "Staircase":
+        """:func:`staircase` of this history (options are passed on)."""
+        return staircase(self.t, self.rank, self.loss, **options)
+
+    def with_eps(self, eps: float) -> "RankHistory":
+        """The same history counted with another threshold."""
+        eps = v.check_real(eps, "eps", nonnegative=True)
+        rank = np.count_nonzero(self.eigenvalues > eps, axis=1)
+        return RankHistory(self.t, rank, self.loss, self.eigenvalues, eps, self.loss_kind)
+
+
+def rank_along(sol, quad, times=None, *, eps: float = 1e-6, progress=None) -> RankHistory:
+    """epsilon-rank of the neurons of ``sol``'s network at ``times``.
+
+    Parameters
+    ----------
+    sol : Solution
+        Any gradient-flow solution (scipy methods or the exact ReLU flow); only
+        ``sol.theta_at`` and ``sol.net0`` are used.
+    quad : Quadrature or (lo, hi)
+        As in :func:`neuron_mass_matrix` (an interval: exact Gram, ReLU 1-d nets).
+    times : array_like, optional
+        Times in [0, t_final]; default the solution's output times ``sol.t``.
+    eps : float
+        Threshold of the epsilon-rank (seed 000: 1e-6).
+    progress : bool, optional
+        Progress bar (default: when stderr is a terminal).
+
+    Returns
+    -------
+    RankHistory
+    """
+    import sys
+    times = np.asarray(sol.t if times is None else v.as_array(times, "times", ndim=1))
+    eps = v.check_real(eps, "eps", nonnegative=True)
+    thetas = np.atleast_2d(sol.theta_at(times))
+    losses = sol.loss if times is sol.t or np.array_equal(times, sol.t) else sol.loss_at(times)
+    rows = range(times.size)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if progress:
+        from tqdm.auto import tqdm
+        rows = tqdm(rows, desc="eps-rank", leave=False, delay=1.0)
+    eig = np.empty((times.size, sol.net0.width))
+    for i in rows:
+        M = neuron_mass_matrix(sol.net0.with_params(thetas[i]), quad)
+        eig[i] = np.linalg.eigvalsh(M)[::-1]
+    rank = np.count_nonzero(eig > eps, axis=1)
+    return RankHistory(times.copy(), rank, np.asarray(losses, dtype=np.float64).copy(), eig, eps,
+                       sol.loss_kind)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a rank staircase.
+
+    Attributes
+    ----------
+    t_start, t_end : float
+        Last sample time at the old level and first sample time of the new
+        plateau (the riser lies between them; short excursions inside it are
+        not plateaus).
+    rank_before, rank_after : int
+    loss_start, loss_end : float
+        Loss at ``t_start`` and ``t_end``.
+    loss_next : float
+        Loss at the end of the plateau that follows the step (just before the
+        next step, or at the last sample).
+    """
+
+    t_start: float
+    t_end: float
+    rank_before: int
+    rank_after: int
+    loss_start: float
+    loss_end: float
+    loss_next: float
+
+    @property
+    def height(self) -> int:
+        """rank_after - rank_before (negative for a step down)."""
+        return self.rank_after - self.rank_before
+
+    @property
+    def drop(self) -> float:
+        """loss_start / loss_next: the loss drop from the step to the next plateau's end."""
+        return self.loss_start / self.loss_next if self.loss_next > 0 else float("inf")
+
+
+@dataclass
+class Staircase:
+    """Steps of a rank time series (seed 000, Sec. 2.2) and its de-flickered levels.
+
+    Attributes
+    ----------
+    steps : list of Step
+    levels : ndarray of int, shape (K,)
+        The rank level held at each sample (flicker shorter than ``min_persist``
+        samples removed; the old level is held through a riser).
+    """
+
+    steps: list = field(default_factory=list)
+    levels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def times(self) -> np.ndarray:
+        """Midpoint (t_start + t_end)/2 of every step."""
+        return np.array([0.5 * (s.t_start + s.t_end) for s in self.steps])
+
+    @property
+    def heights(self) -> np.ndarray:
+        return np.array([s.height for s in self.steps], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+def staircase(t, rank, loss=None, *, min_persist: int = 3, min_height: int = 1) -> Staircase:
+    """Find the steps of a rank time series and the loss drop around each.
+
+    Parameters
+    ----------
+    t : array_like, shape (K,)
+        Increasing sample times.
+    rank : array_like of int, shape (K,)
+        epsilon-rank at ``t`` (e.g. :attr:`RankHistory.rank`).
+    loss : array_like, shape (K,), optional
+        Loss at ``t``; without it the loss fields of the steps are NaN.
+    min_persist : int
+        A rank value counts as a level (a plateau) only when it holds for at
+        least this many consecutive samples; shorter runs -- flicker of an
+        eigenvalue near eps, or intermediate values during a fast climb -- are
+        absorbed into the riser.  The first sample's run always counts.
+    min_height : int
+        Level changes smaller than this (in absolute value) are ignored.
+
+    Returns
+    -------
+    Staircase
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = [2, 2, 2, 2, 3, 2, 2, 4, 5, 5, 5, 5, 5]
+    >>> s = staircase(np.arange(13.0), r)
+    >>> [(st.t_start, st.t_end, st.height) for st in s.steps]
+    [(6.0, 8.0, 3)]
+    """
+    t = v.as_array(t, "t", ndim=1)
+    r = np.asarray(rank)
+    if r.shape != t.shape or not np.all(np.equal(np.mod(r, 1), 0)):
+        raise ValueError(f"`rank` must hold integers, one per time ({t.size}), got shape "
+                         f"{r.shape}.")
+    r = r.astype(np.int64)
+    if np.any(np.diff(t) <= 0):
+        raise ValueError("`t` must be strictly increasing.")
+    L = np.full(t.size, np.nan) if loss is None else v.as_array(loss, "loss", ndim=1)
+    if L.shape != t.shape:
+        raise ValueError(f"`loss` must have one value per time ({t.size}), got {L.size}.")
+    min_persist = v.check_int(min_persist, "min_persist", minimum=1)
+    min_height = v.check_int(min_height, "min_height", minimum=1)
+
+    change = np.flatnonzero(np.diff(r)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [r.size]]) - 1          # inclusive
+    levels = np.empty_like(r)
+    level, last = r[0], ends[0]             # current level and the last index seen at it
+    marks = []                              # (index at old level, index at new level, old, new)
+    for s, e in zip(starts[1:], ends[1:]):
+        if e - s + 1 >= min_persist and abs(r[s] - level) >= min_height:
+            marks.append((last, s, level, r[s]))
+            level = r[s]
+            last = e
+        elif r[s] == level or e - s + 1 >= min_persist:
+            last = e
+    pos = 0
+    for i0, i1, old, _ in marks:
+        levels[pos:i1] = old
+        pos = i1
+    levels[pos:] = level
+    steps = []
+    for k, (i0, i1, old, new) in enumerate(marks):
+        nxt = marks[k + 1][0] if k + 1 < len(marks) else r.size - 1
+        steps.append(Step(float(t[i0]), float(t[i1]), int(old), int(new), float(L[i0]),
+                          float(L[i1]), float(L[nxt])))
+    return Staircase(steps, levels)
