@@ -140,7 +140,7 @@ def nearest_line_angles(lines, others) -> np.ndarray:
 
 
 def _line_clusters(U: np.ndarray, angle_tol: float) -> np.ndarray:
-    """Labels 0..k-1 grouping unit vectors into lines: complete linkage on arccos|cos|."""
+    """Labels 0..k-1 grouping unit vectors into lines: average linkage on arccos|cos|."""
     k = U.shape[0]
     if k == 1:
         return np.zeros(1, dtype=np.int64)
@@ -148,7 +148,7 @@ def _line_clusters(U: np.ndarray, angle_tol: float) -> np.ndarray:
     from scipy.spatial.distance import squareform
     dist = np.degrees(np.arccos(np.clip(np.abs(U @ U.T), 0.0, 1.0)))
     np.fill_diagonal(dist, 0.0)
-    Z = linkage(squareform(dist, checks=False), method="complete")
+    Z = linkage(squareform(dist, checks=False), method="average")
     return fcluster(Z, t=angle_tol, criterion="distance").astype(np.int64) - 1
 
 
@@ -187,13 +187,14 @@ class CosineMap:
         return im
 
 
-def cosine_map(net_or_W, *, angle_tol: float = 10.0) -> CosineMap:
+def cosine_map(net_or_W, *, angle_tol: float = 20.0) -> CosineMap:
     """D(u, v) of the neuron features with neurons reordered into blocks (seed 001 Fig. 3).
 
-    Neurons are grouped into lines by complete-linkage clustering on the angle
-    between lines arccos|D| (every pair within a group is closer than
-    ``angle_tol`` degrees); groups are listed largest first, and inside a group
-    the neurons aligned with the group's principal direction come first.
+    Neurons are grouped into lines by average-linkage (UPGMA) clustering on
+    the angle between lines arccos|D|, cut at ``angle_tol`` degrees (two groups
+    stay apart when their mean pairwise angle exceeds it); groups are listed
+    largest first, and inside a group the neurons aligned with the group's
+    principal direction come first.
 
     Parameters
     ----------
@@ -302,15 +303,15 @@ class Orientations:
 
 
 def count_orientations(net: TwoLayer, x=None, *, amplitude_threshold: float = 0.1,
-                       angle_tol: float = 10.0) -> Orientations:
+                       angle_tol: float = 20.0) -> Orientations:
     """Count the lines and orientations the carrying neurons' features condense on.
 
     A neuron *carries the output* when its amplitude (see :func:`amplitudes`)
     is at least ``amplitude_threshold`` times the largest one.  The carriers'
-    features are grouped into lines by complete-linkage clustering on the
-    angle between lines arccos|D(u, v)| (seed 001 (5)), cut at ``angle_tol``:
-    any two neurons on one line are within ``angle_tol`` degrees of the same
-    line.  Seed 001 (Sec. 4, Proposition 1): at most p lines, 2p orientations,
+    features are grouped into lines by average-linkage (UPGMA, as in heat-map
+    reordering) clustering on the angle between lines arccos|D(u, v)| (seed
+    001 (5)), cut at ``angle_tol``: two groups are one line when their mean
+    pairwise angle is below ``angle_tol`` degrees.  Seed 001 (Sec. 4, Proposition 1): at most p lines, 2p orientations,
     for multiplicity p.
 
     Parameters
@@ -321,7 +322,9 @@ def count_orientations(net: TwoLayer, x=None, *, amplitude_threshold: float = 0.
     amplitude_threshold : float
         Relative amplitude (0 < threshold <= 1) above which a neuron counts.
     angle_tol : float
-        Angular tolerance in degrees, in (0, 90].
+        Angular tolerance in degrees, in (0, 90].  The default 20 deg is where
+        |D| >= cos 20 deg = 0.94, what reads as one uniform block in the seeds'
+        heat maps (seed 001 Fig. 3).
 
     Returns
     -------
