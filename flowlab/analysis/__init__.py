@@ -10,7 +10,7 @@ from .gram import (GramSpectrum, LinearFlow, PowerFit, adaptive_biases, extreme_
                    relu_knots, relu_load_1d)
 from .quadrature import (Quadrature, composite_gauss_legendre, gauss_legendre, monte_carlo,
                          quadrature, trapezoid, uniform_grid)
-from .initial_stage import (InitialStage, PolyFit, flow_initial_stage, initial_stage,
+from .condensation_stage import (InitialStage, PolyFit, flow_initial_stage, initial_stage,
                             polyfit_output)
 from .rank import (RankHistory, Staircase, Step, eps_rank, mass_matrix, neuron_mass_matrix,
                    neuron_rank, rank_along, staircase)

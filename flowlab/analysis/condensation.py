@@ -18,7 +18,7 @@ This module measures that:
 The direction field of a test neuron and the leading-order theory are in
 :mod:`flowlab.analysis.condensation_theory`; the initial stage (its end, a flow
 that stops there, the polynomial fit of the output) in
-:mod:`flowlab.analysis.initial_stage`.
+:mod:`flowlab.analysis.condensation_stage`.
 
 Conventions: features include the bias (last entry); a *line* is a pair of
 opposite unit vectors {u, -u}, stored as the unit vector whose entry of largest

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from ..analysis.condensation import count_orientations, line_angle
-from ..analysis.initial_stage import flow_initial_stage, initial_stage
+from ..analysis.condensation_stage import flow_initial_stage, initial_stage
 from ..flow import flow, resume
 from ..train import adam
 
@@ -33,8 +33,11 @@ def gradient_flow(net, x, y, *, progress=False):
     exact flow is univariate; scipy's methods stall on sliding modes).
     """
     if net.activation != "relu":
-        return flow_initial_stage(net, x, y, loss="mean", rtol=1e-10, atol=1e-12,
-                                  progress=progress)
+        sol, stage = flow_initial_stage(net, x, y, loss="mean", rtol=1e-10, atol=1e-12,
+                                        progress=progress)
+        if not stage.reached:
+            return None, f"the flow did not reach 70% of the initial loss ({sol.message})"
+        return sol, stage
     if net.input_dim > 1:
         return None, ("gradient flow of a ReLU network in d > 1 is not computed: "
                       "method='exact' is univariate, and scipy's methods stall where a "
@@ -116,3 +119,10 @@ def plain_comparison(act, p, gf, ad, when_gf, when_adam):
             f"{gf['n_lines']} line(s) among {gf['n_carriers']} carrying neuron(s) of "
             f"{gf['n_neurons']}, Adam {when_adam} has {ad['n_lines']} line(s) among "
             f"{ad['n_carriers']}.")
+
+
+def along_sentence(act, along):
+    """The gradient-flow counts along the stage, in words."""
+    parts = [f"{c['n_lines']} line(s) among {c['n_carriers']} at {c['loss_fraction']:g} L(0)"
+             for c in along]
+    return f"{act}: gradient flow along its initial stage: " + ", ".join(parts) + "."

@@ -28,10 +28,11 @@ from ..activations import get_activation
 from ..analysis.condensation_theory import (direction_field, field_lines, neuron_velocity,
                                             predicted_lines)
 from ..analysis.condensation import nearest_line_angles
-from ..analysis.initial_stage import initial_stage, polyfit_output
+from ..analysis.condensation_stage import initial_stage, polyfit_output
 from ..plotting import figure
-from ._condense import (ANGLE_TOL, AMPLITUDE_THRESHOLD, adam_run, gradient_flow,
-                        lines_record, net_at_iteration, plain_comparison)
+from ._condense import (ANGLE_TOL, AMPLITUDE_THRESHOLD, adam_run, along_sentence,
+                        counts_along, gradient_flow, lines_record, net_at_iteration,
+                        plain_comparison)
 from ._registry import register
 
 SEEDS = ("001_28363873d70800fd.txt", "004_3b773748cedd11ca.txt")
@@ -100,7 +101,8 @@ def run(report):
             fit_gf = polyfit_output(n70, xt, deg)
             row["gradient_flow"] = {"t_initial_stage": stage.t_end, "method": sol.method,
                                     "steps": sol.nsteps, "wall_time_s": sol.info["wall_time"],
-                                    "lines": gf, "polyfit_r2": fit_gf.r2}
+                                    "lines": gf, "polyfit_r2": fit_gf.r2,
+                                    "counts_along": counts_along(sol, x, p)}
         rows[act] = row
         states[act] = {"net0": net, "gf": None if sol is None else sol.net_at(stage.t_end),
                        "adam_field": net_f, "adam_end": net_end, "sol": sol, "res": res}
@@ -112,16 +114,23 @@ def run(report):
             report.check(f"{act}: the output of the Adam run at epoch {EPOCHS} is close to a "
                          f"degree-{p} polynomial, R^2 >= 0.99 (seed 001 Fig. 5, seed 004 "
                          f"Fig. 3)", ">= 0.99", fit_adam.r2, fit_adam.r2 >= 0.99)
+        if gf is not None:
+            findings.append(along_sentence(act, row["gradient_flow"]["counts_along"]))
         if p is None:
             findings.append(plain_comparison(act, p, gf, row["adam_field_epoch"],
                                              "at the end of its initial stage",
                                              f"at epoch {FIELD_EPOCH}"))
             continue
-        for label, state in (("initial state", net),
-                             ("end of the initial stage (gradient flow)",
-                              None if sol is None else sol.net_at(stage.t_end))):
-            _, _, cmp = theory_vs_field(state, x, y, act)
+        states_t = [("initial state", net)]
+        if sol is not None:
+            states_t.append(("end of the initial stage (gradient flow)", sol.net_at(stage.t_end)))
+        for label, state in states_t:
+            pred, _, cmp = theory_vs_field(state, x, y, act)
             row[f"field_vs_theory_{'t0' if state is net else 't70'}"] = cmp
+            if state is not net:
+                gf_lines = lines_record(state, x, p)[0].lines
+                gf["angle_predicted_to_nearest_observed_deg"] = \
+                    nearest_line_angles(pred.lines, gf_lines)
             count_ok = cmp["n_field"] == cmp["n_predicted"] and \
                 cmp["n_predicted"] + 2 * cmp["complex_root_pairs"] == p
             report.check(f"{act}: at the {label}, the stable lines of the numerically computed "
@@ -132,9 +141,11 @@ def run(report):
             if cmp["complex_root_pairs"]:
                 findings.append(f"{act} at the {label}: {cmp['complex_root_pairs']} pair(s) of "
                                 f"complex roots, so {cmp['n_predicted']} line(s) instead of {p}.")
-        _, _, cmp_adam = theory_vs_field(net_f, x, y, act)
+        pred_f, _, cmp_adam = theory_vs_field(net_f, x, y, act)
         row["field_vs_theory_adam_field_epoch"] = cmp_adam
         obs = row["adam_field_epoch"]
+        obs["angle_predicted_to_nearest_observed_deg"] = \
+            nearest_line_angles(pred_f.lines, lines_record(net_f, x, p)[0].lines)
         report.check(f"{act}: trained with Adam, the neurons carrying the output lie on p lines "
                      f"at epoch {FIELD_EPOCH} (seed 001 Fig. 6: one, two, three stable lines)",
                      p, obs["n_lines"], obs["n_lines"] == p)

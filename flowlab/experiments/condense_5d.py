@@ -34,10 +34,10 @@ from .. import init
 from ..activations import get_activation
 from ..analysis.condensation import cosine_map
 from ..analysis.condensation_theory import predicted_lines
-from ..analysis.initial_stage import initial_stage
+from ..analysis.condensation_stage import initial_stage
 from ..plotting import figure
-from ._condense import (AMPLITUDE_THRESHOLD, ANGLE_TOL, adam_run, angle_to, counts_along,
-                        gradient_flow, lines_record, plain_comparison)
+from ._condense import (AMPLITUDE_THRESHOLD, ANGLE_TOL, adam_run, along_sentence, angle_to,
+                        counts_along, gradient_flow, lines_record, plain_comparison)
 from ._registry import register
 
 SEEDS = ("001_28363873d70800fd.txt", "004_3b773748cedd11ca.txt")
@@ -117,8 +117,20 @@ def run(report):
                          f"Prop. 1)", limit, gf["n_lines"], gf["n_lines"] <= limit)
         findings.append(plain_comparison(act, p, gf, ad, "at the end of its initial stage",
                                          f"at epoch {EPOCHS}"))
+        if gf is not None:
+            findings.append(along_sentence(act, row["gradient_flow"]["counts_along"]))
         if p == 1:
             row.update(_p1_checks(report, act, net, X, y, ad_res))
+            a = row["line_vs_start_prediction"]
+            findings.append(
+                f"{act}: closest approach of the gradient-flow line to the start prediction "
+                f"{a['literal_deg']:.2f} deg (residual as is), {a['centred_deg']:.2f} deg "
+                f"(centred), {a['at_stage_end_literal_deg']:.1f} deg at the end of the stage; "
+                f"Adam's line at epoch {EPOCHS}: "
+                f"{row['adam_line_vs_start_prediction_deg']:.1f} deg; at std "
+                f"{row['smaller_initialisation'][-1]['std']:g}: "
+                f"{row['smaller_initialisation'][-1]['literal_deg']:.2f} / "
+                f"{row['smaller_initialisation'][-1]['centred_deg']:.2f} deg.")
         rows[act] = row
     report.data["activations"] = rows
     report.data["findings"] = findings
