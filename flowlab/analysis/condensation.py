@@ -54,7 +54,7 @@ def _feature_matrix(net_or_W, name: str = "net") -> np.ndarray:
 
 
 def features(net: TwoLayer) -> np.ndarray:
-    """The neuron features w_j = (w̄_j, b_j) of seed 001 (1), shape (n, d+1) (a copy of ``net.W``)."""
+    """The neuron features w_j = (w̄_j, b_j) of seed 001 (1), shape (n, d+1) (a copy of W)."""
     if not isinstance(net, TwoLayer):
         raise TypeError(f"`net` must be a TwoLayer network, got {type(net).__name__}.")
     return net.W.copy()
@@ -311,8 +311,8 @@ def count_orientations(net: TwoLayer, x=None, *, amplitude_threshold: float = 0.
     features are grouped into lines by average-linkage (UPGMA, as in heat-map
     reordering) clustering on the angle between lines arccos|D(u, v)| (seed
     001 (5)), cut at ``angle_tol``: two groups are one line when their mean
-    pairwise angle is below ``angle_tol`` degrees.  Seed 001 (Sec. 4, Proposition 1): at most p lines, 2p orientations,
-    for multiplicity p.
+    pairwise angle is below ``angle_tol`` degrees.  Seed 001 (Sec. 4,
+    Proposition 1): at most p lines, 2p orientations, for multiplicity p.
 
     Parameters
     ----------

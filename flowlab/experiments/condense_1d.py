@@ -71,97 +71,111 @@ def run(report):
                        data="40 evenly spaced points on [-1, 1.5]")
     for act in ACTIVATIONS:
         p = get_activation(act).p
-        net = init.small_gaussian(WIDTH, 1, STD ** 2, activation=act, seed=0)
-        if act == "relu" and report.quick:
-            sol, stage = None, "skipped with --quick (the exact ReLU flow takes minutes here)"
-        else:
-            sol, stage = gradient_flow(net, x, y, progress=report.progress)
-        res = adam_run(net, x, y, LR, EPOCHS, RECORD, progress=report.progress)
-        row = {"p": p, "adam_loss_ratio_at_field_epoch":
-               float(res.loss[res.iterations == FIELD_EPOCH][0] / res.loss[0]),
-               "adam_loss_ratio_at_end": float(res.loss[-1] / res.loss[0]),
-               "adam_initial_stage_end_epoch": initial_stage(res).t_end}
-        net_f = net_at_iteration(res, net, FIELD_EPOCH)
-        net_end = res.net
-        row["adam_field_epoch"] = lines_record(net_f, x, p)[1]
-        row["adam_end"] = lines_record(net_end, x, p)[1]
-        deg = 1 if p is None else p
-        fit_adam = polyfit_output(net_end, xt, deg)
-        row["adam_polyfit_r2"] = fit_adam.r2
-        st_adam = initial_stage(res)
-        if st_adam.reached:
-            own = polyfit_output(net_at_iteration(res, net, int(st_adam.t_end)), xt, deg)
-            row["adam_polyfit_r2_at_own_stage_end"] = own.r2
-        gf = None
-        if sol is None:
-            row["gradient_flow"] = stage
-        else:
-            n70 = sol.net_at(stage.t_end)
-            gf = lines_record(n70, x, p)[1]
-            fit_gf = polyfit_output(n70, xt, deg)
-            row["gradient_flow"] = {"t_initial_stage": stage.t_end, "method": sol.method,
-                                    "steps": sol.nsteps, "wall_time_s": sol.info["wall_time"],
-                                    "lines": gf, "polyfit_r2": fit_gf.r2,
-                                    "counts_along": counts_along(sol, x, p)}
-        rows[act] = row
-        states[act] = {"net0": net, "gf": None if sol is None else sol.net_at(stage.t_end),
-                       "adam_field": net_f, "adam_end": net_end, "sol": sol, "res": res}
-        if p is None:
-            report.check(f"{act}: the output of the Adam run at epoch {EPOCHS} deviates from a "
-                         f"linear function, R^2 of the linear fit < 0.99 (seed 004 Fig. 3(d): "
-                         f"sharp turning points)", "< 0.99", fit_adam.r2, fit_adam.r2 < 0.99)
-        else:
-            report.check(f"{act}: the output of the Adam run at epoch {EPOCHS} is close to a "
-                         f"degree-{p} polynomial, R^2 >= 0.99 (seed 001 Fig. 5, seed 004 "
-                         f"Fig. 3)", ">= 0.99", fit_adam.r2, fit_adam.r2 >= 0.99)
+        row, st = _train_pair(act, x, y, xt, report)
+        rows[act], states[act] = row, st
+        _check_output(report, act, p, row["adam_polyfit_r2"])
+        gf = row["gradient_flow"]["lines"] if isinstance(row["gradient_flow"], dict) else None
         if gf is not None:
             findings.append(along_sentence(act, row["gradient_flow"]["counts_along"]))
-        if p is None:
-            findings.append(plain_comparison(act, p, gf, row["adam_field_epoch"],
-                                             "at the end of its initial stage",
-                                             f"at epoch {FIELD_EPOCH}"))
-            continue
-        states_t = [("initial state", net)]
-        if sol is not None:
-            states_t.append(("end of the initial stage (gradient flow)", sol.net_at(stage.t_end)))
-        for label, state in states_t:
-            pred, _, cmp = theory_vs_field(state, x, y, act)
-            row[f"field_vs_theory_{'t0' if state is net else 't70'}"] = cmp
-            if state is not net:
-                gf_lines = lines_record(state, x, p)[0].lines
-                gf["angle_predicted_to_nearest_observed_deg"] = \
-                    nearest_line_angles(pred.lines, gf_lines)
-            count_ok = cmp["n_field"] == cmp["n_predicted"] and \
-                cmp["n_predicted"] + 2 * cmp["complex_root_pairs"] == p
-            report.check(f"{act}: at the {label}, the stable lines of the numerically computed "
-                         f"direction field match the leading-order roots of seed 001's Case 2 "
-                         f"equation within 1 deg, and number p (fewer only where roots are "
-                         f"complex) (seed 001 Fig. 6, Prop. 1)", p, cmp,
-                         count_ok and cmp["max_angle_deg"] <= 1.0)
-            if cmp["complex_root_pairs"]:
-                findings.append(f"{act} at the {label}: {cmp['complex_root_pairs']} pair(s) of "
-                                f"complex roots, so {cmp['n_predicted']} line(s) instead of {p}.")
-        pred_f, _, cmp_adam = theory_vs_field(net_f, x, y, act)
-        row["field_vs_theory_adam_field_epoch"] = cmp_adam
-        obs = row["adam_field_epoch"]
-        obs["angle_predicted_to_nearest_observed_deg"] = \
-            nearest_line_angles(pred_f.lines, lines_record(net_f, x, p)[0].lines)
-        report.check(f"{act}: trained with Adam, the neurons carrying the output lie on p lines "
-                     f"at epoch {FIELD_EPOCH} (seed 001 Fig. 6: one, two, three stable lines)",
-                     p, obs["n_lines"], obs["n_lines"] == p)
-        if gf is not None:
-            report.check(f"{act}: under gradient flow, at most p lines among the neurons "
-                         f"carrying the output at the end of the initial stage (seed 001, "
-                         f"Prop. 1)", p, gf["n_lines"], gf["n_lines"] <= p)
-            findings.append(plain_comparison(act, p, gf, obs, "at the end of its initial stage",
-                                             f"at epoch {FIELD_EPOCH}"))
-            findings.append(f"{act}: degree-{p} polynomial fit of the output, R^2 = "
-                            f"{row['gradient_flow']['polyfit_r2']:.4f} for gradient flow at the "
-                            f"end of its initial stage, {fit_adam.r2:.6f} for Adam at epoch "
-                            f"{EPOCHS}.")
+        if p is not None:
+            _check_theory(report, act, p, x, y, st, row, findings)
+            _check_counts(report, act, p, row, findings)
+        findings.append(plain_comparison(act, p, gf, row["adam_field_epoch"],
+                                         "at the end of its initial stage",
+                                         f"at epoch {FIELD_EPOCH}"))
     report.data["activations"] = rows
     report.data["findings"] = findings
     _figures(report, x, y, xt, states)
+
+
+def _train_pair(act, x, y, xt, report):
+    """Gradient flow to the end of the initial stage and Adam from the same start."""
+    p = get_activation(act).p
+    deg = 1 if p is None else p
+    net = init.small_gaussian(WIDTH, 1, STD ** 2, activation=act, seed=0)
+    if act == "relu" and report.quick:
+        sol, stage = None, "skipped with --quick (the exact ReLU flow takes minutes here)"
+    else:
+        sol, stage = gradient_flow(net, x, y, progress=report.progress)
+    res = adam_run(net, x, y, LR, EPOCHS, RECORD, progress=report.progress)
+    net_f = net_at_iteration(res, net, FIELD_EPOCH)
+    row = {"p": p, "adam_loss_ratio_at_field_epoch":
+           float(res.loss[res.iterations == FIELD_EPOCH][0] / res.loss[0]),
+           "adam_loss_ratio_at_end": float(res.loss[-1] / res.loss[0]),
+           "adam_initial_stage_end_epoch": initial_stage(res).t_end,
+           "adam_field_epoch": lines_record(net_f, x, p)[1],
+           "adam_end": lines_record(res.net, x, p)[1],
+           "adam_polyfit_r2": polyfit_output(res.net, xt, deg).r2}
+    st_adam = initial_stage(res)
+    if st_adam.reached:
+        own = net_at_iteration(res, net, int(st_adam.t_end))
+        row["adam_polyfit_r2_at_own_stage_end"] = polyfit_output(own, xt, deg).r2
+    n70 = None
+    if sol is None:
+        row["gradient_flow"] = stage
+    else:
+        n70 = sol.net_at(stage.t_end)
+        row["gradient_flow"] = {"t_initial_stage": stage.t_end, "method": sol.method,
+                                "steps": sol.nsteps, "wall_time_s": sol.info["wall_time"],
+                                "lines": lines_record(n70, x, p)[1],
+                                "polyfit_r2": polyfit_output(n70, xt, deg).r2,
+                                "counts_along": counts_along(sol, x, p)}
+    return row, {"net0": net, "gf": n70, "adam_field": net_f, "adam_end": res.net, "sol": sol,
+                 "res": res}
+
+
+def _check_output(report, act, p, r2):
+    if p is None:
+        report.check(f"{act}: the output of the Adam run at epoch {EPOCHS} deviates from a "
+                     f"linear function, R^2 of the linear fit < 0.99 (seed 004 Fig. 3(d): "
+                     f"sharp turning points)", "< 0.99", r2, r2 < 0.99)
+    else:
+        report.check(f"{act}: the output of the Adam run at epoch {EPOCHS} is close to a "
+                     f"degree-{p} polynomial, R^2 >= 0.99 (seed 001 Fig. 5, seed 004 Fig. 3)",
+                     ">= 0.99", r2, r2 >= 0.99)
+
+
+def _check_theory(report, act, p, x, y, st, row, findings):
+    """Field lines vs leading-order roots at the start and at the end of the stage."""
+    cases = [("initial state", "t0", st["net0"])]
+    if st["gf"] is not None:
+        cases.append(("end of the initial stage (gradient flow)", "t70", st["gf"]))
+    for label, key, state in cases:
+        pred, _, cmp = theory_vs_field(state, x, y, act)
+        row[f"field_vs_theory_{key}"] = cmp
+        if key == "t70":
+            row["gradient_flow"]["lines"]["angle_predicted_to_nearest_observed_deg"] = \
+                nearest_line_angles(pred.lines, lines_record(state, x, p)[0].lines)
+        count_ok = cmp["n_field"] == cmp["n_predicted"] and \
+            cmp["n_predicted"] + 2 * cmp["complex_root_pairs"] == p
+        report.check(f"{act}: at the {label}, the stable lines of the numerically computed "
+                     f"direction field match the leading-order roots of seed 001's Case 2 "
+                     f"equation within 1 deg, and number p (fewer only where roots are "
+                     f"complex) (seed 001 Fig. 6, Prop. 1)", p, cmp,
+                     count_ok and cmp["max_angle_deg"] <= 1.0)
+        if cmp["complex_root_pairs"]:
+            findings.append(f"{act} at the {label}: {cmp['complex_root_pairs']} pair(s) of "
+                            f"complex roots, so {cmp['n_predicted']} line(s) instead of {p}.")
+    pred_f, _, cmp_adam = theory_vs_field(st["adam_field"], x, y, act)
+    row["field_vs_theory_adam_field_epoch"] = cmp_adam
+    row["adam_field_epoch"]["angle_predicted_to_nearest_observed_deg"] = \
+        nearest_line_angles(pred_f.lines, lines_record(st["adam_field"], x, p)[0].lines)
+
+
+def _check_counts(report, act, p, row, findings):
+    obs = row["adam_field_epoch"]
+    report.check(f"{act}: trained with Adam, the neurons carrying the output lie on p lines "
+                 f"at epoch {FIELD_EPOCH} (seed 001 Fig. 6: one, two, three stable lines)",
+                 p, obs["n_lines"], obs["n_lines"] == p)
+    gfr = row["gradient_flow"]
+    if not isinstance(gfr, dict):
+        return
+    report.check(f"{act}: under gradient flow, at most p lines among the neurons carrying the "
+                 f"output at the end of the initial stage (seed 001, Prop. 1)", p,
+                 gfr["lines"]["n_lines"], gfr["lines"]["n_lines"] <= p)
+    findings.append(f"{act}: degree-{p} polynomial fit of the output, R^2 = "
+                    f"{gfr['polyfit_r2']:.4f} for gradient flow at the end of its initial "
+                    f"stage, {row['adam_polyfit_r2']:.6f} for Adam at epoch {EPOCHS}.")
 
 
 def _figures(report, x, y, xt, states):

@@ -19,11 +19,11 @@ what the leading order means, at smaller ones.
 The observed line of a p = 1 flow is the dominant line of the carriers; the
 theory freezes the residual e, which the flow changes as the neurons grow, so
 the line is compared at its closest approach to the prediction along the stage
-(120 log-spaced times up to its end), and at the end of the stage.  For sigmoid and softplus (sigma(0) != 0) the
-output weights first fit the mean of the residual on a fast time scale
-1/(n sigma(0)^2) (derived from d a_j/dt = -sigma(0) mean(e) + O(|w|)), so the
-line the neurons then see is that of the centred residual e - mean(e): both
-predictions are reported.
+(120 log-spaced times up to its end), and at the end of the stage.  For
+sigmoid and softplus (sigma(0) != 0) the output weights first fit the mean of
+the residual on a fast time scale 1/(n sigma(0)^2) (derived from
+d a_j/dt = -sigma(0) mean(e) + O(|w|)), so the line the neurons then see is
+that of the centred residual e - mean(e): both predictions are reported.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from .. import init
 from ..activations import get_activation
 from ..analysis.condensation import cosine_map
 from ..analysis.condensation_theory import predicted_lines
-from ..analysis.condensation_stage import initial_stage
 from ..plotting import figure
 from ._condense import (AMPLITUDE_THRESHOLD, ANGLE_TOL, adam_run, along_sentence, angle_to,
                         counts_along, gradient_flow, lines_record, plain_comparison)

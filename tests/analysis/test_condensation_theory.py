@@ -83,7 +83,8 @@ def test_field_lines_match_the_prediction_near_the_origin(seed, act):
         vel = -lead * (np.column_stack([x, np.ones(25)]) * (e * z ** (p - 1))[:, None]).sum(0)
         assert abs(u[0] * vel[1] - u[1] * vel[0]) <= 1e-9 * (np.abs(vel).max() + 1e-300)
     fld = field_lines(x, e, act, radius=1e-3)
-    well_separated = pred.n_lines < 2 or np.min(np.diff(np.r_[pred.angles, pred.angles[0] + 180])) > 2
+    gaps = np.diff(np.r_[pred.angles, pred.angles[:1] + 180])
+    well_separated = pred.n_lines < 2 or gaps.min() > 2
     if well_separated:
         assert fld.n_lines == pred.n_lines
         if pred.n_lines:
