@@ -14,6 +14,8 @@ from ._version import __version__
 from .analysis import eps_rank
 from .flow import METHODS, Solution, flow, load, resume
 from .models import ReLU1D, TwoLayer
+from .train import anls, anls_candidates
 
 __all__ = ["__version__", "ReLU1D", "TwoLayer", "flow", "resume", "load", "Solution",
-           "METHODS", "eps_rank", "activations", "analysis", "init", "train"]
+           "METHODS", "eps_rank", "anls", "anls_candidates", "activations", "analysis", "init",
+           "train"]

@@ -11,7 +11,7 @@ def figure(ncols: int = 1, nrows: int = 1, width: float = 4.2, height: float = 3
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     return fig, axes.ravel()
 
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from . import init as _init
 from .io import write_json
-from .models import ReLU1D, TwoLayer
+from .models import TwoLayer
 
 try:
     import tomllib

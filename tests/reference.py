@@ -201,6 +201,46 @@ def mass_matrix_loops(D, weights):
             M[i, j] = sum(weights[k] * D[k, i] * D[k, j] for k in range(m))
     return M
 
+def min_norm_lstsq(A, y):
+    """Minimum-norm least-squares solution A^+ y by numpy's SVD-based lstsq
+    (singular values below max(m, n) * eps * sigma_max count as zero)."""
+    return np.linalg.lstsq(np.asarray(A, float), np.asarray(y, float), rcond=None)[0]
+
+
+def lstsq_rss_highprec(A, y, digits=60):
+    """||A A^+ y - y||^2 in `digits`-digit decimal arithmetic.
+
+    The float inputs are converted exactly and the columns orthogonalised by
+    modified Gram-Schmidt (twice).  Rank is decided as float64 solvers do: a
+    column whose remainder is <= max(m, n) * eps * (largest column norm) counts
+    as dependent (so rounding noise in nearly dependent float columns is not
+    fitted).  Slow, and accurate far beyond float64 whatever the conditioning
+    above that tolerance.
+    """
+    from decimal import Decimal, localcontext
+    A = np.asarray(A, dtype=float)
+    m, n = A.shape
+    cut = max(m, n) * np.finfo(float).eps * max(np.linalg.norm(A, axis=0).max(), 0.0)
+    with localcontext() as ctx:
+        ctx.prec = digits
+        cut2 = Decimal(float(cut)) ** 2
+        basis = []
+        for j in range(n):
+            w = [Decimal(float(a)) for a in A[:, j]]
+            for _ in range(2):
+                for q, qq in basis:
+                    coef = sum(a * b for a, b in zip(w, q)) / qq
+                    w = [a - coef * b for a, b in zip(w, q)]
+            ww = sum(a * a for a in w)
+            if ww > cut2 and ww > 0:
+                basis.append((w, ww))
+        r = [Decimal(float(a)) for a in y]
+        for _ in range(2):
+            for q, qq in basis:
+                coef = sum(a * b for a, b in zip(r, q)) / qq
+                r = [a - coef * b for a, b in zip(r, q)]
+        return float(sum(a * a for a in r))
+
 
 def cosine_similarity_loops(W):
     """D(u, v) = u.v / (|u||v|) entry by entry (seed 001, (5)); NaN for zero rows."""

@@ -3,10 +3,12 @@
 Parameters live in one flat kernel vector ``tk = (W.ravel(), a)`` updated in
 place; ``mask`` (same length, 0/1) freezes entries.  Both optimisers commute
 with the signed re-indexing that maps ReLU1D parameters to this form, so one
-loop serves both models.  ``hist[k]`` receives the loss after
-``k * record_every`` iterations (the loss is the one computed with the
-gradient, i.e. before that iteration's update); the loops return the loss
-after the last iteration, or a non-finite loss as soon as one appears.
+loop serves both models (seed 003's model with w = 1 has a faster loop in
+:mod:`flowlab._kernels.relu1d_descent`).  ``losses[k]`` receives the loss at
+iterate k of the call (computed with the gradient, i.e. before that
+iteration's update); ``snaps[s]`` receives the parameters at iteration
+``keep[s]`` (sorted).  The loops return the loss after the last iteration, or
+a non-finite loss as soon as one appears.
 """
 
 import math
@@ -24,7 +26,7 @@ def _views(tk, n, d1):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def gd(code, tk, n, d1, XT, y, scale, lr, steps, mask, record_every, hist, snaps):
+def gd(code, tk, n, d1, XT, y, scale, lr, steps, mask, losses, keep, snaps):
     """``steps`` iterations of theta <- theta - lr * grad L; returns the final loss."""
     W, a = _views(tk, n, d1)
     g = np.empty_like(tk)
@@ -33,12 +35,11 @@ def gd(code, tk, n, d1, XT, y, scale, lr, steps, mask, record_every, hist, snaps
     rec = 0
     for k in range(steps):
         L = gradient(code, W, a, XT, y, scale, r, gW, ga)
+        losses[k] = L
         if not math.isfinite(L):
             return L
-        if k % record_every == 0:
-            hist[rec] = L
-            if snaps.shape[0] > 0:
-                snaps[rec, :] = tk
+        while rec < keep.size and keep[rec] == k:
+            snaps[rec, :] = tk
             rec += 1
         for p in range(tk.size):
             tk[p] -= lr * mask[p] * g[p]
@@ -46,8 +47,8 @@ def gd(code, tk, n, d1, XT, y, scale, lr, steps, mask, record_every, hist, snaps
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def adam(code, tk, n, d1, XT, y, scale, lr, beta1, beta2, eps, steps, mask, record_every,
-         hist, snaps, m1, m2, t0):
+def adam(code, tk, n, d1, XT, y, scale, lr, beta1, beta2, eps, steps, mask, losses, keep,
+         snaps, m1, m2, t0):
     """``steps`` Adam iterations (Kingma & Ba); ``m1, m2`` are the moment estimates,
     ``t0`` the number of iterations already done (for bias correction).  Returns the final loss.
     """
@@ -58,12 +59,11 @@ def adam(code, tk, n, d1, XT, y, scale, lr, beta1, beta2, eps, steps, mask, reco
     rec = 0
     for k in range(steps):
         L = gradient(code, W, a, XT, y, scale, r, gW, ga)
+        losses[k] = L
         if not math.isfinite(L):
             return L
-        if k % record_every == 0:
-            hist[rec] = L
-            if snaps.shape[0] > 0:
-                snaps[rec, :] = tk
+        while rec < keep.size and keep[rec] == k:
+            snaps[rec, :] = tk
             rec += 1
         it = t0 + k + 1
         c1 = 1.0 - beta1 ** it

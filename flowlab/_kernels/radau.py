@@ -13,15 +13,24 @@ is an empty "marker" array; the marker's dtype selects (at compile time) the
 four compiled hooks that a model module registered with :func:`register_model`:
 
 - ``rhs(model, u, out)``: out = F(u);
-- ``jac(model, u, J)``: J = dF/du;
-- ``output(model, u, theta) -> loss``: the full parameter vector and the loss
-  for a state (what is recorded);
+- ``jac(model, u, J, dh) -> bool``: J = dF/du; True when J is similar to a
+  symmetric matrix through the diagonal scaling ``dh`` it fills in (then
+  diag(dh) J diag(dh)^-1 is symmetric, as for a gradient flow whose Jacobian is
+  minus a Hessian), False otherwise;
+- ``output(model, u, theta, with_loss) -> loss``: the full parameter vector of
+  a state (what is recorded) and, if ``with_loss``, its loss (else 0);
 - ``events(model, nodes, armed) -> (found, s)``: given the continuous
   extension of an accepted step at the Lobatto nodes s = 0, 1/4, 3/4, 1
   (``nodes`` has shape (4, n)), the earliest event in the step as a fraction
   s of it (the model stores which event it was);
 - ``event_rate(model, u, f) -> (e, de/dt)``: the value of that event function
   at u and its rate of change when u' = f.
+
+Linear algebra: when the Jacobian is symmetric up to a diagonal scaling, it is
+diagonalised once per Jacobian (symmetric eigen-decomposition) and every
+shifted system (mu/h I - J) of any step size, real or complex, is solved with
+two products by the eigenvectors -- changing h costs nothing.  Otherwise the
+two shifted matrices are factored (LU with partial pivoting) for each h.
 
 An event is reached by a step of exactly the located length, then polished by
 one Newton correction t -> t - e/e', u -> u - (e/e') f (an O(dt^2) change), so
@@ -60,12 +69,12 @@ def model_rhs(model, u, out):
     """out = F(u) (dispatched on the model marker)."""
 
 
-def model_jac(model, u, J):
-    """J = dF/du (dispatched on the model marker)."""
+def model_jac(model, u, J, dh):
+    """J = dF/du; returns True if diag(dh) J diag(dh)^-1 is symmetric (dispatched)."""
 
 
-def model_output(model, u, theta):
-    """Full parameters and loss of u (dispatched on the model marker)."""
+def model_output(model, u, theta, with_loss):
+    """Full parameters of u, and its loss if ``with_loss`` (dispatched on the model marker)."""
 
 
 def model_events(model, nodes, armed):
@@ -83,15 +92,15 @@ def _ov_rhs(model, u, out):
 
 
 @overload(model_jac)
-def _ov_jac(model, u, J):
+def _ov_jac(model, u, J, dh):
     impl = _hooks(model)[1]
-    return lambda model, u, J: impl(model, u, J)
+    return lambda model, u, J, dh: impl(model, u, J, dh)
 
 
 @overload(model_output)
-def _ov_output(model, u, theta):
+def _ov_output(model, u, theta, with_loss):
     impl = _hooks(model)[2]
-    return lambda model, u, theta: impl(model, u, theta)
+    return lambda model, u, theta, with_loss: impl(model, u, theta, with_loss)
 
 
 @overload(model_events)
@@ -147,11 +156,24 @@ DONE, EVENT, FULL, FAILED = 0, 1, 2, 3
 
 @nb.njit(**NUMBA_OPTIONS)
 def _rms(x, scale):
+    """Root mean square of x / scale for a vector x."""
     s = 0.0
     for i in range(x.size):
-        v = x.flat[i] / scale[i % scale.size]
+        v = x[i] / scale[i]
         s += v * v
     return math.sqrt(s / x.size)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _rms_rows(X, scale):
+    """Root mean square of X / scale over every row of X (3, n)."""
+    s = 0.0
+    for r in range(X.shape[0]):
+        row = X[r]
+        for i in range(row.size):
+            v = row[i] / scale[i]
+            s += v * v
+    return math.sqrt(s / X.size)
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -166,7 +188,61 @@ def _predict_factor(h, h_old, err, err_old):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _factor(J, h, LUr, pivr, LUc, pivc):
+def new_lin(n):
+    """Linear-solver state for n unknowns:
+    (flags [sym, factored, has_J], h, J, dh, lam, V, LUr, pivr, LUc, pivc, scratch).
+
+    Pass the same state to successive calls of :func:`run` (e.g. across events)
+    to start from the last Jacobian instead of evaluating a new one: simplified
+    Newton only needs an approximate Jacobian and re-evaluates it when it
+    stops converging."""
+    return (np.zeros(3, dtype=np.int64), np.zeros(1), np.empty((n, n)), np.ones(n), np.empty(n),
+            np.empty((n, n)), np.empty((n, n)), np.empty(n, dtype=np.int64),
+            np.empty((n, n), dtype=np.complex128), np.empty(n, dtype=np.int64),
+            np.empty((4, n)))
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _lin_jacobian(lin, model, y):
+    """Evaluate the Jacobian at y; diagonalise it when the model says it is symmetric."""
+    flags, _, J, dh, lam, V = lin[0], lin[1], lin[2], lin[3], lin[4], lin[5]
+    n = y.size
+    for k in range(n):
+        dh[k] = 1.0
+    sym = model_jac(model, y, J, dh)
+    if sym:
+        K = np.empty((n, n))
+        big = 0.0
+        for a in range(n):
+            for b in range(n):
+                K[a, b] = dh[a] * J[a, b] / dh[b]
+                big = max(big, abs(K[a, b]))
+        for a in range(n):
+            for b in range(a + 1, n):
+                if abs(K[a, b] - K[b, a]) > 1e-10 * big:
+                    sym = False
+                m_ = 0.5 * (K[a, b] + K[b, a])
+                K[a, b] = m_
+                K[b, a] = m_
+        if sym and n > 0:
+            w, vec = np.linalg.eigh(K)
+            for a in range(n):
+                lam[a] = w[a]
+                for b in range(n):
+                    V[a, b] = vec[a, b]
+    flags[0] = 1 if sym else 0
+    flags[1] = 0
+    flags[2] = 1
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _lin_factor(lin, h):
+    """Prepare the solves with (mu/h I - J); returns False if singular."""
+    flags, hh, J, LUr, pivr, LUc, pivc = lin[0], lin[1], lin[2], lin[6], lin[7], lin[8], lin[9]
+    hh[0] = h
+    flags[1] = 1
+    if flags[0] == 1:
+        return True
     n = J.shape[0]
     mr = MU_REAL / h
     mc = MU_COMPLEX / h
@@ -180,7 +256,82 @@ def _factor(J, h, LUr, pivr, LUc, pivc):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _newton(model, y, h, Z, W, F, LUr, pivr, LUc, pivc, scale, tol, ws):
+def _matvec(V, x, out, transpose):
+    """out = V x or V^T x (plain loops: BLAS calls cost more than small products)."""
+    n = x.size
+    if V.shape[0] > 96:
+        r = (V.T @ x) if transpose else (V @ x)
+        for k in range(n):
+            out[k] = r[k]
+        return
+    if transpose:
+        for k in range(n):
+            out[k] = 0.0
+        for a in range(n):
+            xa = x[a]
+            row = V[a]
+            for k in range(n):
+                out[k] += row[k] * xa
+    else:
+        for a in range(n):
+            row = V[a]
+            acc = 0.0
+            for k in range(n):
+                acc += row[k] * x[k]
+            out[a] = acc
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _lin_solve_real(lin, b):
+    """b <- (MU_REAL/h I - J)^{-1} b."""
+    flags, hh, dh, lam, V, LUr, pivr = lin[0], lin[1], lin[3], lin[4], lin[5], lin[6], lin[7]
+    if flags[0] == 0:
+        lu_solve(LUr, pivr, b)
+        return
+    sig = MU_REAL / hh[0]
+    n = b.size
+    tmp = lin[10][0]
+    c = lin[10][1]
+    for k in range(n):
+        tmp[k] = dh[k] * b[k]
+    _matvec(V, tmp, c, True)
+    for k in range(n):
+        c[k] /= sig - lam[k]
+    _matvec(V, c, tmp, False)
+    for k in range(n):
+        b[k] = tmp[k] / dh[k]
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _lin_solve_complex(lin, b):
+    """b <- (MU_COMPLEX/h I - J)^{-1} b for a complex vector b."""
+    flags, hh, dh, lam, V, LUc, pivc = lin[0], lin[1], lin[3], lin[4], lin[5], lin[8], lin[9]
+    if flags[0] == 0:
+        lu_solve(LUc, pivc, b)
+        return
+    sig = MU_COMPLEX / hh[0]
+    n = b.size
+    re = lin[10][0]
+    im = lin[10][1]
+    cr = lin[10][2]
+    ci = lin[10][3]
+    for k in range(n):
+        re[k] = dh[k] * b[k].real
+        im[k] = dh[k] * b[k].imag
+    _matvec(V, re, cr, True)
+    _matvec(V, im, ci, True)
+    for k in range(n):
+        q = (cr[k] + 1j * ci[k]) / (sig - lam[k])
+        cr[k] = q.real
+        ci[k] = q.imag
+    _matvec(V, cr, re, False)
+    _matvec(V, ci, im, False)
+    for k in range(n):
+        b[k] = (re[k] + 1j * im[k]) / dh[k]
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc):
     """Simplified Newton on the collocation system; Z holds the predictor on entry.
 
     Returns (converged, iterations, rate, nfev).
@@ -188,8 +339,7 @@ def _newton(model, y, h, Z, W, F, LUr, pivr, LUc, pivc, scale, tol, ws):
     n = y.size
     yi = ws[0]
     fr = ws[1]
-    fc = np.empty(n, dtype=np.complex128)
-    dW = np.empty((3, n))
+    dW = ws[10:13]
     for i in range(3):
         for p in range(n):
             W[i, p] = TI[i, 0] * Z[0, p] + TI[i, 1] * Z[1, p] + TI[i, 2] * Z[2, p]
@@ -212,13 +362,13 @@ def _newton(model, y, h, Z, W, F, LUr, pivr, LUc, pivc, scale, tol, ws):
             fr[p] = TI_REAL[0] * F[0, p] + TI_REAL[1] * F[1, p] + TI_REAL[2] * F[2, p] - mr * W[0, p]
             fc[p] = (TI_COMPLEX[0] * F[0, p] + TI_COMPLEX[1] * F[1, p] + TI_COMPLEX[2] * F[2, p]
                      - mc * (W[1, p] + 1j * W[2, p]))
-        lu_solve(LUr, pivr, fr)
-        lu_solve(LUc, pivc, fc)
+        _lin_solve_real(lin, fr)
+        _lin_solve_complex(lin, fc)
         for p in range(n):
             dW[0, p] = fr[p]
             dW[1, p] = fc[p].real
             dW[2, p] = fc[p].imag
-        dnorm = _rms(dW, scale)
+        dnorm = _rms_rows(dW, scale)
         if norm_old >= 0.0:
             rate = dnorm / norm_old if norm_old > 0.0 else 0.0
         if rate >= 0.0 and (rate >= 1.0 or
@@ -237,8 +387,7 @@ def _newton(model, y, h, Z, W, F, LUr, pivr, LUc, pivc, scale, tol, ws):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _attempt(model, y, f0, h, Z, J, LUr, pivr, LUc, pivc, rtol, atol, tol, rejected,
-             y_new, err, ws):
+def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ws, fc):
     """One step attempt of size h from y with predictor Z (LU factors for this h given).
 
     Returns (status, error_norm, iterations, rate, nfev): status 0 accepted,
@@ -248,9 +397,9 @@ def _attempt(model, y, f0, h, Z, J, LUr, pivr, LUc, pivc, rtol, atol, tol, rejec
     scale = ws[2]
     for p in range(n):
         scale[p] = atol + abs(y[p]) * rtol
-    W = np.empty((3, n))
-    F = np.empty((3, n))
-    ok, it, rate, nfev = _newton(model, y, h, Z, W, F, LUr, pivr, LUc, pivc, scale, tol, ws)
+    W = ws[4:7]
+    F = ws[7:10]
+    ok, it, rate, nfev = _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc)
     if not ok:
         return 1, np.inf, it, rate, nfev
     ze = ws[3]
@@ -259,17 +408,17 @@ def _attempt(model, y, f0, h, Z, J, LUr, pivr, LUc, pivc, rtol, atol, tol, rejec
         ze[p] = (E[0] * Z[0, p] + E[1] * Z[1, p] + E[2] * Z[2, p]) / h
         err[p] = f0[p] + ze[p]
         scale[p] = atol + max(abs(y[p]), abs(y_new[p])) * rtol
-    lu_solve(LUr, pivr, err)
+    _lin_solve_real(lin, err)
     en = _rms(err, scale)
     if rejected and en > 1.0:
-        tmp = ws[0]
+        tmp = ws[13]
         for p in range(n):
             tmp[p] = y[p] + err[p]
         model_rhs(model, tmp, err)
         nfev += 1
         for p in range(n):
             err[p] += ze[p]
-        lu_solve(LUr, pivr, err)
+        _lin_solve_real(lin, err)
         en = _rms(err, scale)
     if not math.isfinite(en):
         return 1, np.inf, it, rate, nfev
@@ -306,10 +455,9 @@ def _dense_nodes(y, Z, nodes):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _restart_stages(y, Z, s_from, ratio, y_from, Z0):
+def _restart_stages(y, Z, s_from, ratio, y_from, Z0, tmp):
     """Stage increments of a step of size ratio*h starting at the fraction ``s_from`` of
     the last step, predicted from its collocation polynomial: Z0_i = u(s_from + ratio c_i) - y_from."""
-    tmp = np.empty(y.size)
     for i in range(3):
         _colloc(y, Z, s_from + ratio * C[i], tmp)
         for p in range(y.size):
@@ -320,7 +468,7 @@ def _restart_stages(y, Z, s_from, ratio, y_from, Z0):
 def _record(model, nodes_u, theta, out_t, out_nodes, out_loss, k, t_new):
     out_t[k] = t_new
     for q in range(4):
-        loss = model_output(model, nodes_u[q], theta)
+        loss = model_output(model, nodes_u[q], theta, q == 3)
         for p in range(theta.size):
             out_nodes[k, q, p] = theta[p]
     out_loss[k] = loss
@@ -328,7 +476,7 @@ def _record(model, nodes_u, theta, out_t, out_nodes, out_loss, k, t_new):
 
 @nb.njit(**NUMBA_OPTIONS)
 def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
-        out_t, out_nodes, out_loss, armed, stats):
+        out_t, out_nodes, out_loss, armed, stats, lin):
     """Integrate from (t0, y0) towards t_end; see the module docstring.
 
     Accepted steps are written to ``out_t[k]`` (end time), ``out_nodes[k]``
@@ -336,31 +484,33 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
     (loss at the step end).  ``stats`` (float64, length 8) carries
     [t, h_next, nfev, njev, nlu, steps, err_old, h_old] (the last two are read
     on entry to continue the step-size controller).  ``y0`` is overwritten
-    with the final state.  An event ends the run at the event time, reached by
-    a step of exactly that length (or, if that step fails, by the continuous
-    extension).  Returns (status, number of recorded steps).
+    with the final state.  ``lin`` is the linear-solver state from
+    :func:`new_lin` (its Jacobian is reused if it has one of the right size).
+    An event ends the run at the event time, reached by a step of exactly
+    that length (or, if that step fails, by the continuous extension).
+    Returns (status, number of recorded steps).
     """
     n = y0.size
     eps = np.finfo(np.float64).eps
     tol = max(10.0 * eps / rtol, min(0.03, math.sqrt(rtol)))
     y = y0
     f0 = np.empty(n)
-    J = np.empty((n, n))
-    LUr = np.empty((n, n))
-    LUc = np.empty((n, n), dtype=np.complex128)
-    pivr = np.empty(n, dtype=np.int64)
-    pivc = np.empty(n, dtype=np.int64)
     Z = np.zeros((3, n))
     Zs = np.empty((3, n))
     y_new = np.empty(n)
     err = np.empty(n)
-    ws = np.empty((4, n))
+    ws = np.empty((16, n))
+    fc = np.empty(n, dtype=np.complex128)
     nodes_u = np.empty((4, n))
     theta = np.empty(out_nodes.shape[2])
     model_rhs(model, y, f0)
-    model_jac(model, y, J)
-    nfev, njev, nlu = 1, 1, 0
-    current_jac = True
+    nfev, njev, nlu = 1, 0, 0
+    if lin[0][2] == 1 and lin[2].shape[0] == n:
+        current_jac = False              # start from the Jacobian of the previous call
+    else:
+        _lin_jacobian(lin, model, y)
+        njev = 1
+        current_jac = True
     lu_ok = False
     t = t0
     err_old = stats[6]
@@ -387,21 +537,21 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         en = 0.0
         while h > 10.0 * eps * max(abs(t), 1e-300):
             if not lu_ok:
-                if not _factor(J, h, LUr, pivr, LUc, pivc):
+                if not _lin_factor(lin, h):
                     h *= 0.5
                     continue
-                nlu += 1
+                nlu += 1 - lin[0][0]
                 lu_ok = True
             for i in range(3):
                 for p in range(n):
                     Zs[i, p] = Z[i, p]
-            st, en, it, rate, nf = _attempt(model, y, f0, h, Zs, J, LUr, pivr, LUc, pivc,
-                                            rtol, atol, tol, rejected, y_new, err, ws)
+            st, en, it, rate, nf = _attempt(model, y, f0, h, Zs, lin, rtol, atol, tol, rejected,
+                                            y_new, err, ws, fc)
             nfev += nf
             if st == 0:
                 break
             if st == 1 and not current_jac:
-                model_jac(model, y, J)
+                _lin_jacobian(lin, model, y)
                 njev += 1
                 current_jac = True
             elif st == 1:
@@ -426,13 +576,12 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
             h_ev = s_ev * h
             if 0.0 < s_ev < 1.0:
                 Z2 = np.empty((3, n))
-                _restart_stages(y, Zs, 0.0, s_ev, y, Z2)
+                _restart_stages(y, Zs, 0.0, s_ev, y, Z2, ws[15])
                 exact = False
-                if _factor(J, h_ev, LUr, pivr, LUc, pivc):
-                    nlu += 1
-                    st, en2, it2, rate2, nf = _attempt(model, y, f0, h_ev, Z2, J, LUr, pivr,
-                                                       LUc, pivc, rtol, atol, tol, False, y_new,
-                                                       err, ws)
+                if _lin_factor(lin, h_ev):
+                    nlu += 1 - lin[0][0]
+                    st, en2, it2, rate2, nf = _attempt(model, y, f0, h_ev, Z2, lin, rtol, atol,
+                                                       tol, False, y_new, err, ws, fc)
                     nfev += nf
                     exact = st == 0
                 if exact:
@@ -446,7 +595,7 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
             elif s_ev >= 1.0:
                 _dense_nodes(y, Zs, nodes_u)
             # Newton polish of the event time and state
-            f1 = ws[1]
+            f1 = ws[14]
             model_rhs(model, nodes_u[3], f1)
             nfev += 1
             e1, de1 = model_event_rate(model, nodes_u[3], f1)
@@ -470,7 +619,11 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         recompute = it > 2 and rate > 1e-3
         safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + it)
         factor = min(MAX_FACTOR, safety * _predict_factor(h, h_old, en, err_old))
-        if not recompute and factor < 1.2:
+        # with LU factors a new h costs two factorisations, so small increases are
+        # skipped (as in Hairer's RADAU5); with the eigen-decomposition it is free
+        if lin[0][0] == 0 and not recompute and factor < 1.2:
+            factor = 1.0
+        elif abs(factor - 1.0) < 1e-3 and not recompute:
             factor = 1.0
         else:
             lu_ok = False
@@ -482,12 +635,15 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         model_rhs(model, y, f0)
         nfev += 1
         if recompute:
-            model_jac(model, y, J)
+            _lin_jacobian(lin, model, y)
             njev += 1
             current_jac = True
         else:
             current_jac = False
-        _restart_stages(y - Zs[2], Zs, 1.0, factor, y, Z)
+        y_old = ws[13]
+        for p in range(n):
+            y_old[p] = y[p] - Zs[2, p]
+        _restart_stages(y_old, Zs, 1.0, factor, y, Z, ws[15])
         h *= factor
         rejected = False
     stats[0] = t

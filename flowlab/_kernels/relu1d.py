@@ -58,16 +58,20 @@ EV_CROSS, EV_SLIDE_END0, EV_SLIDE_END1, EV_PIVOT = range(4)
 @nb.njit(**INLINE_OPTIONS)
 def _delta(P, Plo, q, a, b):
     """Double-double block sum of moment q over unique points [a, b)."""
-    return (P[q, b] - P[q, a]) + (Plo[q, b] - Plo[q, a])
+    return (P[b, q] - P[a, q]) + (Plo[b, q] - Plo[a, q])
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def prefix_moments(xs, cnt, ysum, y2sum, xysum, yabs, P, Plo):
-    """Fill the (NMOM, M+1) prefix moments, hi parts in P and lo parts in Plo (TwoSum)."""
+    """Fill the (M+1, NMOM) prefix moments, hi parts in P and lo parts in Plo (TwoSum).
+
+    Row k holds the sums over the first k unique points, so the moments needed at
+    a block boundary share one or two cache lines.
+    """
     M = xs.size
     for q in range(NMOM):
-        P[q, 0] = 0.0
-        Plo[q, 0] = 0.0
+        P[0, q] = 0.0
+        Plo[0, q] = 0.0
     vals = np.empty(NMOM)
     for i in range(M):
         x = xs[i]
@@ -81,13 +85,13 @@ def prefix_moments(xs, cnt, ysum, y2sum, xysum, yabs, P, Plo):
         vals[MAY] = yabs[i]
         vals[MAXY] = abs(x) * yabs[i]
         for q in range(NMOM):
-            a = P[q, i]
+            a = P[i, q]
             b = vals[q]
             s = a + b
             bb = s - a
             e = (a - (s - bb)) + (b - bb)
-            P[q, i + 1] = s
-            Plo[q, i + 1] = Plo[q, i] + e
+            P[i + 1, q] = s
+            Plo[i + 1, q] = Plo[i, q] + e
 
 
 # ----------------------------------------------------------------------------------------
@@ -282,10 +286,10 @@ def rhs(model, u, out):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def output(model, u, theta):
-    """Hook for radau.run: full parameters and loss of the state u."""
+def output(model, u, theta, with_loss):
+    """Hook for radau.run: full parameters of the state u, and its loss if asked."""
     expand(model, u, theta)
-    return moments(model, theta)
+    return moments(model, theta) if with_loss else 0.0
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -351,8 +355,14 @@ def _sym(H, a, b, v):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def jac(model, u, J):
-    """Hook for radau.run: J = dF/du (exact, O(n^2))."""
+def jac(model, u, J, dh):
+    """Hook for radau.run: J = dF/du (exact, O(n^2)).
+
+    J = -D^{-1} Htilde with Htilde the Hessian of the loss in the state
+    coordinates and D = diag(1 + x_p^2) on the input weight of a neuron whose
+    knot is pinned on x_p (its b follows as x_p w), 1 elsewhere: so
+    diag(sqrt(D)) J diag(sqrt(D))^-1 is symmetric; ``dh`` receives sqrt(D).
+    """
     xs, fpar, ipar, pin, free, work2 = model[1], model[6], model[7], model[10], model[14], model[23]
     n = ipar[0]
     tw = ipar[1] == 1
@@ -387,6 +397,14 @@ def jac(model, u, J):
     for r in range(free.size):
         for c in range(free.size):
             J[r, c] = H[free[r], free[c]]
+        dh[r] = 1.0
+    if tw and fpar[1] == 1.0 and fpar[2] == 1.0:
+        uw = model[17]
+        for j in range(n):
+            p = pin[j]
+            if p >= 0 and uw[j] >= 0:
+                dh[uw[j]] = math.sqrt(1.0 + xs[p] * xs[p])
+    return True
 
 
 # ----------------------------------------------------------------------------------------
@@ -420,6 +438,25 @@ _VINV = np.linalg.inv(np.vander(np.array([0.0, 0.25, 0.75, 1.0]), 4, increasing=
 @nb.njit(**INLINE_OPTIONS)
 def _violates(g, side):
     return g <= 0.0 if side > 0 else g > 0.0
+
+
+@nb.njit(**INLINE_OPTIONS)
+def _surely_inside(vals, side, thr):
+    """Cheap test that the cubic through the node values stays on ``side`` over [0, 1]:
+    with g = a0 + a1 s + a2 s^2 + a3 s^3 and s^k in [0, 1], g lies within
+    a0 + sum_k [min(0, a_k), max(0, a_k)]."""
+    a0 = _VINV[0, 0] * vals[0] + _VINV[0, 1] * vals[1] + _VINV[0, 2] * vals[2] + _VINV[0, 3] * vals[3]
+    lo_ = a0
+    hi_ = a0
+    for r in range(1, 4):
+        a = _VINV[r, 0] * vals[0] + _VINV[r, 1] * vals[1] + _VINV[r, 2] * vals[2] + _VINV[r, 3] * vals[3]
+        if a < 0.0:
+            lo_ += a
+        else:
+            hi_ += a
+    if side > 0:
+        return lo_ > 0.0
+    return hi_ <= 0.0
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -500,10 +537,7 @@ def slide_functions(model, theta, j, p):
     sums over j's active set without p and r_p the residual of the point group.
     ``moments`` must have been called for theta.
     """
-    xs, P, Plo, cnt, ysum, fpar, ipar, bp, work = (model[1], model[2], model[3], model[4],
-                                                    model[5], model[6], model[7], model[13],
-                                                    model[22])
-    n = ipar[0]
+    xs, fpar, ipar, work = model[1], model[6], model[7], model[22]
     tw = ipar[1] == 1
     eb = fpar[1]
     ew = fpar[2] if tw else 0.0
@@ -555,7 +589,10 @@ def events(model, nodes, armed):
                 b, w = _bw_at(model, nodes[q], j)
                 vals[q] = w * xs[p] - b
                 scale = max(scale, abs(w) * X + abs(b))
-            s, armed[k] = first_violation(vals, side, armed[k], ARM_RTOL * scale)
+            thr = ARM_RTOL * scale
+            if armed[k] and _surely_inside(vals, side, thr):
+                continue
+            s, armed[k] = first_violation(vals, side, armed[k], thr)
         elif kind == 2:
             scale = 0.0
             for q in range(4):

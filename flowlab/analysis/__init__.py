@@ -11,7 +11,7 @@ from .gram import (GramSpectrum, LinearFlow, PowerFit, adaptive_biases, extreme_
 from .quadrature import (Quadrature, composite_gauss_legendre, gauss_legendre, monte_carlo,
                          quadrature, trapezoid, uniform_grid)
 from .condensation_stage import (InitialStage, PolyFit, flow_initial_stage, initial_stage,
-                            polyfit_output)
+                                 polyfit_output)
 from .rank import (RankHistory, Staircase, Step, eps_rank, mass_matrix, neuron_mass_matrix,
                    neuron_rank, rank_along, staircase)
 

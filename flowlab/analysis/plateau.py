@@ -36,7 +36,8 @@ from ..models import ReLU1D
 __all__ = ["activation_counts", "macroscopic_data", "MacroscopicData", "counts_along",
            "activity", "declared_activity", "matrix_M", "velocity_matrix", "q0", "rates",
            "pinned_at", "theorem31", "Theorem31",
-           "stationarity_residual", "least_squares_lines", "fully_trained_network"]
+           "stationarity_residual", "least_squares_lines", "fully_trained_network",
+           "plateaus", "Plateau"]
 
 
 def _fixed_w_net(net) -> ReLU1D:
@@ -294,25 +295,52 @@ def theorem31(sol, nodes: int = 4) -> Theorem31:
     starts = np.unique(np.concatenate([[br[0]], np.asarray(sol.events.t, dtype=float)]))
     seg = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(starts) - 1)
     TH = sol.theta_at(t)
-    pins = [pinned_at(sol, s_) for s_ in starts]
-    masks = [declared_activity(sol, s_) for s_ in starts]
-    loss = np.empty(t.size)
+    prob = sol.problem()
+    loss = np.array([prob.loss(th[prob.user_index]) for th in TH])
+    s = v.loss_scale(kind, x.size)
+    n = net0.width
     rmin = np.empty(t.size)
     rmax = np.empty(t.size)
-    for i, th in enumerate(TH):
-        net = net0.with_params(th)
-        loss[i] = net.loss(x, y, kind)
-        rmin[i], rmax[i] = rates(net, x, kind, pins[seg[i]], masks[seg[i]])
     q = np.full(t.size, np.nan)
     upper = np.full(t.size, np.nan)
     lower = np.full(t.size, np.nan)
     lower1 = np.full(t.size, np.nan)
-    for k in range(len(starts)):
+    L = np.tril(np.ones((n, n)))
+    for k, start in enumerate(starts):
         idx = np.flatnonzero(seg == k)
         if idx.size == 0:
             continue
+        pins = pinned_at(sol, start)
+        mask = declared_activity(sol, start)
+        # per-level data are constant on a segment (the activity is)
+        md = macroscopic_data(net0.with_params(TH[idx[0]]), x, np.zeros_like(x), mask)
+        u = md.u[1:].astype(float)
+        D = np.concatenate([np.sqrt(u), np.sqrt(u) * np.sqrt(np.maximum(
+            np.nan_to_num(md.sigma2[1:]), 0.0))])
+        mu = np.nan_to_num(md.mu[1:])
+        P = np.array([net0.unpack(th)["b"] for th in TH[idx]])
+        C = np.array([net0.unpack(th)["c"] for th in TH[idx]])
+        order = np.argsort(P, axis=1, kind="stable")
+        b = np.take_along_axis(P, order, 1)
+        c = np.take_along_axis(C, order, 1)
+        keep_b = ~np.take_along_axis(np.broadcast_to(pins, P.shape), order, 1)
+        N = np.zeros((idx.size, 2 * n, 2 * n))
+        N[:, :n, :n] = L[None] * c[:, None, :]
+        N[:, :n, n:] = mu[None, :, None] * L[None] - L[None] * b[:, None, :]
+        N[:, n:, n:] = L[None]
+        Mb = D[None, :, None] * N
+        sv = np.empty((idx.size, 2 * n))
+        for r in range(idx.size):                      # pinned b-columns drop out
+            cols = np.concatenate([keep_b[r], np.ones(n, dtype=bool)])
+            sr = np.linalg.svd(Mb[r][:, cols], compute_uv=False)
+            sv[r] = np.concatenate([sr, np.zeros(2 * n - sr.size)])
+        tol = sv[:, :1] * 2 * n * np.finfo(float).eps
+        rank = np.sum(sv > tol, axis=1)
+        rmax[idx] = s * sv[:, 0] ** 2
+        rmin[idx] = np.where(rank > 0, s * sv[np.arange(idx.size), np.maximum(rank - 1, 0)] ** 2,
+                             0.0)
         i0 = idx[0]
-        q[idx] = q0(net0.with_params(TH[i0]), x, y, kind, pins[k], masks[k])
+        q[idx] = q0(net0.with_params(TH[i0]), x, y, kind, pins, mask)
         dt = np.diff(t[idx])
         Imin = np.concatenate([[0.0], np.cumsum(0.5 * dt * (rmin[idx][1:] + rmin[idx][:-1]))])
         Imax = np.concatenate([[0.0], np.cumsum(0.5 * dt * (rmax[idx][1:] + rmax[idx][:-1]))])
@@ -450,3 +478,61 @@ def fully_trained_network(x, y, partition, *, knot_on_point: bool = False) -> Re
         resid[later] -= a * x[later] + d
         prev_max = x[sel].max()
     return ReLU1D(np.array(knots), np.array(coefs))
+
+
+# -- plateaus of a loss curve -------------------------------------------------------------
+
+@dataclass
+class Plateau:
+    """A stretch [start, end] of a loss curve that is flat on a log time axis."""
+
+    start: float
+    end: float
+    loss: float              # loss at the start
+    drop_after: float        # relative drop of the loss over the decade after ``end``
+
+
+def plateaus(t, loss, *, min_decades: float = 0.5, flat: float = 0.15) -> list[Plateau]:
+    """Plateaus of a loss curve (seed 003, Fig. 1): maximal stretches of at least
+    ``min_decades`` decades of t over which the loss falls by less than the fraction
+    ``flat`` per decade (measured over half-decade windows on a log time axis), once
+    it has fallen by that fraction from its initial value (on a log axis every
+    curve looks flat as t -> 0).
+
+    ``drop_after`` of each plateau is the relative fall of the loss over the decade
+    that follows it (0 if the curve ends first).  ``t`` must be increasing; t = 0
+    is skipped.
+    """
+    t = v.as_array(t, "t", ndim=1)
+    L = v.as_array(loss, "loss", ndim=1)
+    if t.size != L.size:
+        raise ValueError("`t` and `loss` must have the same length.")
+    keep = t > 0
+    t, L = t[keep], L[keep]
+    if t.size < 3 or np.log10(t[-1] / t[0]) < min_decades:
+        return []
+    lt = np.log10(t)
+    grid = np.arange(lt[0], lt[-1] + 1e-12, 0.05)
+    lg = np.interp(grid, lt, np.log(np.maximum(L, 1e-300)))
+    span = 10                                     # grid points in half a decade
+    rate = np.full(grid.size, np.inf)
+    rate[:-span] = 1.0 - np.exp(2.0 * (lg[span:] - lg[:-span]))   # fall per decade
+    is_flat = (rate < flat) & (lg <= np.log(1.0 - flat) + np.log(max(L[0], 1e-300)))
+    out = []
+    i = 0
+    while i < grid.size:
+        if not is_flat[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < grid.size and is_flat[j + 1]:
+            j += 1
+        end = min(j + span, grid.size - 1)
+        if grid[end] - grid[i] >= min_decades:
+            L_end = float(np.exp(lg[end]))
+            after = float(np.interp(grid[end] + 1.0, lt, L)) if grid[end] + 1.0 <= lt[-1] \
+                else L_end
+            out.append(Plateau(float(10 ** grid[i]), float(10 ** grid[end]),
+                               float(np.exp(lg[i])), 1.0 - after / L_end))
+        i = end + 1
+    return out

@@ -179,14 +179,7 @@ class Recorder:
         self.events, self.stages, self.info = empty_events(), None, {}
         self.clock = time.perf_counter()
         self.last_checkpoint = self.clock
-        if progress is None:
-            progress = sys.stderr.isatty()
-        self.bar = None
-        if progress:
-            from tqdm.auto import tqdm
-            self.bar = tqdm(total=t_end - t0, unit="t", delay=1.0, leave=False,
-                            desc=f"flow[{method}]", bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} "
-                            "[{elapsed}<{remaining}]")
+        self.bar = progress_bar(progress, t_end - t0, method)
         if t_eval is None or t_eval[0] == t0:
             self._record(t0, prob.u0)
             self.next_eval = 0 if t_eval is None else 1
@@ -261,6 +254,17 @@ class Recorder:
         if status not in ("finished", "steady_state", "interrupted"):
             warnings.warn(f"flow stopped early ({status}): {message}", RuntimeWarning, stacklevel=3)
         return sol
+
+
+def progress_bar(progress, total, method):
+    """A tqdm bar over flow time (on a terminal unless ``progress`` says otherwise)."""
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, unit="t", delay=1.0, leave=False, desc=f"flow[{method}]",
+                bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
 
 
 def _raw_x(prob: Problem) -> np.ndarray:

@@ -3,6 +3,10 @@
 Time scale: ``steps`` iterations of gradient descent with learning rate ``lr``
 follow the gradient flow of the same loss up to t = lr * steps, with an error
 O(lr) (tested in tests/train/test_descent.py).
+
+Seed 003's model (a ``ReLU1D`` with w fixed to 1) runs through a dedicated
+loop costing O(n + m) per iteration (:mod:`flowlab._kernels.relu1d_descent`);
+every other network through the generic two-layer kernels (O(n m)).
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import numpy as np
 
 from .. import _validate as v
 from .._kernels import optim as _ko
-from .._problem import Problem
-from ..models import Network
+from .._kernels import relu1d_descent as _kr
+from .._problem import Problem, resolve_trainable
+from ..models import Network, ReLU1D
 from .result import TrainResult
 
 __all__ = ["gd", "adam"]
@@ -24,8 +29,8 @@ _CHUNK = 200_000
 
 
 def gd(net: Network, x, y, lr: float, steps: int, *, loss: str = "sum", trainable=None,
-       record_every: int = 1, record_params: bool = False, progress: bool | None = None
-       ) -> TrainResult:
+       record_every: int = 1, record_at=None, record_params: bool = False,
+       target_loss: float | None = None, progress: bool | None = None) -> TrainResult:
     """Full-batch gradient descent theta <- theta - lr * grad L(theta).
 
     Parameters
@@ -45,6 +50,14 @@ def gd(net: Network, x, y, lr: float, steps: int, *, loss: str = "sum", trainabl
     record_every : int
         Record the loss (and parameters, if ``record_params``) every this many
         iterations; the final iteration is always recorded.
+    record_at : array_like of int, optional
+        Iterations at which to record instead (e.g. log-spaced for long runs);
+        overrides ``record_every``.
+    record_params : bool
+        Also record the flat parameters (``TrainResult.params``).
+    target_loss : float, optional
+        Report in ``info["target_reached_at"]`` the first iteration whose loss
+        is <= this value (None if never), checked at every iteration.
     progress : bool, optional
         Progress bar (default: when stderr is a terminal).
 
@@ -62,18 +75,14 @@ def gd(net: Network, x, y, lr: float, steps: int, *, loss: str = "sum", trainabl
     True
     """
     lr = v.check_real(lr, "lr", positive=True)
-
-    def call(code, tk, n, d1, XT, yy, scale, nsteps, mask, hist, snaps, state):
-        return _ko.gd(code, tk, n, d1, XT, yy, scale, lr, nsteps, mask, record_every, hist, snaps)
-
-    return _drive("gd", call, {}, net, x, y, steps, loss, trainable, record_every,
-                  record_params, progress, {"lr": lr})
+    return _drive("gd", {"lr": lr}, net, x, y, steps, loss, trainable, record_every,
+                  record_at, record_params, target_loss, progress)
 
 
 def adam(net: Network, x, y, lr: float = 1e-3, steps: int = 1000, *, beta1: float = 0.9,
          beta2: float = 0.999, eps: float = 1e-8, loss: str = "sum", trainable=None,
-         record_every: int = 1, record_params: bool = False, progress: bool | None = None
-         ) -> TrainResult:
+         record_every: int = 1, record_at=None, record_params: bool = False,
+         target_loss: float | None = None, progress: bool | None = None) -> TrainResult:
     """Full-batch Adam (Kingma & Ba) with its default hyper-parameters.
 
     Same arguments as :func:`gd`, plus ``beta1``, ``beta2``, ``eps``; the
@@ -85,55 +94,148 @@ def adam(net: Network, x, y, lr: float = 1e-3, steps: int = 1000, *, beta1: floa
     eps = v.check_real(eps, "eps", positive=True)
     if beta1 >= 1 or beta2 >= 1:
         raise ValueError(f"`beta1` and `beta2` must be < 1, got {beta1}, {beta2}.")
+    hyper = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps}
+    return _drive("adam", hyper, net, x, y, steps, loss, trainable, record_every, record_at,
+                  record_params, target_loss, progress)
 
-    def call(code, tk, n, d1, XT, yy, scale, nsteps, mask, hist, snaps, state):
-        L = _ko.adam(code, tk, n, d1, XT, yy, scale, lr, beta1, beta2, eps, nsteps, mask,
-                     record_every, hist, snaps, state["m1"], state["m2"], state["t"])
-        state["t"] += nsteps
+
+class _Generic:
+    """Any network through the two-layer kernels (parameters in kernel form)."""
+
+    def __init__(self, method, hyper, net, x, y, loss, trainable):
+        self.method, self.h = method, hyper
+        self.prob = prob = Problem(net, x, y, loss=loss, trainable=trainable)
+        self.tk = prob._tk.copy()
+        self.tk[prob.kidx] = prob.ksign * prob.u0
+        self.mask = np.zeros(self.tk.size)
+        self.mask[prob.kidx] = 1.0
+        self.m1, self.m2, self.t = np.zeros(self.tk.size), np.zeros(self.tk.size), 0
+        self.size = self.tk.size
+        self.loss_kind, self.trainable = prob.loss_kind, prob.trainable
+
+    def run(self, steps, losses, keep, snaps):
+        p, h = self.prob, self.h
+        if self.method == "gd":
+            return _ko.gd(p.code, self.tk, p.n, p.d1, p.XT, p.y, p.scale, h["lr"], steps,
+                          self.mask, losses, keep, snaps)
+        L = _ko.adam(p.code, self.tk, p.n, p.d1, p.XT, p.y, p.scale, h["lr"], h["beta1"],
+                     h["beta2"], h["eps"], steps, self.mask, losses, keep, snaps, self.m1,
+                     self.m2, self.t)
+        self.t += steps
         return L
 
-    return _drive("adam", call, {}, net, x, y, steps, loss, trainable, record_every,
-                  record_params, progress, {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps})
+    def user(self, S):
+        """Flat user parameters from kernel vectors S (k, size)."""
+        p = self.prob
+        out = np.repeat(p.theta0[None, :], S.shape[0], axis=0)
+        out[:, p.user_index] = S[:, p.kidx] * p.ksign
+        return out
+
+    def final(self):
+        u = self.prob.ksign * self.tk[self.prob.kidx]
+        ok = np.all(np.isfinite(u))
+        return self.prob.net(u), (self.prob.loss(u) if ok else np.inf), self.tk.copy()
 
 
-def _drive(method, call, state, net, x, y, steps, loss, trainable, record_every,
-           record_params, progress, info) -> TrainResult:
+class _SeedModel:
+    """Seed 003's model (ReLU1D, w = 1) through the O(n + m) loop; p = (b, c)."""
+
+    def __init__(self, method, hyper, net, x, y, loss, trainable):
+        self.method, self.h = method, hyper
+        self.loss_kind = v.check_loss(loss)
+        xa = net._inputs(x)[0]
+        ya = v.as_array(y, "y", ndim=1)
+        if ya.size != xa.size:
+            raise ValueError(f"`y` must have one value per data point: x has {xa.size} "
+                             f"points, y has {ya.size}.")
+        order = np.argsort(xa, kind="stable")
+        self.xs, self.ys = xa[order], ya[order]
+        self.scale = v.loss_scale(self.loss_kind, xa.size)
+        self.trainable = resolve_trainable(net, trainable)
+        n = net.width
+        self.p = net.params()
+        self.size = self.p.size
+        self.mask = np.zeros(2 * n)
+        for g in self.trainable:
+            self.mask[net.groups()[g]] = 1.0
+        self.m1, self.m2, self.t = np.zeros(2 * n), np.zeros(2 * n), 0
+        self.k = np.zeros(n, dtype=np.int64)
+        _kr.active_index(self.xs, self.p[:n], self.k)
+
+    def run(self, steps, losses, keep, snaps):
+        h = self.h
+        code = _kr.GD if self.method == "gd" else _kr.ADAM
+        L = _kr.descend(code, self.p, self.xs, self.ys, self.scale, h["lr"],
+                        h.get("beta1", 0.0), h.get("beta2", 0.0), h.get("eps", 1.0), steps,
+                        self.mask, self.m1, self.m2, self.t, self.k, losses, keep, snaps)
+        self.t += steps
+        return L
+
+    def user(self, S):
+        return S
+
+    def final(self):
+        n = self.p.size // 2
+        net = ReLU1D(self.p[:n], self.p[n:])
+        ok = np.all(np.isfinite(self.p))
+        return net, (net.loss(self.xs, self.ys, self.loss_kind) if ok else np.inf), self.p.copy()
+
+
+def _runner(method, hyper, net, x, y, loss, trainable):
+    if isinstance(net, ReLU1D) and net.w is None:
+        return _SeedModel(method, hyper, net, x, y, loss, trainable)
+    if not isinstance(net, Network):
+        raise TypeError("`net` must be a flowlab network (ReLU1D or TwoLayer), got "
+                        f"{type(net).__name__}.")
+    return _Generic(method, hyper, net, x, y, loss, trainable)
+
+
+def _record_points(steps, record_every, record_at):
+    if record_at is None:
+        record_every = v.check_int(record_every, "record_every", minimum=1)
+        return np.arange(0, steps, record_every, dtype=np.int64)
+    at = np.asarray(record_at)
+    if at.ndim != 1 or not np.issubdtype(at.dtype, np.integer):
+        raise TypeError("`record_at` must be a 1-d array of iteration numbers (integers).")
+    if at.size and at.min() < 0:
+        raise ValueError("`record_at` must hold iteration numbers >= 0.")
+    at = np.unique(at.astype(np.int64))
+    return at[at < steps]
+
+
+def _drive(method, hyper, net, x, y, steps, loss, trainable, record_every, record_at,
+           record_params, target_loss, progress) -> TrainResult:
     """Run a compiled loop in chunks (progress bar, Ctrl-C) and wrap the result."""
-    prob = Problem(net, x, y, loss=loss, trainable=trainable)
+    run = _runner(method, hyper, net, x, y, loss, trainable)
     steps = v.check_int(steps, "steps", minimum=0)
-    record_every = v.check_int(record_every, "record_every", minimum=1)
-    tk = prob._tk.copy()
-    tk[prob.kidx] = prob.ksign * prob.u0
-    mask = np.zeros(tk.size)
-    mask[prob.kidx] = 1.0
-    state.update(m1=np.zeros(tk.size), m2=np.zeros(tk.size), t=0)
-    chunk = record_every * max(1, _CHUNK // record_every)
-    hists, snaps_all, iters = [], [], []
-    if progress is None:
-        progress = sys.stderr.isatty()
-    bar = None
-    if progress and steps:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, unit="it", delay=1.0, leave=False, desc=method)
-    done, stop = 0, f"completed {steps} iterations"
+    rec = _record_points(steps, record_every, record_at)
+    if target_loss is not None:
+        target_loss = v.check_real(target_loss, "target_loss")
+    bar = _bar(progress, steps, method)
+    hists, iters, snaps_all = [], [], []
+    done, stop, reached = 0, f"completed {steps} iterations", None
     clock = time.perf_counter()
-    L = prob.loss(prob.u0)
     try:
         while done < steps:
-            k = min(chunk, steps - done)
-            nrec = (k - 1) // record_every + 1
-            hist = np.full(nrec, np.nan)
-            snaps = np.empty((nrec if record_params else 0, tk.size))
-            L = call(prob.code, tk, prob.n, prob.d1, prob.XT, prob.y, prob.scale, k, mask,
-                     hist, snaps, state)
-            ok = np.isfinite(hist)
-            hists.append(hist[ok])
+            k = min(_CHUNK, steps - done)
+            lo, hi = np.searchsorted(rec, [done, done + k])
+            keep = rec[lo:hi] - done
+            losses = np.full(k, np.nan)
+            snaps = np.empty((keep.size if record_params else 0, run.size))
+            L = run.run(k, losses, keep if record_params else keep[:0], snaps)
+            finite = np.isfinite(losses)
+            upto = k if np.all(finite) else int(np.argmin(finite))
+            if reached is None and target_loss is not None:
+                hit = np.flatnonzero(losses[:upto] <= target_loss)
+                reached = None if not hit.size else done + int(hit[0])
+            ok = keep < upto
+            hists.append(losses[keep[ok]])
+            iters.append(done + keep[ok])
             snaps_all.append(snaps[ok] if record_params else snaps)
-            iters.append(done + record_every * np.arange(nrec)[ok])
             if not np.isfinite(L):
-                stop = (f"diverged (non-finite loss) within iterations {done}..{done + k}; "
+                stop = (f"diverged (non-finite loss) at iteration {done + upto}; "
                         "lower the learning rate `lr`")
-                done += int(ok.sum()) * record_every
+                done += upto
                 break
             done += k
             if bar is not None:
@@ -142,15 +244,25 @@ def _drive(method, call, state, net, x, y, steps, loss, trainable, record_every,
         stop = f"interrupted after about {done} iterations"
     if bar is not None:
         bar.close()
-    u = prob.ksign * tk[prob.kidx]
-    final_loss = prob.loss(u) if np.all(np.isfinite(u)) else np.inf
-    loss_hist = np.concatenate(hists + [[final_loss]])
-    iterations = np.concatenate(iters + [[done]]).astype(np.int64)
+    net_out, final_loss, last = run.final()
+    if reached is None and target_loss is not None and final_loss <= target_loss:
+        reached = done
     params = None
     if record_params:
-        S = np.concatenate(snaps_all + [tk[None, :]])
-        params = np.repeat(prob.theta0[None, :], S.shape[0], axis=0)
-        params[:, prob.user_index] = S[:, prob.kidx] * prob.ksign
-    info = dict(info, wall_time=time.perf_counter() - clock, trainable=list(prob.trainable))
-    return TrainResult(net=prob.net(u), loss=loss_hist, iterations=iterations, method=method,
-                       loss_kind=prob.loss_kind, stop_reason=stop, params=params, info=info)
+        params = run.user(np.concatenate(snaps_all + [last[None, :]]))
+    info = dict(hyper, wall_time=time.perf_counter() - clock, trainable=list(run.trainable))
+    if target_loss is not None:
+        info.update(target_loss=target_loss, target_reached_at=reached)
+    return TrainResult(net=net_out, loss=np.concatenate(hists + [[final_loss]]),
+                       iterations=np.concatenate(iters + [[done]]).astype(np.int64),
+                       method=method, loss_kind=run.loss_kind, stop_reason=stop,
+                       params=params, info=info)
+
+
+def _bar(progress, total, desc):
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress or not total:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, unit="it", delay=1.0, leave=False, desc=desc)

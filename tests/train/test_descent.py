@@ -58,3 +58,47 @@ def test_bad_arguments():
         fl.train.gd(net, x, x, lr=0.1, steps=-1)
     with pytest.raises(ValueError, match="beta1"):
         fl.train.adam(net, x, x, beta1=1.0)
+
+
+@pytest.mark.parametrize("method", ["gd", "adam"])
+@pytest.mark.parametrize("trainable", [None, "b", "c"])
+def test_seed_model_loop_equals_the_generic_kernel(method, trainable):
+    """ReLU1D with w = 1 runs an O(n + m) loop; the same network with w given (and
+    frozen) runs the generic two-layer kernel: the iterates must agree."""
+    x = np.random.default_rng(3).uniform(-1, 1, 57)
+    y = np.cos(4 * x)
+    net = fl.init.he(9, seed=3)
+    twin = fl.ReLU1D(net.b, net.c, np.ones(9))
+    groups = ("b", "c") if trainable is None else trainable
+    f = getattr(fl.train, method)
+    kw = dict(lr=0.01, steps=700, loss="mean", record_every=100, record_params=True)
+    fast = f(net, x, y, trainable=trainable, **kw)
+    slow = f(twin, x, y, trainable=groups, **kw)
+    np.testing.assert_allclose(fast.loss, slow.loss, rtol=1e-11)
+    np.testing.assert_allclose(fast.params, slow.params[:, :18], rtol=1e-11, atol=1e-13)
+    assert fast.net.w is None and fast.info["trainable"] == list(np.atleast_1d(groups))
+
+
+@pytest.mark.parametrize("net", [fl.init.he(4, seed=1), fl.init.he(4, seed=1, model="twolayer")])
+def test_record_at_and_target_loss(net):
+    x = np.linspace(-1, 1, 21)
+    y = x ** 2
+    at = np.array([0, 3, 3, 17, 250, 10_000])
+    res = fl.train.gd(net, x, y, lr=0.01, steps=300, loss="mean", record_at=at,
+                      record_params=True, target_loss=0.01)
+    assert res.iterations.tolist() == [0, 3, 17, 250, 300]
+    for k, it in enumerate(res.iterations):
+        one = fl.train.gd(net, x, y, lr=0.01, steps=int(it), loss="mean")
+        np.testing.assert_allclose(res.params[k], one.net.params(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(res.loss[k], one.loss[-1], rtol=1e-12)
+    full = fl.train.gd(net, x, y, lr=0.01, steps=300, loss="mean")
+    hit = np.flatnonzero(full.loss <= 0.01)
+    assert res.info["target_reached_at"] == (int(hit[0]) if hit.size else None)
+
+
+def test_seed_model_divergence_is_reported():
+    x = np.linspace(-1, 1, 10)
+    net = fl.ReLU1D([-2.0, -2.5], [1.0, 1.0])
+    res = fl.train.gd(net, x, x, lr=10.0, steps=1000, trainable="c")
+    assert "diverged" in res.stop_reason and "lr" in res.stop_reason
+    assert res.iterations[-1] < 1000 and np.all(np.isfinite(res.loss[:-1]))

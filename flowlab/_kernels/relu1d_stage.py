@@ -1,0 +1,371 @@
+"""Compiled stage management of the univariate exact flow: crossings without leaving numba.
+
+Most events of a ReLU flow are crossings: a knot passes a data point and the
+point changes side.  :func:`advance` integrates with :func:`radau.run`, and at
+each crossing decides the new side from the one-sided fields, updates the
+active intervals, the blocks and the watch list, records the event and goes
+on -- all compiled.  It hands control back to Python for what changes the
+layout of the state or needs more care (a slide starting or ending, a pinned
+neuron turning over), and when buffers are full, the run is stationary to
+rounding, ``gtol`` is met, or events accumulate (Zeno).
+
+The decision rule is the one documented in :mod:`flowlab.flow.exact_1d`, which
+also calls :func:`decide` here, so both paths share it.
+"""
+
+import math
+
+import numba as nb
+import numpy as np
+
+from .._config import NUMBA_OPTIONS
+from . import radau
+from .relu1d import (ARM_RTOL, expand, field, field_noise, moments, residual_at)
+
+# status codes of advance()
+DONE, NEED_PYTHON, FULL, FAILED, STATIONARY, STEADY, ZENO = range(7)
+# decisions
+STAY, TO_ACTIVE, TO_INACTIVE, SLIDE = range(4)
+# event kinds in the event buffer (as in flowlab.flow.exact_1d)
+K_CROSS, K_SLIDE_START, K_SLIDE_END = range(3)
+#: Zeno detection: this many handled events within a relative time span of ZENO_SPAN
+ZENO_COUNT = 400
+ZENO_SPAN = 1e-9
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def snap(model, u, j, p):
+    """Move neuron j's knot exactly onto x_p in the state u (an O(tolerance) change)."""
+    xs, fpar, ipar, ub, uw, theta0 = model[1], model[6], model[7], model[15], model[17], model[18]
+    n = ipar[0]
+    tw = ipar[1] == 1
+    xp = xs[p]
+    w = 1.0
+    if tw:
+        w = u[uw[j]] if uw[j] >= 0 else theta0[2 * n + j]
+    if fpar[1] == 1.0 and ub[j] >= 0:
+        u[ub[j]] = w * xp
+    elif tw and uw[j] >= 0 and xp != 0.0:
+        b = u[ub[j]] if ub[j] >= 0 else theta0[j]
+        u[uw[j]] = b / xp
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def one_sided(model, theta, j, p, F):
+    """(dg/dt on the inactive side, dg/dt on the active side) of neuron j at point p.
+
+    ``moments`` and ``field`` (into F) must have been evaluated at theta.  With
+    c_j = 0 both vanish with c_j; its rate c_j' then gives the sign.
+    """
+    xs, fpar, ipar, lo, hi, work = model[1], model[6], model[7], model[8], model[9], model[22]
+    n = ipar[0]
+    tw = ipar[1] == 1
+    eb = fpar[1]
+    ew = fpar[2] if tw else 0.0
+    sc = fpar[0]
+    R0 = work[4][j]
+    R1 = work[5][j]
+    rp = residual_at(model, theta, p)
+    xp = xs[p]
+    if lo[j] <= p < hi[j]:
+        R0 -= rp
+        R1 -= rp * xp
+    k_in = -sc * (ew * R1 * xp + eb * R0)
+    k_act = k_in - sc * rp * (ew * xp * xp + eb)
+    c = theta[n + j]
+    if c == 0.0:
+        c = F[n + j]
+    return c * k_in, c * k_act
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def decide(model, theta, j, p, side, F, noise):
+    """Decision for point p on neuron j's surface, currently on ``side``.
+
+    Returns (code, dg/dt inactive, dg/dt active): SLIDE when both fields push
+    towards the surface; STAY when the field on the current side pushes away or
+    is tangent (below its rounding level); otherwise the point crosses.
+    """
+    xs, ipar = model[1], model[7]
+    n = ipar[0]
+    tw = ipar[1] == 1
+    g_in, g_act = one_sided(model, theta, j, p, F)
+    tol = noise[j] + (abs(xs[p]) * noise[2 * n + j] if tw else 0.0)
+    toward_in = g_in > tol
+    toward_act = g_act < -tol
+    here = toward_act if side > 0 else toward_in
+    if toward_in and toward_act:
+        return SLIDE, g_in, g_act
+    if not here:
+        return STAY, g_in, g_act
+    return (TO_INACTIVE if side > 0 else TO_ACTIVE), g_in, g_act
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def interval_add(lo, hi, j, p):
+    """Make point p active for neuron j (it must touch the interval); False if it cannot."""
+    if lo[j] >= hi[j]:
+        lo[j] = p
+        hi[j] = p + 1
+    elif p == lo[j] - 1:
+        lo[j] = p
+    elif p == hi[j]:
+        hi[j] = p + 1
+    elif not (lo[j] <= p < hi[j]):
+        return False
+    return True
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def interval_remove(lo, hi, j, p):
+    """Make point p inactive for neuron j (it must be an end); False if it cannot."""
+    if p == lo[j]:
+        lo[j] += 1
+    elif p == hi[j] - 1:
+        hi[j] -= 1
+    elif lo[j] <= p < hi[j]:
+        return False
+    return True
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def rebuild_blocks(model):
+    """Blocks between the sorted interval ends (and pinned points), into bp/blo/bhi."""
+    xs, ipar, lo, hi, pin, blo, bhi, bp = (model[1], model[7], model[8], model[9], model[10],
+                                           model[11], model[12], model[13])
+    n = ipar[0]
+    M = xs.size
+    ends = np.empty(2 + 4 * n, dtype=np.int64)
+    k = 0
+    ends[k] = 0
+    ends[k + 1] = M
+    k += 2
+    for j in range(n):
+        ends[k] = lo[j]
+        ends[k + 1] = hi[j]
+        k += 2
+        if pin[j] >= 0:
+            ends[k] = pin[j]
+            ends[k + 1] = pin[j] + 1
+            k += 2
+    srt = np.sort(ends[:k])
+    nbp = 0
+    for i in range(k):
+        if i == 0 or srt[i] != srt[i - 1]:
+            bp[nbp] = srt[i]
+            nbp += 1
+    ipar[2] = nbp - 1
+    for j in range(n):
+        blo[j] = np.searchsorted(bp[:nbp], lo[j])
+        bhi[j] = np.searchsorted(bp[:nbp], hi[j])
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _add_row(watch, sigma, armed, k, kind, j, p, side, sig, arm):
+    watch[k, 0] = kind
+    watch[k, 1] = j
+    watch[k, 2] = p
+    watch[k, 3] = side
+    sigma[k] = sig
+    armed[k] = arm
+    return k + 1
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def rebuild_watch(model, theta, armed):
+    """Boundary watch rows of the free neurons from their intervals (slide and pivot rows
+    of pinned neurons are kept); a row is armed when g is already on its side by more
+    than ARM_RTOL of its scale."""
+    xs, fpar, ipar, lo, hi, pin, watch, sigma = (model[1], model[6], model[7], model[8],
+                                                  model[9], model[10], model[19], model[20])
+    n = ipar[0]
+    M = xs.size
+    tw = ipar[1] == 1
+    X = fpar[3]
+    k = 0
+    for r in range(ipar[3]):
+        if watch[r, 0] != 0:
+            k = _add_row(watch, sigma, armed, k, watch[r, 0], watch[r, 1], watch[r, 2],
+                         watch[r, 3], sigma[r], armed[r])
+    if fpar[1] == 0.0 and (fpar[2] == 0.0 or not tw):
+        ipar[3] = k
+        return
+    cand_p = np.empty(4, dtype=np.int64)
+    cand_s = np.empty(4, dtype=np.int64)
+    for j in range(n):
+        if pin[j] >= 0:
+            continue
+        nc = 0
+        a = lo[j]
+        b = hi[j]
+        if a < b:
+            if a > 0:
+                cand_p[nc] = a - 1
+                cand_s[nc] = -1
+                cand_p[nc + 1] = a
+                cand_s[nc + 1] = 1
+                nc += 2
+            if b < M:
+                cand_p[nc] = b - 1
+                cand_s[nc] = 1
+                cand_p[nc + 1] = b
+                cand_s[nc + 1] = -1
+                nc += 2
+            if a == 0 and b == M:
+                cand_p[0] = 0
+                cand_s[0] = 1
+                cand_p[1] = M - 1
+                cand_s[1] = 1
+                nc = 2
+        else:
+            cand_p[0] = 0
+            cand_s[0] = -1
+            cand_p[1] = M - 1
+            cand_s[1] = -1
+            nc = 2
+        bj = theta[j]
+        wj = theta[2 * n + j] if tw else 1.0
+        thr = ARM_RTOL * (abs(wj) * X + abs(bj))
+        for i in range(nc):
+            dup = False
+            for i2 in range(i):
+                if cand_p[i2] == cand_p[i] and cand_s[i2] == cand_s[i]:
+                    dup = True
+            if dup:
+                continue
+            g = wj * xs[cand_p[i]] - bj
+            k = _add_row(watch, sigma, armed, k, 0, j, cand_p[i], cand_s[i], 0.0,
+                         g * cand_s[i] > thr)
+    ipar[3] = k
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _free_norms(model, F, noise):
+    """(||F||_2 on the state, True if every state velocity is below its rounding level)."""
+    free = model[14]
+    s = 0.0
+    quiet = True
+    for k in range(free.size):
+        v = F[free[k]]
+        s += v * v
+        if abs(v) > noise[free[k]]:
+            quiet = False
+    return math.sqrt(s), quiet
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, out_loss, armed,
+            stats, lin, ev_t, ev_i, counters, recent):
+    """Integrate and handle crossings until something needs Python (see module docstring).
+
+    ``counters`` = [steps recorded, events recorded, zeno ring position, zeno ring fill];
+    ``ev_t``/``ev_i`` receive events (t; neuron, unique point, kind, side).  The
+    state u and the model's intervals, blocks and watch list are updated in place.
+    Returns the status code.
+    """
+    xs, ipar, lo, hi, watch, ev = model[1], model[7], model[8], model[9], model[19], model[21]
+    n = ipar[0]
+    tw = ipar[1] == 1
+    theta = np.empty(model[18].size)
+    F = np.empty(model[18].size)
+    noise = np.empty(model[18].size)
+    cap = out_t.size
+    ecap = ev_t.size
+    items = np.empty((watch.shape[0], 3), dtype=np.int64)
+    codes = np.empty(watch.shape[0], dtype=np.int64)
+    gin = np.empty(watch.shape[0])
+    gact = np.empty(watch.shape[0])
+    while True:
+        k0 = counters[0]
+        if k0 >= cap or k0 >= max_steps or counters[1] + 4 * n + 4 >= ecap:
+            return FULL
+        st, k = radau.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
+                          out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, lin)
+        counters[0] += k
+        t = stats[0]
+        if st == radau.DONE:
+            return DONE
+        if st == radau.FAILED:
+            return FAILED
+        expand(model, u, theta)
+        moments(model, theta)
+        field(model, theta, F)
+        field_noise(model, theta, noise)
+        gnorm, quiet = _free_norms(model, F, noise)
+        if quiet:
+            return STATIONARY
+        if gtol > 0.0 and gnorm < gtol:
+            return STEADY
+        if st == radau.FULL:
+            continue
+        # -- an event: crossings are handled here, anything else goes to Python ---------
+        idx = ev[1]
+        if watch[idx, 0] != 0:
+            return NEED_PYTHON
+        nitems = 0
+        for r in range(ipar[3]):
+            kind = watch[r, 0]
+            j = watch[r, 1]
+            p = watch[r, 2]
+            side = watch[r, 3]
+            if kind == 1:
+                # a slide ending at the same time: let Python take the whole batch
+                continue
+            if kind != 0:
+                continue
+            bj = theta[j]
+            wj = theta[2 * n + j] if tw else 1.0
+            g = wj * xs[p] - bj
+            gdot = (F[2 * n + j] if tw else 0.0) * xs[p] - F[j]
+            tol = 10.0 * (rtol * (abs(wj * xs[p]) + abs(bj)) + atol)
+            across = (g <= 0.0) if side > 0 else (g > 0.0)
+            near = abs(g) <= tol and gdot * side < 0.0
+            if r == idx or across or near:
+                items[nitems, 0] = j
+                items[nitems, 1] = p
+                items[nitems, 2] = side
+                nitems += 1
+        for i in range(nitems):
+            snap(model, u, items[i, 0], items[i, 1])
+        expand(model, u, theta)
+        moments(model, theta)
+        field(model, theta, F)
+        field_noise(model, theta, noise)
+        for i in range(nitems):
+            codes[i], gin[i], gact[i] = decide(model, theta, items[i, 0], items[i, 1],
+                                               items[i, 2], F, noise)
+            if codes[i] == SLIDE:
+                return NEED_PYTHON
+        for i in range(nitems):
+            j = items[i, 0]
+            p = items[i, 1]
+            side = items[i, 2]
+            new_side = 0
+            if codes[i] == TO_ACTIVE and side < 0:
+                if not interval_add(lo, hi, j, p):
+                    return NEED_PYTHON
+                new_side = 1
+            elif codes[i] == TO_INACTIVE and side > 0:
+                if not interval_remove(lo, hi, j, p):
+                    return NEED_PYTHON
+                new_side = -1
+            if new_side != 0:
+                e = counters[1]
+                ev_t[e] = t
+                ev_i[e, 0] = j
+                ev_i[e, 1] = p
+                ev_i[e, 2] = K_CROSS
+                ev_i[e, 3] = new_side
+                counters[1] += 1
+        # Zeno: ZENO_COUNT handled events within ZENO_SPAN relative time
+        pos = counters[2]
+        recent[pos] = t
+        counters[2] = (pos + 1) % recent.size
+        counters[3] = min(counters[3] + 1, recent.size)
+        if counters[3] == recent.size:
+            oldest = recent[counters[2]]
+            if t - oldest <= ZENO_SPAN * max(1.0, abs(t)):
+                return ZENO
+        rebuild_blocks(model)
+        expand(model, u, theta)
+        rebuild_watch(model, theta, armed)

@@ -1,0 +1,109 @@
+"""What the event-driven ReLU integrators share: event records, Zeno ring, Solution assembly."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._kernels import relu1d_stage as _ks
+from .dense import DenseOutput
+from .solution import EVENT_DTYPE, Solution
+from .solve import _raw_x
+
+
+class ZenoError(RuntimeError):
+    """Raised internally when events accumulate (chattering)."""
+
+
+class DegenerateError(RuntimeError):
+    """Raised internally when the Filippov continuation is not unique or not handled."""
+
+
+class EventDriver:
+    """Base of the exact ReLU flows: run bookkeeping and the result object.
+
+    Subclasses set ``self.theta`` (their own parameter layout), implement
+    ``run()`` and the converters ``_to_net_rows`` (layout -> the network's flat
+    parameters), ``_event_rows`` (events with data-point indices as given) and
+    ``_stages`` (list of [start, end, u_l]).
+    """
+
+    def __init__(self, prob, t_end, *, rtol, atol, t0, gtol, max_steps, progress, **_):
+        self.prob = prob
+        self.t_end, self.t0, self.rtol, self.atol = t_end, t0, rtol, atol
+        self.gtol, self.max_steps, self.progress = gtol, max_steps, progress
+        self.events = []            # (t, neuron, point, kind, side)
+        self.recent = np.zeros(_ks.ZENO_COUNT)
+        self.counters = np.zeros(4, dtype=np.int64)
+        self.steps_t, self.steps_nodes, self.steps_loss = [], [], []
+        self.stationary_from = None
+        self.stats = np.zeros(8)
+        self.stats[6] = -1.0
+        self.stats[7] = -1.0
+
+    def _record(self, t, j, p, kind, side):
+        self.events.append((t, j, p, kind, side))
+
+    def _check_zeno(self, t):
+        """Stop when events pile up: ZENO_COUNT handled events within a relative time span
+        ZENO_SPAN (the ring is shared with the compiled loop of the 1-d flow)."""
+        c = self.counters
+        self.recent[c[2]] = t
+        c[2] = (c[2] + 1) % self.recent.size
+        c[3] = min(c[3] + 1, self.recent.size)
+        if c[3] == self.recent.size:
+            span = t - self.recent[c[2]]
+            if span <= _ks.ZENO_SPAN * max(1.0, abs(t)):
+                raise ZenoError(
+                    f"{self.recent.size} activation events within dt = {span:.3g} before "
+                    f"t = {t:.12g}: an accumulation of switching (Zeno/chattering) that the "
+                    "Filippov sliding rules do not resolve; inspect sol.events near this time")
+
+    def _hold(self, t, loss):
+        """Record the stationary state as one constant piece from t to t_end."""
+        self.steps_t.append(self.t_end)
+        self.steps_nodes.append(np.repeat(self.theta[None, None, :], 4, axis=1))
+        self.steps_loss.append(loss)
+        self.stationary_from = t
+
+    def _keep_steps(self, out_t, out_nodes, out_loss, k):
+        if k:
+            self.steps_t.extend(out_t[:k])
+            self.steps_nodes.append(out_nodes[:k].copy())
+            self.steps_loss.extend(out_loss[:k])
+
+    def solution(self, status, message, wall):
+        """Assemble the :class:`Solution` (steps, dense output, events, stages)."""
+        prob = self.prob
+        K = len(self.steps_t)
+        P = self.theta.size
+        nodes = np.concatenate(self.steps_nodes) if self.steps_nodes else np.empty((0, 4, P))
+        t = np.concatenate([[self.t0], np.asarray(self.steps_t)])
+        first = self._to_net_rows(self.theta_start[None, :])
+        full = np.concatenate([first, self._to_net_rows(nodes[:, 3, :])]) if K else first
+        loss = np.concatenate([[prob.loss(prob.theta0[prob.user_index])],
+                               np.asarray(self.steps_loss)])
+        dense = None
+        if K:
+            vals = self._to_net_rows(nodes.reshape(-1, P))[:, prob.user_index]
+            offsets = np.arange(K + 1, dtype=np.int64) * 4
+            dense = DenseOutput.from_arrays(t, np.full(K, 3, dtype=np.int64), offsets, vals)
+        ev = np.rec.array(np.array(self._event_rows(), dtype=EVENT_DTYPE))
+        stage_list = self._stages()
+        n = stage_list[0][2].size - 1
+        stages = np.rec.array(np.array(
+            [(s_, e_, u) for s_, e_, u in stage_list],
+            dtype=[("start", "f8"), ("end", "f8"), ("u_l", "i8", (n + 1,))]))
+        info = {"wall_time": wall, "n_events": int(len(ev)),
+                "n_slides": int(np.sum(ev["kind"] == "slide_start")) if len(ev) else 0,
+                "n_stages": len(stage_list), "stationary_from": self.stationary_from}
+        info.update(self._info())
+        return Solution(t=t, theta=full, loss=loss, net0=prob.template, x=_raw_x(prob),
+                        y=prob.y.copy(), loss_kind=prob.loss_kind, trainable=prob.trainable, method="exact",
+                        t_end=self.t_end, t_final=float(self.t_final),
+                        theta_final=self._to_net_rows(self.theta[None, :])[0], status=status,
+                        message=message, rtol=self.rtol, atol=self.atol,
+                        nfev=int(self.stats[2]), njev=int(self.stats[3]), nlu=int(self.stats[4]),
+                        nsteps=K, events=ev, stages=stages, dense=dense, info=info)
+
+    def _info(self):
+        return {}

@@ -1,0 +1,27 @@
+"""Smoke runs of the exact-flow benchmark scripts."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _run(script, *args):
+    out = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True,
+                         text=True, check=True, timeout=900)
+    return json.loads(out.stdout)
+
+
+def test_exact_vs_gd_quick():
+    res = _run("exact_vs_gd.py", "--quick")
+    row = res["exact"]["rtol=1e-10"]
+    assert row["status"] == "finished" and row["events"] > 10 and row["seconds"] > 0
+    assert res["gd"]["iterations_per_s"] > 0 and "met_speedup" in row
+
+
+def test_stage_rhs_quick():
+    res = _run("stage_rhs.py", "--quick")
+    assert set(res["stage_rhs_us"]) == {"100", "100000"}
+    assert res["speedup_vs_dense"] > 1
