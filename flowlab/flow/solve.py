@@ -26,9 +26,8 @@ __all__ = ["flow", "resume", "METHODS", "default_method"]
 _SCIPY = {"RK23": integrate.RK23, "RK45": integrate.RK45, "DOP853": integrate.DOP853,
           "Radau": integrate.Radau, "BDF": integrate.BDF, "LSODA": integrate.LSODA}
 _IMPLICIT = ("Radau", "BDF", "LSODA")
-# -- compiled explicit Runge-Kutta methods (flowlab.flow.compiled) --------------------
+#: Compiled explicit Runge-Kutta methods (:mod:`flowlab.flow.compiled`).
 _COMPILED = ("ERK853", "ERK45")
-# ---------------------------------------------------------------------------------------
 #: Every method name ``flow`` accepts.
 METHODS = ("exact",) + tuple(_SCIPY) + _COMPILED
 
