@@ -264,17 +264,22 @@ class Orientations:
     Attributes
     ----------
     n_lines : int
-        Number of lines (u ~ -u) among the carriers.
+        Number of *counted* lines (u ~ -u): the fewest lines, largest share
+        first, that together hold at least ``share`` of the carriers' amplitude
+        (all lines among the carriers when ``share`` is 1).
     n_orientations : int
-        Number of occupied orientations (each line has one or two).
-    lines : ndarray, shape (n_lines, d+1)
+        Number of occupied orientations on the counted lines (one or two each).
+    n_lines_all : int
+        Number of lines among all carriers, counted or not; the lines beyond
+        the first ``n_lines`` hold together at most ``1 - share``.
+    lines : ndarray, shape (n_lines_all, d+1)
         Unit vector of each line (principal direction of its members, weighted
         by amplitude, largest |entry| positive), lines sorted by weight.
-    weight : ndarray, shape (n_lines,)
+    weight : ndarray, shape (n_lines_all,)
         Share of the carriers' total amplitude on each line.
-    orientations : ndarray of int, shape (n_lines,)
+    orientations : ndarray of int, shape (n_lines_all,)
         1 or 2: whether the members point one way or both ways.
-    spread : ndarray, shape (n_lines,)
+    spread : ndarray, shape (n_lines_all,)
         Largest angle (degrees) between a member and its line.
     line_of : ndarray of int, shape (n,)
         Line of each neuron, -1 for neurons that do not carry the output.
@@ -284,12 +289,13 @@ class Orientations:
         The amplitudes of :func:`amplitudes`.
     carriers : ndarray of bool, shape (n,)
         amplitude >= amplitude_threshold * amplitude.max().
-    amplitude_threshold, angle_tol : float
+    amplitude_threshold, angle_tol, share : float
         The parameters used.
     """
 
     n_lines: int
     n_orientations: int
+    n_lines_all: int
     lines: np.ndarray
     weight: np.ndarray
     orientations: np.ndarray
@@ -300,10 +306,11 @@ class Orientations:
     carriers: np.ndarray
     amplitude_threshold: float
     angle_tol: float
+    share: float = 1.0
 
 
 def count_orientations(net: TwoLayer, x=None, *, amplitude_threshold: float = 0.1,
-                       angle_tol: float = 20.0) -> Orientations:
+                       angle_tol: float = 20.0, share: float = 1.0) -> Orientations:
     """Count the lines and orientations the carrying neurons' features condense on.
 
     A neuron *carries the output* when its amplitude (see :func:`amplitudes`)
@@ -311,8 +318,12 @@ def count_orientations(net: TwoLayer, x=None, *, amplitude_threshold: float = 0.
     features are grouped into lines by average-linkage (UPGMA, as in heat-map
     reordering) clustering on the angle between lines arccos|D(u, v)| (seed
     001 (5)), cut at ``angle_tol``: two groups are one line when their mean
-    pairwise angle is below ``angle_tol`` degrees.  Seed 001 (Sec. 4,
-    Proposition 1): at most p lines, 2p orientations, for multiplicity p.
+    pairwise angle is below ``angle_tol`` degrees.  Lines are then judged by
+    the output they carry: ranked by their share of the carriers' amplitude,
+    the fewest that together hold ``share`` of it are counted (a stray neuron
+    holding a percent of the output is a thin stripe in the seeds' heat maps,
+    not a block).  Seed 001 (Sec. 4, Proposition 1): at most p lines, 2p
+    orientations, for multiplicity p.
 
     Parameters
     ----------
@@ -325,6 +336,9 @@ def count_orientations(net: TwoLayer, x=None, *, amplitude_threshold: float = 0.
         Angular tolerance in degrees, in (0, 90].  The default 20 deg is where
         |D| >= cos 20 deg = 0.94, what reads as one uniform block in the seeds'
         heat maps (seed 001 Fig. 3).
+    share : float
+        Share of the carriers' amplitude (0 < share <= 1) the counted lines
+        must hold together; 1 counts every line among the carriers.
 
     Returns
     -------
@@ -346,6 +360,10 @@ def count_orientations(net: TwoLayer, x=None, *, amplitude_threshold: float = 0.
         raise ValueError(f"`amplitude_threshold` is relative to the largest amplitude and must "
                          f"be in (0, 1], got {thr}.")
     angle_tol = _check_angle(angle_tol)
+    share = v.check_real(share, "share", positive=True)
+    if share > 1:
+        raise ValueError(f"`share` is a fraction of the carriers' amplitude and must be in "
+                         f"(0, 1], got {share}.")
     amp = amplitudes(net, x)
     W = net.W
     norm = np.linalg.norm(W, axis=1)
@@ -357,8 +375,8 @@ def count_orientations(net: TwoLayer, x=None, *, amplitude_threshold: float = 0.
     idx = np.flatnonzero(carriers)
     if idx.size == 0:
         z = np.zeros(0)
-        return Orientations(0, 0, np.zeros((0, D1)), z, np.zeros(0, dtype=np.int64), z,
-                            line_of, sign, amp, carriers, thr, angle_tol)
+        return Orientations(0, 0, 0, np.zeros((0, D1)), z, np.zeros(0, dtype=np.int64), z,
+                            line_of, sign, amp, carriers, thr, angle_tol, share)
     U = W[idx] / norm[idx, None]
     lab = _line_clusters(U, angle_tol)
     lines, weight, orient, spread = [], [], [], []
@@ -379,8 +397,12 @@ def count_orientations(net: TwoLayer, x=None, *, amplitude_threshold: float = 0.
     remap[rank] = np.arange(rank.size)
     line_of[idx] = remap[line_of[idx]]
     orient = np.asarray(orient, dtype=np.int64)[rank]
-    return Orientations(n_lines=int(rank.size), n_orientations=int(orient.sum()),
-                        lines=np.asarray(lines)[rank], weight=weight[rank] / weight.sum(),
+    weight = weight[rank] / weight.sum()
+    # fewest lines holding `share` (a relative slack absorbs rounding in the cumulative sum)
+    counted = min(rank.size, int(np.searchsorted(np.cumsum(weight), share * (1 - 1e-12))) + 1)
+    return Orientations(n_lines=counted, n_orientations=int(orient[:counted].sum()),
+                        n_lines_all=int(rank.size),
+                        lines=np.asarray(lines)[rank], weight=weight,
                         orientations=orient, spread=np.asarray(spread)[rank], line_of=line_of,
                         sign=sign, amplitude=amp, carriers=carriers,
-                        amplitude_threshold=thr, angle_tol=angle_tol)
+                        amplitude_threshold=thr, angle_tol=angle_tol, share=share)

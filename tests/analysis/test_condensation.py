@@ -108,6 +108,25 @@ def test_amplitude_threshold_excludes_small_neurons(rng):
     assert everyone.carriers.all() and everyone.n_lines == 3     # the small ones share a line
 
 
+def test_share_counts_the_lines_holding_most_of_the_output(rng):
+    # two lines of five equal carriers each plus one stray carrier on a third line
+    x = np.linspace(-1, 1, 30)
+    W = np.vstack([_on_lines([[1.0, 0.0]], 5, 2.0, rng, scale=(1.0, 1.0)),
+                   _on_lines([[0.0, 1.0]], 5, 2.0, rng, scale=(1.0, 1.0)), [[0.7, 0.7]]])
+    a = np.r_[np.ones(10), 0.3]
+    net = fl.TwoLayer(W, a, "tanh")
+    every = count_orientations(net, x, amplitude_threshold=0.1)
+    assert every.carriers.all() and every.n_lines == every.n_lines_all == 3
+    most = count_orientations(net, x, amplitude_threshold=0.1, share=0.9)
+    stray = most.weight[-1]
+    assert 0 < stray < 0.1 and most.n_lines == 2 and most.n_lines_all == 3
+    assert most.n_orientations == most.orientations[:2].sum()
+    # the share is a cumulative fraction: asking for all but less than the stray line's
+    # share still counts it
+    assert count_orientations(net, x, share=1 - stray / 2).n_lines == 3
+    np.testing.assert_allclose(np.sort(most.weight)[::-1], most.weight)
+
+
 @pytest.mark.parametrize("act", ["tanh", "sigmoid", "softplus", "x2tanh"])
 def test_amplitudes_match_reference(act, rng):
     x = rng.uniform(-2, 2, (15, 2))
@@ -180,6 +199,8 @@ def test_bad_arguments_name_the_argument():
         count_orientations(net, amplitude_threshold=2.0)
     with pytest.raises(ValueError, match="angle_tol"):
         count_orientations(net, angle_tol=120.0)
+    with pytest.raises(ValueError, match="share"):
+        count_orientations(net, share=1.5)
     with pytest.raises(TypeError, match="TwoLayer"):
         count_orientations(fl.ReLU1D([0.0], [1.0]))
     with pytest.raises(ValueError, match=r"\(n, d\+1\)"):
