@@ -3,7 +3,10 @@
 Both train the same network twice from one small initialisation: by gradient
 flow up to the end of its initial stage (seed 001, Sec. 3: the loss at 70% of
 its initial value) and by full-batch Adam as the seeds did, then count the
-lines the features of the carrying neurons condense on.
+lines the features of the carrying neurons condense on.  Lines are judged by
+the output they carry: the fewest lines, largest first, that hold 90% of the
+carriers' amplitude are counted (``LINE_SHARE``); the lines of stray neurons
+holding the rest are reported beside them (``n_lines_all_carriers``).
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from ..train import adam
 #: defaults of :func:`flowlab.analysis.count_orientations` used by both reproductions
 AMPLITUDE_THRESHOLD = 0.1
 ANGLE_TOL = 20.0
-#: other tolerances whose counts are reported (sensitivity)
+#: lines are counted, largest first, until they hold this share of the carriers' amplitude
+LINE_SHARE = 0.9
+#: other tolerances and shares whose counts are reported (sensitivity)
 ANGLE_TOLS = (10.0, 20.0, 30.0)
+LINE_SHARES = (0.8, 0.9, 0.95, 1.0)
 
 
 def gradient_flow(net, x, y, *, progress=False):
@@ -72,16 +78,20 @@ def net_at_iteration(res, net0, k):
 def lines_record(net, x, p):
     """Counts, orientations and the amplitude distribution behind them, JSON-ready."""
     res = count_orientations(net, x, amplitude_threshold=AMPLITUDE_THRESHOLD,
-                             angle_tol=ANGLE_TOL)
+                             angle_tol=ANGLE_TOL, share=LINE_SHARE)
     amp = res.amplitude / res.amplitude.max() if res.amplitude.max() > 0 else res.amplitude
     sens = {f"{t:g}deg": count_orientations(net, x, amplitude_threshold=AMPLITUDE_THRESHOLD,
-                                            angle_tol=t).n_lines for t in ANGLE_TOLS}
+                                            angle_tol=t, share=LINE_SHARE).n_lines
+            for t in ANGLE_TOLS}
+    shares = {f"{s:g}": int(np.searchsorted(np.cumsum(res.weight), s * (1 - 1e-12)) + 1)
+              for s in LINE_SHARES}
     rec = {"n_lines": res.n_lines, "n_orientations": res.n_orientations,
+           "n_lines_all_carriers": res.n_lines_all, "line_share": LINE_SHARE,
            "n_carriers": int(res.carriers.sum()), "n_neurons": int(res.carriers.size),
            "max_lines_seed": p,
            "line_weights": res.weight, "line_spread_deg": res.spread,
            "orientations_per_line": res.orientations,
-           "n_lines_by_angle_tol": sens,
+           "n_lines_by_angle_tol": sens, "n_lines_by_share": shares,
            "amplitude_relative_sorted": np.sort(amp)[::-1],
            "amplitude_quantiles_relative": dict(zip(("min", "q10", "q50", "q90", "max"),
                                                     np.quantile(amp, [0, .1, .5, .9, 1]))),
@@ -100,6 +110,7 @@ def counts_along(sol, x, p, fractions=(0.99, 0.95, 0.9, 0.8, 0.7)):
             continue
         res, _ = lines_record(sol.net_at(st.t_end), x, p)
         out.append({"loss_fraction": fr, "t": st.t_end, "n_lines": res.n_lines,
+                    "n_lines_all_carriers": res.n_lines_all,
                     "n_carriers": int(res.carriers.sum())})
     return out
 
@@ -116,13 +127,15 @@ def plain_comparison(act, p, gf, ad, when_gf, when_adam):
     same = gf["n_lines"] == ad["n_lines"]
     verb = "agree" if same else "DIFFER"
     return (f"{act} (p = {p}): gradient flow and Adam {verb}: gradient flow {when_gf} has "
-            f"{gf['n_lines']} line(s) among {gf['n_carriers']} carrying neuron(s) of "
-            f"{gf['n_neurons']}, Adam {when_adam} has {ad['n_lines']} line(s) among "
-            f"{ad['n_carriers']}.")
+            f"{gf['n_lines']} line(s) holding {LINE_SHARE:.0%} of the output of "
+            f"{gf['n_carriers']} carrying neuron(s) of {gf['n_neurons']} "
+            f"({gf['n_lines_all_carriers']} with the rest), Adam {when_adam} has "
+            f"{ad['n_lines']} line(s) among {ad['n_carriers']} ({ad['n_lines_all_carriers']} "
+            f"with the rest).")
 
 
 def along_sentence(act, along):
     """The gradient-flow counts along the stage, in words."""
-    parts = [f"{c['n_lines']} line(s) among {c['n_carriers']} at {c['loss_fraction']:g} L(0)"
+    parts = [f"{c['n_lines']} line(s) among {c['n_carriers']} at {c['loss_fraction']:.3g} L(0)"
              for c in along]
     return f"{act}: gradient flow along its initial stage: " + ", ".join(parts) + "."
