@@ -138,6 +138,21 @@ def relu1d_field_masked(b, c, w, x, y, loss, mask):
     gw = scale * c * (mask.T @ (r * x))
     return -np.concatenate([gb, gc] + ([] if w is None else [gw]))
 
+
+def twolayer_relu_field_masked(W, a, X, y, loss, mask):
+    """-grad L of a TwoLayer relu network, flat (W row-major, a), with the activity of
+    every (point, neuron) given by ``mask`` (m, n) instead of the sign of W_j . (x, 1)."""
+    m = X.shape[0]
+    scale = 1.0 if loss == "sum" else 1.0 / m
+    Xt = np.column_stack([X, np.ones(m)])
+    z = Xt @ W.T                                   # (m, n)
+    h = np.maximum(z, 0.0) * mask
+    r = h @ a - y
+    gW = scale * a[:, None] * ((mask * r[:, None]).T @ Xt)
+    ga = scale * (h.T @ r)
+    return -np.concatenate([gW.ravel(), ga])
+
+
 # -- Gram matrices and mass matrices (seeds 000 and 002) ---------------------------------
 
 
@@ -240,3 +255,42 @@ def lstsq_rss_highprec(A, y, digits=60):
                 coef = sum(a * b for a, b in zip(r, q)) / qq
                 r = [a - coef * b for a, b in zip(r, q)]
         return float(sum(a * a for a in r))
+
+
+def cosine_similarity_loops(W):
+    """D(u, v) = u.v / (|u||v|) entry by entry (seed 001, (5)); NaN for zero rows."""
+    n = len(W)
+    D = np.full((n, n), np.nan)
+    for i in range(n):
+        for j in range(n):
+            ni = sum(float(v) ** 2 for v in W[i]) ** 0.5
+            nj = sum(float(v) ** 2 for v in W[j]) ** 0.5
+            if ni > 0 and nj > 0:
+                D[i, j] = sum(float(a) * float(b) for a, b in zip(W[i], W[j])) / (ni * nj)
+    return D
+
+
+def neuron_velocity_loops(omega, x, e, dsigma):
+    """-(1/m) sum_i e_i x~_i sigma'(omega . x~_i), x~_i = (x_i, 1), by loops (seed 001 Sec. 4.4)."""
+    X = np.atleast_2d(np.asarray(x, dtype=float).T).T
+    m, d = X.shape
+    out = np.zeros(d + 1)
+    for i in range(m):
+        xt = list(X[i]) + [1.0]
+        z = sum(o * v for o, v in zip(omega, xt))
+        for k in range(d + 1):
+            out[k] -= e[i] * xt[k] * dsigma(z) / m
+    return out
+
+
+def neuron_amplitude_loops(W, a, x, sigma):
+    """RMS over the points of a_j (sigma(w_j . x~_i) - sigma(0)), neuron by neuron."""
+    X = np.atleast_2d(np.asarray(x, dtype=float).T).T
+    out = np.zeros(len(a))
+    for j in range(len(a)):
+        acc = 0.0
+        for i in range(X.shape[0]):
+            z = sum(W[j][k] * X[i][k] for k in range(X.shape[1])) + W[j][-1]
+            acc += (a[j] * (sigma(z) - sigma(0.0))) ** 2
+        out[j] = (acc / X.shape[0]) ** 0.5
+    return out

@@ -91,14 +91,26 @@ def decide(model, theta, j, p, side, F, noise):
     tw = ipar[1] == 1
     g_in, g_act = one_sided(model, theta, j, p, F)
     tol = noise[j] + (abs(xs[p]) * noise[2 * n + j] if tw else 0.0)
+    return rule(g_in, g_act, tol, side), g_in, g_act
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def rule(g_in, g_act, tol, side):
+    """The decision at a switching surface from the one-sided rates of g.
+
+    ``g_in``, ``g_act``: dg/dt under the inactive-side and the active-side field;
+    ``tol``: their rounding level; ``side``: +1 if the point is on the active
+    side now, -1 if on the inactive one.  Both fields towards the surface:
+    SLIDE; the field of the current side pushes away or is tangent: STAY;
+    otherwise the point crosses (TO_ACTIVE or TO_INACTIVE).
+    """
     toward_in = g_in > tol
     toward_act = g_act < -tol
-    here = toward_act if side > 0 else toward_in
     if toward_in and toward_act:
-        return SLIDE, g_in, g_act
-    if not here:
-        return STAY, g_in, g_act
-    return (TO_INACTIVE if side > 0 else TO_ACTIVE), g_in, g_act
+        return SLIDE
+    if not (toward_act if side > 0 else toward_in):
+        return STAY
+    return TO_INACTIVE if side > 0 else TO_ACTIVE
 
 
 @nb.njit(**NUMBA_OPTIONS)

@@ -1,7 +1,9 @@
 """``method="exact"``: event-driven Filippov gradient flow of ReLU networks.
 
-Dispatches to the univariate engine (:mod:`flowlab.flow.exact_1d`) for
-``ReLU1D`` networks and 1-d ``TwoLayer`` relu networks.
+Dispatches to the univariate engine (:mod:`flowlab.flow.exact_1d`, O(n) per
+step from prefix moments) for ``ReLU1D`` networks and 1-d ``TwoLayer`` relu
+networks, and to the general engine (:mod:`flowlab.flow.exact_nd`, O(n m d) per
+step) for ``TwoLayer`` relu networks with d > 1.
 """
 
 from __future__ import annotations
@@ -11,17 +13,15 @@ import warnings
 
 from ..models import TwoLayer
 from .exact_1d import Exact1D
+from .exact_nd import ExactND
 
 
 def solve_exact(prob, t_end, *, dense=True, t_eval=None, save=None, **opts):
     """Run the exact flow for the problem ``prob`` (see :func:`flowlab.flow`)."""
     net = prob.template
-    if isinstance(net, TwoLayer) and net.input_dim > 1:
-        raise ValueError("method='exact' for TwoLayer relu networks with input dimension "
-                         f"d = {net.input_dim} > 1 is not available yet; use d = 1 or one of "
-                         "scipy's methods.")
+    general = isinstance(net, TwoLayer) and net.input_dim > 1
     clock = time.perf_counter()
-    engine = Exact1D(prob, t_end, **opts)
+    engine = (ExactND if general else Exact1D)(prob, t_end, **opts)
     status, message = engine.run()
     sol = engine.solution(status, message, time.perf_counter() - clock)
     if t_eval is not None:

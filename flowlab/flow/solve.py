@@ -26,8 +26,10 @@ __all__ = ["flow", "resume", "METHODS", "default_method"]
 _SCIPY = {"RK23": integrate.RK23, "RK45": integrate.RK45, "DOP853": integrate.DOP853,
           "Radau": integrate.Radau, "BDF": integrate.BDF, "LSODA": integrate.LSODA}
 _IMPLICIT = ("Radau", "BDF", "LSODA")
+#: Compiled explicit Runge-Kutta methods (:mod:`flowlab.flow.compiled`).
+_COMPILED = ("ERK853", "ERK45")
 #: Every method name ``flow`` accepts.
-METHODS = ("exact",) + tuple(_SCIPY)
+METHODS = ("exact",) + tuple(_SCIPY) + _COMPILED
 
 
 def is_relu(net: Network) -> bool:
@@ -91,7 +93,10 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         ``"exact"`` (event-driven Filippov flow, the default for ReLU networks) or
         a scipy method: "RK23", "RK45", "DOP853", "Radau" (default for smooth
         activations), "BDF", "LSODA".  Implicit methods get the exact Hessian as
-        Jacobian, never finite differences.
+        Jacobian, never finite differences.  "ERK853" and "ERK45" are DOP853
+        and RK45 with the whole step loop compiled (:mod:`flowlab.flow.compiled`):
+        the same steps without Python overhead, for non-stiff flows such as the
+        initial stage of a small-initialisation network.
     rtol, atol : float
         Integration tolerances.
     trainable : str or sequence of str, optional
@@ -150,6 +155,9 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     if method == "exact":
         from .exact import solve_exact
         return solve_exact(prob, t_end, **opts)
+    if method in _COMPILED:
+        from .compiled import solve_compiled
+        return solve_compiled(prob, t_end, **opts)
     return _ScipyRun(prob, t_end, **opts).run()
 
 

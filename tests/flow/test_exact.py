@@ -301,9 +301,3 @@ def test_zeno_detector_reports_accumulating_events():
                     t0=0.0, gtol=None, max_steps=None, progress=False)
     for k in range(3 * fresh.recent.size):                 # well separated: no alarm
         fresh._check_zeno(0.5 + 1e-3 * k)
-
-
-def test_exact_rejects_d_above_one_for_now():
-    net = fl.TwoLayer(np.ones((2, 3)), np.ones(2), "relu")
-    with pytest.raises(ValueError, match="d = 2"):
-        fl.flow(net, np.ones((4, 2)), np.ones(4), 1.0)

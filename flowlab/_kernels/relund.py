@@ -1,0 +1,460 @@
+"""Stage model of the gradient flow of a two-layer ReLU network on d-dimensional inputs.
+
+f(x) = sum_j a_j relu(W_j . x~), x~ = (x, 1), loss L = scale/2 sum_i (f(x_i) - y_i)^2.
+Equal inputs are merged into unique points p with count cnt_p, mean ybar_p and
+within-group sum of squares V_p, so that L = scale/2 sum_p (cnt_p (f_p - ybar_p)^2 + V_p)
+and the group residual is R_p = cnt_p (f_p - ybar_p).
+
+During a stage each neuron j is active on a fixed set S_j of unique points (the
+``mask``); there
+
+    dL/da_j = scale sum_{p in S_j} R_p z_jp,     dL/dW_j = scale a_j sum_{p in S_j} R_p x~_p,
+
+with z_jp = W_j . x~_p, and the Hessian is the Gauss-Newton part
+scale sum_p cnt_p grad f_p grad f_p^T plus scale sum_{p in S_j} R_p x~_p in the
+(a_j, W_j) blocks.  A right-hand side costs O(n M d).
+
+A neuron may be *pinned* on a set Q of k < d + 1 unique points (Filippov sliding):
+they are left out of S_j, W_j is held on the subspace W_j . x~_q = 0 (q in Q) by
+computing k of its coordinates from the others (the matrix ``L``; with one pin
+the bias, exactly -W_j[:d] . x_p), and its velocity is the inactive-side field
+projected on that subspace (the matrix ``Pi`` = I - X_Q^T G^-1 X_Q, G the Gram
+matrix of the x~_q).  The Filippov weights of the pinned points are
+lambda_q = A_q / R_q with A = -G^-1 X_Q (sum_{S_j} R_i x~_i) (rows ``Kq`` = G^-1 X_Q);
+the slide lasts while every lambda_q is in (0, 1).  Different neurons decouple.
+
+The model is a tuple built by ``flowlab.flow.exact_nd``; the functions here are the
+hooks of :func:`flowlab._kernels.radau.run` (events watch every pair (neuron,
+point): in d > 1 there is no ordering that singles out boundary points).
+"""
+
+import numba as nb
+import numpy as np
+
+from .._config import NUMBA_OPTIONS
+from . import radau
+from .relu1d import ARM_RTOL, first_violation, _interp_state, _surely_inside
+
+#: the model tuple starts with an empty array of this dtype (see radau.register_model)
+MARKER = np.int16
+# event kinds written to ev[0]
+EV_CROSS, EV_SLIDE = 0, 1
+
+# model tuple:
+#  0 marker, 1 X (M, D) unique augmented inputs, 2 cnt, 3 ybar, 4 V, 5 nu = |x~|^2,
+#  6 ext (D,) coordinate extents, 7 fpar [scale], 8 ipar [n, D, train W, train a, n slide
+#  rows], 9 mask (n, M) uint8, 10 pins (n, D) (-1 padded), 11 free (state -> theta
+#  indices), 12 theta0 (P,), 13 slide rows (., 3) [j, pin slot, which], 14 sigma (.,),
+# 15 ev (4,) [kind, j, point, slide row], 16 L (n, D, D), 17 Pi (n, D, D), 18 Kq (n, D, D),
+# 19 elim (n, D) uint8 (coordinates computed from the others), then work arrays:
+# 20 Z (n, M) pre-activations, 21 (2, M) [R, rho], 22 (6, P) scratch (thetas at the four
+# nodes, theta, field), 23 (n, D)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def preact(theta, X, j, p, D):
+    """z = W_j . x~_p, summed in a fixed order (the bias last) everywhere."""
+    base = j * D
+    acc = 0.0
+    for k in range(D - 1):
+        acc += theta[base + k] * X[p, k]
+    return acc + theta[base + D - 1]
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _fill_pinned(model, theta):
+    """Compute the eliminated coordinates of pinned neurons from the others (in place)."""
+    ipar, pins, L, elim = model[8], model[10], model[16], model[19]
+    n, D = ipar[0], ipar[1]
+    if ipar[2] != 1:
+        return
+    for j in range(n):
+        if pins[j, 0] < 0:
+            continue
+        base = j * D
+        for e in range(D):
+            if elim[j, e]:
+                acc = 0.0
+                for f in range(D):
+                    if not elim[j, f]:
+                        acc += L[j, e, f] * theta[base + f]
+                theta[base + e] = acc
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def expand(model, u, theta):
+    """Full parameters theta = [W (row-major), a] of the state u."""
+    free, theta0 = model[11], model[12]
+    for q in range(theta0.size):
+        theta[q] = theta0[q]
+    for q in range(free.size):
+        theta[free[q]] = u[q]
+    _fill_pinned(model, theta)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def expand_rate(model, f, dtheta):
+    """theta' for the state velocity f (frozen coordinates have rate 0)."""
+    free = model[11]
+    dtheta[:] = 0.0
+    for q in range(free.size):
+        dtheta[free[q]] = f[q]
+    _fill_pinned(model, dtheta)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def forward(model, theta):
+    """Pre-activations Z, group residuals R and their magnitudes rho; returns the loss."""
+    X, cnt, ybar, V, fpar, ipar, mask, Z, RR = (model[1], model[2], model[3], model[4],
+                                               model[7], model[8], model[9], model[20],
+                                               model[21])
+    n, D = ipar[0], ipar[1]
+    M = X.shape[0]
+    R = RR[0]
+    rho = RR[1]
+    nD = n * D
+    loss = 0.0
+    for p in range(M):
+        f = 0.0
+        mag = abs(ybar[p])
+        for j in range(n):
+            z = preact(theta, X, j, p, D)
+            Z[j, p] = z
+            if mask[j, p]:
+                f += theta[nD + j] * z
+                mag += abs(theta[nD + j] * z)
+        e = f - ybar[p]
+        R[p] = cnt[p] * e
+        rho[p] = cnt[p] * mag
+        loss += cnt[p] * e * e + V[p]
+    return 0.5 * fpar[0] * loss
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def masked_sums(model, j, out):
+    """out = sum_{p in S_j} R_p x~_p (``forward`` must have run)."""
+    X, ipar, mask, RR = model[1], model[8], model[9], model[21]
+    D = ipar[1]
+    R = RR[0]
+    out[:] = 0.0
+    for p in range(X.shape[0]):
+        if mask[j, p]:
+            for k in range(D):
+                out[k] += R[p] * X[p, k]
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def field(model, theta, F):
+    """F = -grad L on the stage, pinned neurons projected on their subspaces
+    (``forward`` must have run at theta); frozen groups get 0."""
+    X, fpar, ipar, mask, pins, Pi, Z, RR, S = (model[1], model[7], model[8], model[9],
+                                              model[10], model[17], model[20], model[21],
+                                              model[23])
+    n, D = ipar[0], ipar[1]
+    sc = fpar[0]
+    R = RR[0]
+    nD = n * D
+    M = X.shape[0]
+    tmp = np.empty(D)
+    for j in range(n):
+        ga = 0.0
+        for p in range(M):
+            if mask[j, p]:
+                ga += R[p] * Z[j, p]
+        F[nD + j] = -sc * ga if ipar[3] == 1 else 0.0
+        if ipar[2] == 1:
+            masked_sums(model, j, S[j])
+            aj = theta[nD + j]
+            for k in range(D):
+                tmp[k] = -sc * aj * S[j, k]
+            if pins[j, 0] >= 0:
+                for k in range(D):
+                    acc = 0.0
+                    for l in range(D):
+                        acc += Pi[j, k, l] * tmp[l]
+                    F[j * D + k] = acc
+            else:
+                for k in range(D):
+                    F[j * D + k] = tmp[k]
+        else:
+            for k in range(D):
+                F[j * D + k] = 0.0
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def rhs(model, u, out):
+    """Hook for radau.run: out = state velocity."""
+    theta, F, free = model[22][4], model[22][5], model[11]
+    expand(model, u, theta)
+    forward(model, theta)
+    field(model, theta, F)
+    for q in range(free.size):
+        out[q] = F[free[q]]
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def output(model, u, theta, with_loss):
+    """Hook for radau.run: full parameters and (optionally) the loss."""
+    expand(model, u, theta)
+    if with_loss:
+        return forward(model, theta)
+    return 0.0
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def hessian(model, theta, H):
+    """Hessian of L on the stage (``forward`` must have run), full parameters."""
+    X, cnt, fpar, ipar, mask, Z = model[1], model[2], model[7], model[8], model[9], model[20]
+    n, D = ipar[0], ipar[1]
+    sc = fpar[0]
+    nD = n * D
+    M = X.shape[0]
+    P = nD + n
+    Jm = np.zeros((M, P))
+    for p in range(M):
+        w = np.sqrt(cnt[p])
+        for j in range(n):
+            if mask[j, p]:
+                aj = theta[nD + j]
+                for k in range(D):
+                    Jm[p, j * D + k] = w * aj * X[p, k]
+                Jm[p, nD + j] = w * Z[j, p]
+    Hm = np.dot(Jm.T, Jm)
+    for a in range(P):
+        for b in range(P):
+            H[a, b] = sc * Hm[a, b]
+    S = np.empty(D)
+    for j in range(n):
+        masked_sums(model, j, S)
+        for k in range(D):
+            H[nD + j, j * D + k] += sc * S[k]
+            H[j * D + k, nD + j] += sc * S[k]
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def jac(model, u, J, dh):
+    """Hook for radau.run: J = d(state velocity)/du = -(Pi H dtheta/du) on the state rows.
+
+    Without pinned neurons this is -H restricted to the state (symmetric, dh = 1).
+    A pinned neuron's columns carry its eliminated coordinates (matrix L) and its
+    rows are projected (matrix Pi), which breaks the symmetry: False then (LU mode).
+    """
+    ipar, pins, free, L, Pi, elim = (model[8], model[10], model[11], model[16], model[17],
+                                     model[19])
+    D = ipar[1]
+    theta = model[22][4]
+    expand(model, u, theta)
+    forward(model, theta)
+    P = theta.size
+    H = np.empty((P, P))
+    hessian(model, theta, H)
+    nD = ipar[0] * D
+    nf = free.size
+    pinned = False
+    HE = np.empty((P, nf))
+    for c in range(nf):
+        q = free[c]
+        j = q // D if q < nD else -1
+        if j >= 0 and pins[j, 0] >= 0:
+            pinned = True
+            f = q - j * D
+            for r in range(P):
+                acc = H[r, q]
+                for e in range(D):
+                    if elim[j, e]:
+                        acc += L[j, e, f] * H[r, j * D + e]
+                HE[r, c] = acc
+        else:
+            for r in range(P):
+                HE[r, c] = H[r, q]
+    for r in range(nf):
+        q = free[r]
+        j = q // D if q < nD else -1
+        if j >= 0 and pins[j, 0] >= 0:
+            k = q - j * D
+            for c in range(nf):
+                acc = 0.0
+                for l in range(D):
+                    acc += Pi[j, k, l] * HE[j * D + l, c]
+                J[r, c] = -acc
+        else:
+            for c in range(nf):
+                J[r, c] = -HE[q, c]
+    for q in range(nf):
+        dh[q] = 1.0
+    return not pinned
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def slide_functions(model, j, slot):
+    """(A, R_q) for the pinned point in ``slot`` of neuron j: lambda = A / R_q
+    (``forward`` must have run)."""
+    ipar, pins, Kq, RR = model[8], model[10], model[18], model[21]
+    D = ipar[1]
+    S = np.empty(D)
+    masked_sums(model, j, S)
+    dot = 0.0
+    for k in range(D):
+        dot += Kq[j, slot, k] * S[k]
+    return -dot, RR[0][pins[j, slot]]
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _margins(model, u, out):
+    """Margins of every slide row at the state u: sigma A (lambda -> 0) or
+    sigma (R_q - A) (lambda -> 1); positive while the slide lasts."""
+    rows, sigma, ipar = model[13], model[14], model[8]
+    theta = model[22][4]
+    expand(model, u, theta)
+    forward(model, theta)
+    for r in range(ipar[4]):
+        A, Dv = slide_functions(model, rows[r, 0], rows[r, 1])
+        out[r] = sigma[r] * A if rows[r, 2] == 0 else sigma[r] * (Dv - A)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _slide_margins(model, nodes, s, out, u):
+    """Slide margins on the step's continuous extension at the fraction s."""
+    _interp_state(nodes, s, u)
+    _margins(model, u, out)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _slide_exit(model, nodes):
+    """Earliest (s, row) in (0, 1] where a slide weight leaves (0, 1): sampled on
+    8 sub-intervals, then bisection on the first row that changes sign."""
+    ns = model[8][4]
+    u = np.empty(nodes.shape[1])
+    prev = np.empty(ns)
+    cur = np.empty(ns)
+    tmp = np.empty(ns)
+    _slide_margins(model, nodes, 0.0, prev, u)
+    for i in range(1, 9):
+        s = i / 8.0
+        _slide_margins(model, nodes, s, cur, u)
+        best_s = 2.0
+        best_r = -1
+        for r in range(ns):
+            if prev[r] > 0.0 and cur[r] <= 0.0:
+                lo_ = (i - 1) / 8.0
+                hi_ = s
+                for _ in range(200):
+                    mid = 0.5 * (lo_ + hi_)
+                    if mid <= lo_ or mid >= hi_:
+                        break
+                    _slide_margins(model, nodes, mid, tmp, u)
+                    if tmp[r] <= 0.0:
+                        hi_ = mid
+                    else:
+                        lo_ = mid
+                if hi_ < best_s:
+                    best_s = hi_
+                    best_r = r
+        if best_r >= 0:
+            return best_s, best_r
+        for r in range(ns):
+            prev[r] = cur[r]
+    return -1.0, -1
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def arm_threshold(theta, ext, j, D):
+    """|g| above which a point is surely on its side: ARM_RTOL sum_k |W_jk| ext_k."""
+    acc = 0.0
+    for k in range(D):
+        acc += abs(theta[j * D + k]) * ext[k]
+    return ARM_RTOL * acc
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _is_pin(pins, j, p):
+    for k in range(pins.shape[1]):
+        if pins[j, k] == p:
+            return True
+        if pins[j, k] < 0:
+            return False
+    return False
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def events(model, nodes, armed):
+    """Hook for radau.run: earliest event of the step (every pair and every slide)."""
+    X, ext, ipar, mask, pins, ev = (model[1], model[6], model[8], model[9], model[10],
+                                    model[15])
+    n, D = ipar[0], ipar[1]
+    M = X.shape[0]
+    best = 2.0
+    bj = -1
+    bp = -1
+    if ipar[2] == 1:
+        th = model[22]
+        for q in range(4):
+            expand(model, nodes[q], th[q])
+        vals = np.empty(4)
+        for j in range(n):
+            thr = 0.0
+            for q in range(4):
+                thr = max(thr, arm_threshold(th[q], ext, j, D))
+            for p in range(M):
+                if _is_pin(pins, j, p):
+                    continue
+                for q in range(4):
+                    vals[q] = preact(th[q], X, j, p, D)
+                side = 1 if mask[j, p] else -1
+                if armed[j, p] and _surely_inside(vals, side, thr):
+                    continue
+                s, armed[j, p] = first_violation(vals, side, armed[j, p], thr)
+                if s >= 0.0 and s < best:
+                    best = s
+                    bj = j
+                    bp = p
+    if ipar[4] > 0:
+        s, r = _slide_exit(model, nodes)
+        if r >= 0 and s < best:
+            rows = model[13]
+            ev[0] = EV_SLIDE
+            ev[1] = rows[r, 0]
+            ev[2] = pins[rows[r, 0], rows[r, 1]]
+            ev[3] = r
+            return True, s
+    if bj < 0:
+        return False, 0.0
+    ev[0] = EV_CROSS
+    ev[1] = bj
+    ev[2] = bp
+    ev[3] = -1
+    return True, best
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def event_rate(model, u, f):
+    """Hook for radau.run: value and rate of the event found last."""
+    X, ipar, ev = model[1], model[8], model[15]
+    D = ipar[1]
+    j, p = ev[1], ev[2]
+    theta = model[22][4]
+    if ev[0] == EV_CROSS:
+        dtheta = np.empty(theta.size)
+        expand(model, u, theta)
+        expand_rate(model, f, dtheta)
+        return preact(theta, X, j, p, D), preact(dtheta, X, j, p, D)
+    # slide exit: margin, rate by a directional difference
+    r = ev[3]
+    nrm = 0.0
+    for q in range(u.size):
+        nrm = max(nrm, abs(u[q]))
+    fn = 0.0
+    for q in range(f.size):
+        fn = max(fn, abs(f[q]))
+    if fn == 0.0:
+        return 0.0, 0.0
+    eps = 1e-7 * (nrm + 1.0) / fn
+    m = np.empty(ipar[4])
+    _margins(model, u, m)
+    m0 = m[r]
+    _margins(model, u + eps * f, m)
+    return m0, (m[r] - m0) / eps
+
+
+radau.register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
+                     event_rate=event_rate)

@@ -1,0 +1,457 @@
+"""Event-driven Filippov gradient flow of a two-layer ReLU network on d-dimensional inputs.
+
+The network is f(x) = sum_j a_j relu(W_j . (x, 1)) (``TwoLayer(W, a, "relu")``).
+Between two events every neuron's active set S_j (the data points with
+W_j . x~_i > 0) is fixed and the flow is smooth; it is integrated by the
+compiled Radau IIA stepper of :mod:`flowlab._kernels.radau` with the stage
+model of :mod:`flowlab._kernels.relund` (right-hand side O(n m d), exact
+Jacobian).  Each step watches every pair (neuron j, point i) through
+g_ji = W_j . x~_i on the step's collocation polynomial; the earliest sign change
+is located to the last bit of the step fraction and reached by an exact step.
+
+Decisions.  At an event, neuron j is *in contact* with a set Q of points: those
+whose g_jq reached 0 and those it already slides on.  Its W_j velocity is a
+Filippov combination of the one-sided fields,
+
+    W_j' = -scale a_j (sum_{S_j \\ Q} R_i x~_i + sum_{q in Q} lambda_q R_q x~_q),
+
+lambda_q in [0, 1] (0: q inactive, 1: active), so that
+
+    dg_q/dt = c (b_q - sum_p N_qp lambda_p),   b_q = -scale (sum_{S_j \\ Q} R_i x~_i) . x~_q,
+                                               N_qp = scale (x~_q . x~_p) R_p,
+
+with c = a_j (a_j' when a_j = 0) and R the residuals.  The residuals and every
+other neuron's field are the same on both sides of the surfaces (a neuron on
+its surface contributes 0 to f(x_q)), so neurons decouple.  Each point gets a
+mode: inactive (lambda = 0, needs dg/dt <= 0), active (lambda = 1, dg/dt >= 0)
+or sliding (0 < lambda < 1, dg/dt = 0, attracting from both sides:
+c N_qq lambda_q > 0 and c N_qq (1 - lambda_q) > 0) -- a small box
+complementarity problem, solved by enumerating the 3^|Q| modes (|Q| <= d) in
+order of preference: a point keeps its current mode if that is consistent, else
+slides, else changes side.  For one point this is exactly the rule of the
+univariate flow (:func:`flowlab._kernels.relu1d_stage.rule`): both sides
+towards the surface: slide; the current side pushes away or is tangent: stay;
+otherwise cross.  Comparisons allow the rounding level of dg/dt.
+
+Sliding points are *pinned*: W_j is held on W_j . x~_q = 0 (k of its
+coordinates computed from the others; with one pin the bias, exactly) and its
+velocity is the inactive-side field projected on that subspace; the slide on q
+ends when its lambda_q reaches 0 or 1, and the neuron's contacts are decided
+again.  The per-point weights describe the Filippov set only when the contact
+points are affinely independent (then every pattern of sides occurs next to the
+contact).  When they are not (three collinear points in 2-d, say), when d + 1
+of them would force W_j = 0, or when no mode is consistent, the run stops with
+status "degenerate" and a message naming the time, the neuron and the points.
+
+Equal inputs are merged (their residuals add up), so duplicated points do not
+count as several surfaces.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from scipy import linalg
+
+from .._kernels import radau as _rd
+from .._kernels import relund as _k
+from .._kernels.relu1d import NOISE_ROUNDINGS
+from ._events import DegenerateError, EventDriver, ZenoError
+from .solve import progress_bar
+
+_BUFFER = 2048
+_EPS = np.finfo(np.float64).eps
+INACTIVE, ACTIVE, SLIDING = 0, 1, 2
+
+
+def contact_modes(b, N, c, tol, current, forced=None, max_slide=None):
+    """Modes of the points in contact with one neuron (see the module docstring).
+
+    Parameters
+    ----------
+    b, N : arrays (k,), (k, k)
+        dg/dt = c (b - N lambda).
+    c : float
+        a_j, or a_j' when a_j = 0.
+    tol : array (k,)
+        Rounding level of each dg/dt.
+    current : sequence of int
+        Current mode of each point (INACTIVE, ACTIVE or SLIDING).
+    forced : dict or None
+        Modes fixed in advance (a slide that ended at lambda = 0 or 1).
+    max_slide : int or None
+        At most this many points may slide (d: more pins leave W_j = 0).
+
+    Returns (modes, lambda), or None when no mode is consistent.
+    """
+    k = len(current)
+    forced = forced or {}
+    b = np.asarray(b, float)
+    N = np.asarray(N, float)
+    if c == 0.0:                       # no field on W_j: nothing moves, keep the modes
+        modes = [forced.get(i, current[i]) for i in range(k)]
+        lam = np.array([0.5 if m == SLIDING else float(m) for m in modes])
+        return modes, lam
+
+    def cost(modes):
+        return sum(0 if m == cur else (1 if m == SLIDING else 2)
+                   for m, cur in zip(modes, current))
+
+    choices = [(forced[i],) if i in forced else (INACTIVE, ACTIVE, SLIDING)
+               for i in range(k)]
+    for modes in sorted(itertools.product(*choices), key=cost):
+        F = [i for i in range(k) if modes[i] == SLIDING]
+        if max_slide is not None and len(F) > max_slide:
+            continue
+        lam = np.array([float(m) if m != SLIDING else 0.0 for m in modes])
+        if F:
+            fixed = [i for i in range(k) if modes[i] != SLIDING]
+            rhs = b[F] - N[np.ix_(F, fixed)] @ lam[fixed]
+            A = N[np.ix_(F, F)]
+            if np.linalg.cond(A) > 1e12:
+                continue
+            lam[F] = np.linalg.solve(A, rhs)
+        g = c * (b - N @ lam)
+        ok = True
+        for i in range(k):
+            if modes[i] == INACTIVE:
+                ok = g[i] <= tol[i]
+            elif modes[i] == ACTIVE:
+                ok = g[i] >= -tol[i]
+            else:
+                # attracting: with the others held, the inactive side (lambda_i = 0)
+                # pushes up and the active side (lambda_i = 1) pushes down
+                g_in = c * (b[i] - N[i] @ lam + N[i, i] * lam[i])
+                ok = g_in > tol[i] and g_in - c * N[i, i] < -tol[i]
+            if not ok:
+                break
+        if ok:
+            return list(modes), lam
+    return None
+
+
+class ExactND(EventDriver):
+    """One exact flow of a ``TwoLayer`` relu network (any input dimension)."""
+
+    def __init__(self, prob, t_end, **opts):
+        super().__init__(prob, t_end, **opts)
+        net = prob.template
+        X = prob.XT[:-1].T
+        uniq, inv = np.unique(X, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        M = uniq.shape[0]
+        y = prob.y
+        cnt = np.bincount(inv, minlength=M).astype(np.float64)
+        ybar = np.bincount(inv, weights=y, minlength=M) / cnt
+        V = np.bincount(inv, weights=(y - ybar[inv]) ** 2, minlength=M)
+        self.inv = inv
+        self.X = np.ascontiguousarray(np.column_stack([uniq, np.ones(M)]))
+        self.n, self.D = net.W.shape
+        n, D = self.n, self.D
+        self.theta = np.concatenate([net.W.ravel(), net.a]).astype(np.float64)
+        self.theta_start = self.theta.copy()
+        tr = set(prob.trainable)
+        self.train_W, self.train_a = "W" in tr, "a" in tr
+        self.scale = prob.scale
+        self.ext = np.abs(self.X).max(axis=0)
+        self._static = (np.empty(0, _k.MARKER), self.X, cnt, ybar, V,
+                        np.einsum("pk,pk->p", self.X, self.X), self.ext,
+                        np.array([self.scale]))
+        self._work = (np.zeros((n, M)), np.zeros((2, M)), np.zeros((6, self.theta.size)),
+                      np.zeros((n, D)))
+        self.pins = [[] for _ in range(n)]
+        self.mask = np.zeros((n, M), dtype=np.uint8)
+        self.mask[:] = self._evaluate()[1] > 0.0
+
+    # -- the stage model ----------------------------------------------------------------
+    def _pin_arrays(self):
+        """pins, L, Pi, Kq, elim (see flowlab/_kernels/relund.py) and the state indices."""
+        n, D, X = self.n, self.D, self.X
+        pins = -np.ones((n, D), dtype=np.int64)
+        L = np.zeros((n, D, D))
+        Pi = np.zeros((n, D, D))
+        Kq = np.zeros((n, D, D))
+        elim = np.zeros((n, D), dtype=np.uint8)
+        for j, Q in enumerate(self.pins):
+            if not Q:
+                continue
+            k = len(Q)
+            XQ = X[Q]
+            pins[j, :k] = Q
+            K = np.linalg.solve(XQ @ XQ.T, XQ)
+            Kq[j, :k] = K
+            Pi[j] = np.eye(D) - XQ.T @ K
+            if k == 1:
+                E = [D - 1]
+            else:
+                E = sorted(linalg.qr(XQ, pivoting=True, mode="r")[1][:k].tolist())
+            Fc = [f for f in range(D) if f not in E]
+            L[j][np.ix_(E, Fc)] = -np.linalg.solve(XQ[:, E], XQ[:, Fc])
+            elim[j, E] = 1
+        parts = []
+        if self.train_W:
+            parts.append(np.flatnonzero(elim.ravel() == 0))
+        if self.train_a:
+            parts.append(n * D + np.arange(n))
+        free = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+        return pins, L, Pi, Kq, elim, free
+
+    def _model(self, slides=True):
+        """The stage model tuple; with ``slides`` its slide-exit rows."""
+        n, D = self.n, self.D
+        pins, L, Pi, Kq, elim, free = self._pin_arrays()
+        rows = np.zeros((2 * n * D, 3), dtype=np.int64)       # two per pinned point
+        sigma = np.zeros(2 * n * D)
+        ipar = np.array([n, D, int(self.train_W), int(self.train_a), 0], dtype=np.int64)
+        model = self._static + (ipar, self.mask, pins, free, self.theta.copy(), rows, sigma,
+                                np.zeros(4, dtype=np.int64), L, Pi, Kq, elim) + self._work
+        if slides:
+            _k.forward(model, self.theta)
+            ns = 0
+            for j, Q in enumerate(self.pins):
+                for slot in range(len(Q)):
+                    _, Rq = _k.slide_functions(model, j, slot)
+                    for which in (0, 1):
+                        rows[ns] = (j, slot, which)
+                        sigma[ns] = 1.0 if Rq > 0 else -1.0
+                        ns += 1
+            ipar[4] = ns
+        return model
+
+    def _evaluate(self):
+        """(model, Z, R, rho, field) at the current parameters and stage."""
+        model = self._model(slides=False)
+        _k.forward(model, self.theta)
+        F = np.empty_like(self.theta)
+        _k.field(model, self.theta, F)
+        return model, model[20].copy(), model[21][0].copy(), model[21][1].copy(), F
+
+    def _armed(self):
+        """Pairs surely on their side (|g| beyond the arming threshold)."""
+        Z = self._evaluate()[1]
+        thr = np.array([_k.arm_threshold(self.theta, self.ext, j, self.D)
+                        for j in range(self.n)])
+        side = np.where(self.mask > 0, 1.0, -1.0)
+        return Z * side > thr[:, None]
+
+    # -- decisions ------------------------------------------------------------------------
+    def _contact(self, j, Q, forced, t):
+        """Decide neuron j's contacts Q (its pins among them) at time t."""
+        n, D, X = self.n, self.D, self.X
+        Q = sorted(set(Q))
+        pinned = set(self.pins[j])
+        current = [SLIDING if q in pinned else int(self.mask[j, q]) for q in Q]
+        XQ = X[Q]
+        rank = np.linalg.matrix_rank(XQ)
+        if rank < len(Q) or rank >= D:
+            why = (f"their inputs are affinely dependent (x~ of rank {rank}; e.g. collinear "
+                   "points in 2-d), so not every pattern of sides is possible next to the "
+                   "contact and the per-point Filippov weights do not describe the one-sided "
+                   "fields" if rank < len(Q) else
+                   f"{rank} independent surfaces meet only at W_{j} = 0: the neuron collapses "
+                   "and its direction is undetermined")
+            raise DegenerateError(
+                f"neuron {j} is in contact with the data points {Q} (unique-point indices; "
+                f"inputs {X[Q, :-1].tolist()}) at t = {t:.12g}: {why}; the exact flow stops "
+                "here (continue with one of scipy's methods or perturb the data)")
+        Wj = self.theta[j * D:(j + 1) * D]
+        # put W_j on every contact surface (an O(tolerance) change)
+        Wj -= XQ.T @ np.linalg.lstsq(XQ @ XQ.T, XQ @ Wj, rcond=None)[0]
+        _, _, R, rho, F = self._evaluate()
+        act = self.mask[j] > 0
+        act[Q] = False
+        S_out = R[act] @ X[act]
+        c = self.theta[n * D + j]
+        if c == 0.0:
+            c = F[n * D + j]
+        Gq = XQ @ XQ.T
+        b = -self.scale * (XQ @ S_out)
+        N = self.scale * Gq * R[Q][None, :]
+        act[Q] = True
+        tol = NOISE_ROUNDINGS * _EPS * self.scale * abs(c) * (
+            np.abs(XQ @ X[act].T) @ rho[act])
+        found = contact_modes(b, N, c, tol, current,
+                              {Q.index(q): m for q, m in forced.items()},
+                              max_slide=rank)
+        if found is None:
+            raise DegenerateError(
+                f"neuron {j} is in contact with the data points {Q} (inputs "
+                f"{X[Q, :-1].tolist()}) at t = {t:.12g} and no Filippov mode (each point "
+                "inactive, active or sliding) is consistent with the one-sided fields, or "
+                "sliding would need affinely dependent points or d + 1 of them (W_j = 0); "
+                "the continuation is not unique there")
+        modes, _ = found
+        new_pins = []
+        for q, cur, m in zip(Q, current, modes):
+            if m == SLIDING:
+                new_pins.append(q)
+                self.mask[j, q] = 0
+                if cur != SLIDING:
+                    self._record(t, j, q, "slide_start", 0)
+            else:
+                self.mask[j, q] = m
+                if cur == SLIDING:
+                    self._record(t, j, q, "slide_end", 1 if m == ACTIVE else -1)
+                elif m != cur:
+                    self._record(t, j, q, "cross", 1 if m == ACTIVE else -1)
+        self.pins[j] = new_pins + [p for p in self.pins[j] if p not in Q]
+        if self.pins[j]:
+            # exact constraints: recompute the eliminated coordinates
+            model = self._model(slides=False)
+            _k.expand(model, self.theta[model[11]], self.theta)
+
+    def _handle(self, model, t):
+        """The event the integrator stopped at, and every other one at the same time."""
+        kind, j0, p0, r0 = (int(v) for v in model[15])
+        n, D = self.n, self.D
+        contacts = {}
+        forced = {}
+        rows, sigma, ns = model[13], model[14], int(model[8][4])
+        if ns:
+            m = self._model(slides=False)
+            _k.forward(m, self.theta)
+            for r in range(ns):
+                j, slot, which = (int(v) for v in rows[r])
+                A, Rq = _k.slide_functions(m, j, slot)
+                margin = sigma[r] * (A if which == 0 else Rq - A)
+                tol = 10.0 * (self.rtol * (abs(A) + abs(Rq)) + self.atol)
+                if (kind == _k.EV_SLIDE and r == r0) or margin <= tol:
+                    q = self.pins[j][slot]
+                    forced.setdefault(j, {})[q] = ACTIVE if which == 1 else INACTIVE
+                    contacts.setdefault(j, set()).add(q)
+        if self.train_W:
+            _, Z, _, _, F = self._evaluate()
+            Gdot = F[:n * D].reshape(n, D) @ self.X.T
+            side = np.where(self.mask > 0, 1.0, -1.0)
+            scale = np.abs(self.theta[:n * D].reshape(n, D)) @ self.ext
+            tol = 10.0 * (self.rtol * scale + self.atol)
+            across = np.where(side > 0, Z <= 0.0, Z > 0.0)
+            near = (np.abs(Z) <= tol[:, None]) & (Gdot * side < 0.0)
+            hit = across | near
+            if kind == _k.EV_CROSS:
+                hit[j0, p0] = True
+            for j, Q in enumerate(self.pins):
+                hit[j, Q] = False
+            for j, q in zip(*np.nonzero(hit)):
+                contacts.setdefault(int(j), set()).add(int(q))
+        for j in sorted(contacts):
+            self._contact(j, contacts[j] | set(self.pins[j]), forced.get(j, {}), t)
+
+    # -- stages ---------------------------------------------------------------------------
+    def _u_counts(self, mask):
+        cnt = self._static[2]
+        return np.bincount(mask.sum(axis=0), weights=cnt, minlength=self.n + 1).astype(np.int64)
+
+    def _stages(self):
+        mask = self.mask0.copy()
+        stages = [[self.t0, np.nan, self._u_counts(mask)]]
+        ev = self.events
+        k = 0
+        while k < len(ev):
+            t = ev[k][0]
+            while k < len(ev) and ev[k][0] == t:
+                _, j, p, _, side = ev[k]
+                mask[j, p] = 1 if side > 0 else 0
+                k += 1
+            u = self._u_counts(mask)
+            if not np.array_equal(u, stages[-1][2]):
+                stages[-1][1] = t
+                stages.append([t, np.nan, u])
+        stages[-1][1] = self.t_final
+        return stages
+
+    def _to_net_rows(self, rows):
+        return rows
+
+    def _event_rows(self):
+        """Events on unique points expanded to every data point with that input."""
+        members = {}
+        return [(t, j, int(i), kind, side) for t, j, p, kind, side in self.events
+                for i in members.setdefault(p, np.flatnonzero(self.inv == p))]
+
+    def _info(self):
+        return {"unique_points": int(self.X.shape[0])}
+
+    # -- main loop ----------------------------------------------------------------------
+    def run(self):
+        t = self.t0
+        self.mask0 = self.mask.copy()
+        status, message = "finished", f"reached t_end = {self.t_end:.6g}"
+        P = self.theta.size
+        out_t = np.empty(_BUFFER)
+        out_nodes = np.empty((_BUFFER, 4, P))
+        out_loss = np.empty(_BUFFER)
+        bar = progress_bar(self.progress, self.t_end - t, "exact")
+        budget = self.max_steps if self.max_steps is not None else np.iinfo(np.int64).max
+        self.stats[1] = max(1e-6, 1e-6 * abs(self.t_end - t))
+        try:
+            if self.train_W:                   # on a surface at the start: relu'(0) = 0
+                Z = self._evaluate()[1]
+                on = (Z == 0.0) & (self.mask == 0)
+                for j in np.flatnonzero(on.any(axis=1)):
+                    self._contact(int(j), np.flatnonzero(on[j]).tolist(), {}, t)
+            model = self._model()
+            armed = self._armed()
+            lin = _rd.new_lin(model[11].size)
+            while True:
+                u = self.theta[model[11]].copy()
+                if lin[2].shape[0] != u.size:
+                    lin = _rd.new_lin(u.size)
+                st, k = _rd.run(model, t, u, self.t_end, self.stats[1], self.rtol, self.atol,
+                                max(budget - len(self.steps_t), 0), out_t, out_nodes,
+                                out_loss, armed, self.stats, lin)
+                k, steady = self._steady(out_nodes, k)
+                self._keep_steps(out_t, out_nodes, out_loss, k)
+                t_new = float(out_t[k - 1]) if steady else self.stats[0]
+                if bar is not None:
+                    bar.update(t_new - t)
+                t = t_new
+                _k.expand(model, u, self.theta)
+                if steady:
+                    self.theta[:] = out_nodes[k - 1, 3]
+                    status = "steady_state"
+                    message = f"||grad L|| < gtol = {self.gtol:.3g} at t = {t:.6g}"
+                    break
+                if st == _rd.DONE:
+                    break
+                if st == _rd.FAILED:
+                    status, message = "failed", (f"step size underflow at t = {t:.12g}: the "
+                                                 "flow could not be continued")
+                    break
+                if len(self.steps_t) >= budget:
+                    status = "max_steps"
+                    message = f"stopped after max_steps = {budget} steps at t = {t:.6g}"
+                    break
+                if st == _rd.FULL:
+                    continue
+                self._handle(model, t)
+                self._check_zeno(t)
+                model = self._model()
+                armed = self._armed()
+        except ZenoError as exc:
+            status, message = "zeno", str(exc)
+        except DegenerateError as exc:
+            status, message = "degenerate", str(exc)
+        except KeyboardInterrupt:
+            status, message = "interrupted", f"interrupted at t = {t:.6g}"
+        finally:
+            if bar is not None:
+                bar.close()
+        self.t_final = t
+        return status, message
+
+    def _steady(self, out_nodes, k):
+        """With ``gtol``: the first recorded step whose velocity norm is below it ends the
+        run; returns (steps kept, whether it ended)."""
+        if not self.gtol or k == 0:
+            return k, False
+        model = self._model(slides=False)
+        F = np.empty_like(self.theta)
+        for i in range(k):
+            th = out_nodes[i, 3]
+            _k.forward(model, th)
+            _k.field(model, th, F)
+            if np.linalg.norm(F) < self.gtol:
+                return i + 1, True
+        return k, False

@@ -1,0 +1,264 @@
+"""The exact event-driven Filippov flow of TwoLayer relu networks on d-dimensional inputs."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import flowlab as fl
+from flowlab._kernels import relu1d_stage as ks
+from flowlab._problem import Problem
+from flowlab.flow.exact_1d import Exact1D
+from flowlab.flow.exact_nd import ACTIVE, INACTIVE, SLIDING, ExactND, contact_modes
+
+from ..reference import twolayer_relu_field_masked
+
+OPTS = dict(rtol=1e-10, atol=1e-12, t0=0.0, gtol=None, max_steps=None, progress=False)
+
+
+def _problem(seed, n, m, d):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (m, d))
+    y = rng.normal(size=m)
+    net = fl.TwoLayer(rng.normal(size=(n, d + 1)), rng.normal(size=n), "relu")
+    return net, X, y
+
+
+def _flow(net, X, y, T, loss="sum", **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fl.flow(net, X, y, T, method="exact", loss=loss, progress=False, **kw)
+
+
+def _gd_distances(net, X, y, sol, loss, halvings):
+    """||theta_GD(T) - theta(T)|| for GD with lr = T/N, T/(2N), ..."""
+    T = sol.t_final
+    lam = np.abs(np.linalg.eigvalsh(net.hessian(X, y, loss=loss))).max()
+    first = int(np.ceil(max(T * lam / 0.05, 50)))       # lr <= 0.05/lam and <= T/50
+    d = []
+    for k in range(halvings):
+        N = first * 2 ** k
+        res = fl.train.gd(net, X, y, lr=T / N, steps=N, loss=loss)
+        d.append(np.linalg.norm(res.net.params() - sol.net.params()))
+    return np.array(d), T / first
+
+
+def _pins_over_time(sol):
+    """Largest number of points one neuron slid on at once (replaying the events)."""
+    pins, most = {}, 0
+    for ev in sol.events:
+        held = pins.setdefault(int(ev.neuron), set())
+        if ev.kind == "slide_start":
+            held.add(int(ev.point))
+        elif ev.kind == "slide_end":
+            held.discard(int(ev.point))
+        most = max(most, len(held))
+    return most
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 31), n=st.integers(1, 5), m=st.integers(3, 20),
+       d=st.integers(2, 3), loss=st.sampled_from(["sum", "mean"]))
+def test_exact_flow_is_the_limit_of_gradient_descent_in_d_dimensions(seed, n, m, d, loss):
+    """As in 1-d: without events the distance halves with the learning rate; with
+    crossings and (multi-point) slides it is O(lr) over six halvings."""
+    net, X, y = _problem(seed, n, m, d)
+    T = 1.0 if loss == "sum" else 10.0
+    sol = _flow(net, X, y, T, loss)
+    assert sol.success, sol.message          # random inputs: affinely independent contacts
+    halvings = 3 if sol.info["n_events"] == 0 else 6
+    dist, lr = _gd_distances(net, X, y, sol, loss, halvings)
+    if dist[0] <= 1e-13 * (1 + np.abs(net.params()).max()):
+        assert np.all(dist <= 1e-13 * (1 + np.abs(net.params()).max()))
+        return
+    if sol.info["n_events"] == 0:
+        ratios = dist[:-1] / dist[1:]
+        assert np.all((ratios >= 1.6) & (ratios <= 2.5)), ratios
+    else:
+        const = dist / (lr / 2.0 ** np.arange(dist.size))
+        slope = -np.polyfit(np.arange(dist.size) * np.log(2.0), np.log(dist), 1)[0]
+        assert const[-2:].max() <= 4.0 * const[:3].max() and slope >= 0.5, dist
+
+
+def test_two_point_slides_follow_gradient_descent():
+    """A neuron sliding on two points at once (its weights solve the contact problem):
+    the flow stays the first-order limit of GD."""
+    net, X, y = _problem(1, 6, 30, 2)
+    sol = _flow(net, X, y, 2.0)
+    assert sol.success and _pins_over_time(sol) >= 2
+    dist, _ = _gd_distances(net, X, y, sol, "sum", 6)
+    ratios = dist[:-1] / dist[1:]
+    assert 1.6 <= np.exp(np.mean(np.log(ratios))) <= 2.5, ratios
+    assert dist[-1] < 1e-3
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 31), n=st.integers(1, 6), m=st.integers(2, 25),
+       d=st.integers(2, 3), loss=st.sampled_from(["sum", "mean"]))
+def test_loss_monotone_energy_balance_and_event_kinds_in_d_dimensions(seed, n, m, d, loss):
+    net, X, y = _problem(seed, n, m, d)
+    sol = _flow(net, X, y, 1.0, loss)
+    assert sol.success, sol.message
+    L = sol.loss
+    assert np.all(np.diff(L) <= 1e-13 * L[0])
+    drop = L[0] - L[-1]
+    if drop > 1e-10 * L[0]:
+        assert abs(drop - sol.dissipation()) <= 1e-8 * drop
+    _check_event_kinds(sol, X, y, loss)
+
+
+def _check_event_kinds(sol, X, y, loss):
+    """Recorded kinds against the one-sided fields recomputed with numpy, for events of a
+    neuron that touches a single point (with several contacts the fields of one point
+    alone do not decide); and every event point is on its surface."""
+    n, D = sol.net0.W.shape
+    Xt = np.column_stack([X, np.ones(len(X))])
+    for ev in sol.events:
+        th = sol.theta_at(np.array([ev.t]))[0]
+        W, a = th[:n * D].reshape(n, D), th[n * D:]
+        j, i = int(ev.neuron), int(ev.point)
+        z = Xt @ W.T
+        scale = np.abs(W[j]) @ np.abs(Xt).max(axis=0)
+        assert abs(z[i, j]) <= 1e-9 * scale, (ev, z[i, j])
+        same = np.all(X == X[i], axis=1)
+        others = np.abs(z[~same, j]) > 1e-7 * scale
+        if not np.all(others):
+            continue
+        masks = []
+        for on in (False, True):
+            mk = z > 0
+            mk[same, j] = on
+            masks.append(mk)
+        dg = []
+        for mk in masks:
+            F = twolayer_relu_field_masked(W, a, X, y, loss, mk)
+            dg.append(F[j * D:(j + 1) * D] @ Xt[i])
+        g_in, g_act = dg
+        size = abs(g_in) + abs(g_act) + 1e-300
+        if ev.kind == "cross" and ev.side > 0:
+            assert g_in >= -1e-9 * size, (ev, g_in, g_act)
+        elif ev.kind == "cross":
+            assert g_act <= 1e-9 * size, (ev, g_in, g_act)
+        elif ev.kind == "slide_start":
+            assert g_in > -1e-9 * size and g_act < 1e-9 * size, (ev, g_in, g_act)
+        else:
+            assert min(abs(g_in), abs(g_act)) <= 1e-6 * size, (ev, g_in, g_act)
+
+
+@pytest.mark.parametrize("loss", ["sum", "mean"])
+def test_general_engine_on_1d_data_equals_the_univariate_engine(loss):
+    rng = np.random.default_rng(4)
+    x = np.sort(rng.uniform(-1, 1, 15))
+    y = np.sin(3 * x)
+    W = np.column_stack([rng.choice([-1.0, 1.0], 4) * rng.uniform(0.5, 1.5, 4),
+                         rng.normal(0, 0.7, 4)])
+    net = fl.TwoLayer(W, rng.normal(size=4), "relu")
+    T = 3.0 if loss == "sum" else 30.0
+    prob = Problem(net, x, y, loss)
+    runs = []
+    for engine in (Exact1D, ExactND):
+        e = engine(prob, T, **OPTS)
+        status, message = e.run()
+        assert status == "finished", message
+        runs.append(e.solution(status, message, 0.0))
+    one, gen = runs
+    assert one.info["n_events"] > 3 and one.info["n_slides"] >= 1
+    assert np.abs(one.theta_final - gen.theta_final).max() <= 1e-7
+    assert [(int(a.neuron), int(a.point), a.kind) for a in one.events] == \
+        [(int(b.neuron), int(b.point), b.kind) for b in gen.events]
+    assert np.abs(one.events.t - gen.events.t).max() <= 1e-8
+
+
+def test_duplicated_inputs_are_one_surface():
+    """Every point twice with the sum loss doubles the field: theta_dup(t) = theta(2 t)."""
+    net, X, y = _problem(3, 4, 12, 2)
+    sol = _flow(net, X, y, 1.0)
+    dup = _flow(net, np.concatenate([X, X]), np.concatenate([y, y]), 0.5)
+    assert sol.success and dup.success and sol.info["n_events"] > 0
+    assert np.abs(sol.theta_final - dup.theta_final).max() <= 1e-7
+    assert dup.info["unique_points"] == 12 and len(dup.events) == 2 * len(sol.events)
+    assert np.abs(np.repeat(sol.events.t, 2) / 2 - dup.events.t).max() <= 1e-8
+
+
+def test_two_points_on_the_surface_at_start_slide_together():
+    """The hyperplane x2 = 0 holds (-1, 0) and (1, 0); the point (0, 1) is active.  Both
+    surface points are pulled in from both sides, so the neuron slides on the two at once
+    and only its scale moves: W stays proportional to (0, 1, 0)."""
+    X = np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    y = np.array([-2.0, -2.0, 2.0])
+    net = fl.TwoLayer(np.array([[0.0, 1.0, 0.0]]), np.array([1.0]), "relu")
+    sol = _flow(net, X, y, 0.5)
+    assert sol.success
+    starts = sol.events[sol.events.kind == "slide_start"]
+    assert sorted(starts.point.tolist()) == [0, 1] and np.all(starts.t == 0.0)
+    W = sol.theta[:, :3]
+    assert np.abs(W[:, [0, 2]]).max() <= 1e-12 and np.all(np.diff(W[:, 1]) > 0)
+    # GD with a small step also stays on the two surfaces (up to its chatter)
+    res = fl.train.gd(net, X, y, lr=1e-4, steps=5000)
+    assert np.abs(res.net.params() - sol.theta_final).max() <= 1e-2
+
+
+def test_collinear_contacts_stop_with_a_diagnosis():
+    """Inputs on a grid: a neuron turning about a grid point reaches a grid line with
+    several points at once.  Not every pattern of sides exists next to such a contact;
+    the run stops naming the neuron, the points and the time."""
+    rng = np.random.default_rng(6)
+    g = np.linspace(-1, 1, 5)
+    X = np.array([(u, v) for u in g for v in g])
+    X = np.concatenate([X, X[:3]])
+    y = rng.normal(size=len(X))
+    net = fl.TwoLayer(rng.normal(size=(5, 3)), rng.normal(size=5), "relu")
+    with pytest.warns(RuntimeWarning, match="degenerate"):
+        sol = fl.flow(net, X, y, 2.0, method="exact", progress=False)
+    assert sol.status == "degenerate"
+    assert "neuron 2" in sol.message and "affinely dependent" in sol.message
+    assert "t = 0.4124" in sol.message and sol.t_final == pytest.approx(0.41243, abs=1e-4)
+
+
+def test_frozen_groups_dead_neurons_and_zero_output_weight():
+    net, X, y = _problem(2, 4, 15, 2)
+    W = net.W.copy()
+    W[0] = [0.1, 0.1, -5.0]                      # dead on the data: never moves
+    a = net.a.copy()
+    a[1] = 0.0                                   # starts with no output weight
+    net = fl.TwoLayer(W, a, "relu")
+    sol = _flow(net, X, y, 1.0)
+    assert sol.success
+    assert np.array_equal(sol.theta_final[:3], W[0].ravel())
+    assert not np.any(sol.events.neuron == 0)
+    # output weights only: a linear least-squares flow, no events; matches Radau
+    lin = _flow(net, X, y, 1.0, trainable="a")
+    ref = fl.flow(net, X, y, 1.0, method="Radau", trainable="a", rtol=1e-12, atol=1e-14,
+                  progress=False)
+    assert lin.info["n_events"] == 0
+    assert np.abs(lin.theta_final - ref.theta_final).max() <= 1e-8
+    inner = _flow(net, X, y, 1.0, trainable="W")
+    assert inner.success and np.array_equal(inner.theta_final[-4:], a)
+
+
+def test_steady_state_stop_and_save_round_trip(tmp_path):
+    net, X, y = _problem(5, 3, 10, 2)
+    sol = _flow(net, X, y, 1e4, gtol=1e-6)
+    assert sol.status == "steady_state" and sol.t_final < 1e4
+    assert np.linalg.norm(sol.dense.derivative(sol.t_final)) < 2e-6
+    assert np.all(sol.stages.u_l.sum(axis=1) == 10)
+    sol.save(tmp_path / "nd.npz")
+    back = fl.load(tmp_path / "nd.npz")
+    assert np.array_equal(back.theta, sol.theta) and back.events.tolist() == sol.events.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(b=st.floats(-5, 5), n=st.floats(-5, 5), c=st.floats(-3, 3), tol=st.floats(0, 0.5),
+       side=st.sampled_from([-1, 1]))
+def test_one_point_contact_problem_is_the_univariate_rule(b, n, c, tol, side):
+    """For one point the contact problem reduces to relu1d_stage.rule: with
+    g_in = c b and g_act = c (b - N)."""
+    found = contact_modes([b], [[n]], c, [tol], [ACTIVE if side > 0 else INACTIVE])
+    code = ks.rule(c * b, c * (b - n), tol, side)
+    expected = {ks.SLIDE: SLIDING, ks.TO_ACTIVE: ACTIVE, ks.TO_INACTIVE: INACTIVE,
+                ks.STAY: ACTIVE if side > 0 else INACTIVE}[code]
+    if c == 0.0:
+        expected = ACTIVE if side > 0 else INACTIVE
+    assert found is not None and found[0] == [expected]
