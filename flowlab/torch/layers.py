@@ -115,15 +115,16 @@ def _condensation():
 
 
 def layer_orientations(module: torch.nn.Module, x, *, amplitude_threshold: float = 0.1,
-                       angle_tol: float = 10.0, activations=None) -> list:
+                       angle_tol: float = 10.0, share: float = 1.0, activations=None) -> list:
     """Lines and orientations of every hidden layer's input weights (seed 001, Fig. 4).
 
-    :func:`flowlab.analysis.condensation.count_orientations` on each network of
+    :func:`flowlab.analysis.condensation.count_orientations` (with
+    ``amplitude_threshold``, ``angle_tol`` and ``share``) on each network of
     :func:`layer_networks` with its own inputs; returns one ``Orientations`` per layer.
     """
     cond = _condensation()
     return [cond.count_orientations(net, h, amplitude_threshold=amplitude_threshold,
-                                    angle_tol=angle_tol)
+                                    angle_tol=angle_tol, share=share)
             for net, h in layer_networks(module, x, activations)]
 
 
