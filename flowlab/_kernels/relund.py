@@ -44,7 +44,8 @@ EV_CROSS, EV_SLIDE = 0, 1
 #  0 marker, 1 X (M, D) unique augmented inputs, 2 cnt, 3 ybar, 4 V, 5 nu = |x~|^2,
 #  6 ext (D,) coordinate extents, 7 fpar [scale], 8 ipar [n, D, train W, train a, n slide
 #  rows], 9 mask (n, M) uint8, 10 pins (n, D) (-1 padded), 11 free (state -> theta
-#  indices), 12 theta0 (P,), 13 slide rows (., 3) [j, pin slot, which], 14 sigma (.,),
+#  indices), 12 theta0 (P,), 13 slide rows (., 3) [j, pin slot, which: 0 lambda -> 0,
+#  1 lambda -> 1, 2 a_j -> 0], 14 sigma (.,),
 # 15 ev (4,) [kind, j, point, slide row], 16 L (n, D, D), 17 Pi (n, D, D), 18 Kq (n, D, D),
 # 19 elim (n, D) uint8 (coordinates computed from the others), then work arrays:
 # 20 Z (n, M) pre-activations, 21 (2, M) [R, rho], 22 (6, P) scratch (thetas at the four
@@ -301,13 +302,18 @@ def slide_functions(model, j, slot):
 
 @nb.njit(**NUMBA_OPTIONS)
 def _margins(model, u, out):
-    """Margins of every slide row at the state u: sigma A (lambda -> 0) or
-    sigma (R_q - A) (lambda -> 1); positive while the slide lasts."""
+    """Margins of every slide row at the state u: sigma A (lambda -> 0),
+    sigma (R_q - A) (lambda -> 1) or sigma a_j (the output weight of a sliding
+    neuron reaching 0); positive while the slide lasts."""
     rows, sigma, ipar = model[13], model[14], model[8]
     theta = model[22][4]
     expand(model, u, theta)
     forward(model, theta)
+    nD = ipar[0] * ipar[1]
     for r in range(ipar[4]):
+        if rows[r, 2] == 2:                       # sign of a_j while neuron j slides
+            out[r] = sigma[r] * theta[nD + rows[r, 0]]
+            continue
         A, Dv = slide_functions(model, rows[r, 0], rows[r, 1])
         out[r] = sigma[r] * A if rows[r, 2] == 0 else sigma[r] * (Dv - A)
 

@@ -43,6 +43,14 @@ contact).  When they are not (three collinear points in 2-d, say), when d + 1
 of them would force W_j = 0, or when no mode is consistent, the run stops with
 status "degenerate" and a message naming the time, the neuron and the points.
 
+An output weight a_j passing through 0 while neuron j slides flips both
+one-sided fields: the surfaces it slides on turn repelling, and the Filippov
+continuation is no longer unique (gradient descent, chattering about the
+surface, leaves on whichever side its last step happens to be).  The contacts
+are then decided again; points leave on the inactive side (relu'(0) = 0, the
+side a point exactly on the surface belongs to), and ``sol.info["repelling"]``
+lists these (t, neuron) so that an analysis can tell where the trajectory chose.
+
 Equal inputs are merged (their residuals add up), so duplicated points do not
 count as several surfaces.
 """
@@ -146,6 +154,7 @@ class ExactND(EventDriver):
         ybar = np.bincount(inv, weights=y, minlength=M) / cnt
         V = np.bincount(inv, weights=(y - ybar[inv]) ** 2, minlength=M)
         self.inv = inv
+        self.turned = []            # (t, neuron): a_j through 0 while j slides
         self.X = np.ascontiguousarray(np.column_stack([uniq, np.ones(M)]))
         self.n, self.D = net.W.shape
         n, D = self.n, self.D
@@ -201,8 +210,10 @@ class ExactND(EventDriver):
         """The stage model tuple; with ``slides`` its slide-exit rows."""
         n, D = self.n, self.D
         pins, L, Pi, Kq, elim, free = self._pin_arrays()
-        rows = np.zeros((2 * n * D, 3), dtype=np.int64)       # two per pinned point
-        sigma = np.zeros(2 * n * D)
+        # two rows per pinned point (lambda -> 0, lambda -> 1), one per sliding neuron
+        # with a trained output weight (a_j -> 0 turns attracting surfaces repelling)
+        rows = np.zeros((2 * n * D + n, 3), dtype=np.int64)
+        sigma = np.zeros(2 * n * D + n)
         ipar = np.array([n, D, int(self.train_W), int(self.train_a), 0], dtype=np.int64)
         model = self._static + (ipar, self.mask, pins, free, self.theta.copy(), rows, sigma,
                                 np.zeros(4, dtype=np.int64), L, Pi, Kq, elim) + self._work
@@ -216,8 +227,18 @@ class ExactND(EventDriver):
                         rows[ns] = (j, slot, which)
                         sigma[ns] = 1.0 if Rq > 0 else -1.0
                         ns += 1
+                a_j = self.theta[n * D + j]
+                if Q and self.train_a and a_j != 0.0:
+                    rows[ns] = (j, 0, 2)
+                    sigma[ns] = 1.0 if a_j > 0 else -1.0
+                    ns += 1
             ipar[4] = ns
         return model
+
+    def _a_tol(self):
+        """Rounding level of an output weight."""
+        a = self.theta[self.n * self.D:]
+        return 10.0 * (self.rtol * np.abs(a).max() + self.atol)
 
     def _evaluate(self):
         """(model, Z, R, rho, field) at the current parameters and stage."""
@@ -263,8 +284,8 @@ class ExactND(EventDriver):
         act[Q] = False
         S_out = R[act] @ X[act]
         c = self.theta[n * D + j]
-        if c == 0.0:
-            c = F[n * D + j]
+        if c == 0.0 or (self.train_a and abs(c) <= self._a_tol() and F[n * D + j] != 0.0):
+            c = F[n * D + j]             # a_j at (or within rounding of) 0: its sign to come
         Gq = XQ @ XQ.T
         b = -self.scale * (XQ @ S_out)
         N = self.scale * Gq * R[Q][None, :]
@@ -313,6 +334,12 @@ class ExactND(EventDriver):
             _k.forward(m, self.theta)
             for r in range(ns):
                 j, slot, which = (int(v) for v in rows[r])
+                if which == 2:                  # a_j reached 0: decide the contacts again
+                    if ((kind == _k.EV_SLIDE and r == r0)
+                            or sigma[r] * self.theta[n * D + j] <= self._a_tol()):
+                        contacts.setdefault(j, set()).update(self.pins[j])
+                        self.turned.append([float(t), j])
+                    continue
                 A, Rq = _k.slide_functions(m, j, slot)
                 margin = sigma[r] * (A if which == 0 else Rq - A)
                 tol = 10.0 * (self.rtol * (abs(A) + abs(Rq)) + self.atol)
@@ -371,7 +398,7 @@ class ExactND(EventDriver):
                 for i in members.setdefault(p, np.flatnonzero(self.inv == p))]
 
     def _info(self):
-        return {"unique_points": int(self.X.shape[0])}
+        return {"unique_points": int(self.X.shape[0]), "repelling": self.turned}
 
     # -- main loop ----------------------------------------------------------------------
     def run(self):

@@ -68,14 +68,20 @@ def test_exact_flow_is_the_limit_of_gradient_descent_in_d_dimensions(seed, n, m,
     T = 1.0 if loss == "sum" else 10.0
     sol = _flow(net, X, y, T, loss)
     assert sol.success, sol.message          # random inputs: affinely independent contacts
-    halvings = 3 if sol.info["n_events"] == 0 else 6
+    if sol.info["repelling"]:
+        # an output weight through 0 mid-slide: past it the continuation is not unique
+        # (GD leaves on either side), so the limit is checked up to that time
+        sol = _flow(net, X, y, sol.info["repelling"][0][0], loss)
+    halvings = 5 if sol.info["n_events"] == 0 else 6
     dist, lr = _gd_distances(net, X, y, sol, loss, halvings)
     if dist[0] <= 1e-13 * (1 + np.abs(net.params()).max()):
         assert np.all(dist <= 1e-13 * (1 + np.abs(net.params()).max()))
         return
     if sol.info["n_events"] == 0:
-        ratios = dist[:-1] / dist[1:]
-        assert np.all((ratios >= 1.6) & (ratios <= 2.5)), ratios
+        # asymptotically first order; coarse GD steps may still overshoot a surface the
+        # flow passes close to, so the last two ratios are checked
+        ratios = dist[-3:-1] / dist[-2:]
+        assert np.all((ratios >= 1.6) & (ratios <= 2.5)), dist
     else:
         const = dist / (lr / 2.0 ** np.arange(dist.size))
         slope = -np.polyfit(np.arange(dist.size) * np.log(2.0), np.log(dist), 1)[0]
@@ -92,6 +98,23 @@ def test_two_point_slides_follow_gradient_descent():
     ratios = dist[:-1] / dist[1:]
     assert 1.6 <= np.exp(np.mean(np.log(ratios))) <= 2.5, ratios
     assert dist[-1] < 1e-3
+
+
+def test_output_weight_through_zero_mid_slide_turns_the_surface_repelling():
+    """Neuron 1 slides on a point when a_1 passes through 0 (found by hypothesis): the
+    slide ends there on the inactive side and the time is reported; up to it the flow is
+    the limit of gradient descent."""
+    net, X, y = _problem(28179182, 4, 14, 2)
+    sol = _flow(net, X, y, 1.0, "sum")
+    assert sol.success, sol.message
+    (t_r, j), = sol.info["repelling"][:1]
+    n, D = net.W.shape
+    assert abs(sol.theta_at(np.array([t_r]))[0][n * D + j]) <= 1e-10
+    ends = [ev for ev in sol.events if ev.kind == "slide_end" and ev.t == t_r]
+    assert len(ends) == 1 and ends[0].neuron == j and ends[0].side == -1
+    upto = _flow(net, X, y, t_r, "sum")
+    dist, _ = _gd_distances(net, X, y, upto, "sum", 4)
+    assert np.all(dist[:-1] / dist[1:] >= 1.6), dist
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -119,6 +142,9 @@ def _check_event_kinds(sol, X, y, loss):
         th = sol.theta_at(np.array([ev.t]))[0]
         W, a = th[:n * D].reshape(n, D), th[n * D:]
         j, i = int(ev.neuron), int(ev.point)
+        if ev.kind == "slide_end" and [float(ev.t), j] in sol.info["repelling"]:
+            assert abs(a[j]) <= 1e-10 * (1.0 + np.abs(a).max()), ev    # ended by a_j = 0
+            continue
         z = Xt @ W.T
         scale = np.abs(W[j]) @ np.abs(Xt).max(axis=0)
         assert abs(z[i, j]) <= 1e-9 * scale, (ev, z[i, j])
