@@ -519,7 +519,8 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
     k = 0
     status = DONE
     while True:
-        if t >= t_end:
+        if t >= t_end - 10.0 * eps * abs(t_end):
+            # reached (an event may land within rounding of t_end: no step is left)
             status = DONE
             break
         if k >= out_t.size or k >= max_steps:

@@ -106,7 +106,8 @@ def prefix_moments(xs, cnt, ysum, y2sum, xysum, yabs, P, Plo):
 #   watch[k] = (kind, neuron, point, side): kind 0 = boundary point (side +1 active,
 #              -1 inactive), 1 = slide of neuron on point (side 0: lambda -> 0, 1: lambda
 #              -> 1; sigma[k] = sign of D at the start), 2 = pivot (w_j reaches 0 while
-#              pinned; side = sign of w_j)
+#              pinned; side = sign of w_j), 3 = output weight (c_j reaches 0 while
+#              pinned; side = sign of c_j)
 #   work: float scratch (6, max(n, n_blocks) + 1); work2: (2, len(theta)) scratch
 # ----------------------------------------------------------------------------------------
 
@@ -600,6 +601,12 @@ def events(model, nodes, armed):
                 vals[q] = w
                 scale = max(scale, abs(w))
             s, armed[k] = first_violation(vals, side, armed[k], ARM_RTOL * scale)
+        elif kind == 3:
+            scale = 0.0
+            for q in range(4):
+                vals[q] = nodes[q, model[16][j]]
+                scale = max(scale, abs(vals[q]))
+            s, armed[k] = first_violation(vals, side, armed[k], ARM_RTOL * scale)
         else:
             s = _slide_exit(model, nodes, j, p, side, sigma[k], theta)
         if s >= 0.0 and s < best:
@@ -645,6 +652,8 @@ def event_rate(model, u, f):
         b, w = _bw_at(model, u, j)
         db, dw = _bw_rate(model, f, j)
         return w, dw
+    if kind == 3:
+        return u[model[16][j]], f[model[16][j]]
     # slide exit: margin of lambda, rate by a directional difference
     theta = model[23][0]
     which = watch[k, 3]

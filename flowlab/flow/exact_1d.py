@@ -21,7 +21,9 @@ side:
   lambda = K_in / (K_in - K_act) = -(e_w R1ex x_p + e_b R0ex) / (r_p (e_w x_p^2 + e_b))
   (DESIGN.md), and its velocity is the inactive-side field projected
   on the surface; the slide ends ("slide_end") when lambda reaches 0 (the point
-  stays inactive) or 1 (it becomes active);
+  stays inactive) or 1 (it becomes active), or when c_j reaches 0 (both fields
+  flip, the surface repels and the continuation is not unique: the point
+  leaves on its inactive side; listed in ``info["repelling"]``);
 - the field on the point's current side pushes towards the surface and the
   other one does not: the point crosses ("cross");
 - the field on its current side pushes away or is tangent: it stays there (a
@@ -89,6 +91,7 @@ class Exact1D(EventDriver):
 
     def __init__(self, prob, t_end, **opts):
         super().__init__(prob, t_end, **opts)
+        self.turned = []            # (t, neuron): c_j through 0 while j slides
         net = prob.template
         self.is_twolayer = isinstance(net, TwoLayer)
         x = prob.XT[0].copy()
@@ -204,6 +207,10 @@ class Exact1D(EventDriver):
                     rows.append((2, j, p, 1 if w[j] > 0 else -1))
                     sig.append(0.0)
                     arm.append(w[j] != 0.0)
+                if self.train["c"] and c[j] != 0.0:     # c_j -> 0 turns the surface repelling
+                    rows.append((3, j, p, 1 if c[j] > 0 else -1))
+                    sig.append(0.0)
+                    arm.append(True)
                 parts.append((np.array(rows, np.int64), np.array(sig), np.array(arm)))
         if not parts:
             return np.zeros((0, 4), np.int64), np.zeros(0), np.zeros(0, np.bool_)
@@ -225,7 +232,7 @@ class Exact1D(EventDriver):
         else:
             free = ub = uc = uw = empty
             rows, sig0, arm0 = np.zeros((0, 4), np.int64), np.zeros(0), np.zeros(0, np.bool_)
-        cap = 4 * n + 3 * n + 4              # boundary rows (<= 4 a neuron) + slide rows
+        cap = 4 * n + 4 * n + 4              # boundary rows (<= 4 a neuron) + slide rows
         watch = np.zeros((cap, 4), dtype=np.int64)
         sig = np.zeros(cap)
         armed = np.zeros(cap, dtype=np.bool_)
@@ -526,6 +533,11 @@ class Exact1D(EventDriver):
             elif wk == 2 and r == idx:
                 self._pivot(j, t, was_pos=side > 0)
                 return
+            elif wk == 3 and r == idx:
+                # c_j through 0: both one-sided fields flip, the surface repels and the
+                # continuation is not unique; the point leaves on its inactive side
+                slides.append((j, 0))
+                self.turned.append([float(t), j])
         done = set()
         for j, which in slides:
             if j not in done and self.pin[j] >= 0:
@@ -553,4 +565,4 @@ class Exact1D(EventDriver):
                 for i in self.data.points(p)]
 
     def _info(self):
-        return {"unique_points": int(self.data.xs.size)}
+        return {"unique_points": int(self.data.xs.size), "repelling": self.turned}

@@ -119,7 +119,10 @@ def contact_modes(b, N, c, tol, current, forced=None, max_slide=None):
             A = N[np.ix_(F, F)]
             if np.linalg.cond(A) > 1e12:
                 continue
-            lam[F] = np.linalg.solve(A, rhs)
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                lam[F] = np.linalg.solve(A, rhs)
+            if not np.all(np.isfinite(lam)):
+                continue
         g = c * (b - N @ lam)
         ok = True
         for i in range(k):

@@ -66,6 +66,10 @@ def test_exact_flow_is_the_limit_of_gradient_descent(seed, n, m, train_w, loss):
         # continued; covered by test_collapsing_neuron_is_reported
         assert train_w and "collapsed" in sol.message
         return
+    if sol.info["repelling"]:
+        # c_j through 0 mid-slide: past it the continuation is not unique (GD leaves on
+        # either side), so the limit is checked up to that time
+        T = sol.info["repelling"][0][0]
     halvings = 3 if sol.info["n_events"] == 0 else 7
     sol, d, lr = _gd_distances(net, x, y, T, loss, halvings=halvings)
     assert sol.success
@@ -114,6 +118,9 @@ def _check_event_kinds(sol, x, y, loss):
         b, c, w = p["b"], p["c"], p.get("w")
         wv = np.ones_like(b) if w is None else w
         j, i = int(ev.neuron), int(ev.point)
+        if ev.kind == "slide_end" and [float(ev.t), j] in sol.info["repelling"]:
+            assert abs(c[j]) <= 1e-10 * (1.0 + np.abs(c).max()), ev        # ended by c_j = 0
+            continue
         g = wv[j] * x[i] - b[j]
         assert abs(g) <= 1e-9 * (abs(wv[j] * x[i]) + abs(b[j]) + 1e-12)
         mask = (np.outer(x, wv) - b[None, :]) > 0
@@ -135,6 +142,26 @@ def _check_event_kinds(sol, x, y, loss):
             assert g_in > -1e-9 * scale and g_act < 1e-9 * scale, (ev, g_in, g_act)
         else:
             assert min(abs(g_in), abs(g_act)) <= 1e-6 * scale, (ev, g_in, g_act)
+
+
+def test_output_weight_through_zero_mid_slide_ends_the_slide():
+    """c_3 reaches 0 while knot 3 slides (a random problem): both one-sided fields flip,
+    the slide ends on the inactive side and the time is reported; up to it the flow is the
+    limit of gradient descent."""
+    rng = np.random.default_rng(76)
+    n, m = int(rng.integers(1, 8)), int(rng.integers(3, 30))       # 4 neurons, 24 points
+    x = rng.uniform(-1, 1, m)
+    y = rng.normal(size=m)
+    net = fl.ReLU1D(rng.normal(size=n), rng.normal(size=n),
+                    rng.choice([-1, 1], n) * rng.uniform(0.5, 1.5, n))
+    sol = fl.flow(net, x, y, 2.0, progress=False)
+    assert sol.success, sol.message
+    (t_r, j), = sol.info["repelling"][:1]
+    assert abs(net.unpack(sol.theta_at(t_r))["c"][j]) <= 1e-10
+    ends = [ev for ev in sol.events if ev.kind == "slide_end" and ev.t == t_r]
+    assert len(ends) == 1 and ends[0].neuron == j and ends[0].side == -1
+    _, d, _ = _gd_distances(net, x, y, t_r, "sum", halvings=5)
+    assert d[-1] < 0.3 * d[0] and _slope(d) >= 0.5, d
 
 
 def test_matches_scipy_before_the_first_event():
