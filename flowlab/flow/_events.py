@@ -7,7 +7,10 @@ import numpy as np
 from .._kernels import relu1d_stage as _ks
 from .dense import DenseOutput
 from .solution import EVENT_DTYPE, Solution
-from .solve import _raw_x
+from .solve import _raw_x, progress_bar
+
+#: Steps kept in memory between two returns of the compiled integrator.
+BUFFER = 2048
 
 
 class ZenoError(RuntimeError):
@@ -22,7 +25,8 @@ class EventDriver:
     """Base of the exact ReLU flows: run bookkeeping and the result object.
 
     Subclasses set ``self.theta`` (their own parameter layout), implement
-    ``run()`` and the converters ``_to_net_rows`` (layout -> the network's flat
+    ``_integrate(bar)`` (the stage loop; it keeps ``self.t`` current and returns
+    (status, message)) and the converters ``_to_net_rows`` (layout -> the network's flat
     parameters), ``_event_rows`` (events with data-point indices as given) and
     ``_stages`` (list of [start, end, u_l]).
     """
@@ -39,6 +43,54 @@ class EventDriver:
         self.stats = np.zeros(8)
         self.stats[6] = -1.0
         self.stats[7] = -1.0
+
+    def run(self):
+        """Integrate from t0 to t_end; returns (status, message) (see ``STATUSES``)."""
+        self.t = self.t0
+        self.stats[1] = max(1e-6, 1e-6 * abs(self.t_end - self.t0))
+        bar = progress_bar(self.progress, self.t_end - self.t0, "exact")
+        try:
+            status, message = self._integrate(bar)
+        except ZenoError as exc:
+            status, message = "zeno", str(exc)
+        except DegenerateError as exc:
+            status, message = "degenerate", str(exc)
+        except KeyboardInterrupt:
+            status, message = "interrupted", f"interrupted at t = {self.t:.6g}"
+        finally:
+            if bar is not None:
+                bar.close()
+        self.t_final = self.t
+        return status, message
+
+    def _buffers(self):
+        """Output buffers of the compiled integrator: step ends, nodes, losses."""
+        return (np.empty(BUFFER), np.empty((BUFFER, 4, self.theta.size)), np.empty(BUFFER))
+
+    def _budget(self):
+        return self.max_steps if self.max_steps is not None else np.iinfo(np.int64).max
+
+    def _advanced(self, bar, t_new):
+        """Move the clock (and the progress bar) to t_new."""
+        if bar is not None:
+            bar.update(t_new - self.t)
+        self.t = t_new
+
+    def _stop(self, failed, budget):
+        """(status, message) when the integrator failed or the step budget is spent, else None."""
+        t = self.t
+        if failed:
+            return "failed", (f"step size underflow at t = {t:.12g}: the flow could not be "
+                              "continued")
+        if len(self.steps_t) >= budget:
+            return "max_steps", f"stopped after max_steps = {budget} steps at t = {t:.6g}"
+        return None
+
+    def _finished(self):
+        return "finished", f"reached t_end = {self.t_end:.6g}"
+
+    def _steady_state(self):
+        return "steady_state", f"||grad L|| < gtol = {self.gtol:.3g} at t = {self.t:.6g}"
 
     def _record(self, t, j, p, kind, side):
         self.events.append((t, j, p, kind, side))

@@ -49,9 +49,7 @@ from .._kernels import relu1d as _k
 from .._kernels import relu1d_stage as _ks
 from ..models import TwoLayer
 from ._events import DegenerateError, EventDriver, ZenoError
-from .solve import progress_bar
 
-_BUFFER = 2048
 _EVENTS = 4096
 _KIND = ("cross", "slide_start", "slide_end")
 
@@ -415,86 +413,58 @@ class Exact1D(EventDriver):
         if items:
             self._decide(items, t)
 
-    def run(self):
-        t = self.t0
+    def _integrate(self, bar):
         self.lo0, self.hi0 = self.lo.copy(), self.hi.copy()
-        self._initial_surface(t)
-        status, message = "finished", f"reached t_end = {self.t_end:.6g}"
-        self.stats[1] = max(1e-6, 1e-6 * abs(self.t_end - t))
-        P = self.theta.size
-        out_t = np.empty(_BUFFER)
-        out_nodes = np.empty((_BUFFER, 4, P))
-        out_loss = np.empty(_BUFFER)
+        self._initial_surface(self.t)
+        out_t, out_nodes, out_loss = self._buffers()
         ev_t = np.empty(_EVENTS)
         ev_i = np.empty((_EVENTS, 4), dtype=np.int64)
-        bar = progress_bar(self.progress, self.t_end - t, "exact")
         model, armed = self._model()
         lin = _rd.new_lin(model[14].size)
-        budget = self.max_steps if self.max_steps is not None else np.iinfo(np.int64).max
+        budget = self._budget()
         gtol = 0.0 if self.gtol is None else float(self.gtol)
-        try:
-            while True:
-                u = self.theta[model[14]].copy()
-                if lin[2].shape[0] != u.size:
-                    lin = _rd.new_lin(u.size)
-                self.counters[0] = self.counters[1] = 0
-                st = _ks.advance(model, t, u, self.t_end, self.rtol, self.atol, gtol,
-                                 max(budget - len(self.steps_t), 0), out_t, out_nodes, out_loss,
-                                 armed, self.stats, lin, ev_t, ev_i, self.counters, self.recent)
-                k, ne = int(self.counters[0]), int(self.counters[1])
-                self._keep_steps(out_t, out_nodes, out_loss, k)
-                for e in range(ne):
-                    j, p, kind, side = (int(v) for v in ev_i[e])
-                    self._record(float(ev_t[e]), j, p, _KIND[kind], side)
-                t_new = self.stats[0]
-                if bar is not None:
-                    bar.update(t_new - t)
-                t = t_new
-                _k.expand(model, u, self.theta)
-                self.lo, self.hi = model[8].copy(), model[9].copy()
-                if st == _ks.DONE:
-                    break
-                if st == _ks.FAILED:
-                    status, message = "failed", (f"step size underflow at t = {t:.12g}: the "
-                                                 "flow could not be continued")
-                    break
-                if st == _ks.ZENO:
-                    raise ZenoError(
-                        f"{self.recent.size} activation events within a time span below "
-                        f"{_ks.ZENO_SPAN:g} (relative) before t = {t:.12g}: an accumulation of "
-                        "switching (Zeno/chattering) that the Filippov sliding rules do not "
-                        "resolve; inspect sol.events near this time")
-                if st == _ks.STATIONARY:
-                    self._hold(t)
-                    message = (f"reached t_end = {self.t_end:.6g}; from t = {t:.6g} every velocity "
-                               "is below its rounding level, so the (stationary) state is held")
-                    t = self.t_end
-                    break
-                if st == _ks.STEADY:
-                    status = "steady_state"
-                    message = f"||grad L|| < gtol = {self.gtol:.3g} at t = {t:.6g}"
-                    break
-                if len(self.steps_t) >= budget:
-                    status = "max_steps"
-                    message = f"stopped after max_steps = {budget} steps at t = {t:.6g}"
-                    break
-                if st == _ks.FULL:
-                    continue
-                kind, idx = int(model[21][0]), int(model[21][1])
-                self._handle(model, kind, idx, t)
-                self._check_zeno(t)
-                model, armed = self._model()
-        except ZenoError as exc:
-            status, message = "zeno", str(exc)
-        except DegenerateError as exc:
-            status, message = "degenerate", str(exc)
-        except KeyboardInterrupt:
-            status, message = "interrupted", f"interrupted at t = {t:.6g}"
-        finally:
-            if bar is not None:
-                bar.close()
-        self.t_final = t
-        return status, message
+        while True:
+            u = self.theta[model[14]].copy()
+            if lin[2].shape[0] != u.size:
+                lin = _rd.new_lin(u.size)
+            self.counters[0] = self.counters[1] = 0
+            st = _ks.advance(model, self.t, u, self.t_end, self.rtol, self.atol, gtol,
+                             max(budget - len(self.steps_t), 0), out_t, out_nodes, out_loss,
+                             armed, self.stats, lin, ev_t, ev_i, self.counters, self.recent)
+            k, ne = int(self.counters[0]), int(self.counters[1])
+            self._keep_steps(out_t, out_nodes, out_loss, k)
+            for e in range(ne):
+                j, p, kind, side = (int(v) for v in ev_i[e])
+                self._record(float(ev_t[e]), j, p, _KIND[kind], side)
+            self._advanced(bar, self.stats[0])
+            t = self.t
+            _k.expand(model, u, self.theta)
+            self.lo, self.hi = model[8].copy(), model[9].copy()
+            if st == _ks.DONE:
+                return self._finished()
+            if st == _ks.ZENO:
+                raise ZenoError(
+                    f"{self.recent.size} activation events within a time span below "
+                    f"{_ks.ZENO_SPAN:g} (relative) before t = {t:.12g}: an accumulation of "
+                    "switching (Zeno/chattering) that the Filippov sliding rules do not "
+                    "resolve; inspect sol.events near this time")
+            if st == _ks.STATIONARY:
+                self._hold(t)
+                self.t = self.t_end
+                return "finished", (f"reached t_end = {self.t_end:.6g}; from t = {t:.6g} every "
+                                    "velocity is below its rounding level, so the (stationary) "
+                                    "state is held")
+            if st == _ks.STEADY:
+                return self._steady_state()
+            stop = self._stop(st == _ks.FAILED, budget)
+            if stop is not None:
+                return stop
+            if st == _ks.FULL:
+                continue
+            kind, idx = int(model[21][0]), int(model[21][1])
+            self._handle(model, kind, idx, t)
+            self._check_zeno(t)
+            model, armed = self._model()
 
     def _hold(self, t):
         model, _ = self._model(events=False)

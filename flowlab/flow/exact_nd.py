@@ -65,10 +65,8 @@ from scipy import linalg
 from .._kernels import radau as _rd
 from .._kernels import relund as _k
 from .._kernels.relu1d import NOISE_ROUNDINGS
-from ._events import DegenerateError, EventDriver, ZenoError
-from .solve import progress_bar
+from ._events import DegenerateError, EventDriver
 
-_BUFFER = 2048
 _EPS = np.finfo(np.float64).eps
 INACTIVE, ACTIVE, SLIDING = 0, 1, 2
 
@@ -404,72 +402,43 @@ class ExactND(EventDriver):
         return {"unique_points": int(self.X.shape[0]), "repelling": self.turned}
 
     # -- main loop ----------------------------------------------------------------------
-    def run(self):
-        t = self.t0
+    def _integrate(self, bar):
         self.mask0 = self.mask.copy()
-        status, message = "finished", f"reached t_end = {self.t_end:.6g}"
-        P = self.theta.size
-        out_t = np.empty(_BUFFER)
-        out_nodes = np.empty((_BUFFER, 4, P))
-        out_loss = np.empty(_BUFFER)
-        bar = progress_bar(self.progress, self.t_end - t, "exact")
-        budget = self.max_steps if self.max_steps is not None else np.iinfo(np.int64).max
-        self.stats[1] = max(1e-6, 1e-6 * abs(self.t_end - t))
-        try:
-            if self.train_W:                   # on a surface at the start: relu'(0) = 0
-                Z = self._evaluate()[1]
-                on = (Z == 0.0) & (self.mask == 0)
-                for j in np.flatnonzero(on.any(axis=1)):
-                    self._contact(int(j), np.flatnonzero(on[j]).tolist(), {}, t)
+        out_t, out_nodes, out_loss = self._buffers()
+        budget = self._budget()
+        if self.train_W:                   # on a surface at the start: relu'(0) = 0
+            Z = self._evaluate()[1]
+            on = (Z == 0.0) & (self.mask == 0)
+            for j in np.flatnonzero(on.any(axis=1)):
+                self._contact(int(j), np.flatnonzero(on[j]).tolist(), {}, self.t)
+        model = self._model()
+        armed = self._armed()
+        lin = _rd.new_lin(model[11].size)
+        while True:
+            u = self.theta[model[11]].copy()
+            if lin[2].shape[0] != u.size:
+                lin = _rd.new_lin(u.size)
+            st, k = _rd.run(model, self.t, u, self.t_end, self.stats[1], self.rtol, self.atol,
+                            max(budget - len(self.steps_t), 0), out_t, out_nodes,
+                            out_loss, armed, self.stats, lin)
+            k, steady = self._steady(out_nodes, k)
+            self._keep_steps(out_t, out_nodes, out_loss, k)
+            self._advanced(bar, float(out_t[k - 1]) if steady else self.stats[0])
+            _k.expand(model, u, self.theta)
+            if steady:
+                self.theta[:] = out_nodes[k - 1, 3]
+                return self._steady_state()
+            if st == _rd.DONE:
+                return self._finished()
+            stop = self._stop(st == _rd.FAILED, budget)
+            if stop is not None:
+                return stop
+            if st == _rd.FULL:
+                continue
+            self._handle(model, self.t)
+            self._check_zeno(self.t)
             model = self._model()
             armed = self._armed()
-            lin = _rd.new_lin(model[11].size)
-            while True:
-                u = self.theta[model[11]].copy()
-                if lin[2].shape[0] != u.size:
-                    lin = _rd.new_lin(u.size)
-                st, k = _rd.run(model, t, u, self.t_end, self.stats[1], self.rtol, self.atol,
-                                max(budget - len(self.steps_t), 0), out_t, out_nodes,
-                                out_loss, armed, self.stats, lin)
-                k, steady = self._steady(out_nodes, k)
-                self._keep_steps(out_t, out_nodes, out_loss, k)
-                t_new = float(out_t[k - 1]) if steady else self.stats[0]
-                if bar is not None:
-                    bar.update(t_new - t)
-                t = t_new
-                _k.expand(model, u, self.theta)
-                if steady:
-                    self.theta[:] = out_nodes[k - 1, 3]
-                    status = "steady_state"
-                    message = f"||grad L|| < gtol = {self.gtol:.3g} at t = {t:.6g}"
-                    break
-                if st == _rd.DONE:
-                    break
-                if st == _rd.FAILED:
-                    status, message = "failed", (f"step size underflow at t = {t:.12g}: the "
-                                                 "flow could not be continued")
-                    break
-                if len(self.steps_t) >= budget:
-                    status = "max_steps"
-                    message = f"stopped after max_steps = {budget} steps at t = {t:.6g}"
-                    break
-                if st == _rd.FULL:
-                    continue
-                self._handle(model, t)
-                self._check_zeno(t)
-                model = self._model()
-                armed = self._armed()
-        except ZenoError as exc:
-            status, message = "zeno", str(exc)
-        except DegenerateError as exc:
-            status, message = "degenerate", str(exc)
-        except KeyboardInterrupt:
-            status, message = "interrupted", f"interrupted at t = {t:.6g}"
-        finally:
-            if bar is not None:
-                bar.close()
-        self.t_final = t
-        return status, message
 
     def _steady(self, out_nodes, k):
         """With ``gtol``: the first recorded step whose velocity norm is below it ends the
