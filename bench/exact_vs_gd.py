@@ -3,7 +3,9 @@
 seed 003's Figs. 7/8 problem (sin(pi x), 100 points, width 10, He initialisation,
 sum loss): the exact event-driven flow to t = 1e5 against flowlab's compiled
 gradient descent at lr 1e-3 covering the same time (10^8 iterations, timed on
-10^6 and scaled), measured side by side in one run.  Targets (issue: exact flow):
+10^6 and scaled), measured side by side in one run; each time is the best of
+10 (flow) and 5 (gradient descent) repetitions, since the shared machines'
+speed varies by tens of percent from one second to the next.  Targets (issue: exact flow):
 >= 1000x faster than gradient descent, and <= 1 s.  Prints JSON.
 
     python bench/exact_vs_gd.py [--quick]
@@ -33,7 +35,7 @@ def run(quick=False):
     rows = {}
     for rtol, atol in ((1e-10, 1e-12), (1e-8, 1e-10)):
         best, sol = np.inf, None
-        for _ in range(1 if quick else 3):
+        for _ in range(1 if quick else 10):
             t0 = time.perf_counter()
             sol = fl.flow(net, x, y, T, method="exact", rtol=rtol, atol=atol, progress=False)
             best = min(best, time.perf_counter() - t0)
@@ -42,7 +44,7 @@ def run(quick=False):
                                   "stages": sol.info["n_stages"], "final_loss": float(sol.loss[-1]),
                                   "status": sol.status}
     best = np.inf
-    for _ in range(1 if quick else 3):
+    for _ in range(1 if quick else 5):
         t0 = time.perf_counter()
         fl.train.gd(net, x, y, lr=1e-3, steps=gd_steps, loss="sum", record_every=gd_steps)
         best = min(best, time.perf_counter() - t0)

@@ -9,6 +9,11 @@ reassociation or "no NaNs" assumptions would break.
 ``error_model="numpy"`` makes a float division by zero give inf/nan instead of
 raising, which lets LLVM vectorise loops that divide; the kernels never rely
 on the exception.
+
+numba's cache tracks each source file on its own: a compiled caller in one file
+keeps the callee it was compiled with from another.  After editing a kernel,
+delete the ``*.nbi``/``*.nbc`` files under ``flowlab/_kernels/__pycache__``
+(an installed copy has fresh file times and recompiles by itself).
 """
 
 import os

@@ -135,3 +135,29 @@ def test_problem_rejects_bad_input():
         Problem(net, x, x, trainable=())
     with pytest.raises(TypeError, match="flowlab network"):
         Problem("net", x, x)
+
+
+def test_borrowed_views_share_memory_and_reject_other_types():
+    import numba as nb
+    from numba.core.errors import TypingError
+
+    from flowlab._kernels.borrow import borrowed
+
+    @nb.njit
+    def write_through(tup, v):
+        a, (b, k) = borrowed(tup)
+        a[0] = v
+        b[1, 1] = 2 * v
+        return a.sum() + b.sum() + k
+
+    a = np.zeros(3)
+    b = np.zeros((2, 2))
+    assert write_through((a, (b, 5)), 1.5) == 1.5 + 3.0 + 5
+    assert a[0] == 1.5 and b[1, 1] == 3.0            # writes land in the owners' memory
+
+    @nb.njit
+    def bad(lst):
+        return borrowed(lst)
+
+    with pytest.raises(TypingError, match="borrowed"):
+        bad(nb.typed.List([1.0]))

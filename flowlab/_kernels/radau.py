@@ -39,6 +39,17 @@ that the event function vanishes to rounding at the recorded event state.
 ``run`` steps until ``t_end``, an event, a failure or a full output buffer.
 Dispatching through the marker type rather than passing the hooks as
 arguments keeps the compiled integrator in numba's on-disk cache.
+
+After an event the field jumps, the stiff components relax to the moved slow
+manifold, and the step carried over from before the event would be rejected
+several times; the first step after an event is therefore sized from the jump
+of the field and the largest eigenvalue of the Jacobian, and the step-size
+controller starts a fresh history (see ``_first_step_after_event``).
+
+The step loop works on borrowed views of its arrays (:mod:`flowlab._kernels.borrow`):
+the model tuples hold some twenty arrays and are handed to the hooks several
+times per step, and numba's atomic reference counting of every member on every
+call would otherwise cost more than the arithmetic.
 """
 
 import math
@@ -48,6 +59,7 @@ import numpy as np
 from numba.extending import overload
 
 from .._config import NUMBA_OPTIONS
+from .borrow import borrowed
 from .linalg import lu_factor, lu_solve
 
 _HOOKS = {}
@@ -85,31 +97,31 @@ def model_event_rate(model, u, f):
     """(value, time derivative) of the event found last, at u with u' = f."""
 
 
-@overload(model_rhs)
+@overload(model_rhs, inline="always")
 def _ov_rhs(model, u, out):
     impl = _hooks(model)[0]
     return lambda model, u, out: impl(model, u, out)
 
 
-@overload(model_jac)
+@overload(model_jac, inline="always")
 def _ov_jac(model, u, J, dh):
     impl = _hooks(model)[1]
     return lambda model, u, J, dh: impl(model, u, J, dh)
 
 
-@overload(model_output)
+@overload(model_output, inline="always")
 def _ov_output(model, u, theta, with_loss):
     impl = _hooks(model)[2]
     return lambda model, u, theta, with_loss: impl(model, u, theta, with_loss)
 
 
-@overload(model_events)
+@overload(model_events, inline="always")
 def _ov_events(model, nodes, armed):
     impl = _hooks(model)[3]
     return lambda model, nodes, armed: impl(model, nodes, armed)
 
 
-@overload(model_event_rate)
+@overload(model_event_rate, inline="always")
 def _ov_event_rate(model, u, f):
     impl = _hooks(model)[4]
     return lambda model, u, f: impl(model, u, f)
@@ -145,6 +157,11 @@ C, A_RADAU, T, TI, MU_REAL, MU_COMPLEX, E = _tableau()
 TI_REAL = TI[0].copy()
 TI_COMPLEX = TI[1] + 1j * TI[2]
 NEWTON_MAXITER = 6
+#: after an accepted step whose Newton iteration needed more than two iterations at a
+#: contraction rate above this, the Jacobian is re-evaluated (Hairer's THET, there
+#: 0.001 for cheap Jacobians and about 0.1 for costly ones; here a Jacobian with its
+#: eigen-decomposition costs about a hundred right-hand sides)
+JAC_RATE = 0.03
 MIN_FACTOR = 0.2
 MAX_FACTOR = 10.0
 NODES = np.array([0.0, 0.25, 0.75, 1.0])                  # Lobatto nodes of a cubic
@@ -190,16 +207,18 @@ def _predict_factor(h, h_old, err, err_old):
 @nb.njit(**NUMBA_OPTIONS)
 def new_lin(n):
     """Linear-solver state for n unknowns:
-    (flags [sym, factored, has_J], h, J, dh, lam, V, LUr, pivr, LUc, pivc, scratch).
+    (flags [sym, factored, has_J, after_event], h, J, dh, lam, V, LUr, pivr, LUc, pivc,
+    scratch, f_event).  ``f_event`` is the field at the last event state before the
+    switch (read, when ``after_event`` is set, to size the first step after it).
 
     Pass the same state to successive calls of :func:`run` (e.g. across events)
     to start from the last Jacobian instead of evaluating a new one: simplified
     Newton only needs an approximate Jacobian and re-evaluates it when it
     stops converging."""
-    return (np.zeros(3, dtype=np.int64), np.zeros(1), np.empty((n, n)), np.ones(n), np.empty(n),
+    return (np.zeros(4, dtype=np.int64), np.zeros(1), np.empty((n, n)), np.ones(n), np.empty(n),
             np.empty((n, n)), np.empty((n, n)), np.empty(n, dtype=np.int64),
             np.empty((n, n), dtype=np.complex128), np.empty(n, dtype=np.int64),
-            np.empty((4, n)))
+            np.empty((4, n)), np.empty(n))
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -331,10 +350,68 @@ def _lin_solve_complex(lin, b):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc):
+def _lin_solve_both(lin, br, bc):
+    """br <- (MU_REAL/h I - J)^{-1} br and bc <- (MU_COMPLEX/h I - J)^{-1} bc at once.
+
+    With the eigen-decomposition, the three real vectors (br, Re bc, Im bc) go
+    through each product with the eigenvectors together: one pass over V for
+    all three instead of one each.
+    """
+    flags, hh, dh, lam, V = lin[0], lin[1], lin[3], lin[4], lin[5]
+    n = br.size
+    if flags[0] == 0 or n > 96:
+        _lin_solve_real(lin, br)
+        _lin_solve_complex(lin, bc)
+        return
+    sr = MU_REAL / hh[0]
+    sc = MU_COMPLEX / hh[0]
+    X = lin[10]
+    a0 = X[0]
+    a1 = X[1]
+    a2 = X[2]
+    for k in range(n):
+        a0[k] = 0.0
+        a1[k] = 0.0
+        a2[k] = 0.0
+    for a in range(n):
+        d = dh[a]
+        x0 = d * br[a]
+        x1 = d * bc[a].real
+        x2 = d * bc[a].imag
+        for k in range(n):
+            v = V[a, k]
+            a0[k] += v * x0
+            a1[k] += v * x1
+            a2[k] += v * x2
+    for k in range(n):
+        a0[k] /= sr - lam[k]
+        q = (a1[k] + 1j * a2[k]) / (sc - lam[k])
+        a1[k] = q.real
+        a2[k] = q.imag
+    for a in range(n):
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        for k in range(n):
+            v = V[a, k]
+            s0 += v * a0[k]
+            s1 += v * a1[k]
+            s2 += v * a2[k]
+        d = dh[a]
+        br[a] = s0 / d
+        bc[a] = (s1 + 1j * s2) / d
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc, faccon):
     """Simplified Newton on the collocation system; Z holds the predictor on entry.
 
-    Returns (converged, iterations, rate, nfev).
+    Convergence is tested after every iteration as in Hairer's RADAU5: with the
+    contraction rate theta of the iteration, the remaining error is about
+    theta / (1 - theta) times the last increment; before the second iteration
+    gives a rate, the factor ``faccon`` carried over from the previous step is
+    used, so a good predictor converges in one iteration.
+    Returns (converged, iterations, rate, nfev, faccon).
     """
     n = y.size
     yi = ws[0]
@@ -357,13 +434,12 @@ def _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc):
         for i in range(3):
             for p in range(n):
                 if not math.isfinite(F[i, p]):
-                    return False, k + 1, rate, nfev
+                    return False, k + 1, rate, nfev, faccon
         for p in range(n):
             fr[p] = TI_REAL[0] * F[0, p] + TI_REAL[1] * F[1, p] + TI_REAL[2] * F[2, p] - mr * W[0, p]
             fc[p] = (TI_COMPLEX[0] * F[0, p] + TI_COMPLEX[1] * F[1, p] + TI_COMPLEX[2] * F[2, p]
                      - mc * (W[1, p] + 1j * W[2, p]))
-        _lin_solve_real(lin, fr)
-        _lin_solve_complex(lin, fc)
+        _lin_solve_both(lin, fr, fc)
         for p in range(n):
             dW[0, p] = fr[p]
             dW[1, p] = fc[p].real
@@ -371,27 +447,28 @@ def _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc):
         dnorm = _rms_rows(dW, scale)
         if norm_old >= 0.0:
             rate = dnorm / norm_old if norm_old > 0.0 else 0.0
-        if rate >= 0.0 and (rate >= 1.0 or
-                            rate ** (NEWTON_MAXITER - k) / (1.0 - rate) * dnorm > tol):
-            return False, k + 1, rate, nfev
+            if rate >= 1.0 or rate ** (NEWTON_MAXITER - k) / (1.0 - rate) * dnorm > tol:
+                return False, k + 1, rate, nfev, faccon
+            faccon = rate / (1.0 - rate)
         for i in range(3):
             for p in range(n):
                 W[i, p] += dW[i, p]
         for i in range(3):
             for p in range(n):
                 Z[i, p] = T[i, 0] * W[0, p] + T[i, 1] * W[1, p] + T[i, 2] * W[2, p]
-        if dnorm == 0.0 or (rate >= 0.0 and rate / (1.0 - rate) * dnorm < tol):
-            return True, k + 1, rate, nfev
+        if dnorm == 0.0 or faccon * dnorm < tol:
+            return True, k + 1, rate, nfev, faccon
         norm_old = dnorm
-    return False, NEWTON_MAXITER, rate, nfev
+    return False, NEWTON_MAXITER, rate, nfev, faccon
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ws, fc):
+def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ws, fc, faccon):
     """One step attempt of size h from y with predictor Z (LU factors for this h given).
 
-    Returns (status, error_norm, iterations, rate, nfev): status 0 accepted,
-    1 Newton failed, 2 error test failed.
+    Returns (status, error_norm, iterations, rate, nfev, faccon): status 0 accepted,
+    1 Newton failed, 2 error test failed; ``faccon`` is the Newton convergence factor
+    to carry to the next attempt (see :func:`_newton`).
     """
     n = y.size
     scale = ws[2]
@@ -399,9 +476,9 @@ def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ws,
         scale[p] = atol + abs(y[p]) * rtol
     W = ws[4:7]
     F = ws[7:10]
-    ok, it, rate, nfev = _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc)
+    ok, it, rate, nfev, faccon = _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc, faccon)
     if not ok:
-        return 1, np.inf, it, rate, nfev
+        return 1, np.inf, it, rate, nfev, faccon
     ze = ws[3]
     for p in range(n):
         y_new[p] = y[p] + Z[2, p]
@@ -421,8 +498,45 @@ def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ws,
         _lin_solve_real(lin, err)
         en = _rms(err, scale)
     if not math.isfinite(en):
-        return 1, np.inf, it, rate, nfev
-    return (0 if en <= 1.0 else 2), en, it, rate, nfev
+        return 1, np.inf, it, rate, nfev, faccon
+    return (0 if en <= 1.0 else 2), en, it, rate, nfev, faccon
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _first_step_after_event(lin, y, f0, rtol, atol, tmp):
+    """First step size after an event that changed the field by df = f0 - f_event.
+
+    Before the event the stiff components sat on the slow manifold; the jump df
+    moves it, and the stiff modes relax with rate up to |lambda|max of the Jacobian.
+    The fourth derivative of the solution is then about |lambda|^3 df, so the
+    step with lambda^3 |df| h^4 ~ 1 (in the error norm, with a safety factor)
+    meets the order-3 error estimate.  Without this the step carried over from
+    before the event is rejected several times over (each time with Newton
+    iterations and often a new Jacobian) and the controller's history, measured
+    on the old field, then shrinks the next step by orders of magnitude.
+    """
+    flags, J, lam, f_ev = lin[0], lin[2], lin[4], lin[11]
+    n = y.size
+    for p in range(n):
+        tmp[p] = f0[p] - f_ev[p]
+    s = 0.0
+    for p in range(n):
+        v = tmp[p] / (atol + abs(y[p]) * rtol)
+        s += v * v
+    dfn = math.sqrt(s / max(n, 1))
+    lmax = 0.0
+    if flags[0] == 1:
+        for p in range(n):
+            lmax = max(lmax, abs(lam[p]))
+    else:
+        for a in range(n):
+            r = 0.0
+            for b in range(n):
+                r += abs(J[a, b])
+            lmax = max(lmax, r)
+    if not (dfn > 0.0 and lmax > 0.0 and math.isfinite(dfn * lmax)):
+        return np.inf
+    return 0.5 * (lmax ** 3 * dfn) ** -0.25
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -491,18 +605,31 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
     Returns (status, number of recorded steps).
     """
     n = y0.size
+    work = (np.empty(n), np.zeros((3, n)), np.empty((3, n)), np.empty(n), np.empty(n),
+            np.empty((16, n)), np.empty(n, dtype=np.complex128), np.empty((4, n)),
+            np.empty(out_nodes.shape[2]), np.empty((3, n)))
+    return _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
+                out_t, out_nodes, out_loss, armed, stats, lin, work)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
+         out_t, out_nodes, out_loss, armed, stats, lin, work):
+    """The step loop of :func:`run`, on borrowed views of its arrays: every array here
+    is an argument, held by the caller for the whole call (flowlab._kernels.borrow)."""
+    model = borrowed(model)
+    lin = borrowed(lin)
+    f0, Z, Zs, y_new, err, ws, fc, nodes_u, theta, Z2 = borrowed(work)
+    y0 = borrowed(y0)
+    out_t = borrowed(out_t)
+    out_nodes = borrowed(out_nodes)
+    out_loss = borrowed(out_loss)
+    armed = borrowed(armed)
+    stats = borrowed(stats)
+    n = y0.size
     eps = np.finfo(np.float64).eps
     tol = max(10.0 * eps / rtol, min(0.03, math.sqrt(rtol)))
     y = y0
-    f0 = np.empty(n)
-    Z = np.zeros((3, n))
-    Zs = np.empty((3, n))
-    y_new = np.empty(n)
-    err = np.empty(n)
-    ws = np.empty((16, n))
-    fc = np.empty(n, dtype=np.complex128)
-    nodes_u = np.empty((4, n))
-    theta = np.empty(out_nodes.shape[2])
     model_rhs(model, y, f0)
     nfev, njev, nlu = 1, 0, 0
     if lin[0][2] == 1 and lin[2].shape[0] == n:
@@ -511,11 +638,15 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         _lin_jacobian(lin, model, y)
         njev = 1
         current_jac = True
+    if lin[0][3] == 1:
+        lin[0][3] = 0
+        h = min(h, _first_step_after_event(lin, y, f0, rtol, atol, ws[0]))
     lu_ok = False
     t = t0
     err_old = stats[6]
     h_old = stats[7]
     rejected = False
+    faccon = 1.0
     k = 0
     status = DONE
     while True:
@@ -533,6 +664,7 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
             status = FAILED
             break
         # -- one step, retried with smaller h until accepted -------------------------
+        faccon = max(faccon, eps) ** 0.8
         it = 0
         rate = -1.0
         en = 0.0
@@ -546,8 +678,8 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
             for i in range(3):
                 for p in range(n):
                     Zs[i, p] = Z[i, p]
-            st, en, it, rate, nf = _attempt(model, y, f0, h, Zs, lin, rtol, atol, tol, rejected,
-                                            y_new, err, ws, fc)
+            st, en, it, rate, nf, faccon = _attempt(model, y, f0, h, Zs, lin, rtol, atol, tol,
+                                                    rejected, y_new, err, ws, fc, faccon)
             nfev += nf
             if st == 0:
                 break
@@ -576,13 +708,13 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
             s_ev = min(max(s_ev, 0.0), 1.0)
             h_ev = s_ev * h
             if 0.0 < s_ev < 1.0:
-                Z2 = np.empty((3, n))
                 _restart_stages(y, Zs, 0.0, s_ev, y, Z2, ws[15])
                 exact = False
                 if _lin_factor(lin, h_ev):
                     nlu += 1 - lin[0][0]
-                    st, en2, it2, rate2, nf = _attempt(model, y, f0, h_ev, Z2, lin, rtol, atol,
-                                                       tol, False, y_new, err, ws, fc)
+                    st, en2, it2, rate2, nf, faccon = _attempt(model, y, f0, h_ev, Z2, lin, rtol,
+                                                               atol, tol, False, y_new, err, ws,
+                                                               fc, faccon)
                     nfev += nf
                     exact = st == 0
                 if exact:
@@ -613,11 +745,19 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
                 for p in range(n):
                     y[p] = nodes_u[3, p]
             h = max(h_ev, h) if h_ev > 0.0 else h
+            # the field changes at the event: the next call sizes its first step from the
+            # jump (see _first_step_after_event) and starts a fresh controller history
+            f_ev = lin[11]
+            for p in range(n):
+                f_ev[p] = f1[p]
+            lin[0][3] = 1
+            err_old = -1.0
+            h_old = -1.0
             break
         # -- accepted: output and next step size --------------------------------------
         _record(model, nodes_u, theta, out_t, out_nodes, out_loss, k, t + h)
         k += 1
-        recompute = it > 2 and rate > 1e-3
+        recompute = it > 2 and rate > JAC_RATE
         safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + it)
         factor = min(MAX_FACTOR, safety * _predict_factor(h, h_old, en, err_old))
         # with LU factors a new h costs two factorisations, so small increases are

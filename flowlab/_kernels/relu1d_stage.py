@@ -20,6 +20,7 @@ import numpy as np
 
 from .._config import NUMBA_OPTIONS
 from . import radau
+from .borrow import borrowed
 from .relu1d import (ARM_RTOL, expand, field, field_noise, moments, residual_at)
 
 # status codes of advance()
@@ -275,6 +276,11 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
     state u and the model's intervals, blocks and watch list are updated in place.
     Returns the status code.
     """
+    # every array argument is held by the caller for the whole call: borrowed views make
+    # the reference counting of the many calls below free (flowlab._kernels.borrow)
+    model = borrowed(model)
+    lin = borrowed(lin)
+    u = borrowed(u)
     xs, ipar, lo, hi, watch, ev = model[1], model[7], model[8], model[9], model[19], model[21]
     n = ipar[0]
     tw = ipar[1] == 1
@@ -381,3 +387,75 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
         rebuild_blocks(model)
         expand(model, u, theta)
         rebuild_watch(model, theta, armed)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def u_counts(lo, hi, P0, out):
+    """u_l (seed 003, (3.2)): data points activating exactly l neurons, into ``out``
+    (length n + 1), from the active intervals [lo_j, hi_j) of unique points and the
+    prefix counts P0 (P0[k] = number of data points among the first k unique ones):
+    a sweep over the sorted interval ends, O(n log n) whatever the data size."""
+    n = lo.size
+    M = P0.size - 1
+    pos = np.empty(2 * n, dtype=np.int64)
+    dl = np.empty(2 * n, dtype=np.int64)
+    m = 0
+    for j in range(n):
+        if lo[j] < hi[j]:
+            pos[m] = lo[j]
+            dl[m] = 1
+            pos[m + 1] = hi[j]
+            dl[m + 1] = -1
+            m += 2
+    order = np.argsort(pos[:m])
+    for l in range(out.size):
+        out[l] = 0
+    level = 0
+    prev = 0
+    for i in range(m):
+        b = pos[order[i]]
+        out[level] += int(round(P0[b] - P0[prev]))
+        level += dl[order[i]]
+        prev = b
+    out[level] += int(round(P0[M] - P0[prev]))
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def replay_stages(lo, hi, ev_t, ev_j, ev_p, ev_side, P0):
+    """Stages of constant (u_l) from the starting intervals and the time-ordered events.
+
+    ``lo``/``hi`` (modified) are the intervals at the start; an event with side > 0
+    makes its point active, side <= 0 inactive (slide starts and ends included).
+    Returns (starts, U): the start time of every stage after the first (the event
+    times where (u_l) changes) and U[k] the counts of stage k (len(starts) + 1 rows).
+    """
+    n = lo.size
+    E = ev_t.size
+    U = np.empty((E + 1, n + 1), dtype=np.int64)
+    starts = np.empty(E)
+    u_counts(lo, hi, P0, U[0])
+    cur = np.empty(n + 1, dtype=np.int64)
+    ns = 0
+    k = 0
+    while k < E:
+        t = ev_t[k]
+        while k < E and ev_t[k] == t:
+            j = ev_j[k]
+            p = ev_p[k]
+            inside = lo[j] <= p < hi[j]
+            if ev_side[k] > 0 and not inside:
+                interval_add(lo, hi, j, p)
+            elif ev_side[k] <= 0 and inside:
+                interval_remove(lo, hi, j, p)
+            k += 1
+        u_counts(lo, hi, P0, cur)
+        same = True
+        for l in range(n + 1):
+            if cur[l] != U[ns, l]:
+                same = False
+        if not same:
+            starts[ns] = t
+            ns += 1
+            for l in range(n + 1):
+                U[ns, l] = cur[l]
+    return starts[:ns].copy(), U[:ns + 1].copy()

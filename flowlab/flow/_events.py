@@ -136,7 +136,12 @@ class EventDriver:
                                np.asarray(self.steps_loss)])
         dense = None
         if K:
-            vals = self._to_net_rows(nodes.reshape(-1, P))[:, prob.user_index]
+            rows = self._to_net_rows(nodes.reshape(-1, P))
+            ui = prob.user_index
+            # the rows as they are when every parameter is trained (no copy); np.take keeps
+            # them C-ordered otherwise (a fancy index on axis 1 would give Fortran order)
+            vals = (rows if ui.size == P and np.array_equal(ui, np.arange(P))
+                    else np.take(rows, ui, axis=1))
             offsets = np.arange(K + 1, dtype=np.int64) * 4
             dense = DenseOutput.from_arrays(t, np.full(K, 3, dtype=np.int64), offsets, vals)
         ev = np.rec.array(np.array(self._event_rows(), dtype=EVENT_DTYPE))

@@ -37,6 +37,7 @@ class DenseOutput:
 
     def append(self, t0: float, t1: float, values) -> None:
         """Add the step [t0, t1] with ``values`` of shape (degree+1, P) at :meth:`nodes`."""
+        self._thaw()
         values = np.asarray(values, dtype=np.float64)
         if values.ndim != 2 or values.shape[1] != self.size or values.shape[0] < 2:
             raise ValueError(f"`values` must have shape (degree+1, {self.size}) with degree >= 1, "
@@ -88,27 +89,40 @@ class DenseOutput:
 
     @classmethod
     def from_arrays(cls, breaks, degree, offsets, values) -> "DenseOutput":
-        """Rebuild from the output of :meth:`arrays` (exact)."""
-        values = np.asarray(values, dtype=np.float64)
+        """Rebuild from the output of :meth:`arrays` (exact).
+
+        The arrays are kept as they are; the per-step lists that :meth:`append`
+        extends are made only if a step is appended later.
+        """
+        values = np.ascontiguousarray(values, dtype=np.float64)
         out = cls(values.shape[1])
-        out._breaks = [float(b) for b in breaks]
-        out._degree = [int(d) for d in degree]
-        offsets = np.asarray(offsets, dtype=np.int64)
-        out._values = [values[offsets[k]:offsets[k + 1]] for k in range(len(out._degree))]
+        out._frozen = {"breaks": np.array(breaks, dtype=np.float64),
+                       "degree": np.array(degree, dtype=np.int64),
+                       "offsets": np.array(offsets, dtype=np.int64), "values": values}
+        out._breaks = out._degree = out._values = None
         return out
+
+    def _thaw(self) -> None:
+        """Per-step lists from the arrays (after :meth:`from_arrays`), for appending."""
+        if self._values is None:
+            a = self._frozen
+            self._breaks = [float(b) for b in a["breaks"]]
+            self._degree = [int(d) for d in a["degree"]]
+            off = a["offsets"]
+            self._values = [a["values"][off[k]:off[k + 1]] for k in range(len(self._degree))]
 
     # -- evaluation -----------------------------------------------------------------
     @property
     def t_min(self) -> float:
-        return self._breaks[0]
+        return self._breaks[0] if self._breaks is not None else float(self._frozen["breaks"][0])
 
     @property
     def t_max(self) -> float:
-        return self._breaks[-1]
+        return self._breaks[-1] if self._breaks is not None else float(self._frozen["breaks"][-1])
 
     @property
     def n_steps(self) -> int:
-        return len(self._degree)
+        return len(self._degree) if self._degree is not None else int(self._frozen["degree"].size)
 
     def __call__(self, t):
         return self._apply(_kd.evaluate, t)
@@ -118,9 +132,9 @@ class DenseOutput:
         return self._apply(_kd.derivative, t)
 
     def _apply(self, kernel, t):
-        if not self._degree:
-            raise ValueError("this dense output has no steps.")
         a = self.arrays()
+        if a["degree"].size == 0:
+            raise ValueError("this dense output has no steps.")
         tt = np.atleast_1d(np.asarray(t, dtype=np.float64))
         out = np.empty((tt.size, self.size))
         kernel(a["breaks"], a["degree"], a["offsets"], a["values"], tt.ravel(), out)

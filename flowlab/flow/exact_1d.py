@@ -161,36 +161,12 @@ class Exact1D(EventDriver):
         return free, pos["b"], pos["c"], pos["w"]
 
     def _watch(self):
-        """Watch list (kind, neuron, point, side), slide signs, and initial arming."""
-        M = self.data.xs.size
+        """Slide and pivot watch rows (kind, neuron, point, side) of the pinned neurons,
+        their slide signs and arming; the boundary rows of the free neurons are added
+        by the compiled :func:`flowlab._kernels.relu1d_stage.rebuild_watch`."""
         b, c, w = self._bcw(self.theta)
-        lo, hi = self.lo, self.hi
         pinned = self.pin >= 0
         parts = []
-        if self.eb or self.ew:                       # otherwise the knots cannot move
-            j = np.flatnonzero(~pinned)
-            jl, jh = lo[j], hi[j]
-            ne = jl < jh
-            cand = [
-                (j[ne & (jl > 0)], jl[ne & (jl > 0)] - 1, -1),
-                (j[ne & (jl > 0)], jl[ne & (jl > 0)], 1),
-                (j[ne & (jh < M)], jh[ne & (jh < M)] - 1, 1),
-                (j[ne & (jh < M)], jh[ne & (jh < M)], -1),
-                (j[ne & (jl == 0) & (jh == M)], np.zeros(np.sum(ne & (jl == 0) & (jh == M)),
-                                                          np.int64), 1),
-                (j[ne & (jl == 0) & (jh == M)], np.full(np.sum(ne & (jl == 0) & (jh == M)),
-                                                         M - 1), 1),
-                (j[~ne], np.zeros(np.sum(~ne), np.int64), -1),
-                (j[~ne], np.full(np.sum(~ne), M - 1), -1),
-            ]
-            rows = np.concatenate([np.column_stack([np.zeros(jj.size, np.int64), jj, pp,
-                                                    np.full(jj.size, sd)])
-                                   for jj, pp, sd in cand]).astype(np.int64)
-            rows = np.unique(rows, axis=0)
-            jj, pp, sd = rows[:, 1], rows[:, 2], rows[:, 3]
-            g = w[jj] * self.data.xs[pp] - b[jj]
-            thr = _k.ARM_RTOL * (np.abs(w[jj]) * self.data.extent + np.abs(b[jj]))
-            parts.append((rows, np.zeros(rows.shape[0]), g * sd > thr))
         js = np.flatnonzero(pinned)
         if js.size:
             model, _ = self._model(events=False)
@@ -246,6 +222,8 @@ class Exact1D(EventDriver):
                  free, ub, uc, uw, self.theta.copy(), watch, sig, np.zeros(2, dtype=np.int64),
                  np.zeros((6, bcap + 1)), np.zeros((2, self.theta.size)))
         _ks.rebuild_blocks(model)
+        if events:
+            _ks.rebuild_watch(model, self.theta, armed)
         return model, (armed if events else None)
 
     # -- decisions at a switching surface ------------------------------------------------
@@ -363,42 +341,20 @@ class Exact1D(EventDriver):
             "unique there (gradient descent leaves along a direction its step size selects)")
 
     # -- stages ----------------------------------------------------------------------
-    def _u_counts(self, lo, hi):
-        """u_l: number of data points activating exactly l neurons (seed 003, (3.2)),
-        by a sweep over the sorted interval ends (O(n log n), whatever the data size)."""
-        ne = lo < hi
-        pos = np.concatenate([lo[ne], hi[ne]])
-        delta = np.concatenate([np.ones(ne.sum(), np.int64), -np.ones(ne.sum(), np.int64)])
-        order = np.argsort(pos, kind="stable")
-        pos, delta = pos[order], delta[order]
-        P0 = self.data.P[:, _k.M0] + self.data.Plo[:, _k.M0]
-        bounds = np.concatenate([[0], pos, [self.data.xs.size]])
-        level = np.concatenate([[0], np.cumsum(delta)])
-        counts = np.rint(P0[bounds[1:]] - P0[bounds[:-1]]).astype(np.int64)
-        return np.bincount(level, weights=counts, minlength=self.n + 1).astype(np.int64)
+    def _P0(self):
+        return self.data.P[:, _k.M0] + self.data.Plo[:, _k.M0]
 
     def _stages(self):
         """Intervals of constant (u_l): the events replayed on the starting intervals."""
-        lo, hi = self.lo0.copy(), self.hi0.copy()
-        stages = [[self.t0, np.nan, self._u_counts(lo, hi)]]
-        k = 0
         ev = self.events
-        while k < len(ev):
-            t = ev[k][0]
-            while k < len(ev) and ev[k][0] == t:
-                _, j, p, kind, side = ev[k]
-                inside = lo[j] <= p < hi[j]
-                if side > 0 and not inside:
-                    _ks.interval_add(lo, hi, j, p)
-                elif side <= 0 and inside:
-                    _ks.interval_remove(lo, hi, j, p)
-                k += 1
-            u = self._u_counts(lo, hi)
-            if not np.array_equal(u, stages[-1][2]):
-                stages[-1][1] = t
-                stages.append([t, np.nan, u])
-        stages[-1][1] = self.t_final
-        return stages
+        ev_t = np.array([e[0] for e in ev], dtype=np.float64)
+        ev_j = np.array([e[1] for e in ev], dtype=np.int64)
+        ev_p = np.array([e[2] for e in ev], dtype=np.int64)
+        ev_s = np.array([e[4] for e in ev], dtype=np.int64)
+        starts, U = _ks.replay_stages(self.lo0.copy(), self.hi0.copy(), ev_t, ev_j, ev_p, ev_s,
+                                      self._P0())
+        bounds = np.concatenate([[self.t0], starts, [self.t_final]])
+        return [[float(bounds[k]), float(bounds[k + 1]), U[k]] for k in range(U.shape[0])]
 
     # -- main loop ----------------------------------------------------------------------
     def _initial_surface(self, t):

@@ -184,6 +184,22 @@ def test_plateau_sine_runs_fast_and_records_stages():
     assert np.all(st_.end[:-1] == st_.start[1:])
     assert np.all(st_.u_l.sum(axis=1) == x.size)             # {U_l} partitions the data
     assert np.all(np.any(st_.u_l[1:] != st_.u_l[:-1], axis=1))
+    # the counts of every stage without a sliding knot are the activation counts of the
+    # network inside it (a knot held on a point is on its surface: the point counts as
+    # inactive there, which the interpolated network only meets to rounding)
+    from flowlab.analysis.plateau import activation_counts
+    ev = sol.events
+    slides = []
+    for e in ev[ev.kind == "slide_start"]:
+        ends = ev[(ev.kind == "slide_end") & (ev.neuron == e.neuron) & (ev.t >= e.t)]
+        slides.append((e.t, ends.t[0] if len(ends) else np.inf))
+    checked = 0
+    for s0, s1, u in zip(st_.start, st_.end, st_.u_l):
+        mid = 0.5 * (s0 + s1)
+        if not any(a <= mid <= b for a, b in slides):
+            np.testing.assert_array_equal(u, activation_counts(sol.net_at(mid), x))
+            checked += 1
+    assert checked >= 5
 
 
 def test_equal_x_values_and_several_events_at_one_instant():

@@ -194,3 +194,25 @@ def test_default_method():
     assert default_method(fl.ReLU1D([0.0], [1.0])) == "exact"
     assert default_method(fl.TwoLayer(np.ones((1, 2)), [1.0], "relu")) == "exact"
     assert default_method(fl.TwoLayer(np.ones((1, 2)), [1.0], "tanh")) == "Radau"
+
+
+def test_dense_output_from_arrays_evaluates_and_extends_like_the_original():
+    from flowlab.flow.dense import DenseOutput
+
+    rng = np.random.default_rng(3)
+    built = DenseOutput(2)
+    breaks = [0.0, 0.5, 1.25, 2.0]
+    for k in range(3):
+        built.append(breaks[k], breaks[k + 1], rng.normal(size=(k + 2, 2)))
+    copy = DenseOutput.from_arrays(**built.arrays())
+    t = np.linspace(0.0, 2.0, 17)
+    np.testing.assert_array_equal(copy(t), built(t))
+    assert (copy.n_steps, copy.t_min, copy.t_max) == (3, 0.0, 2.0)
+    extra = rng.normal(size=(4, 2))
+    built.append(2.0, 3.0, extra)
+    copy.append(2.0, 3.0, extra)
+    t = np.linspace(0.0, 3.0, 25)
+    np.testing.assert_array_equal(copy(t), built(t))
+    assert copy.n_steps == 4 and copy.t_max == 3.0
+    with pytest.raises(ValueError, match="contiguous"):
+        copy.append(2.5, 4.0, extra)
