@@ -342,6 +342,7 @@ class Exact1D(EventDriver):
 
     # -- stages ----------------------------------------------------------------------
     def _P0(self):
+        """Prefix counts of the data over the unique points (P0[k]: points among the first k)."""
         return self.data.P[:, _k.M0] + self.data.Plo[:, _k.M0]
 
     def _stages(self):
