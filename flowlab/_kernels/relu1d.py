@@ -112,6 +112,16 @@ def prefix_moments(xs, cnt, ysum, y2sum, xysum, yabs, P, Plo):
 # ----------------------------------------------------------------------------------------
 
 @nb.njit(**INLINE_OPTIONS)
+def _bw_pinned(b, w, xp, eb, tw):
+    """(b_j, w_j) of a neuron pinned on x_p: the pinned coordinate rebuilt from the other."""
+    if eb == 1.0:
+        return w * xp, w
+    if tw and xp != 0.0:
+        return b, b / xp
+    return b, w
+
+
+@nb.njit(**INLINE_OPTIONS)
 def expand(model, u, theta):
     """Full parameters theta = (b, c[, w]) from the state u; pinned coordinates rebuilt."""
     xs, fpar, ipar, pin, free, theta0 = model[1], model[6], model[7], model[10], model[14], model[18]
@@ -125,10 +135,9 @@ def expand(model, u, theta):
         p = pin[j]
         if p >= 0:
             w = theta[2 * n + j] if tw else 1.0
-            if fpar[1] == 1.0:
-                theta[j] = w * xs[p]
-            elif tw and xs[p] != 0.0:
-                theta[2 * n + j] = theta[j] / xs[p]
+            theta[j], w = _bw_pinned(theta[j], w, xs[p], fpar[1], tw)
+            if tw:
+                theta[2 * n + j] = w
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -420,16 +429,6 @@ def jac(model, u, J, dh):
 # events
 # ----------------------------------------------------------------------------------------
 
-@nb.njit(**INLINE_OPTIONS)
-def _bw_pinned(b, w, xp, eb, tw):
-    """(b_j, w_j) of a neuron pinned on x_p: the pinned coordinate rebuilt from the other."""
-    if eb == 1.0:
-        return w * xp, w
-    if tw and xp != 0.0:
-        return b, b / xp
-    return b, w
-
-
 @nb.njit(**NUMBA_OPTIONS)
 def _bw_at(model, u, j):
     """(b_j, w_j) of the state u (pinned coordinates rebuilt)."""
@@ -655,10 +654,8 @@ def _bw_rate(model, f, j):
     dw = f[uw[j]] if (tw and uw[j] >= 0) else 0.0
     p = pin[j]
     if p >= 0:
-        if fpar[1] == 1.0:
-            db = dw * xs[p]
-        elif tw and xs[p] != 0.0:
-            dw = db / xs[p]
+        # the pinned relation b_j = w_j x_p is linear: rates rebuild like the values
+        return _bw_pinned(db, dw, xs[p], fpar[1], tw)
     return db, dw
 
 
