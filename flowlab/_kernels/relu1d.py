@@ -108,7 +108,8 @@ def prefix_moments(xs, cnt, ysum, y2sum, xysum, yabs, P, Plo):
 #              -> 1; sigma[k] = sign of D at the start), 2 = pivot (w_j reaches 0 while
 #              pinned; side = sign of w_j), 3 = output weight (c_j reaches 0 while
 #              pinned; side = sign of c_j)
-#   work: float scratch (6, max(n, n_blocks) + 1); work2: (2, len(theta)) scratch
+#   work: float scratch (8, max(n_blocks + 1, len(theta), 16)): rows 0-5 the moments,
+#         row 6 a state, row 7 the event scan's node values; work2: (2, len(theta))
 # ----------------------------------------------------------------------------------------
 
 @nb.njit(**INLINE_OPTIONS)
@@ -301,6 +302,20 @@ def rhs(model, u, out):
     field(model, theta, F)
     for k in range(free.size):
         out[k] = F[free[k]]
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def rhs_loss(model, u, out):
+    """Hook for radau.run: out = F(u) on the state coordinates; returns the loss at u."""
+    free = model[14]
+    theta = model[23][0]
+    F = model[23][1]
+    expand(model, u, theta)
+    loss = _moments(model, theta, True)
+    field(model, theta, F)
+    for k in range(free.size):
+        out[k] = F[free[k]]
+    return loss
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -595,7 +610,11 @@ def events(model, nodes, armed):
     X = fpar[3]
     best = 2.0
     best_k = -1
-    vals = np.empty(4)
+    scratch = model[22][7]
+    vals = scratch[:4]
+    AD = scratch[4:12]               # (A, D) of the slide functions at the four nodes
+    ad_j = -1
+    ad_p = -1
     theta = model[23][0]
     # (b_j, w_j) are read from the node rows directly (no per-node row views or calls:
     # each would cost reference-count updates that outweigh this loop's arithmetic)
@@ -633,7 +652,12 @@ def events(model, nodes, armed):
                 scale = max(scale, abs(vals[q]))
             s, armed[k] = first_violation(vals, side, armed[k], ARM_RTOL * scale)
         else:
-            s = _slide_exit(model, nodes, j, p, side, sigma[k], theta)
+            # the two exit rows (lambda -> 0 and -> 1) of a sliding neuron share A and D
+            if j != ad_j or p != ad_p:
+                _slide_nodes(model, nodes, j, p, theta, AD)
+                ad_j = j
+                ad_p = p
+            s = _slide_exit(model, nodes, j, p, side, sigma[k], theta, AD, vals)
         if s >= 0.0 and s < best:
             best = s
             best_k = k
@@ -690,7 +714,7 @@ def event_rate(model, u, f):
     if fn == 0.0:
         return 0.0, 0.0
     eps = 1e-7 * (nrm + 1.0) / fn
-    v = np.empty(u.size)
+    v = model[22][6][:u.size]
     expand(model, u, theta)
     moments(model, theta)
     A, D = slide_functions(model, theta, j, p)
@@ -735,27 +759,45 @@ def _margin_at(model, u, j, p, which, sig, theta):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _slide_exit(model, nodes, j, p, which, sig, theta):
+def _slide_nodes(model, nodes, j, p, theta, AD):
+    """(A, D) of neuron j sliding on point p at the four node states: A into AD[:4], D
+    into AD[4:8]."""
+    for q in range(4):
+        expand(model, nodes[q], theta)
+        _moments(model, theta, False)
+        AD[q], AD[4 + q] = slide_functions(model, theta, j, p)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _slide_exit(model, nodes, j, p, which, sig, theta, AD, vals):
     """Earliest s in (0, 1] where lambda of the sliding neuron leaves (0, 1) at the end
     ``which`` (0 or 1); sampled on 8 sub-intervals, then bisection.  -1.0 if none.
 
-    Most steps of a slide end nowhere near its exit: when the margin is positive
-    at the four nodes and the cubic through them provably stays positive, the
-    step is passed after four evaluations instead of nine.
+    ``AD`` holds A and D at the four nodes (:func:`_slide_nodes`); ``vals`` is
+    scratch of length 4.  Most steps of a slide end nowhere near its exit: when
+    the margin is positive at the four nodes and the cubic through them provably
+    stays positive, the step is passed on those four values alone.
     """
-    u = np.empty(nodes.shape[1])
-    vals = np.empty(4)
     inside = True
     for q in range(4):
-        vals[q] = _margin_at(model, nodes[q], j, p, which, sig, theta)
+        A = AD[q]
+        vals[q] = sig * A if which == 0 else sig * (AD[4 + q] - A)
         inside = inside and vals[q] > 0.0
     if inside and _surely_inside(vals, 1, 0.0):
         return -1.0
+    u = model[22][6][:nodes.shape[1]]
     prev = vals[0]
     s_prev = 0.0
     for i in range(1, 9):
         s = i / 8.0
-        cur = _slide_margin(model, nodes, j, p, s, which, sig, theta, u)
+        if i == 2:                              # s = 1/4, 3/4, 1: the node values
+            cur = vals[1]
+        elif i == 6:
+            cur = vals[2]
+        elif i == 8:
+            cur = vals[3]
+        else:
+            cur = _slide_margin(model, nodes, j, p, s, which, sig, theta, u)
         if prev > 0.0 and cur <= 0.0:
             lo_ = s_prev
             hi_ = s
@@ -774,4 +816,4 @@ def _slide_exit(model, nodes, j, p, which, sig, theta):
 
 
 radau.register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
-                     event_rate=event_rate)
+                     event_rate=event_rate, rhs_loss=rhs_loss)

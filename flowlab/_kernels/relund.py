@@ -194,6 +194,18 @@ def rhs(model, u, out):
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def rhs_loss(model, u, out):
+    """Hook for radau.run: out = state velocity; returns the loss at u."""
+    theta, F, free = model[22][4], model[22][5], model[11]
+    expand(model, u, theta)
+    loss = forward(model, theta)
+    field(model, theta, F)
+    for q in range(free.size):
+        out[q] = F[free[q]]
+    return loss
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def output(model, u, theta, with_loss):
     """Hook for radau.run: full parameters and (optionally) the loss."""
     expand(model, u, theta)
@@ -463,4 +475,4 @@ def event_rate(model, u, f):
 
 
 radau.register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
-                     event_rate=event_rate)
+                     event_rate=event_rate, rhs_loss=rhs_loss)

@@ -220,7 +220,7 @@ class Exact1D(EventDriver):
                  self.lo.copy(), self.hi.copy(), self.pin.copy(),
                  np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(bcap, np.int64),
                  free, ub, uc, uw, self.theta.copy(), watch, sig, np.zeros(2, dtype=np.int64),
-                 np.zeros((6, bcap + 1)), np.zeros((2, self.theta.size)))
+                 np.zeros((8, max(bcap + 1, self.theta.size, 16))), np.zeros((2, self.theta.size)))
         _ks.rebuild_blocks(model)
         if events:
             _ks.rebuild_watch(model, self.theta, armed)
