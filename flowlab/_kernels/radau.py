@@ -10,7 +10,7 @@ tableau rather than typed in.
 
 The integrator is generic over a *model*: a tuple of arrays whose first entry
 is an empty "marker" array; the marker's dtype selects (at compile time) the
-six compiled hooks that a model module registered with :func:`register_model`:
+seven compiled hooks that a model module registered with :func:`register_model`:
 
 - ``rhs(model, u, out)``: out = F(u);
 - ``rhs_loss(model, u, out) -> loss``: the same, and the loss at u (the field at
@@ -21,7 +21,11 @@ six compiled hooks that a model module registered with :func:`register_model`:
   diag(dh) J diag(dh)^-1 is symmetric, as for a gradient flow whose Jacobian is
   minus a Hessian), False otherwise;
 - ``output(model, u, theta, with_loss) -> loss``: the full parameter vector of
-  a state (what is recorded) and, if ``with_loss``, its loss (else 0);
+  a state and, if ``with_loss``, its loss (else 0);
+- ``expand_rows(model, rows, k, tmp)``: for the recorded steps r < k, replace the
+  state held in ``rows[r, q, :n]`` by the full parameters (steps are recorded
+  as states and expanded in one pass when the run returns: one call per step
+  and node would cost more than the expansion itself);
 - ``events(model, nodes, armed) -> (found, s)``: given the continuous
   extension of an accepted step at the Lobatto nodes s = 0, 1/4, 3/4, 1
   (``nodes`` has shape (4, n)), the earliest event in the step as a fraction
@@ -68,9 +72,10 @@ from .linalg import lu_factor, lu_solve
 _HOOKS = {}
 
 
-def register_model(marker, *, rhs, jac, output, events, event_rate, rhs_loss):
+def register_model(marker, *, rhs, jac, output, events, event_rate, rhs_loss, expand_rows):
     """Register the compiled hooks of models whose tuple starts with ``np.empty(0, marker)``."""
-    _HOOKS[str(np.dtype(marker))] = (rhs, jac, output, events, event_rate, rhs_loss)
+    _HOOKS[str(np.dtype(marker))] = (rhs, jac, output, events, event_rate, rhs_loss,
+                                     expand_rows)
 
 
 def _hooks(model_type):
@@ -86,6 +91,10 @@ def model_rhs(model, u, out):
 
 def model_rhs_loss(model, u, out):
     """out = F(u); returns the loss at u (dispatched on the model marker)."""
+
+
+def model_expand_rows(model, rows, k, tmp):
+    """rows[r, q] <- full parameters of the state rows[r, q, :n] for r < k (dispatched)."""
 
 
 def model_jac(model, u, J, dh):
@@ -114,6 +123,12 @@ def _ov_rhs(model, u, out):
 def _ov_rhs_loss(model, u, out):
     impl = _hooks(model)[5]
     return lambda model, u, out: impl(model, u, out)
+
+
+@overload(model_expand_rows, inline="always")
+def _ov_expand_rows(model, rows, k, tmp):
+    impl = _hooks(model)[6]
+    return lambda model, rows, k, tmp: impl(model, rows, k, tmp)
 
 
 @overload(model_jac, inline="always")
@@ -599,21 +614,16 @@ def _restart_stages(y, Z, s_from, ratio, y_from, Z0, tmp):
 
 @nb.njit(**NUMBA_OPTIONS)
 def _record(model, nodes_u, theta, out_t, out_nodes, out_loss, k, t_new, loss):
-    """Write step k: end time, full parameters at the four nodes, and the loss at the
+    """Write step k: end time, the states at the four nodes (expanded to full
+    parameters when the run returns, see ``expand_rows``), and the loss at the
     end (``loss``, or computed here if it is negative)."""
     out_t[k] = t_new
-    q0 = 0
-    if k > 0:
-        # the step starts where the last recorded one ended (same run, same stage)
-        q0 = 1
-        for p in range(theta.size):
-            out_nodes[k, 0, p] = out_nodes[k - 1, 3, p]
-    for q in range(q0, 4):
-        lq = model_output(model, nodes_u[q], theta, q == 3 and loss < 0.0)
-        if q == 3 and loss < 0.0:
-            loss = lq
-        for p in range(theta.size):
-            out_nodes[k, q, p] = theta[p]
+    n = nodes_u.shape[1]
+    for q in range(4):
+        for p in range(n):
+            out_nodes[k, q, p] = nodes_u[q, p]
+    if loss < 0.0:
+        loss = model_output(model, nodes_u[3], theta, True)
     out_loss[k] = loss
 
 
@@ -816,6 +826,7 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         _restart_stages(y_old, Zs, 1.0, factor, y, Z, ws[15])
         h *= factor
         rejected = False
+    model_expand_rows(model, out_nodes, k, ws[13])
     stats[0] = t
     stats[1] = h
     stats[2] += nfev

@@ -125,7 +125,12 @@ def _bw_pinned(b, w, xp, eb, tw):
 @nb.njit(**INLINE_OPTIONS)
 def expand(model, u, theta):
     """Full parameters theta = (b, c[, w]) from the state u; pinned coordinates rebuilt."""
-    xs, fpar, ipar, pin, free, theta0 = model[1], model[6], model[7], model[10], model[14], model[18]
+    _expand(model[1], model[6], model[7], model[10], model[14], model[18], u, theta)
+
+
+@nb.njit(**INLINE_OPTIONS)
+def _expand(xs, fpar, ipar, pin, free, theta0, u, theta):
+    """:func:`expand` on the model members it reads."""
     n = ipar[0]
     for p in range(theta.size):
         theta[p] = theta0[p]
@@ -316,6 +321,19 @@ def rhs_loss(model, u, out):
     for k in range(free.size):
         out[k] = F[free[k]]
     return loss
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def expand_rows(model, rows, k, tmp):
+    """Hook for radau.run: rows[r, q] <- full parameters of the state in rows[r, q, :n]."""
+    xs, fpar, ipar, pin, free, theta0 = model[1], model[6], model[7], model[10], model[14], model[18]
+    n = free.size
+    for r in range(k):
+        for q in range(4):
+            row = rows[r, q]
+            for p in range(n):
+                tmp[p] = row[p]
+            _expand(xs, fpar, ipar, pin, free, theta0, tmp, row)
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -816,4 +834,5 @@ def _slide_exit(model, nodes, j, p, which, sig, theta, AD, vals):
 
 
 radau.register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
-                     event_rate=event_rate, rhs_loss=rhs_loss)
+                     event_rate=event_rate, rhs_loss=rhs_loss,
+                     expand_rows=expand_rows)

@@ -206,6 +206,18 @@ def rhs_loss(model, u, out):
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def expand_rows(model, rows, k, tmp):
+    """Hook for radau.run: rows[r, q] <- full parameters of the state in rows[r, q, :n]."""
+    n = model[11].size
+    for r in range(k):
+        for q in range(4):
+            row = rows[r, q]
+            for p in range(n):
+                tmp[p] = row[p]
+            expand(model, tmp, row)
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def output(model, u, theta, with_loss):
     """Hook for radau.run: full parameters and (optionally) the loss."""
     expand(model, u, theta)
@@ -475,4 +487,5 @@ def event_rate(model, u, f):
 
 
 radau.register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
-                     event_rate=event_rate, rhs_loss=rhs_loss)
+                     event_rate=event_rate, rhs_loss=rhs_loss,
+                     expand_rows=expand_rows)

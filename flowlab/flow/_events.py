@@ -38,7 +38,9 @@ class EventDriver:
         self.events = []            # (t, neuron, point, kind, side)
         self.recent = np.zeros(_ks.ZENO_COUNT)
         self.counters = np.zeros(4, dtype=np.int64)
+        # accepted steps, as one array per piece (end times, (k, 4, P) nodes, losses)
         self.steps_t, self.steps_nodes, self.steps_loss = [], [], []
+        self.n_steps = 0
         self.stationary_from = None
         self.stats = np.zeros(8)
         self.stats[6] = -1.0
@@ -82,7 +84,7 @@ class EventDriver:
         if failed:
             return "failed", (f"step size underflow at t = {t:.12g}: the flow could not be "
                               "continued")
-        if len(self.steps_t) >= budget:
+        if self.n_steps >= budget:
             return "max_steps", f"stopped after max_steps = {budget} steps at t = {t:.6g}"
         return None
 
@@ -112,28 +114,29 @@ class EventDriver:
 
     def _hold(self, t, loss):
         """Record the stationary state as one constant piece from t to t_end."""
-        self.steps_t.append(self.t_end)
+        self.steps_t.append(np.array([self.t_end]))
         self.steps_nodes.append(np.repeat(self.theta[None, None, :], 4, axis=1))
-        self.steps_loss.append(loss)
+        self.steps_loss.append(np.array([loss], dtype=np.float64))
+        self.n_steps += 1
         self.stationary_from = t
 
     def _keep_steps(self, out_t, out_nodes, out_loss, k):
         if k:
-            self.steps_t.extend(out_t[:k])
+            self.steps_t.append(out_t[:k].copy())
             self.steps_nodes.append(out_nodes[:k].copy())
-            self.steps_loss.extend(out_loss[:k])
+            self.steps_loss.append(out_loss[:k].copy())
+            self.n_steps += k
 
     def solution(self, status, message, wall):
         """Assemble the :class:`Solution` (steps, dense output, events, stages)."""
         prob = self.prob
-        K = len(self.steps_t)
+        K = self.n_steps
         P = self.theta.size
         nodes = np.concatenate(self.steps_nodes) if self.steps_nodes else np.empty((0, 4, P))
-        t = np.concatenate([[self.t0], np.asarray(self.steps_t)])
+        t = np.concatenate([[self.t0]] + self.steps_t)
         first = self._to_net_rows(self.theta_start[None, :])
         full = np.concatenate([first, self._to_net_rows(nodes[:, 3, :])]) if K else first
-        loss = np.concatenate([[prob.loss(prob.theta0[prob.user_index])],
-                               np.asarray(self.steps_loss)])
+        loss = np.concatenate([[prob.loss(prob.theta0[prob.user_index])]] + self.steps_loss)
         dense = None
         if K:
             rows = self._to_net_rows(nodes.reshape(-1, P))

@@ -386,7 +386,7 @@ class Exact1D(EventDriver):
                 lin = _rd.new_lin(u.size)
             self.counters[0] = self.counters[1] = 0
             st = _ks.advance(model, self.t, u, self.t_end, self.rtol, self.atol, gtol,
-                             max(budget - len(self.steps_t), 0), out_t, out_nodes, out_loss,
+                             max(budget - self.n_steps, 0), out_t, out_nodes, out_loss,
                              armed, self.stats, lin, ev_t, ev_i, self.counters, self.recent)
             k, ne = int(self.counters[0]), int(self.counters[1])
             self._keep_steps(out_t, out_nodes, out_loss, k)

@@ -419,7 +419,7 @@ class ExactND(EventDriver):
             if lin[2].shape[0] != u.size:
                 lin = _rd.new_lin(u.size)
             st, k = _rd.run(model, self.t, u, self.t_end, self.stats[1], self.rtol, self.atol,
-                            max(budget - len(self.steps_t), 0), out_t, out_nodes,
+                            max(budget - self.n_steps, 0), out_t, out_nodes,
                             out_loss, armed, self.stats, lin)
             k, steady = self._steady(out_nodes, k)
             self._keep_steps(out_t, out_nodes, out_loss, k)
