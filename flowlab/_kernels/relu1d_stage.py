@@ -281,9 +281,8 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
     model = borrowed(model)
     lin = borrowed(lin)
     u = borrowed(u)
-    xs, ipar, lo, hi, watch, ev = model[1], model[7], model[8], model[9], model[19], model[21]
+    ipar, lo, hi, watch, ev = model[7], model[8], model[9], model[19], model[21]
     n = ipar[0]
-    tw = ipar[1] == 1
     theta = np.empty(model[18].size)
     F = np.empty(model[18].size)
     noise = np.empty(model[18].size)
@@ -320,29 +319,8 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
         idx = ev[1]
         if watch[idx, 0] != 0:
             return NEED_PYTHON
-        nitems = 0
-        for r in range(ipar[3]):
-            kind = watch[r, 0]
-            j = watch[r, 1]
-            p = watch[r, 2]
-            side = watch[r, 3]
-            if kind == 1:
-                # a slide ending at the same time: let Python take the whole batch
-                continue
-            if kind != 0:
-                continue
-            bj = theta[j]
-            wj = theta[2 * n + j] if tw else 1.0
-            g = wj * xs[p] - bj
-            gdot = (F[2 * n + j] if tw else 0.0) * xs[p] - F[j]
-            tol = 10.0 * (rtol * (abs(wj * xs[p]) + abs(bj)) + atol)
-            across = (g <= 0.0) if side > 0 else (g > 0.0)
-            near = abs(g) <= tol and gdot * side < 0.0
-            if r == idx or across or near:
-                items[nitems, 0] = j
-                items[nitems, 1] = p
-                items[nitems, 2] = side
-                nitems += 1
+        # (a slide ending at the same time would be Python's: it takes the whole batch)
+        nitems = boundary_hits(model, theta, F, idx, rtol, atol, items)
         for i in range(nitems):
             snap(model, u, items[i, 0], items[i, 1])
         expand(model, u, theta)
@@ -387,6 +365,37 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
         rebuild_blocks(model)
         expand(model, u, theta)
         rebuild_watch(model, theta, armed)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def boundary_hits(model, theta, F, idx, rtol, atol, items):
+    """Boundary watch rows to decide at an event: the event's own row ``idx``, rows
+    already across their surface, and rows within the integration tolerance of it
+    and moving towards it under the field F (``moments`` and ``field`` evaluated at
+    theta).  Writes (neuron, point, side) into ``items``; returns their number."""
+    xs, ipar, watch = model[1], model[7], model[19]
+    n = ipar[0]
+    tw = ipar[1] == 1
+    nitems = 0
+    for r in range(ipar[3]):
+        if watch[r, 0] != 0:
+            continue
+        j = watch[r, 1]
+        p = watch[r, 2]
+        side = watch[r, 3]
+        bj = theta[j]
+        wj = theta[2 * n + j] if tw else 1.0
+        g = wj * xs[p] - bj
+        gdot = (F[2 * n + j] if tw else 0.0) * xs[p] - F[j]
+        tol = 10.0 * (rtol * (abs(wj * xs[p]) + abs(bj)) + atol)
+        across = (g <= 0.0) if side > 0 else (g > 0.0)
+        near = abs(g) <= tol and gdot * side < 0.0
+        if r == idx or across or near:
+            items[nitems, 0] = j
+            items[nitems, 1] = p
+            items[nitems, 2] = side
+            nitems += 1
+    return nitems
 
 
 @nb.njit(**NUMBA_OPTIONS)

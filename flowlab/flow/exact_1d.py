@@ -143,7 +143,15 @@ class Exact1D(EventDriver):
 
     # -- the stage model ----------------------------------------------------------------
     def _layout(self):
-        """Free state coordinates and the position of b_j, c_j, w_j in the state."""
+        """Free state coordinates and the position of b_j, c_j, w_j in the state
+        (a function of which neurons are pinned: kept per pinning pattern)."""
+        key = self.pin.tobytes()
+        cache = self.__dict__.setdefault("_layouts", {})
+        if key not in cache:
+            cache[key] = self._new_layout()
+        return cache[key]
+
+    def _new_layout(self):
         n = self.n
         pinned = self.pin >= 0
         pos = {g: -np.ones(n, np.int64) for g in ("b", "c", "w")}
@@ -430,25 +438,16 @@ class Exact1D(EventDriver):
     def _handle(self, model, kind, idx, t):
         """Process the event found by the integrator and every other one at the same time."""
         watch, sig = model[19], model[20]
-        boundary, slides = [], []
+        slides = []
         _k.moments(model, self.theta)
         F = np.empty_like(self.theta)
         _k.field(model, self.theta, F)
-        xs = self.data.xs
-        n = self.n
-        b, _, w = self._bcw(self.theta)
         # boundary points: simultaneous when already across, or within the integration
         # tolerance of the surface and moving towards it under the current field
         nw = int(model[7][3])
-        rb = np.flatnonzero(watch[:nw, 0] == 0)
-        jj, pp, sd = watch[rb, 1], watch[rb, 2], watch[rb, 3]
-        g = w[jj] * xs[pp] - b[jj]
-        gdot = (F[2 * n + jj] if self.train_w else 0.0) * xs[pp] - F[jj]
-        tol = 10.0 * (self.rtol * (np.abs(w[jj] * xs[pp]) + np.abs(b[jj])) + self.atol)
-        across = np.where(sd > 0, g <= 0.0, g > 0.0)
-        near = (np.abs(g) <= tol) & (gdot * sd < 0.0)
-        hit = across | near | (rb == idx)
-        boundary = [(int(a), int(c), int(e)) for a, c, e in zip(jj[hit], pp[hit], sd[hit])]
+        items = np.empty((nw, 3), dtype=np.int64)
+        nh = _ks.boundary_hits(model, self.theta, F, idx, self.rtol, self.atol, items)
+        boundary = [(int(j), int(p), int(s)) for j, p, s in items[:nh]]
         for r in np.flatnonzero(watch[:nw, 0] != 0):
             wk, j, p, side = (int(v) for v in watch[r])
             if wk == 1:
