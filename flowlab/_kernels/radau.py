@@ -244,8 +244,12 @@ def _predict_factor(h, h_old, err, err_old):
 def new_lin(n):
     """Linear-solver state for n unknowns:
     (flags [sym, factored, has_J, after_event], h, J, dh, lam, V, LUr, pivr, LUc, pivc,
-    scratch, f_event).  ``f_event`` is the field at the last event state before the
-    switch (read, when ``after_event`` is set, to size the first step after it).
+    scratch, f_event, VT, rec).  ``f_event`` is the field at the last event state before the
+    switch (read, when ``after_event`` is set, to size the first step after it); ``VT``
+    is the transpose of the eigenvectors V (both products of a solve then run along
+    contiguous rows, as vectorisable axpy loops); ``rec`` (3, n) holds, for the
+    current h, 1/(mu_real/h - lam_k) and the real and imaginary parts of
+    1/(mu_complex/h - lam_k) (no divisions in the solves).
 
     Pass the same state to successive calls of :func:`run` (e.g. across events)
     to start from the last Jacobian instead of evaluating a new one: simplified
@@ -254,7 +258,7 @@ def new_lin(n):
     return (np.zeros(4, dtype=np.int64), np.zeros(1), np.empty((n, n)), np.ones(n), np.empty(n),
             np.empty((n, n)), np.empty((n, n)), np.empty(n, dtype=np.int64),
             np.empty((n, n), dtype=np.complex128), np.empty(n, dtype=np.int64),
-            np.empty((4, n)), np.empty(n))
+            np.empty((6, n)), np.empty(n), np.empty((n, n)), np.empty((3, n)))
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -281,10 +285,12 @@ def _lin_jacobian(lin, model, y):
                 K[b, a] = m_
         if sym and n > 0:
             w, vec = np.linalg.eigh(K)
+            VT = lin[12]
             for a in range(n):
                 lam[a] = w[a]
                 for b in range(n):
                     V[a, b] = vec[a, b]
+                    VT[b, a] = vec[a, b]
     flags[0] = 1 if sym else 0
     flags[1] = 0
     flags[2] = 1
@@ -297,6 +303,14 @@ def _lin_factor(lin, h):
     hh[0] = h
     flags[1] = 1
     if flags[0] == 1:
+        lam, rec = lin[4], lin[13]
+        sr = MU_REAL / h
+        sc = MU_COMPLEX / h
+        for k in range(lam.size):
+            rec[0, k] = 1.0 / (sr - lam[k])
+            q = 1.0 / (sc - lam[k])
+            rec[1, k] = q.real
+            rec[2, k] = q.imag
         return True
     n = J.shape[0]
     mr = MU_REAL / h
@@ -311,46 +325,41 @@ def _lin_factor(lin, h):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _matvec(V, x, out, transpose):
-    """out = V x or V^T x (plain loops: BLAS calls cost more than small products)."""
+def _matvec_t(V, x, out):
+    """out = V^T x as a sum of the rows of V (an axpy loop along contiguous rows: small
+    products in plain loops, BLAS calls cost more at these sizes).  V x is
+    ``_matvec_t(V.T, x)`` with the transpose stored (``lin[12]``)."""
     n = x.size
     if V.shape[0] > 96:
-        r = (V.T @ x) if transpose else (V @ x)
+        r = V.T @ x
         for k in range(n):
             out[k] = r[k]
         return
-    if transpose:
+    for k in range(n):
+        out[k] = 0.0
+    for a in range(n):
+        xa = x[a]
         for k in range(n):
-            out[k] = 0.0
-        for a in range(n):
-            xa = x[a]
-            for k in range(n):
-                out[k] += V[a, k] * xa
-    else:
-        for a in range(n):
-            acc = 0.0
-            for k in range(n):
-                acc += V[a, k] * x[k]
-            out[a] = acc
+            out[k] += V[a, k] * xa
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def _lin_solve_real(lin, b):
     """b <- (MU_REAL/h I - J)^{-1} b."""
-    flags, hh, dh, lam, V, LUr, pivr = lin[0], lin[1], lin[3], lin[4], lin[5], lin[6], lin[7]
+    flags, dh, V, LUr, pivr = lin[0], lin[3], lin[5], lin[6], lin[7]
     if flags[0] == 0:
         lu_solve(LUr, pivr, b)
         return
-    sig = MU_REAL / hh[0]
     n = b.size
     tmp = lin[10][0]
     c = lin[10][1]
+    rec = lin[13][0]
     for k in range(n):
         tmp[k] = dh[k] * b[k]
-    _matvec(V, tmp, c, True)
+    _matvec_t(V, tmp, c)
     for k in range(n):
-        c[k] /= sig - lam[k]
-    _matvec(V, c, tmp, False)
+        c[k] *= rec[k]
+    _matvec_t(lin[12], c, tmp)
     for k in range(n):
         b[k] = tmp[k] / dh[k]
 
@@ -371,14 +380,14 @@ def _lin_solve_complex(lin, b):
     for k in range(n):
         re[k] = dh[k] * b[k].real
         im[k] = dh[k] * b[k].imag
-    _matvec(V, re, cr, True)
-    _matvec(V, im, ci, True)
+    _matvec_t(V, re, cr)
+    _matvec_t(V, im, ci)
     for k in range(n):
         q = (cr[k] + 1j * ci[k]) / (sig - lam[k])
         cr[k] = q.real
         ci[k] = q.imag
-    _matvec(V, cr, re, False)
-    _matvec(V, ci, im, False)
+    _matvec_t(lin[12], cr, re)
+    _matvec_t(lin[12], ci, im)
     for k in range(n):
         b[k] = (re[k] + 1j * im[k]) / dh[k]
 
@@ -391,14 +400,12 @@ def _lin_solve_both(lin, br, bc):
     through each product with the eigenvectors together: one pass over V for
     all three instead of one each.
     """
-    flags, hh, dh, lam, V = lin[0], lin[1], lin[3], lin[4], lin[5]
+    flags, dh, V = lin[0], lin[3], lin[5]
     n = br.size
     if flags[0] == 0 or n > 96:
         _lin_solve_real(lin, br)
         _lin_solve_complex(lin, bc)
         return
-    sr = MU_REAL / hh[0]
-    sc = MU_COMPLEX / hh[0]
     X = lin[10]
     a0 = X[0]
     a1 = X[1]
@@ -417,23 +424,37 @@ def _lin_solve_both(lin, br, bc):
             a0[k] += v * x0
             a1[k] += v * x1
             a2[k] += v * x2
+    VT = lin[12]
+    rec = lin[13]
     for k in range(n):
-        a0[k] /= sr - lam[k]
-        q = (a1[k] + 1j * a2[k]) / (sc - lam[k])
-        a1[k] = q.real
-        a2[k] = q.imag
+        a0[k] *= rec[0, k]
+        qr = rec[1, k]
+        qi = rec[2, k]
+        p1 = a1[k]
+        p2 = a2[k]
+        a1[k] = p1 * qr - p2 * qi
+        a2[k] = p1 * qi + p2 * qr
+    # V times the three vectors, as sums of the rows of V^T (axpy loops that vectorise)
+    b0 = X[3]
+    b1 = X[4]
+    b2 = X[5]
+    for k in range(n):
+        b0[k] = 0.0
+        b1[k] = 0.0
+        b2[k] = 0.0
+    for k in range(n):
+        c0 = a0[k]
+        c1 = a1[k]
+        c2 = a2[k]
+        for a in range(n):
+            v = VT[k, a]
+            b0[a] += v * c0
+            b1[a] += v * c1
+            b2[a] += v * c2
     for a in range(n):
-        s0 = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        for k in range(n):
-            v = V[a, k]
-            s0 += v * a0[k]
-            s1 += v * a1[k]
-            s2 += v * a2[k]
         d = dh[a]
-        br[a] = s0 / d
-        bc[a] = (s1 + 1j * s2) / d
+        br[a] = b0[a] / d
+        bc[a] = (b1[a] + 1j * b2[a]) / d
 
 
 @nb.njit(**NUMBA_OPTIONS)
