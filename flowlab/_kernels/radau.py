@@ -65,7 +65,7 @@ import numba as nb
 import numpy as np
 from numba.extending import overload
 
-from .._config import NUMBA_OPTIONS
+from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
 from .borrow import borrowed
 from .linalg import lu_factor, lu_solve
 
@@ -392,6 +392,27 @@ def _lin_solve_complex(lin, b):
         b[k] = (re[k] + 1j * im[k]) / dh[k]
 
 
+@nb.njit(**INLINE_OPTIONS)
+def _rows_times3(M, x0, x1, x2, d0, d1, d2):
+    """d_j = M^T x_j for j = 0, 1, 2: sums of the rows of M weighted by the three
+    vectors, as axpy loops along contiguous rows (they vectorise; a dot-product form
+    would not without reassociation)."""
+    n = M.shape[0]
+    for k in range(n):
+        d0[k] = 0.0
+        d1[k] = 0.0
+        d2[k] = 0.0
+    for a in range(n):
+        s0 = x0[a]
+        s1 = x1[a]
+        s2 = x2[a]
+        for k in range(n):
+            v = M[a, k]
+            d0[k] += v * s0
+            d1[k] += v * s1
+            d2[k] += v * s2
+
+
 @nb.njit(**NUMBA_OPTIONS)
 def _lin_solve_both(lin, br, bc):
     """br <- (MU_REAL/h I - J)^{-1} br and bc <- (MU_COMPLEX/h I - J)^{-1} bc at once.
@@ -407,54 +428,26 @@ def _lin_solve_both(lin, br, bc):
         _lin_solve_complex(lin, bc)
         return
     X = lin[10]
-    a0 = X[0]
-    a1 = X[1]
-    a2 = X[2]
-    for k in range(n):
-        a0[k] = 0.0
-        a1[k] = 0.0
-        a2[k] = 0.0
     for a in range(n):
         d = dh[a]
-        x0 = d * br[a]
-        x1 = d * bc[a].real
-        x2 = d * bc[a].imag
-        for k in range(n):
-            v = V[a, k]
-            a0[k] += v * x0
-            a1[k] += v * x1
-            a2[k] += v * x2
-    VT = lin[12]
+        X[3, a] = d * br[a]
+        X[4, a] = d * bc[a].real
+        X[5, a] = d * bc[a].imag
+    _rows_times3(V, X[3], X[4], X[5], X[0], X[1], X[2])           # V^T (scaled inputs)
     rec = lin[13]
     for k in range(n):
-        a0[k] *= rec[0, k]
+        X[0, k] *= rec[0, k]
         qr = rec[1, k]
         qi = rec[2, k]
-        p1 = a1[k]
-        p2 = a2[k]
-        a1[k] = p1 * qr - p2 * qi
-        a2[k] = p1 * qi + p2 * qr
-    # V times the three vectors, as sums of the rows of V^T (axpy loops that vectorise)
-    b0 = X[3]
-    b1 = X[4]
-    b2 = X[5]
-    for k in range(n):
-        b0[k] = 0.0
-        b1[k] = 0.0
-        b2[k] = 0.0
-    for k in range(n):
-        c0 = a0[k]
-        c1 = a1[k]
-        c2 = a2[k]
-        for a in range(n):
-            v = VT[k, a]
-            b0[a] += v * c0
-            b1[a] += v * c1
-            b2[a] += v * c2
+        p1 = X[1, k]
+        p2 = X[2, k]
+        X[1, k] = p1 * qr - p2 * qi
+        X[2, k] = p1 * qi + p2 * qr
+    _rows_times3(lin[12], X[0], X[1], X[2], X[3], X[4], X[5])     # V (scaled coefficients)
     for a in range(n):
         d = dh[a]
-        br[a] = b0[a] / d
-        bc[a] = (b1[a] + 1j * b2[a]) / d
+        br[a] = X[3, a] / d
+        bc[a] = (X[4, a] + 1j * X[5, a]) / d
 
 
 @nb.njit(**NUMBA_OPTIONS)

@@ -296,31 +296,30 @@ def _project(F, j, n, xp, eb, ew, tw):
         F[2 * n + j] = fw
 
 
-@nb.njit(**NUMBA_OPTIONS)
-def rhs(model, u, out):
-    """Hook for radau.run: out = F(u) on the state coordinates."""
+@nb.njit(**INLINE_OPTIONS)
+def _rhs(model, u, out, with_loss):
+    """out = F(u) on the state coordinates; the loss at u if ``with_loss`` (else 0)."""
     free = model[14]
     theta = model[23][0]
     F = model[23][1]
     expand(model, u, theta)
-    _moments(model, theta, False)
+    loss = _moments(model, theta, with_loss)
     field(model, theta, F)
     for k in range(free.size):
         out[k] = F[free[k]]
+    return loss
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def rhs(model, u, out):
+    """Hook for radau.run: out = F(u) on the state coordinates."""
+    _rhs(model, u, out, False)
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def rhs_loss(model, u, out):
     """Hook for radau.run: out = F(u) on the state coordinates; returns the loss at u."""
-    free = model[14]
-    theta = model[23][0]
-    F = model[23][1]
-    expand(model, u, theta)
-    loss = _moments(model, theta, True)
-    field(model, theta, F)
-    for k in range(free.size):
-        out[k] = F[free[k]]
-    return loss
+    return _rhs(model, u, out, True)
 
 
 @nb.njit(**NUMBA_OPTIONS)
