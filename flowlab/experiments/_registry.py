@@ -10,6 +10,7 @@ summary with ``"holds": false``: the summary reports, it never hides.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 import time
@@ -37,13 +38,28 @@ class _Entry:
 _REGISTRY: dict[str, _Entry] = {}
 
 
-def register(name: str, title: str, seeds=()):
-    """Decorator registering ``func(report)`` as the reproduction ``name``."""
+def _with_torch_threads(func, n):
+    @functools.wraps(func)
+    def run(report):
+        from flowlab.torch import torch_threads
+        with torch_threads(n):
+            return func(report)
+    return run
+
+
+def register(name: str, title: str, seeds=(), torch_threads=None):
+    """Decorator registering ``func(report)`` as the reproduction ``name``.
+
+    ``torch_threads``: run it with PyTorch limited to this many threads (the
+    seeds' small networks run faster, and reproducibly, on one thread); torch is
+    imported only when the reproduction runs.
+    """
     def deco(func):
         if name in _REGISTRY:
             raise ValueError(f"reproduction {name!r} is registered twice.")
-        _REGISTRY[name] = _Entry(name, func, title, tuple(seeds))
-        return func
+        run = func if torch_threads is None else _with_torch_threads(func, torch_threads)
+        _REGISTRY[name] = _Entry(name, run, title, tuple(seeds))
+        return run
     return deco
 
 

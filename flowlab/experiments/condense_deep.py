@@ -82,14 +82,8 @@ def layer_counts(res, net, x):
 
 
 @register("condense-deep", "seed 001 Fig. 4: condensation per layer of a six-layer residual "
-          "network with a different activation per layer", seeds=(SEED,))
+          "network with a different activation per layer", seeds=(SEED,), torch_threads=1)
 def run(report):
-    from flowlab.torch import torch_threads
-    with torch_threads(1):
-        _run(report)
-
-
-def _run(report):
     counts = layer_counts(*train_once(0, report.progress))
     for c in counts:
         k = c["layer"] - 1

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..plotting import figure
 from ._registry import register
-from .staircase_fit import EPS, target
+from .staircase_fit import EPS, rank_loss_figure, target
 
 SEED = "000_a6f0df281fc78c6e.txt"
 FULL_SHARE = 0.8
@@ -54,14 +54,8 @@ def _first_reach(hist, level) -> float:
 
 
 @register("resnet-vs-mlp", "seed 000 Ex. 4.4 (Figs. 9-10): eps-rank of every layer, ResNet (16) "
-          "vs MLP (1)", seeds=(SEED,))
+          "vs MLP (1)", seeds=(SEED,), torch_threads=1)
 def run(report):
-    from flowlab.torch import torch_threads
-    with torch_threads(1):
-        _run(report)
-
-
-def _run(report):
     s = settings(report.quick)
     report.data["settings"] = dict(s)
     runs = {arch: train(arch, s, report.progress) for arch in ("resnet", "mlp")}
@@ -92,17 +86,7 @@ def _run(report):
 
 
 def _figures(report, runs):
-    fig, ax = figure(2, width=5.0)
-    for arch, r in runs.items():
-        ax[0].plot(r.last.t, r.last.rank, ".", ms=3, label=arch)
-        ax[1].semilogy(r.last.t, r.last.loss, "-", lw=1, label=arch)
-    ax[0].set_xlabel("iteration (Adam)")
-    ax[0].set_ylabel(f"eps-rank, last layer (eps = {EPS:g})")
-    ax[1].set_xlabel("iteration (Adam)")
-    ax[1].set_ylabel("loss 1/(2m) sum r^2")
-    for a in ax:
-        a.legend(fontsize=7)
-    ax[0].set_title("Fig. 9: ResNet vs MLP", fontsize=9)
+    fig = rank_loss_figure(runs, "loss 1/(2m) sum r^2", ("Fig. 9: ResNet vs MLP", ""))
     report.figure(fig, "resnet_vs_mlp_fig9.png")
     fig, axes = figure(2, width=5.0)
     for a, (arch, r) in zip(axes, runs.items()):

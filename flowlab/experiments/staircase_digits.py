@@ -77,14 +77,9 @@ def network():
 
 
 @register("staircase-digits", "seed 000 Ex. 2.2 (Fig. 5): eps-rank staircase in handwriting "
-          "recognition (scikit-learn's 8x8 digits standing in for MNIST)", seeds=(SEED,))
+          "recognition (scikit-learn's 8x8 digits standing in for MNIST)", seeds=(SEED,),
+          torch_threads=1)
 def run(report):
-    from flowlab.torch import torch_threads
-    with torch_threads(1):
-        _run(report)
-
-
-def _run(report):
     import flowlab.torch as flt
     from flowlab.analysis.quadrature import Quadrature
     from flowlab.torch.staircase import rank_training

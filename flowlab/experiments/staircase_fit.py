@@ -104,14 +104,8 @@ def _staircase_checks(report, label, run, seed_value=None):
 
 
 @register("staircase-fit", "seed 000 Ex. 2.1 (Figs. 2-4): eps-rank staircase of deep MLPs "
-          "fitting cos x + cos 2x + cos 30x", seeds=(SEED,))
+          "fitting cos x + cos 2x + cos 30x", seeds=(SEED,), torch_threads=1)
 def run(report):
-    from flowlab.torch import torch_threads
-    with torch_threads(1):
-        _run(report)
-
-
-def _run(report):
     s = settings(report.quick)
     report.data["settings"] = {k: v for k, v in s.items()}
     runs = {}
@@ -147,6 +141,23 @@ def _run(report):
         report.data[f"activation_{act}"] = acts[act].summary()
         _staircase_checks(report, f"Fig. 4, {act} (L = 2, n = 50)", acts[act])
     _figures(report, runs, acts, deep)
+
+
+def rank_loss_figure(runs, loss_label, titles):
+    """Two panels against the Adam iteration: the last hidden layer's eps-rank (left)
+    and the loss (right, log scale) of every named rank-training run in ``runs``;
+    ``titles`` = (left, right).  Returns the figure."""
+    fig, ax = figure(2, width=5.0)
+    for name, r in runs.items():
+        ax[0].plot(r.last.t, r.last.rank, ".", ms=3, label=name)
+        ax[1].semilogy(r.last.t, r.last.loss, "-", lw=1, label=name)
+    ax[0].set_ylabel(f"eps-rank, last layer (eps = {EPS:g})")
+    ax[1].set_ylabel(loss_label)
+    for a, title in zip(ax, titles):
+        a.set_xlabel("iteration (Adam)")
+        a.legend(fontsize=7)
+        a.set_title(title, fontsize=9)
+    return fig
 
 
 def _panel(ax, run, title):

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plotting import figure
 from ._registry import register
-from .staircase_fit import EPS, target
+from .staircase_fit import EPS, rank_loss_figure, target
 
 SEED = "000_a6f0df281fc78c6e.txt"
 
@@ -57,14 +56,8 @@ def _tail_loss(run) -> float:
 
 
 @register("staircase-init", "seed 000 Ex. 4.1 (Fig. 6): deterministic vs default "
-          "initialisation, eps-rank and loss", seeds=(SEED,))
+          "initialisation, eps-rank and loss", seeds=(SEED,), torch_threads=1)
 def run(report):
-    from flowlab.torch import torch_threads
-    with torch_threads(1):
-        _run(report)
-
-
-def _run(report):
     s = settings(report.quick)
     report.data["settings"] = dict(s)
     runs = {name: train(name, 2, 25, s, report.progress) for name in ("deterministic", "default")}
@@ -96,17 +89,6 @@ def _run(report):
 
 
 def _figure(report, runs):
-    fig, ax = figure(2, width=5.0)
-    for name, r in runs.items():
-        h = r.last
-        ax[0].plot(h.t, h.rank, ".", ms=3, label=name)
-        ax[1].semilogy(h.t, h.loss, "-", lw=1, label=name)
-    ax[0].set_xlabel("iteration (Adam)")
-    ax[0].set_ylabel(f"eps-rank, last layer (eps = {EPS:g})")
-    ax[0].legend(fontsize=7)
-    ax[1].set_xlabel("iteration (Adam)")
-    ax[1].set_ylabel("loss 1/(2m) sum r^2")
-    ax[1].legend(fontsize=7)
-    ax[0].set_title("Fig. 6 (left): linear independence", fontsize=9)
-    ax[1].set_title("Fig. 6 (right): loss", fontsize=9)
+    fig = rank_loss_figure(runs, "loss 1/(2m) sum r^2", ("Fig. 6 (left): linear independence",
+                                                         "Fig. 6 (right): loss"))
     report.figure(fig, "staircase_init.png")

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plotting import figure
 from ._registry import register
+from .staircase_fit import EPS, distinct_steps, rank_loss_figure
 
 SEED = "000_a6f0df281fc78c6e.txt"
-EPS = 1e-6
 HALF = np.pi / 2
 GAMMA = 2.0
 
@@ -80,15 +79,8 @@ def train(init: str, s: dict, progress=False):
 
 
 @register("staircase-pinn", "seed 000 Ex. 4.2 (Fig. 7): PINN for Poisson's equation, UDI vs "
-          "default initialisation", seeds=(SEED,))
+          "default initialisation", seeds=(SEED,), torch_threads=1)
 def run(report):
-    from flowlab.torch import torch_threads
-    with torch_threads(1):
-        _run(report)
-
-
-def _run(report):
-    from .staircase_fit import distinct_steps
     s = settings(report.quick)
     report.data["settings"] = dict(s, gamma=GAMMA)
     runs, errs = {}, {}
@@ -113,16 +105,5 @@ def _run(report):
 
 
 def _figure(report, runs):
-    fig, ax = figure(2, width=5.0)
-    for name, r in runs.items():
-        ax[0].plot(r.last.t, r.last.rank, ".", ms=3, label=name)
-        ax[1].semilogy(r.last.t, r.last.loss, "-", lw=1, label=name)
-    ax[0].set_xlabel("iteration (Adam)")
-    ax[0].set_ylabel(f"eps-rank, last layer (eps = {EPS:g})")
-    ax[1].set_xlabel("iteration (Adam)")
-    ax[1].set_ylabel("PINN loss (14)")
-    for a in ax:
-        a.legend(fontsize=7)
-    ax[0].set_title("Fig. 7 (left)", fontsize=9)
-    ax[1].set_title("Fig. 7 (right)", fontsize=9)
+    fig = rank_loss_figure(runs, "PINN loss (14)", ("Fig. 7 (left)", "Fig. 7 (right)"))
     report.figure(fig, "staircase_pinn.png")
