@@ -367,11 +367,10 @@ def _lin_solve_real(lin, b):
 @nb.njit(**NUMBA_OPTIONS)
 def _lin_solve_complex(lin, b):
     """b <- (MU_COMPLEX/h I - J)^{-1} b for a complex vector b."""
-    flags, hh, dh, lam, V, LUc, pivc = lin[0], lin[1], lin[3], lin[4], lin[5], lin[8], lin[9]
+    flags, dh, V, LUc, pivc = lin[0], lin[3], lin[5], lin[8], lin[9]
     if flags[0] == 0:
         lu_solve(LUc, pivc, b)
         return
-    sig = MU_COMPLEX / hh[0]
     n = b.size
     re = lin[10][0]
     im = lin[10][1]
@@ -382,10 +381,12 @@ def _lin_solve_complex(lin, b):
         im[k] = dh[k] * b[k].imag
     _matvec_t(V, re, cr)
     _matvec_t(V, im, ci)
+    rec = lin[13]
     for k in range(n):
-        q = (cr[k] + 1j * ci[k]) / (sig - lam[k])
-        cr[k] = q.real
-        ci[k] = q.imag
+        p1 = cr[k]
+        p2 = ci[k]
+        cr[k] = p1 * rec[1, k] - p2 * rec[2, k]
+        ci[k] = p1 * rec[2, k] + p2 * rec[1, k]
     _matvec_t(lin[12], cr, re)
     _matvec_t(lin[12], ci, im)
     for k in range(n):

@@ -732,16 +732,10 @@ def event_rate(model, u, f):
         return 0.0, 0.0
     eps = 1e-7 * (nrm + 1.0) / fn
     v = model[22][6][:u.size]
-    expand(model, u, theta)
-    moments(model, theta)
-    A, D = slide_functions(model, theta, j, p)
-    m0 = sig * A if which == 0 else sig * (D - A)
+    m0 = _margin_at(model, u, j, p, which, sig, theta)
     for q in range(u.size):
         v[q] = u[q] + eps * f[q]
-    expand(model, v, theta)
-    moments(model, theta)
-    A, D = slide_functions(model, theta, j, p)
-    m1 = sig * A if which == 0 else sig * (D - A)
+    m1 = _margin_at(model, v, j, p, which, sig, theta)
     return m0, (m1 - m0) / eps
 
 
@@ -767,12 +761,24 @@ def _slide_margin(model, nodes, j, p, s, which, sig, theta, u):
 
 
 @nb.njit(**INLINE_OPTIONS)
-def _margin_at(model, u, j, p, which, sig, theta):
-    """Slide margin (see :func:`_slide_margin`) at the state u."""
+def _slide_AD(model, u, j, p, theta):
+    """(A, D) of :func:`slide_functions` at the state u (theta is scratch)."""
     expand(model, u, theta)
     _moments(model, theta, False)
-    A, D = slide_functions(model, theta, j, p)
+    return slide_functions(model, theta, j, p)
+
+
+@nb.njit(**INLINE_OPTIONS)
+def _margin(A, D, which, sig):
+    """Slide margin from (A, D): sig*A (which = 0: lambda -> 0) or sig*(D - A) (-> 1)."""
     return sig * A if which == 0 else sig * (D - A)
+
+
+@nb.njit(**INLINE_OPTIONS)
+def _margin_at(model, u, j, p, which, sig, theta):
+    """Slide margin (see :func:`_slide_margin`) at the state u."""
+    A, D = _slide_AD(model, u, j, p, theta)
+    return _margin(A, D, which, sig)
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -780,9 +786,7 @@ def _slide_nodes(model, nodes, j, p, theta, AD):
     """(A, D) of neuron j sliding on point p at the four node states: A into AD[:4], D
     into AD[4:8]."""
     for q in range(4):
-        expand(model, nodes[q], theta)
-        _moments(model, theta, False)
-        AD[q], AD[4 + q] = slide_functions(model, theta, j, p)
+        AD[q], AD[4 + q] = _slide_AD(model, nodes[q], j, p, theta)
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -797,8 +801,7 @@ def _slide_exit(model, nodes, j, p, which, sig, theta, AD, vals):
     """
     inside = True
     for q in range(4):
-        A = AD[q]
-        vals[q] = sig * A if which == 0 else sig * (AD[4 + q] - A)
+        vals[q] = _margin(AD[q], AD[4 + q], which, sig)
         inside = inside and vals[q] > 0.0
     if inside and _surely_inside(vals, 1, 0.0):
         return -1.0

@@ -112,6 +112,7 @@ class Exact1D(EventDriver):
         self.ew = 1.0 if (self.train_w and self.train["w"]) else 0.0
         self.lo, self.hi = self._intervals(self.theta)
         self.pin = -np.ones(self.n, dtype=np.int64)
+        self._layouts = {}                  # state layout per pinning pattern (_layout)
 
     # -- parameters -------------------------------------------------------------------
     def _bcw(self, theta):
@@ -146,10 +147,9 @@ class Exact1D(EventDriver):
         """Free state coordinates and the position of b_j, c_j, w_j in the state
         (a function of which neurons are pinned: kept per pinning pattern)."""
         key = self.pin.tobytes()
-        cache = self.__dict__.setdefault("_layouts", {})
-        if key not in cache:
-            cache[key] = self._new_layout()
-        return cache[key]
+        if key not in self._layouts:
+            self._layouts[key] = self._new_layout()
+        return self._layouts[key]
 
     def _new_layout(self):
         n = self.n
