@@ -15,11 +15,16 @@ scale sum_p cnt_p grad f_p grad f_p^T plus scale sum_{p in S_j} R_p x~_p in the
 (a_j, W_j) blocks.  A right-hand side costs O(n M d).
 
 A neuron may be *pinned* on a set Q of k < d + 1 unique points (Filippov sliding):
-they are left out of S_j, W_j is held on the subspace W_j . x~_q = 0 (q in Q) by
-computing k of its coordinates from the others (the matrix ``L``; with one pin
-the bias, exactly -W_j[:d] . x_p), and its velocity is the inactive-side field
-projected on that subspace (the matrix ``Pi`` = I - X_Q^T G^-1 X_Q, G the Gram
-matrix of the x~_q).  The Filippov weights of the pinned points are
+they are left out of S_j, W_j is held on the subspace W_j . x~_q = 0 (q in Q), and
+its velocity is the inactive-side field projected on that subspace (the matrix
+``Pi`` = I - X_Q^T G^-1 X_Q = N_j N_j^T, G the Gram matrix of the x~_q, N_j an
+orthonormal basis of the subspace).  The state holds W_j's coordinates z in that
+basis (its d + 1 - k state slots): W_j = N_j z, after which k coordinates are
+recomputed from the others (the matrix ``L``; with one pin the bias, exactly
+-W_j[:d] . x_p) so that the constraints hold to the rounding of one sum.  In these
+coordinates the sliding flow is the gradient flow of the loss restricted to the
+subspace, z' = -N_j^T grad_W L, and the Jacobian -B^T H B (B = dtheta/du) is
+symmetric: the integrator diagonalises it once and changes step sizes for free.  The Filippov weights of the pinned points are
 lambda_q = A_q / R_q with A = -G^-1 X_Q (sum_{S_j} R_i x~_i) (rows ``Kq`` = G^-1 X_Q);
 the slide lasts while every lambda_q is in (0, 1).  Different neurons decouple.
 
@@ -49,7 +54,9 @@ EV_CROSS, EV_SLIDE = 0, 1
 # 15 ev (4,) [kind, j, point, slide row], 16 L (n, D, D), 17 Pi (n, D, D), 18 Kq (n, D, D),
 # 19 elim (n, D) uint8 (coordinates computed from the others), then work arrays:
 # 20 Z (n, M) pre-activations, 21 (2, M) [R, rho], 22 (6, P) scratch (thetas at the four
-# nodes, theta, field), 23 (n, D)
+# nodes, theta, field), 23 (n, D); then 24 N (n, D, D) orthonormal bases of the pinned
+# neurons' subspaces (first D - k columns), 25 slot (state size,) column of N_j held by a
+# state entry of a pinned neuron j, -1 for every other entry
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -83,6 +90,35 @@ def _fill_pinned(model, theta):
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def _embed(model, theta):
+    """Pinned neurons: the state slots of W_j (its free coordinates, in order) hold its
+    coordinates z in the basis N_j; replace W_j by N_j z and recompute the eliminated
+    coordinates from the others (linear in theta)."""
+    ipar, pins, elim, Nb = model[8], model[10], model[19], model[24]
+    n, D = ipar[0], ipar[1]
+    if ipar[2] != 1:
+        return
+    z = np.empty(0)
+    for j in range(n):
+        if pins[j, 0] < 0:
+            continue
+        if z.size == 0:
+            z = np.empty(D)
+        base = j * D
+        c = 0
+        for f in range(D):
+            if not elim[j, f]:
+                z[c] = theta[base + f]
+                c += 1
+        for k in range(D):
+            acc = 0.0
+            for cc in range(c):
+                acc += Nb[j, k, cc] * z[cc]
+            theta[base + k] = acc
+    _fill_pinned(model, theta)
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def expand(model, u, theta):
     """Full parameters theta = [W (row-major), a] of the state u."""
     free, theta0 = model[11], model[12]
@@ -90,7 +126,7 @@ def expand(model, u, theta):
         theta[q] = theta0[q]
     for q in range(free.size):
         theta[free[q]] = u[q]
-    _fill_pinned(model, theta)
+    _embed(model, theta)
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -100,7 +136,27 @@ def expand_rate(model, f, dtheta):
     dtheta[:] = 0.0
     for q in range(free.size):
         dtheta[free[q]] = f[q]
-    _fill_pinned(model, dtheta)
+    _embed(model, dtheta)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def state_of(model, theta, u):
+    """The state u of full parameters theta (a pinned neuron's W_j must lie on its
+    subspace), or the state velocity u of a parameter velocity theta tangent to the
+    subspaces: the inverse of :func:`expand` and :func:`expand_rate`."""
+    free, ipar, Nb, slot = model[11], model[8], model[24], model[25]
+    D = ipar[1]
+    for q in range(free.size):
+        i = free[q]
+        c = slot[q]
+        if c < 0:
+            u[q] = theta[i]
+            continue
+        base = (i // D) * D
+        acc = 0.0
+        for k in range(D):
+            acc += Nb[i // D, k, c] * theta[base + k]
+        u[q] = acc
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -185,23 +241,21 @@ def field(model, theta, F):
 @nb.njit(**NUMBA_OPTIONS)
 def rhs(model, u, out):
     """Hook for radau.run: out = state velocity."""
-    theta, F, free = model[22][4], model[22][5], model[11]
+    theta, F = model[22][4], model[22][5]
     expand(model, u, theta)
     forward(model, theta)
     field(model, theta, F)
-    for q in range(free.size):
-        out[q] = F[free[q]]
+    state_of(model, F, out)
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def rhs_loss(model, u, out):
     """Hook for radau.run: out = state velocity; returns the loss at u."""
-    theta, F, free = model[22][4], model[22][5], model[11]
+    theta, F = model[22][4], model[22][5]
     expand(model, u, theta)
     loss = forward(model, theta)
     field(model, theta, F)
-    for q in range(free.size):
-        out[q] = F[free[q]]
+    state_of(model, F, out)
     return loss
 
 
@@ -258,14 +312,14 @@ def hessian(model, theta, H):
 
 @nb.njit(**NUMBA_OPTIONS)
 def jac(model, u, J, dh):
-    """Hook for radau.run: J = d(state velocity)/du = -(Pi H dtheta/du) on the state rows.
+    """Hook for radau.run: J = d(state velocity)/du = -B^T H B, B = dtheta/du.
 
-    Without pinned neurons this is -H restricted to the state (symmetric, dh = 1).
-    A pinned neuron's columns carry its eliminated coordinates (matrix L) and its
-    rows are projected (matrix Pi), which breaks the symmetry: False then (LU mode).
+    B's column for a state entry of a free neuron is a unit vector; for one of a
+    pinned neuron j it is the column of N_j that entry holds (the rounding-level
+    recomputation of the eliminated coordinates is left out).  J is symmetric
+    (dh = 1).
     """
-    ipar, pins, free, L, Pi, elim = (model[8], model[10], model[11], model[16], model[17],
-                                     model[19])
+    ipar, free, Nb, slot = model[8], model[11], model[24], model[25]
     D = ipar[1]
     theta = model[22][4]
     expand(model, u, theta)
@@ -273,41 +327,35 @@ def jac(model, u, J, dh):
     P = theta.size
     H = np.empty((P, P))
     hessian(model, theta, H)
-    nD = ipar[0] * D
     nf = free.size
-    pinned = False
-    HE = np.empty((P, nf))
+    HB = np.empty((P, nf))
     for c in range(nf):
         q = free[c]
-        j = q // D if q < nD else -1
-        if j >= 0 and pins[j, 0] >= 0:
-            pinned = True
-            f = q - j * D
+        if slot[c] < 0:
             for r in range(P):
-                acc = H[r, q]
-                for e in range(D):
-                    if elim[j, e]:
-                        acc += L[j, e, f] * H[r, j * D + e]
-                HE[r, c] = acc
+                HB[r, c] = H[r, q]
         else:
+            base = (q // D) * D
             for r in range(P):
-                HE[r, c] = H[r, q]
+                acc = 0.0
+                for k in range(D):
+                    acc += H[r, base + k] * Nb[q // D, k, slot[c]]
+                HB[r, c] = acc
     for r in range(nf):
         q = free[r]
-        j = q // D if q < nD else -1
-        if j >= 0 and pins[j, 0] >= 0:
-            k = q - j * D
+        if slot[r] < 0:
+            for c in range(nf):
+                J[r, c] = -HB[q, c]
+        else:
+            base = (q // D) * D
             for c in range(nf):
                 acc = 0.0
-                for l in range(D):
-                    acc += Pi[j, k, l] * HE[j * D + l, c]
+                for k in range(D):
+                    acc += Nb[q // D, k, slot[r]] * HB[base + k, c]
                 J[r, c] = -acc
-        else:
-            for c in range(nf):
-                J[r, c] = -HE[q, c]
     for q in range(nf):
         dh[q] = 1.0
-    return not pinned
+    return True
 
 
 @nb.njit(**NUMBA_OPTIONS)

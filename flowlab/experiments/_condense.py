@@ -34,10 +34,9 @@ def gradient_flow(net, x, y, *, progress=False):
     """Flow to the end of the initial stage: (Solution, InitialStage) or (None, reason).
 
     Smooth activations: compiled ERK853 stopping at 70% of the initial loss.
-    ReLU with d = 1: the exact event-driven flow, extended by half its
-    horizon until the level is passed.  ReLU with d > 1: not computed (the
-    general exact flow, O(n m d) per step, did not reach t = 20 from std 0.005
-    within 300 s in a trial; scipy's methods stall on sliding modes).
+    ReLU (any d): the exact event-driven flow from the horizon t = 2, extended
+    by half its horizon until the level is passed (scipy's methods stall where a
+    knot slides along a data point).
     """
     if net.activation != "relu":
         sol, stage = flow_initial_stage(net, x, y, loss="mean", rtol=1e-10, atol=1e-12,
@@ -45,12 +44,7 @@ def gradient_flow(net, x, y, *, progress=False):
         if not stage.reached:
             return None, f"the flow did not reach 70% of the initial loss ({sol.message})"
         return sol, stage
-    if net.input_dim > 1:
-        return None, ("gradient flow of a ReLU network in d > 1 is not computed: "
-                      "method='exact' (the general engine) did not reach t = 20 from std "
-                      "0.005 within 300 s in a trial, and scipy's methods stall where a "
-                      "knot slides along a data point (Filippov sliding mode)")
-    horizon = 20.0
+    horizon = 2.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         sol = flow(net, x, y, horizon, loss="mean", method="exact", progress=progress)
@@ -128,7 +122,8 @@ def plain_comparison(act, p, gf, ad, when_gf, when_adam):
         return f"{act}: gradient flow not computed; Adam has {ad['n_lines']} line(s)."
     same = gf["n_lines"] == ad["n_lines"]
     verb = "agree" if same else "DIFFER"
-    return (f"{act} (p = {p}): gradient flow and Adam {verb}: gradient flow {when_gf} has "
+    label = f"p = {p}" if p is not None else "no multiplicity"
+    return (f"{act} ({label}): gradient flow and Adam {verb}: gradient flow {when_gf} has "
             f"{gf['n_lines']} line(s) holding {LINE_SHARE:.0%} of the output of "
             f"{gf['n_carriers']} carrying neuron(s) of {gf['n_neurons']} "
             f"({gf['n_lines_all_carriers']} with the rest), Adam {when_adam} has "

@@ -11,8 +11,9 @@ rate or epoch, and its "N(0, 0.005)" is the std (its 1-d set-up writes the same
 for what seed 001 Fig. 5 calls var = 0.005^2).  Each network is trained from the same
 start by full-batch Adam for 100 epochs with the seeds' learning rates (1e-3,
 8e-4 for sigmoid, 2.5e-4 for softplus; 1e-3 for relu, which seed 004 does not
-state) and by gradient flow (compiled ERK853) up to the end of its initial
-stage (loss at 70% of its initial value, seed 001 Sec. 3).
+state) and by gradient flow (compiled ERK853; relu: the exact event-driven flow of
+flowlab.flow.exact_nd) up to the end of its initial stage (loss at 70% of its
+initial value, seed 001 Sec. 3).
 
 Checks: at most p lines among the neurons carrying the output (the seeds
 report exactly p), for Adam and for gradient flow, counting the fewest lines

@@ -171,33 +171,53 @@ class ExactND(EventDriver):
         self._work = (np.zeros((n, M)), np.zeros((2, M)), np.zeros((6, self.theta.size)),
                       np.zeros((n, D)))
         self.pins = [[] for _ in range(n)]
+        self._blocks, self._pattern = {}, None      # caches of _pin_block, _pin_arrays
         self.mask = np.zeros((n, M), dtype=np.uint8)
         self.mask[:] = self._evaluate()[1] > 0.0
 
     # -- the stage model ----------------------------------------------------------------
+    def _pin_block(self, Q):
+        """Kq, Pi, N, L rows and eliminated coordinates of one neuron pinned on the
+        unique points Q (in slot order), cached by Q."""
+        key = tuple(Q)
+        got = self._blocks.get(key)
+        if got is not None:
+            return got
+        D, k = self.D, len(Q)
+        XQ = self.X[list(Q)]
+        K = np.linalg.solve(XQ @ XQ.T, XQ)
+        N = np.linalg.qr(XQ.T, mode="complete")[0][:, k:]
+        if k == 1:
+            E = [D - 1]
+        else:
+            E = sorted(linalg.qr(XQ, pivoting=True, mode="r")[1][:k].tolist())
+        Fc = [f for f in range(D) if f not in E]
+        Lj = np.zeros((D, D))
+        Lj[np.ix_(E, Fc)] = -np.linalg.solve(XQ[:, E], XQ[:, Fc])
+        got = (K, np.eye(D) - XQ.T @ K, N, Lj, E)
+        self._blocks[key] = got
+        return got
+
     def _pin_arrays(self):
-        """pins, L, Pi, Kq, elim (see flowlab/_kernels/relund.py) and the state indices."""
-        n, D, X = self.n, self.D, self.X
+        """pins, L, Pi, Kq, elim, N (see flowlab/_kernels/relund.py), the state indices
+        and their slots; the last pattern's arrays are reused (the kernels only read
+        them)."""
+        key = tuple(tuple(Q) for Q in self.pins)
+        if self._pattern is not None and self._pattern[0] == key:
+            return self._pattern[1]
+        n, D = self.n, self.D
         pins = -np.ones((n, D), dtype=np.int64)
         L = np.zeros((n, D, D))
         Pi = np.zeros((n, D, D))
         Kq = np.zeros((n, D, D))
+        Nb = np.zeros((n, D, D))
         elim = np.zeros((n, D), dtype=np.uint8)
         for j, Q in enumerate(self.pins):
             if not Q:
                 continue
             k = len(Q)
-            XQ = X[Q]
             pins[j, :k] = Q
-            K = np.linalg.solve(XQ @ XQ.T, XQ)
-            Kq[j, :k] = K
-            Pi[j] = np.eye(D) - XQ.T @ K
-            if k == 1:
-                E = [D - 1]
-            else:
-                E = sorted(linalg.qr(XQ, pivoting=True, mode="r")[1][:k].tolist())
-            Fc = [f for f in range(D) if f not in E]
-            L[j][np.ix_(E, Fc)] = -np.linalg.solve(XQ[:, E], XQ[:, Fc])
+            Kq[j, :k], Pi[j], Nb[j, :, :D - k], L[j], E = self._pin_block(Q)
             elim[j, E] = 1
         parts = []
         if self.train_W:
@@ -205,19 +225,27 @@ class ExactND(EventDriver):
         if self.train_a:
             parts.append(n * D + np.arange(n))
         free = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
-        return pins, L, Pi, Kq, elim, free
+        slot = -np.ones(free.size, dtype=np.int64)
+        owner = np.where(free < n * D, free // D, -1)
+        for j in np.flatnonzero(pins[:, 0] >= 0):
+            rows = np.flatnonzero(owner == j)
+            slot[rows] = np.arange(rows.size)
+        arrays = (pins, L, Pi, Kq, elim, Nb, free, slot)
+        self._pattern = (key, arrays)
+        return arrays
 
     def _model(self, slides=True):
         """The stage model tuple; with ``slides`` its slide-exit rows."""
         n, D = self.n, self.D
-        pins, L, Pi, Kq, elim, free = self._pin_arrays()
+        pins, L, Pi, Kq, elim, Nb, free, slot = self._pin_arrays()
         # two rows per pinned point (lambda -> 0, lambda -> 1), one per sliding neuron
         # with a trained output weight (a_j -> 0 turns attracting surfaces repelling)
         rows = np.zeros((2 * n * D + n, 3), dtype=np.int64)
         sigma = np.zeros(2 * n * D + n)
         ipar = np.array([n, D, int(self.train_W), int(self.train_a), 0], dtype=np.int64)
         model = self._static + (ipar, self.mask, pins, free, self.theta.copy(), rows, sigma,
-                                np.zeros(4, dtype=np.int64), L, Pi, Kq, elim) + self._work
+                                np.zeros(4, dtype=np.int64), L, Pi, Kq, elim) + self._work + (
+                                    Nb, slot)
         if slides:
             _k.forward(model, self.theta)
             ns = 0
@@ -235,6 +263,12 @@ class ExactND(EventDriver):
                     ns += 1
             ipar[4] = ns
         return model
+
+    def _state(self, model):
+        """The integrator's state of the current parameters."""
+        u = np.empty(model[11].size)
+        _k.state_of(model, self.theta, u)
+        return u
 
     def _a_tol(self):
         """Rounding level of an output weight."""
@@ -321,7 +355,7 @@ class ExactND(EventDriver):
         if self.pins[j]:
             # exact constraints: recompute the eliminated coordinates
             model = self._model(slides=False)
-            _k.expand(model, self.theta[model[11]], self.theta)
+            _k.expand(model, self._state(model), self.theta)
 
     def _handle(self, model, t):
         """The event the integrator stopped at, and every other one at the same time."""
@@ -415,7 +449,7 @@ class ExactND(EventDriver):
         armed = self._armed()
         lin = _rd.new_lin(model[11].size)
         while True:
-            u = self.theta[model[11]].copy()
+            u = self._state(model)
             if lin[2].shape[0] != u.size:
                 lin = _rd.new_lin(u.size)
             st, k = _rd.run(model, self.t, u, self.t_end, self.stats[1], self.rtol, self.atol,

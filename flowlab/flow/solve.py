@@ -348,6 +348,24 @@ def resume(sol, t_end: float | None = None, **options) -> Solution:
     return _join(sol, nxt)
 
 
+def _continued_slides_dropped(a: Solution, b: Solution) -> np.ndarray:
+    """``b``'s events without the slide starts it finds at its first instant for the
+    pairs (neuron, point) that were sliding when ``a`` ended (a restarted exact flow
+    finds them on their surfaces again: the slide continues, it does not start)."""
+    ev = np.asarray(b.events)
+    if not len(ev) or not len(a.events):
+        return ev
+    sliding = set()
+    for e in a.events:
+        if e.kind == "slide_start":
+            sliding.add((int(e.neuron), int(e.point)))
+        elif e.kind == "slide_end":
+            sliding.discard((int(e.neuron), int(e.point)))
+    keep = np.array([not (e["t"] == a.t_final and e["kind"] == "slide_start"
+                          and (int(e["neuron"]), int(e["point"])) in sliding) for e in ev])
+    return ev[keep]
+
+
 def _join(a: Solution, b: Solution) -> Solution:
     """``a`` followed by ``b`` (``b`` starts where ``a`` ended)."""
     skip = 1 if (b.t.size and a.t.size and b.t[0] == a.t[-1]) else 0
@@ -358,9 +376,15 @@ def _join(a: Solution, b: Solution) -> Solution:
     stages = None
     if a.stages is not None and b.stages is not None:
         stages = np.rec.array(np.concatenate([np.asarray(a.stages), np.asarray(b.stages)]))
-    events = np.rec.array(np.concatenate([np.asarray(a.events), np.asarray(b.events)]))
+    events = np.rec.array(np.concatenate([np.asarray(a.events),
+                                          _continued_slides_dropped(a, b)]))
     info = dict(b.info)
     info["wall_time"] = a.info.get("wall_time", 0.0) + b.info.get("wall_time", 0.0)
+    if "n_events" in info:                        # counts over both pieces
+        info["n_events"] = int(len(events))
+        info["n_slides"] = int(np.sum(events["kind"] == "slide_start")) if len(events) else 0
+    if "n_stages" in info and stages is not None:
+        info["n_stages"] = int(len(stages))
     return Solution(t=np.concatenate([a.t, b.t[skip:]]),
                     theta=np.concatenate([a.theta, b.theta[skip:]]),
                     loss=np.concatenate([a.loss, b.loss[skip:]]), net0=a.net0, x=a.x, y=a.y,

@@ -68,6 +68,9 @@ def _check_5d(tmp_path, quick):
     for act in acts:
         assert any(f.startswith(act) and ("agree" in f or "DIFFER" in f or "not computed" in f)
                    for f in s["data"]["findings"])
+    if not quick:                       # every flow computed, relu by the general exact engine
+        assert all(isinstance(row["gradient_flow"], dict) for row in acts.values())
+        assert acts["relu"]["gradient_flow"]["lines"]["n_carriers"] > 0
 
 
 def test_condense_1d_quick(tmp_path):

@@ -314,6 +314,10 @@ def test_frozen_groups_and_resume(tmp_path):
     joined = fl.resume(tmp_path / "a.npz", t_end=4.0, progress=False)
     np.testing.assert_allclose(joined.net.params(), whole.net.params(), rtol=1e-7, atol=1e-9)
     assert joined.stages.end[-1] == 4.0
+    assert whole.info["n_events"] > 0
+    assert joined.info["n_events"] == len(joined.events) == len(whole.events)
+    assert joined.info["n_slides"] == whole.info["n_slides"]
+    assert joined.info["n_stages"] == len(joined.stages)
 
 
 def test_collapsing_neuron_is_reported():

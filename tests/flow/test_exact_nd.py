@@ -288,3 +288,55 @@ def test_one_point_contact_problem_is_the_univariate_rule(b, n, c, tol, side):
     if c == 0.0:
         expected = ACTIVE if side > 0 else INACTIVE
     assert found is not None and found[0] == [expected]
+
+
+def test_sliding_state_coordinates_and_symmetric_jacobian():
+    """With neurons pinned on one and on two points, the state holds W_j's coordinates in
+    an orthonormal basis of its subspace: the constraints hold exactly after expansion,
+    state_of inverts expand, the state velocity is the projected field, and the Jacobian
+    is symmetric and equals central differences of the right-hand side."""
+    from flowlab._kernels import relund as k
+    net, X, y = _problem(3, 4, 12, 3)
+    e = ExactND(Problem(net, X, y, "sum"), 1.0, **OPTS)
+    Xa = e.X
+    for j, Q in ((0, [2]), (2, [5, 7])):
+        Wj = e.theta[j * 4:(j + 1) * 4]
+        XQ = Xa[Q]
+        Wj -= XQ.T @ np.linalg.solve(XQ @ XQ.T, XQ @ Wj)
+        e.mask[j, Q] = 0
+        e.pins[j] = Q
+    model = e._model(slides=False)
+    u = e._state(model)
+    assert u.size == e.theta.size - 3
+    theta = np.empty_like(e.theta)
+    k.expand(model, u, theta)
+    assert np.abs(theta - e.theta).max() <= 1e-14
+    for j, Q in ((0, [2]), (2, [5, 7])):
+        assert np.abs(Xa[Q] @ theta[j * 4:(j + 1) * 4]).max() <= 1e-15
+    back = np.empty_like(u)
+    k.state_of(model, theta, back)
+    assert np.abs(back - u).max() <= 1e-14
+    # the state velocity expands to the projected field
+    f = np.empty_like(u)
+    k.rhs(model, u, f)
+    F = np.empty_like(theta)
+    k.forward(model, theta)
+    k.field(model, theta, F)
+    dtheta = np.empty_like(theta)
+    k.expand_rate(model, f, dtheta)
+    assert np.abs(dtheta - F).max() <= 1e-12 * np.abs(F).max()
+    # symmetric Jacobian = finite differences (the pattern is fixed, the field piecewise
+    # polynomial: central differences are exact up to rounding at step 1e-6)
+    J = np.empty((u.size, u.size))
+    assert k.jac(model, u, J, np.ones(u.size))
+    assert np.abs(J - J.T).max() <= 1e-12 * np.abs(J).max()
+    h = 1e-6
+    fp, fm = np.empty_like(u), np.empty_like(u)
+    Jfd = np.empty_like(J)
+    for c in range(u.size):
+        du = np.zeros_like(u)
+        du[c] = h
+        k.rhs(model, u + du, fp)
+        k.rhs(model, u - du, fm)
+        Jfd[:, c] = (fp - fm) / (2 * h)
+    assert np.abs(J - Jfd).max() <= 1e-6 * np.abs(J).max()
