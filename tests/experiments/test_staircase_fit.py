@@ -16,5 +16,9 @@ def test_quick(tmp_path):
 
 @pytest.mark.slow
 def test_full(tmp_path):
-    run_checked("staircase-fit", tmp_path, False, ["Fig. 2(d) L = 4, n = 25: the last layer",
-                                                    "Fig. 2(b): the shallow"])
+    s = run_checked("staircase-fit", tmp_path, False,
+                    ["Fig. 2(d) L = 4, n = 25: the last layer", "Fig. 2(b): the shallow",
+                     "once the neurons become (nearly) fully independent"])
+    rows = s["data"]["case_a_initialisations"]
+    assert [r["init_seed"] for r in rows] == [0, 1, 2, 3]
+    assert all(len(r["steps"]) == len(r["rate_over_tread"]) for r in rows)
