@@ -18,13 +18,16 @@ A neuron may be *pinned* on a set Q of k < d + 1 unique points (Filippov sliding
 they are left out of S_j, W_j is held on the subspace W_j . x~_q = 0 (q in Q), and
 its velocity is the inactive-side field projected on that subspace (the matrix
 ``Pi`` = I - X_Q^T G^-1 X_Q = N_j N_j^T, G the Gram matrix of the x~_q, N_j an
-orthonormal basis of the subspace).  The state holds W_j's coordinates z in that
-basis (its d + 1 - k state slots): W_j = N_j z, after which k coordinates are
-recomputed from the others (the matrix ``L``; with one pin the bias, exactly
--W_j[:d] . x_p) so that the constraints hold to the rounding of one sum.  In these
-coordinates the sliding flow is the gradient flow of the loss restricted to the
-subspace, z' = -N_j^T grad_W L, and the Jacobian -B^T H B (B = dtheta/du) is
-symmetric: the integrator diagonalises it once and changes step sizes for free.  The Filippov weights of the pinned points are
+orthonormal basis of the subspace).  The first d + 1 - k of W_j's d + 1 state slots
+hold its coordinates z in that basis, the other k are held at 0 (velocity 0, read by
+nothing), so the state keeps its size when slides start and end: W_j = N_j z, after
+which k coordinates are recomputed from the others (the matrix ``L``; with one pin the
+bias, exactly -W_j[:d] . x_p) so that the constraints hold to the rounding of one sum.
+In these coordinates the sliding flow is the gradient flow of the loss restricted to the
+subspace, z' = -N_j^T grad_W L, and the Jacobian -B^T H B (B = dtheta/du, zero columns
+for the held slots) is symmetric: the integrator diagonalises it and changes step sizes
+for free, and, the size being fixed, carries it across events as simplified Newton's
+approximate Jacobian.  The Filippov weights of the pinned points are
 lambda_q = A_q / R_q with A = -G^-1 X_Q (sum_{S_j} R_i x~_i) (rows ``Kq`` = G^-1 X_Q);
 the slide lasts while every lambda_q is in (0, 1).  Different neurons decouple.
 
@@ -55,8 +58,9 @@ EV_CROSS, EV_SLIDE = 0, 1
 # 19 elim (n, D) uint8 (coordinates computed from the others), then work arrays:
 # 20 Z (n, M) pre-activations, 21 (2, M) [R, rho], 22 (6, P) scratch (thetas at the four
 # nodes, theta, field), 23 (n, D); then 24 N (n, D, D) orthonormal bases of the pinned
-# neurons' subspaces (first D - k columns), 25 slot (state size,) column of N_j held by a
-# state entry of a pinned neuron j, -1 for every other entry
+# neurons' subspaces (first D - k columns; the last k span the normals), 25 slot (state
+# size,) column of N_j held by a state entry of a pinned neuron j, -2 for its held slots,
+# -1 for every other entry
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -90,11 +94,19 @@ def _fill_pinned(model, theta):
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def _n_pins(pins, j):
+    k = 0
+    while k < pins.shape[1] and pins[j, k] >= 0:
+        k += 1
+    return k
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def _embed(model, theta):
-    """Pinned neurons: the state slots of W_j (its free coordinates, in order) hold its
-    coordinates z in the basis N_j; replace W_j by N_j z and recompute the eliminated
-    coordinates from the others (linear in theta)."""
-    ipar, pins, elim, Nb = model[8], model[10], model[19], model[24]
+    """Pinned neurons: the first d + 1 - k state slots of W_j hold its coordinates z in
+    the basis N_j, the other k are held at 0 and not read; replace W_j by N_j z and
+    recompute the eliminated coordinates from the others (linear in theta)."""
+    ipar, pins, Nb = model[8], model[10], model[24]
     n, D = ipar[0], ipar[1]
     if ipar[2] != 1:
         return
@@ -105,11 +117,9 @@ def _embed(model, theta):
         if z.size == 0:
             z = np.empty(D)
         base = j * D
-        c = 0
-        for f in range(D):
-            if not elim[j, f]:
-                z[c] = theta[base + f]
-                c += 1
+        c = D - _n_pins(pins, j)
+        for f in range(c):
+            z[f] = theta[base + f]
         for k in range(D):
             acc = 0.0
             for cc in range(c):
@@ -149,8 +159,11 @@ def state_of(model, theta, u):
     for q in range(free.size):
         i = free[q]
         c = slot[q]
-        if c < 0:
+        if c == -1:
             u[q] = theta[i]
+            continue
+        if c < -1:                                  # a held slot of a pinned neuron
+            u[q] = 0.0
             continue
         base = (i // D) * D
         acc = 0.0
@@ -315,9 +328,9 @@ def jac(model, u, J, dh):
     """Hook for radau.run: J = d(state velocity)/du = -B^T H B, B = dtheta/du.
 
     B's column for a state entry of a free neuron is a unit vector; for one of a
-    pinned neuron j it is the column of N_j that entry holds (the rounding-level
-    recomputation of the eliminated coordinates is left out).  J is symmetric
-    (dh = 1).
+    pinned neuron j it is the column of N_j that entry holds, 0 for a held slot (the
+    rounding-level recomputation of the eliminated coordinates is left out).  J is
+    symmetric (dh = 1).
     """
     ipar, free, Nb, slot = model[8], model[11], model[24], model[25]
     D = ipar[1]
@@ -331,9 +344,12 @@ def jac(model, u, J, dh):
     HB = np.empty((P, nf))
     for c in range(nf):
         q = free[c]
-        if slot[c] < 0:
+        if slot[c] == -1:
             for r in range(P):
                 HB[r, c] = H[r, q]
+        elif slot[c] < -1:
+            for r in range(P):
+                HB[r, c] = 0.0
         else:
             base = (q // D) * D
             for r in range(P):
@@ -343,9 +359,12 @@ def jac(model, u, J, dh):
                 HB[r, c] = acc
     for r in range(nf):
         q = free[r]
-        if slot[r] < 0:
+        if slot[r] == -1:
             for c in range(nf):
                 J[r, c] = -HB[q, c]
+        elif slot[r] < -1:
+            for c in range(nf):
+                J[r, c] = 0.0
         else:
             base = (q // D) * D
             for c in range(nf):

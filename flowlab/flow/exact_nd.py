@@ -186,7 +186,8 @@ class ExactND(EventDriver):
         D, k = self.D, len(Q)
         XQ = self.X[list(Q)]
         K = np.linalg.solve(XQ @ XQ.T, XQ)
-        N = np.linalg.qr(XQ.T, mode="complete")[0][:, k:]
+        Qf = np.linalg.qr(XQ.T, mode="complete")[0]
+        N = np.column_stack([Qf[:, k:], Qf[:, :k]])      # tangent columns first
         if k == 1:
             E = [D - 1]
         else:
@@ -217,19 +218,18 @@ class ExactND(EventDriver):
                 continue
             k = len(Q)
             pins[j, :k] = Q
-            Kq[j, :k], Pi[j], Nb[j, :, :D - k], L[j], E = self._pin_block(Q)
+            Kq[j, :k], Pi[j], Nb[j], L[j], E = self._pin_block(Q)
             elim[j, E] = 1
         parts = []
         if self.train_W:
-            parts.append(np.flatnonzero(elim.ravel() == 0))
+            parts.append(np.arange(n * D))
         if self.train_a:
             parts.append(n * D + np.arange(n))
         free = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
         slot = -np.ones(free.size, dtype=np.int64)
-        owner = np.where(free < n * D, free // D, -1)
         for j in np.flatnonzero(pins[:, 0] >= 0):
-            rows = np.flatnonzero(owner == j)
-            slot[rows] = np.arange(rows.size)
+            tangent = D - len(self.pins[j])
+            slot[j * D:(j + 1) * D] = np.where(np.arange(D) < tangent, np.arange(D), -2)
         arrays = (pins, L, Pi, Kq, elim, Nb, free, slot)
         self._pattern = (key, arrays)
         return arrays

@@ -292,9 +292,10 @@ def test_one_point_contact_problem_is_the_univariate_rule(b, n, c, tol, side):
 
 def test_sliding_state_coordinates_and_symmetric_jacobian():
     """With neurons pinned on one and on two points, the state holds W_j's coordinates in
-    an orthonormal basis of its subspace: the constraints hold exactly after expansion,
-    state_of inverts expand, the state velocity is the projected field, and the Jacobian
-    is symmetric and equals central differences of the right-hand side."""
+    an orthonormal basis of its subspace (and k held slots at 0, so the state keeps its
+    size): the constraints hold exactly after expansion, state_of inverts expand, the
+    state velocity is the projected field, and the Jacobian is symmetric, zero on the
+    held slots and equal to central differences of the right-hand side."""
     from flowlab._kernels import relund as k
     net, X, y = _problem(3, 4, 12, 3)
     e = ExactND(Problem(net, X, y, "sum"), 1.0, **OPTS)
@@ -307,7 +308,8 @@ def test_sliding_state_coordinates_and_symmetric_jacobian():
         e.pins[j] = Q
     model = e._model(slides=False)
     u = e._state(model)
-    assert u.size == e.theta.size - 3
+    held = np.array([3, 10, 11])               # neuron 0: slot 3; neuron 2: slots 2, 3
+    assert u.size == e.theta.size and np.all(u[held] == 0.0)
     theta = np.empty_like(e.theta)
     k.expand(model, u, theta)
     assert np.abs(theta - e.theta).max() <= 1e-14
@@ -330,6 +332,7 @@ def test_sliding_state_coordinates_and_symmetric_jacobian():
     J = np.empty((u.size, u.size))
     assert k.jac(model, u, J, np.ones(u.size))
     assert np.abs(J - J.T).max() <= 1e-12 * np.abs(J).max()
+    assert np.all(J[held] == 0.0) and np.all(J[:, held] == 0.0) and np.all(f[held] == 0.0)
     h = 1e-6
     fp, fm = np.empty_like(u), np.empty_like(u)
     Jfd = np.empty_like(J)
