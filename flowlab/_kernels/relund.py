@@ -396,17 +396,28 @@ def _margins(model, u, out):
     """Margins of every slide row at the state u: sigma A (lambda -> 0),
     sigma (R_q - A) (lambda -> 1) or sigma a_j (the output weight of a sliding
     neuron reaching 0); positive while the slide lasts."""
-    rows, sigma, ipar = model[13], model[14], model[8]
+    rows, sigma, ipar, pins, Kq, RR = model[13], model[14], model[8], model[10], model[18], \
+        model[21]
     theta = model[22][4]
     expand(model, u, theta)
     forward(model, theta)
-    nD = ipar[0] * ipar[1]
+    D = ipar[1]
+    nD = ipar[0] * D
+    S = np.empty(D)
+    last = -1
     for r in range(ipar[4]):
+        j = rows[r, 0]
         if rows[r, 2] == 2:                       # sign of a_j while neuron j slides
-            out[r] = sigma[r] * theta[nD + rows[r, 0]]
+            out[r] = sigma[r] * theta[nD + j]
             continue
-        A, Dv = slide_functions(model, rows[r, 0], rows[r, 1])
-        out[r] = sigma[r] * A if rows[r, 2] == 0 else sigma[r] * (Dv - A)
+        if j != last:                             # a neuron's rows are contiguous
+            masked_sums(model, j, S)
+            last = j
+        slot = rows[r, 1]
+        dot = 0.0                                 # A of slide_functions
+        for k in range(D):
+            dot += Kq[j, slot, k] * S[k]
+        out[r] = -sigma[r] * dot if rows[r, 2] == 0 else sigma[r] * (RR[0][pins[j, slot]] + dot)
 
 
 @nb.njit(**NUMBA_OPTIONS)
