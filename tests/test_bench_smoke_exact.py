@@ -25,3 +25,10 @@ def test_stage_rhs_quick():
     res = _run("stage_rhs.py", "--quick")
     assert set(res["stage_rhs_us"]) == {"100", "100000"}
     assert res["speedup_vs_dense"] > 1
+
+
+def test_exact_nd_vs_scipy_quick():
+    res = _run("exact_nd_vs_scipy.py", "--quick", "--repeats", "1")
+    assert res["exact"]["status"] == res["scipy_rk45"]["status"] == "finished"
+    assert res["exact"]["events"] > 10 and res["ratio_scipy_over_exact"] > 0
+    assert res["max_rel_param_difference"] < 1e-3

@@ -57,7 +57,7 @@ WIDTH, STD, EPOCHS, M, D = 50, 0.005, 100, 80, 5
 SAMPLES = 120
 SWEEP_STD = (5e-4, 5e-5)
 #: quick mode: gradient flow for these only (x2tanh's stage ends in a stiff stretch)
-QUICK_FLOW = ("tanh", "xtanh", "sigmoid", "softplus")
+QUICK_FLOW = ("tanh", "xtanh", "sigmoid", "softplus", "relu")
 
 
 def data(seed: int = 0, times_x: bool = False):
