@@ -31,8 +31,9 @@ How the claims are measured:
   the hidden layers do not decrease with depth.
 
 The full mode also trains case (a) from four default initialisations (seeds 0-3)
-and reports which of their distinct steps are aligned.  The quick mode runs case (d) only on 200 points with Adam at lr 3e-3 for 3000
-iterations (100 records, ``min_persist=3``).
+and reports which of their distinct steps are aligned.  The quick mode runs case
+(d) only on 200 points with Adam at lr 3e-3 for 3000 iterations (100 records,
+``min_persist=3``).
 """
 
 from __future__ import annotations
