@@ -72,6 +72,9 @@ def _check_5d(tmp_path, quick):
     assert set(computed) == (set(acts) if not quick else {"tanh", "xtanh", "sigmoid",
                                                           "softplus", "relu"})
     relu = acts["relu"]["gradient_flow"]           # the general exact engine, d = 5
+    for act in ("tanh", "sigmoid", "softplus"):
+        draws = acts[act].get("other_data_draws")
+        assert (draws is None) if quick else (len(draws["deg"]) == draws["draws"] == 8)
     assert relu["lines"]["n_carriers"] > 0 and relu["t_initial_stage"] > 0
 
 
