@@ -72,6 +72,10 @@ def _check_5d(tmp_path, quick):
     assert set(computed) == (set(acts) if not quick else {"tanh", "xtanh", "sigmoid",
                                                           "softplus", "relu"})
     relu = acts["relu"]["gradient_flow"]           # the general exact engine, d = 5
+    for act, row in acts.items():
+        runs = row.get("adam_other_runs")
+        assert (runs is None) if quick else (len(runs["n_lines"]) == 8 and
+                                             0 <= runs["at_most_limit"] <= 8)
     for act in ("tanh", "sigmoid", "softplus"):
         draws = acts[act].get("other_data_draws")
         assert (draws is None) if quick else (len(draws["deg"]) == draws["draws"] == 8)
