@@ -440,9 +440,12 @@ class ExactND(EventDriver):
         self.mask0 = self.mask.copy()
         out_t, out_nodes, out_loss = self._buffers()
         budget = self._budget()
-        if self.train_W:                   # on a surface at the start: relu'(0) = 0
+        if self.train_W:
+            # on a surface at the start (relu'(0) = 0), or within the rounding of the
+            # constraints a sliding neuron had when a flow is resumed: contacts
             Z = self._evaluate()[1]
-            on = (Z == 0.0) & (self.mask == 0)
+            scale = np.abs(self.theta[:self.n * self.D].reshape(self.n, self.D)) @ self.ext
+            on = np.abs(Z) <= 10.0 * _EPS * scale[:, None]
             for j in np.flatnonzero(on.any(axis=1)):
                 self._contact(int(j), np.flatnonzero(on[j]).tolist(), {}, self.t)
         model = self._model()

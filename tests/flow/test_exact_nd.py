@@ -343,3 +343,24 @@ def test_sliding_state_coordinates_and_symmetric_jacobian():
         k.rhs(model, u - du, fm)
         Jfd[:, c] = (fp - fm) / (2 * h)
     assert np.abs(J - Jfd).max() <= 1e-6 * np.abs(J).max()
+
+
+def test_resume_across_slides_equals_one_run():
+    """A flow resumed while neurons slide (on one point, and some on two) continues their
+    slides: the joined events equal those of one run and the parameters agree."""
+    from flowlab.experiments.condense_5d import STD, data
+    X, y = data(0, times_x=True)
+    net = fl.init.small_gaussian(50, 5, STD ** 2, activation="relu", seed=1)
+    one = _flow(net, X, y, 1.2, loss="mean")
+    first = _flow(net, X, y, 1.0, loss="mean")
+    sliding = set()
+    for e in first.events:
+        key = (int(e.neuron), int(e.point))
+        sliding.add(key) if e.kind == "slide_start" else (
+            sliding.discard(key) if e.kind == "slide_end" else None)
+    assert len(sliding) >= 2
+    joined = fl.resume(first, 1.2, progress=False)
+    np.testing.assert_allclose(joined.theta_final, one.theta_final, rtol=0, atol=1e-10)
+    assert [(int(e.neuron), int(e.point), e.kind) for e in joined.events] == \
+        [(int(e.neuron), int(e.point), e.kind) for e in one.events]
+    assert joined.info["n_slides"] == one.info["n_slides"]
