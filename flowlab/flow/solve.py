@@ -361,9 +361,9 @@ def _continued_slides_dropped(a: Solution, b: Solution) -> np.ndarray:
             sliding.add((int(e.neuron), int(e.point)))
         elif e.kind == "slide_end":
             sliding.discard((int(e.neuron), int(e.point)))
-    # the restart finds them at t_final, or, where a pinned neuron's constraints hold
-    # to the rounding of one sum rather than exactly, at the end of its first step
-    # (about 1e-13 later)
+    # the restart finds them at t_final (points within rounding of a surface are contacts
+    # at the start); the window reaches to the end of the first step, for any it finds
+    # only there
     upto = max(b.t[1] if b.t.size > 1 else a.t_final, a.t_final)
     keep = np.array([not (e["t"] <= upto and e["kind"] == "slide_start"
                           and (int(e["neuron"]), int(e["point"])) in sliding) for e in ev])
