@@ -381,12 +381,17 @@ def jac(model, u, J, dh):
 def slide_functions(model, j, slot):
     """(A, R_q) for the pinned point in ``slot`` of neuron j: lambda = A / R_q
     (``forward`` must have run)."""
-    ipar, pins, Kq, RR = model[8], model[10], model[18], model[21]
-    D = ipar[1]
-    S = np.empty(D)
+    S = np.empty(model[8][1])
     masked_sums(model, j, S)
+    return _slide_weights(model, j, slot, S)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _slide_weights(model, j, slot, S):
+    """(A, R_q) of :func:`slide_functions` from neuron j's masked sums S."""
+    pins, Kq, RR = model[10], model[18], model[21]
     dot = 0.0
-    for k in range(D):
+    for k in range(S.size):
         dot += Kq[j, slot, k] * S[k]
     return -dot, RR[0][pins[j, slot]]
 
@@ -396,8 +401,7 @@ def _margins(model, u, out):
     """Margins of every slide row at the state u: sigma A (lambda -> 0),
     sigma (R_q - A) (lambda -> 1) or sigma a_j (the output weight of a sliding
     neuron reaching 0); positive while the slide lasts."""
-    rows, sigma, ipar, pins, Kq, RR = model[13], model[14], model[8], model[10], model[18], \
-        model[21]
+    rows, sigma, ipar = model[13], model[14], model[8]
     theta = model[22][4]
     expand(model, u, theta)
     forward(model, theta)
@@ -413,11 +417,8 @@ def _margins(model, u, out):
         if j != last:                             # a neuron's rows are contiguous
             masked_sums(model, j, S)
             last = j
-        slot = rows[r, 1]
-        dot = 0.0                                 # A of slide_functions
-        for k in range(D):
-            dot += Kq[j, slot, k] * S[k]
-        out[r] = -sigma[r] * dot if rows[r, 2] == 0 else sigma[r] * (RR[0][pins[j, slot]] + dot)
+        A, Dv = _slide_weights(model, j, rows[r, 1], S)
+        out[r] = sigma[r] * A if rows[r, 2] == 0 else sigma[r] * (Dv - A)
 
 
 @nb.njit(**NUMBA_OPTIONS)

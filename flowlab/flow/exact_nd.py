@@ -270,6 +270,10 @@ class ExactND(EventDriver):
         _k.state_of(model, self.theta, u)
         return u
 
+    def _surface_scale(self):
+        """sum_k |W_jk| ext_k per neuron: the size of W_j . x~ over the data."""
+        return np.abs(self.theta[:self.n * self.D].reshape(self.n, self.D)) @ self.ext
+
     def _a_tol(self):
         """Rounding level of an output weight."""
         a = self.theta[self.n * self.D:]
@@ -386,7 +390,7 @@ class ExactND(EventDriver):
             _, Z, _, _, F = self._evaluate()
             Gdot = F[:n * D].reshape(n, D) @ self.X.T
             side = np.where(self.mask > 0, 1.0, -1.0)
-            scale = np.abs(self.theta[:n * D].reshape(n, D)) @ self.ext
+            scale = self._surface_scale()
             tol = 10.0 * (self.rtol * scale + self.atol)
             across = np.where(side > 0, Z <= 0.0, Z > 0.0)
             near = (np.abs(Z) <= tol[:, None]) & (Gdot * side < 0.0)
@@ -444,7 +448,7 @@ class ExactND(EventDriver):
             # on a surface at the start (relu'(0) = 0), or within the rounding of the
             # constraints a sliding neuron had when a flow is resumed: contacts
             Z = self._evaluate()[1]
-            scale = np.abs(self.theta[:self.n * self.D].reshape(self.n, self.D)) @ self.ext
+            scale = self._surface_scale()
             on = np.abs(Z) <= 10.0 * _EPS * scale[:, None]
             for j in np.flatnonzero(on.any(axis=1)):
                 self._contact(int(j), np.flatnonzero(on[j]).tolist(), {}, self.t)
