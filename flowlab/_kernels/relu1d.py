@@ -108,8 +108,9 @@ def prefix_moments(xs, cnt, ysum, y2sum, xysum, yabs, P, Plo):
 #              -> 1; sigma[k] = sign of D at the start), 2 = pivot (w_j reaches 0 while
 #              pinned; side = sign of w_j), 3 = output weight (c_j reaches 0 while
 #              pinned; side = sign of c_j)
-#   work: float scratch (8, max(n_blocks + 1, len(theta), 16)): rows 0-5 the moments,
-#         row 6 a state, row 7 the event scan's node values; work2: (2, len(theta))
+#   work: float scratch (10, max(n_blocks + 1, len(theta), 16)): rows 0-5 the moments,
+#         row 6 a state, row 7 the event scan's node values, rows 8-9 f = alpha x + beta
+#         on each block; work2: (2, len(theta))
 # ----------------------------------------------------------------------------------------
 
 @nb.njit(**INLINE_OPTIONS)
@@ -150,8 +151,9 @@ def _expand(xs, fpar, ipar, pin, free, theta0, u, theta):
 def moments(model, theta):
     """Per-block alpha, beta, rho0, rho1 and per-neuron R0, R1 into the work array.
 
-    work rows: 0 alpha, 1 beta, 2 Q0 (prefix of rho0 over blocks), 3 Q1, 4 R0, 5 R1.
-    Returns the loss (in the model's scale).
+    work rows: 0 alpha, 1 beta (their changes at the block starts), 2 Q0 (prefix of rho0
+    over blocks), 3 Q1, 4 R0, 5 R1, 8 and 9 alpha and beta on each block (f = alpha x +
+    beta there).  Returns the loss (in the model's scale).
     """
     return _moments(model, theta, True)
 
@@ -188,9 +190,13 @@ def _moments(model, theta, with_loss):
     Q0[0] = 0.0
     Q1[0] = 0.0
     loss = 0.0
+    A_run = work[8]
+    B_run = work[9]
     for s in range(nb_):
         a_run += alpha[s]
         b_run += beta[s]
+        A_run[s] = a_run
+        B_run[s] = b_run
         i0 = bp[s]
         i1 = bp[s + 1]
         d0 = _delta(P, Plo, M0, i0, i1)
@@ -328,7 +334,7 @@ def expand_rows(model, rows, k, tmp):
     xs, fpar, ipar, pin, free, theta0 = model[1], model[6], model[7], model[10], model[14], model[18]
     n = free.size
     for r in range(k):
-        for q in range(4):
+        for q in range(rows.shape[1]):
             row = rows[r, q]
             for p in range(n):
                 tmp[p] = row[p]
@@ -596,6 +602,28 @@ def slide_functions(model, theta, j, p):
 
 
 @nb.njit(**INLINE_OPTIONS)
+def residual_block(model, p):
+    """Residual sum of the unique point p from the block it lies in, cnt_p (alpha x_p +
+    beta) - sum of its y: O(log n) (``moments`` must have run; rounding as the block
+    sums, where :func:`residual_at` sums the neurons directly)."""
+    xs, cnt, ysum, ipar, bp, work = model[1], model[4], model[5], model[7], model[13], model[22]
+    s = np.searchsorted(bp[:ipar[2] + 1], p, side="right") - 1
+    return cnt[p] * (work[8][s] * xs[p] + work[9][s]) - ysum[p]
+
+
+@nb.njit(**INLINE_OPTIONS)
+def _slide_functions_block(model, j, p):
+    """:func:`slide_functions` with the block residual (:func:`residual_block`)."""
+    xs, fpar, ipar, work = model[1], model[6], model[7], model[22]
+    tw = ipar[1] == 1
+    eb = fpar[1]
+    ew = fpar[2] if tw else 0.0
+    xp = xs[p]
+    rp = residual_block(model, p)
+    return -(ew * work[5][j] * xp + eb * work[4][j]), rp * (ew * xp * xp + eb)
+
+
+@nb.njit(**INLINE_OPTIONS)
 def residual_at(model, theta, p):
     """Residual sum of the unique point p: cnt_p f(x_p) - sum of its y (direct, O(n))."""
     xs, cnt, ysum, ipar = model[1], model[4], model[5], model[7]
@@ -629,10 +657,24 @@ def events(model, nodes, armed):
     best_k = -1
     scratch = model[22][7]
     vals = scratch[:4]
-    AD = scratch[4:12]               # (A, D) of the slide functions at the four nodes
-    ad_j = -1
-    ad_p = -1
     theta = model[23][0]
+    # (A, D) of every slide row at the four nodes: one pass over the moments per node
+    # serves all sliding neurons (O(n + slides log n), not O(n) per slide)
+    nslide = 0
+    for k in range(nw):
+        if watch[k, 0] == 1:
+            nslide += 1
+    exits = np.empty(nw if nslide else 0)
+    if nslide:
+        AD = np.empty((nw, 8))
+        for q in range(4):
+            expand(model, nodes[q], theta)
+            _moments(model, theta, False)
+            for k in range(nw):
+                if watch[k, 0] == 1:
+                    AD[k, q], AD[k, 4 + q] = _slide_functions_block(model, watch[k, 1],
+                                                                    watch[k, 2])
+        _slide_exits(model, nodes, theta, AD, exits)
     # (b_j, w_j) are read from the node rows directly (no per-node row views or calls:
     # each would cost reference-count updates that outweigh this loop's arithmetic)
     for k in range(nw):
@@ -669,12 +711,7 @@ def events(model, nodes, armed):
                 scale = max(scale, abs(vals[q]))
             s, armed[k] = first_violation(vals, side, armed[k], ARM_RTOL * scale)
         else:
-            # the two exit rows (lambda -> 0 and -> 1) of a sliding neuron share A and D
-            if j != ad_j or p != ad_p:
-                _slide_nodes(model, nodes, j, p, theta, AD)
-                ad_j = j
-                ad_p = p
-            s = _slide_exit(model, nodes, j, p, side, sigma[k], theta, AD, vals)
+            s = exits[k]
         if s >= 0.0 and s < best:
             best = s
             best_k = k
@@ -762,10 +799,11 @@ def _slide_margin(model, nodes, j, p, s, which, sig, theta, u):
 
 @nb.njit(**INLINE_OPTIONS)
 def _slide_AD(model, u, j, p, theta):
-    """(A, D) of :func:`slide_functions` at the state u (theta is scratch)."""
+    """(A, D) of :func:`slide_functions` at the state u (theta is scratch), with the
+    block residual as in the event scan."""
     expand(model, u, theta)
     _moments(model, theta, False)
-    return slide_functions(model, theta, j, p)
+    return _slide_functions_block(model, j, p)
 
 
 @nb.njit(**INLINE_OPTIONS)
@@ -782,57 +820,70 @@ def _margin_at(model, u, j, p, which, sig, theta):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _slide_nodes(model, nodes, j, p, theta, AD):
-    """(A, D) of neuron j sliding on point p at the four node states: A into AD[:4], D
-    into AD[4:8]."""
-    for q in range(4):
-        AD[q], AD[4 + q] = _slide_AD(model, nodes[q], j, p, theta)
+def _slide_exits(model, nodes, theta, AD, out):
+    """Earliest s in (0, 1] where the lambda of each slide row leaves (0, 1) at its end
+    (0 or 1), into ``out`` (-1.0 where it does not); ``AD[k]`` holds row k's A at the
+    four nodes, then D (from the event scan).
 
-
-@nb.njit(**NUMBA_OPTIONS)
-def _slide_exit(model, nodes, j, p, which, sig, theta, AD, vals):
-    """Earliest s in (0, 1] where lambda of the sliding neuron leaves (0, 1) at the end
-    ``which`` (0 or 1); sampled on 8 sub-intervals, then bisection.  -1.0 if none.
-
-    ``AD`` holds A and D at the four nodes (:func:`_slide_nodes`); ``vals`` is
-    scratch of length 4.  Most steps of a slide end nowhere near its exit: when
-    the margin is positive at the four nodes and the cubic through them provably
-    stays positive, the step is passed on those four values alone.
+    Most steps of a slide end nowhere near its exit: when a row's margin is positive at
+    the four nodes and the cubic through them provably stays positive, the step is
+    passed on those four values alone.  The other rows are sampled on 8 sub-intervals,
+    one pass over the moments per sample for all of them, and a row whose margin changes
+    sign is bisected to the last bit of s.
     """
-    inside = True
-    for q in range(4):
-        vals[q] = _margin(AD[q], AD[4 + q], which, sig)
-        inside = inside and vals[q] > 0.0
-    if inside and _surely_inside(vals, 1, 0.0):
-        return -1.0
+    ipar, watch, sigma = model[7], model[19], model[20]
+    nw = ipar[3]
+    vals = np.empty(4)
+    samples = np.empty((nw, 9))
+    unsure = np.zeros(nw, dtype=np.bool_)
+    any_unsure = False
+    for k in range(nw):
+        out[k] = -1.0
+        if watch[k, 0] != 1:
+            continue
+        inside = True
+        for q in range(4):
+            vals[q] = _margin(AD[k, q], AD[k, 4 + q], watch[k, 3], sigma[k])
+            inside = inside and vals[q] > 0.0
+        if inside and _surely_inside(vals, 1, 0.0):
+            continue
+        unsure[k] = True
+        any_unsure = True
+        samples[k, 0] = vals[0]
+        samples[k, 2] = vals[1]                 # s = 1/4, 3/4, 1: the node values
+        samples[k, 6] = vals[2]
+        samples[k, 8] = vals[3]
+    if not any_unsure:
+        return
     u = model[22][6][:nodes.shape[1]]
-    prev = vals[0]
-    s_prev = 0.0
-    for i in range(1, 9):
-        s = i / 8.0
-        if i == 2:                              # s = 1/4, 3/4, 1: the node values
-            cur = vals[1]
-        elif i == 6:
-            cur = vals[2]
-        elif i == 8:
-            cur = vals[3]
-        else:
-            cur = _slide_margin(model, nodes, j, p, s, which, sig, theta, u)
-        if prev > 0.0 and cur <= 0.0:
-            lo_ = s_prev
-            hi_ = s
-            for _ in range(200):
-                mid = 0.5 * (lo_ + hi_)
-                if mid <= lo_ or mid >= hi_:
-                    break
-                if _slide_margin(model, nodes, j, p, mid, which, sig, theta, u) <= 0.0:
-                    hi_ = mid
-                else:
-                    lo_ = mid
-            return hi_
-        prev = cur
-        s_prev = s
-    return -1.0
+    for i in (1, 3, 4, 5, 7):
+        _interp_state(nodes, i / 8.0, u)
+        expand(model, u, theta)
+        _moments(model, theta, False)
+        for k in range(nw):
+            if unsure[k]:
+                A, D = _slide_functions_block(model, watch[k, 1], watch[k, 2])
+                samples[k, i] = _margin(A, D, watch[k, 3], sigma[k])
+    for k in range(nw):
+        if not unsure[k]:
+            continue
+        for i in range(1, 9):
+            if samples[k, i - 1] > 0.0 and samples[k, i] <= 0.0:
+                j = watch[k, 1]
+                p = watch[k, 2]
+                lo_ = (i - 1) / 8.0
+                hi_ = i / 8.0
+                for _ in range(200):
+                    mid = 0.5 * (lo_ + hi_)
+                    if mid <= lo_ or mid >= hi_:
+                        break
+                    if _slide_margin(model, nodes, j, p, mid, watch[k, 3], sigma[k], theta,
+                                     u) <= 0.0:
+                        hi_ = mid
+                    else:
+                        lo_ = mid
+                out[k] = hi_
+                break
 
 
 radau.register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,

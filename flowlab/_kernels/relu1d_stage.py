@@ -19,12 +19,17 @@ import numba as nb
 import numpy as np
 
 from .._config import NUMBA_OPTIONS
-from . import radau
+from . import explicit, radau
 from .borrow import borrowed
-from .relu1d import (ARM_RTOL, expand, field, field_noise, moments, residual_at)
+from .relu1d import (ARM_RTOL, _slide_functions_block, expand, field, field_noise, moments,
+                     residual_at)
 
-# status codes of advance()
-DONE, NEED_PYTHON, FULL, FAILED, STATIONARY, STEADY, ZENO = range(7)
+# status codes of advance(); SWITCH: the stepper asks to be changed (the explicit one
+# found the flow stiff, or Radau found it no longer stiff)
+DONE, NEED_PYTHON, FULL, FAILED, STATIONARY, STEADY, ZENO, SWITCH = range(8)
+#: Radau hands back to the explicit stepper below this h lambda_max (as
+#: flowlab.flow._stepper.NONSTIFF_HLAMBDA)
+NONSTIFF_HLAMBDA = 1.0
 # decisions
 STAY, TO_ACTIVE, TO_INACTIVE, SLIDE = range(4)
 # event kinds in the event buffer (as in flowlab.flow.exact_1d)
@@ -253,6 +258,56 @@ def rebuild_watch(model, theta, armed):
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def slide_rows(model, theta, watch_w, watch_c, rows, sigma, armed):
+    """Watch rows of the pinned neurons (``moments`` must have run at theta) into rows
+    (kind, neuron, point, side), sigma and armed; returns their number.
+
+    Per pinned neuron j on point p: the slide's two ends (kind 1, side 0: lambda -> 0,
+    side 1: lambda -> 1; sigma = sign of D), with ``watch_w`` the pivot row (kind 2: w_j
+    reaching 0), with ``watch_c`` and c_j != 0 the output-weight row (kind 3: c_j
+    reaching 0 turns the surface repelling).
+    """
+    ipar, pin = model[7], model[10]
+    n = ipar[0]
+    k = 0
+    for j in range(n):
+        p = pin[j]
+        if p < 0:
+            continue
+        _, D = _slide_functions_block(model, j, p)
+        s_ = 1.0 if D > 0 else -1.0
+        k = _add_row(rows, sigma, armed, k, 1, j, p, 0, s_, True)
+        k = _add_row(rows, sigma, armed, k, 1, j, p, 1, s_, True)
+        if watch_w:
+            w = theta[2 * n + j]
+            k = _add_row(rows, sigma, armed, k, 2, j, p, 1 if w > 0 else -1, 0.0, w != 0.0)
+        c = theta[n + j]
+        if watch_c and c != 0.0:
+            k = _add_row(rows, sigma, armed, k, 3, j, p, 1 if c > 0 else -1, 0.0, True)
+    return k
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def slide_ends(model, theta, idx, rtol, atol, out):
+    """Slides to end at an event (``moments`` must have run at theta): the event's own
+    row ``idx`` and every slide-end row whose margin is within the integration tolerance
+    of 0; writes (neuron, side) into ``out`` and returns their number."""
+    ipar, watch, sigma = model[7], model[19], model[20]
+    m = 0
+    for r in range(ipar[3]):
+        if watch[r, 0] != 1:
+            continue
+        j = watch[r, 1]
+        A, D = _slide_functions_block(model, j, watch[r, 2])
+        margin = sigma[r] * (A if watch[r, 3] == 0 else D - A)
+        if r == idx or margin <= 10.0 * (rtol * (abs(A) + abs(D)) + atol):
+            out[m, 0] = j
+            out[m, 1] = watch[r, 3]
+            m += 1
+    return m
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def _free_norms(model, F, noise):
     """(||F||_2 on the state, True if every state velocity is below its rounding level)."""
     free = model[14]
@@ -268,12 +323,16 @@ def _free_norms(model, F, noise):
 
 @nb.njit(**NUMBA_OPTIONS)
 def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, out_loss, armed,
-            stats, lin, ev_t, ev_i, counters, recent):
+            stats, lin, ev_t, ev_i, counters, recent, xw, mode):
     """Integrate and handle crossings until something needs Python (see module docstring).
 
     ``counters`` = [steps recorded, events recorded, zeno ring position, zeno ring fill];
     ``ev_t``/``ev_i`` receive events (t; neuron, unique point, kind, side).  The
     state u and the model's intervals, blocks and watch list are updated in place.
+    ``mode``: 0 Radau IIA (``lin``), 1 the explicit stepper (``xw``), 2 Radau that
+    returns SWITCH once its steps are inside the explicit stepper's stability interval
+    (h lambda_max < NONSTIFF_HLAMBDA), 3 the explicit stepper returning SWITCH when it
+    finds the flow stiff (``flowlab.flow._stepper``).
     Returns the status code.
     """
     # every array argument is held by the caller for the whole call: borrowed views make
@@ -296,14 +355,25 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
         k0 = counters[0]
         if k0 >= cap or k0 >= max_steps or counters[1] + 4 * n + 4 >= ecap:
             return FULL
-        st, k = radau.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
-                          out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, lin)
+        if mode == 1 or mode == 3:
+            st, k = explicit.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
+                                 out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, xw,
+                                 mode == 3)
+        else:
+            st, k = radau.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
+                              out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, lin)
         counters[0] += k
         t = stats[0]
         if st == radau.DONE:
             return DONE
         if st == radau.FAILED:
             return FAILED
+        if st == explicit.STIFF:
+            return SWITCH
+        if mode == 2 and _radau_nonstiff(lin, stats[1]):
+            switch = True
+        else:
+            switch = False
         expand(model, u, theta)
         moments(model, theta)
         field(model, theta, F)
@@ -314,6 +384,8 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
         if gtol > 0.0 and gnorm < gtol:
             return STEADY
         if st == radau.FULL:
+            if switch:
+                return SWITCH
             continue
         # -- an event: crossings are handled here, anything else goes to Python ---------
         idx = ev[1]
@@ -365,6 +437,21 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
         rebuild_blocks(model)
         expand(model, u, theta)
         rebuild_watch(model, theta, armed)
+        if switch:
+            return SWITCH
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _radau_nonstiff(lin, h):
+    """True when Radau's next step h has h lambda_max < NONSTIFF_HLAMBDA (lambda_max
+    from the eigenvalues of its last Jacobian; False without them)."""
+    flags, lam = lin[0], lin[4]
+    if flags[2] != 1 or flags[0] != 1 or lam.size == 0:
+        return False
+    big = 0.0
+    for k in range(lam.size):
+        big = max(big, abs(lam[k]))
+    return h * big < NONSTIFF_HLAMBDA
 
 
 @nb.njit(**NUMBA_OPTIONS)

@@ -36,12 +36,14 @@ hooks of :func:`flowlab._kernels.radau.run` (events watch every pair (neuron,
 point): in d > 1 there is no ordering that singles out boundary points).
 """
 
+import math
+
 import numba as nb
 import numpy as np
 
-from .._config import NUMBA_OPTIONS
+from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
 from . import radau
-from .relu1d import ARM_RTOL, first_violation, _interp_state, _surely_inside
+from .relu1d import ARM_RTOL, _VINV, first_violation, _interp_state, _surely_inside
 
 #: the model tuple starts with an empty array of this dtype (see radau.register_model)
 MARKER = np.int16
@@ -174,7 +176,19 @@ def state_of(model, theta, u):
 
 @nb.njit(**NUMBA_OPTIONS)
 def forward(model, theta):
-    """Pre-activations Z, group residuals R and their magnitudes rho; returns the loss."""
+    """Pre-activations Z of the active pairs (the others are left as they are), group
+    residuals R and their magnitudes rho; returns the loss."""
+    return _forward(model, theta, False)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def forward_all(model, theta):
+    """:func:`forward` with the pre-activations Z of every pair (neuron, point)."""
+    return _forward(model, theta, True)
+
+
+@nb.njit(**INLINE_OPTIONS)
+def _forward(model, theta, every):
     X, cnt, ybar, V, fpar, ipar, mask, Z, RR = (model[1], model[2], model[3], model[4],
                                                model[7], model[8], model[9], model[20],
                                                model[21])
@@ -188,11 +202,13 @@ def forward(model, theta):
         f = 0.0
         mag = abs(ybar[p])
         for j in range(n):
-            z = preact(theta, X, j, p, D)
-            Z[j, p] = z
             if mask[j, p]:
+                z = preact(theta, X, j, p, D)
+                Z[j, p] = z
                 f += theta[nD + j] * z
                 mag += abs(theta[nD + j] * z)
+            elif every:
+                Z[j, p] = preact(theta, X, j, p, D)
         e = f - ybar[p]
         R[p] = cnt[p] * e
         rho[p] = cnt[p] * mag
@@ -277,7 +293,7 @@ def expand_rows(model, rows, k, tmp):
     """Hook for radau.run: rows[r, q] <- full parameters of the state in rows[r, q, :n]."""
     n = model[11].size
     for r in range(k):
-        for q in range(4):
+        for q in range(rows.shape[1]):
             row = rows[r, q]
             for p in range(n):
                 tmp[p] = row[p]
@@ -486,10 +502,38 @@ def _is_pin(pins, j, p):
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def _moved_bound(th, j, D):
+    """An upper bound of |W_j(s) - W_j(0)|_2 over s in [0, 1] on the cubic through the
+    node rows th[q] (power-basis coefficients c_1..c_3: sum of their norms)."""
+    base = j * D
+    delta = 0.0
+    for r in range(1, 4):
+        acc = 0.0
+        for k in range(D):
+            c = (_VINV[r, 0] * th[0][base + k] + _VINV[r, 1] * th[1][base + k]
+                 + _VINV[r, 2] * th[2][base + k] + _VINV[r, 3] * th[3][base + k])
+            acc += c * c
+        delta += math.sqrt(acc)
+    return delta
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def events(model, nodes, armed):
-    """Hook for radau.run: earliest event of the step (every pair and every slide)."""
+    """Hook for radau.run: earliest event of the step (every pair and every slide).
+
+    A neuron whose surfaces cannot have been reached is skipped for the price of a
+    bound: ``dist[j]`` (model[26]) is the smallest |g_jp| / |x~_p| over its watched
+    pairs, all armed and on their sides, when its pairs were last evaluated, and
+    ``moved[j]`` (model[27]) bounds |W_j - W_j at that time| (the sum of each step's
+    bound from :func:`_moved_bound`); while moved + this step's bound stays below dist,
+    |g_jp| cannot have reached 0 (|g_jp(s) - g_jp| <= |W_j(s) - W_j| |x~_p|).  After a
+    scan, moved starts at the step's own bound, so the bound also holds when the step is
+    cut at an event.  The engine keeps both arrays across events and sets dist[j] = 0
+    for each neuron whose W_j, pins or sides it changes (and for all at the start).
+    """
     X, ext, ipar, mask, pins, ev = (model[1], model[6], model[8], model[9], model[10],
                                     model[15])
+    nu, dist, moved = model[5], model[26], model[27]
     n, D = ipar[0], ipar[1]
     M = X.shape[0]
     best = 2.0
@@ -501,9 +545,14 @@ def events(model, nodes, armed):
             expand(model, nodes[q], th[q])
         vals = np.empty(4)
         for j in range(n):
+            delta = _moved_bound(th, j, D)
+            if moved[j] + delta < dist[j]:
+                moved[j] += delta
+                continue
             thr = 0.0
             for q in range(4):
                 thr = max(thr, arm_threshold(th[q], ext, j, D))
+            near = np.inf
             for p in range(M):
                 if _is_pin(pins, j, p):
                     continue
@@ -511,12 +560,18 @@ def events(model, nodes, armed):
                     vals[q] = preact(th[q], X, j, p, D)
                 side = 1 if mask[j, p] else -1
                 if armed[j, p] and _surely_inside(vals, side, thr):
+                    near = min(near, vals[3] * side / math.sqrt(nu[p]))
                     continue
                 s, armed[j, p] = first_violation(vals, side, armed[j, p], thr)
                 if s >= 0.0 and s < best:
                     best = s
                     bj = j
                     bp = p
+                near = min(near, vals[3] * side / math.sqrt(nu[p])
+                           if (armed[j, p] and s < 0.0) else 0.0)
+            # (the margin keeps the bound clear of the rounding of g and of the sums)
+            dist[j] = max(near * (1.0 - 1e-9) - thr, 0.0)
+            moved[j] = delta
     if ipar[4] > 0:
         s, r = _slide_exit(model, nodes)
         if r >= 0 and s < best:

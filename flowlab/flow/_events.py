@@ -7,14 +7,27 @@ import numpy as np
 from .._kernels import relu1d_stage as _ks
 from .dense import DenseOutput
 from .solution import EVENT_DTYPE, Solution
+from ._stepper import StiffStop, Stepper, check_stepper
 from .solve import _raw_x, progress_bar
 
-#: Steps kept in memory between two returns of the compiled integrator.
+#: Steps kept in memory between two returns of the compiled integrator (at most).
 BUFFER = 2048
+#: ... and at most this many bytes of them (NODES nodes of P parameters a step)
+BUFFER_BYTES = 32 * 2 ** 20
+#: room for the nodes of a step: 4 for Radau's cubic, 5 for the explicit stepper's quartic
+NODES = 5
 
 
 class ZenoError(RuntimeError):
     """Raised internally when events accumulate (chattering)."""
+
+
+def zeno_message(count, t):
+    """The message of a run stopped by an accumulation of events before t."""
+    return (f"{count} activation events within a time span below {_ks.ZENO_SPAN:g} "
+            f"(relative) before t = {t:.12g}: an accumulation of switching (Zeno/chattering) "
+            "that the Filippov sliding rules do not resolve; inspect sol.events near this "
+            "time")
 
 
 class DegenerateError(RuntimeError):
@@ -31,14 +44,17 @@ class EventDriver:
     ``_stages`` (list of [start, end, u_l]).
     """
 
-    def __init__(self, prob, t_end, *, rtol, atol, t0, gtol, max_steps, progress, **_):
+    def __init__(self, prob, t_end, *, rtol, atol, t0, gtol, max_steps, progress,
+                 stepper="auto", **_):
         self.prob = prob
+        self.stepper = Stepper(check_stepper(stepper))
         self.t_end, self.t0, self.rtol, self.atol = t_end, t0, rtol, atol
         self.gtol, self.max_steps, self.progress = gtol, max_steps, progress
         self.events = []            # (t, neuron, point, kind, side)
         self.recent = np.zeros(_ks.ZENO_COUNT)
         self.counters = np.zeros(4, dtype=np.int64)
-        # accepted steps, as one array per piece (end times, (k, 4, P) nodes, losses)
+        # accepted steps, as one array per piece (end times, (k, degree + 1, P) nodes,
+        # losses; every step of a piece comes from one stepper)
         self.steps_t, self.steps_nodes, self.steps_loss = [], [], []
         self.n_steps = 0
         self.stationary_from = None
@@ -57,6 +73,8 @@ class EventDriver:
             status, message = "zeno", str(exc)
         except DegenerateError as exc:
             status, message = "degenerate", str(exc)
+        except StiffStop as exc:
+            status, message = "stiff", str(exc)
         except KeyboardInterrupt:
             status, message = "interrupted", f"interrupted at t = {self.t:.6g}"
         finally:
@@ -67,7 +85,8 @@ class EventDriver:
 
     def _buffers(self):
         """Output buffers of the compiled integrator: step ends, nodes, losses."""
-        return (np.empty(BUFFER), np.empty((BUFFER, 4, self.theta.size)), np.empty(BUFFER))
+        size = int(min(BUFFER, max(16, BUFFER_BYTES // (8 * NODES * max(self.theta.size, 1)))))
+        return (np.empty(size), np.empty((size, NODES, self.theta.size)), np.empty(size))
 
     def _budget(self):
         return self.max_steps if self.max_steps is not None else np.iinfo(np.int64).max
@@ -115,15 +134,16 @@ class EventDriver:
     def _hold(self, t, loss):
         """Record the stationary state as one constant piece from t to t_end."""
         self.steps_t.append(np.array([self.t_end]))
-        self.steps_nodes.append(np.repeat(self.theta[None, None, :], 4, axis=1))
+        self.steps_nodes.append(np.repeat(self.theta[None, None, :], 2, axis=1))
         self.steps_loss.append(np.array([loss], dtype=np.float64))
         self.n_steps += 1
         self.stationary_from = t
 
-    def _keep_steps(self, out_t, out_nodes, out_loss, k):
+    def _keep_steps(self, out_t, out_nodes, out_loss, k, degree=3):
+        """Keep the k steps recorded in the buffers, each with ``degree + 1`` nodes."""
         if k:
             self.steps_t.append(out_t[:k].copy())
-            self.steps_nodes.append(out_nodes[:k].copy())
+            self.steps_nodes.append(out_nodes[:k, :degree + 1].copy())
             self.steps_loss.append(out_loss[:k].copy())
             self.n_steps += k
 
@@ -132,21 +152,24 @@ class EventDriver:
         prob = self.prob
         K = self.n_steps
         P = self.theta.size
-        nodes = np.concatenate(self.steps_nodes) if self.steps_nodes else np.empty((0, 4, P))
+        degree = np.concatenate([np.full(len(p), p.shape[1] - 1, dtype=np.int64)
+                                 for p in self.steps_nodes] or [np.zeros(0, np.int64)])
+        offsets = np.zeros(K + 1, dtype=np.int64)
+        np.cumsum(degree + 1, out=offsets[1:])
+        rows = self._all_rows(int(offsets[-1]), P)
+        self._to_net_rows_inplace(rows)
         t = np.concatenate([[self.t0]] + self.steps_t)
         first = self._to_net_rows(self.theta_start[None, :])
-        full = np.concatenate([first, self._to_net_rows(nodes[:, 3, :])]) if K else first
+        full = np.concatenate([first, rows[offsets[1:] - 1]]) if K else first
         loss = np.concatenate([[prob.loss(prob.theta0[prob.user_index])]] + self.steps_loss)
         dense = None
         if K:
-            rows = self._to_net_rows(nodes.reshape(-1, P))
             ui = prob.user_index
             # the rows as they are when every parameter is trained (no copy); np.take keeps
             # them C-ordered otherwise (a fancy index on axis 1 would give Fortran order)
             vals = (rows if ui.size == P and np.array_equal(ui, np.arange(P))
                     else np.take(rows, ui, axis=1))
-            offsets = np.arange(K + 1, dtype=np.int64) * 4
-            dense = DenseOutput.from_arrays(t, np.full(K, 3, dtype=np.int64), offsets, vals)
+            dense = DenseOutput.from_arrays(t, degree, offsets, vals)
         ev = np.rec.array(np.array(self._event_rows(), dtype=EVENT_DTYPE))
         stage_list = self._stages()
         n = stage_list[0][2].size - 1
@@ -156,6 +179,7 @@ class EventDriver:
         info = {"wall_time": wall, "n_events": int(len(ev)),
                 "n_slides": int(np.sum(ev["kind"] == "slide_start")) if len(ev) else 0,
                 "n_stages": len(stage_list), "stationary_from": self.stationary_from}
+        info.update(self.stepper.info())
         info.update(self._info())
         return Solution(t=t, theta=full, loss=loss, net0=prob.template, x=_raw_x(prob),
                         y=prob.y.copy(), loss_kind=prob.loss_kind, trainable=prob.trainable, method="exact",
@@ -164,6 +188,23 @@ class EventDriver:
                         message=message, rtol=self.rtol, atol=self.atol,
                         nfev=int(self.stats[2]), njev=int(self.stats[3]), nlu=int(self.stats[4]),
                         nsteps=K, events=ev, stages=stages, dense=dense, info=info)
+
+    def _all_rows(self, N, P):
+        """The recorded steps' nodes as one (N, P) array of rows, step after step; the
+        pieces are released as they are copied (a wide network's steps are the largest
+        thing a run holds)."""
+        rows = np.empty((N, P))
+        k = 0
+        while self.steps_nodes:
+            piece = self.steps_nodes.pop(0)
+            rows[k:k + piece.shape[0] * piece.shape[1]] = piece.reshape(-1, P)
+            k += piece.shape[0] * piece.shape[1]
+        return rows
+
+    def _to_net_rows_inplace(self, rows, chunk=256):
+        """:meth:`_to_net_rows` on ``rows`` in place, a chunk of rows at a time."""
+        for a in range(0, len(rows), chunk):
+            rows[a:a + chunk] = self._to_net_rows(rows[a:a + chunk])
 
     def _info(self):
         return {}

@@ -44,13 +44,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernels import explicit as _ex
 from .._kernels import radau as _rd
 from .._kernels import relu1d as _k
 from .._kernels import relu1d_stage as _ks
 from ..models import TwoLayer
-from ._events import DegenerateError, EventDriver, ZenoError
+from ._events import DegenerateError, EventDriver, ZenoError, zeno_message
 
 _EVENTS = 4096
+#: state layouts kept (one per pinning pattern; a wide network visits many)
+_LAYOUTS = 16
 _KIND = ("cross", "slide_start", "slide_end")
 
 
@@ -113,6 +116,9 @@ class Exact1D(EventDriver):
         self.lo, self.hi = self._intervals(self.theta)
         self.pin = -np.ones(self.n, dtype=np.int64)
         self._layouts = {}                  # state layout per pinning pattern (_layout)
+        # the models' scratch arrays (their contents never outlive a call): allocated once
+        self._scratch = (np.zeros((10, max(2 + 4 * self.n + 1, self.theta.size, 16))),
+                         np.zeros((2, self.theta.size)))
 
     # -- parameters -------------------------------------------------------------------
     def _bcw(self, theta):
@@ -148,6 +154,8 @@ class Exact1D(EventDriver):
         (a function of which neurons are pinned: kept per pinning pattern)."""
         key = self.pin.tobytes()
         if key not in self._layouts:
+            if len(self._layouts) >= _LAYOUTS:          # keep the most recent ones
+                del self._layouts[next(iter(self._layouts))]
             self._layouts[key] = self._new_layout()
         return self._layouts[key]
 
@@ -170,35 +178,19 @@ class Exact1D(EventDriver):
 
     def _watch(self):
         """Slide and pivot watch rows (kind, neuron, point, side) of the pinned neurons,
-        their slide signs and arming; the boundary rows of the free neurons are added
-        by the compiled :func:`flowlab._kernels.relu1d_stage.rebuild_watch`."""
-        b, c, w = self._bcw(self.theta)
-        pinned = self.pin >= 0
-        parts = []
-        js = np.flatnonzero(pinned)
-        if js.size:
+        their slide signs and arming (:func:`flowlab._kernels.relu1d_stage.slide_rows`);
+        the boundary rows of the free neurons are added by the compiled
+        :func:`flowlab._kernels.relu1d_stage.rebuild_watch`."""
+        k = int(np.count_nonzero(self.pin >= 0))
+        rows = np.zeros((4 * k, 4), np.int64)
+        sig, arm = np.zeros(4 * k), np.zeros(4 * k, np.bool_)
+        if k:
             model, _ = self._model(events=False)
             _k.moments(model, self.theta)
-            for j in js:
-                p = self.pin[j]
-                A, D = _k.slide_functions(model, self.theta, j, p)
-                s_ = 1.0 if D > 0 else -1.0
-                rows = [(1, j, p, 0), (1, j, p, 1)]
-                sig, arm = [s_, s_], [True, True]
-                if self.train_w and self.train["w"] and self.eb == 1.0:
-                    rows.append((2, j, p, 1 if w[j] > 0 else -1))
-                    sig.append(0.0)
-                    arm.append(w[j] != 0.0)
-                if self.train["c"] and c[j] != 0.0:     # c_j -> 0 turns the surface repelling
-                    rows.append((3, j, p, 1 if c[j] > 0 else -1))
-                    sig.append(0.0)
-                    arm.append(True)
-                parts.append((np.array(rows, np.int64), np.array(sig), np.array(arm)))
-        if not parts:
-            return np.zeros((0, 4), np.int64), np.zeros(0), np.zeros(0, np.bool_)
-        return (np.concatenate([p_[0] for p_ in parts]).astype(np.int64),
-                np.concatenate([p_[1] for p_ in parts]).astype(np.float64),
-                np.concatenate([p_[2] for p_ in parts]).astype(np.bool_))
+            k = _ks.slide_rows(model, self.theta,
+                               self.train_w and self.train["w"] and self.eb == 1.0,
+                               self.train["c"], rows, sig, arm)
+        return rows[:k], sig[:k], arm[:k]
 
     def _model(self, events=True):
         """The stage model tuple (see flowlab/_kernels/relu1d.py) and the watch arming.
@@ -228,7 +220,7 @@ class Exact1D(EventDriver):
                  self.lo.copy(), self.hi.copy(), self.pin.copy(),
                  np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(bcap, np.int64),
                  free, ub, uc, uw, self.theta.copy(), watch, sig, np.zeros(2, dtype=np.int64),
-                 np.zeros((8, max(bcap + 1, self.theta.size, 16))), np.zeros((2, self.theta.size)))
+                 self._scratch[0], self._scratch[1])
         _ks.rebuild_blocks(model)
         if events:
             _ks.rebuild_watch(model, self.theta, armed)
@@ -382,22 +374,26 @@ class Exact1D(EventDriver):
         self.lo0, self.hi0 = self.lo.copy(), self.hi.copy()
         self._initial_surface(self.t)
         out_t, out_nodes, out_loss = self._buffers()
-        ev_t = np.empty(_EVENTS)
-        ev_i = np.empty((_EVENTS, 4), dtype=np.int64)
+        # room for the most events one batch can add (the compiled loop returns when
+        # less is left)
+        cap = _EVENTS + 2 * (4 * self.n + 4)
+        ev_t = np.empty(cap)
+        ev_i = np.empty((cap, 4), dtype=np.int64)
         model, armed = self._model()
-        lin = _rd.new_lin(model[14].size)
         budget = self._budget()
         gtol = 0.0 if self.gtol is None else float(self.gtol)
+        stepper = self.stepper
         while True:
             u = self.theta[model[14]].copy()
-            if lin[2].shape[0] != u.size:
-                lin = _rd.new_lin(u.size)
+            lin, xw, mode = stepper.arrays(u.size)
             self.counters[0] = self.counters[1] = 0
             st = _ks.advance(model, self.t, u, self.t_end, self.rtol, self.atol, gtol,
                              max(budget - self.n_steps, 0), out_t, out_nodes, out_loss,
-                             armed, self.stats, lin, ev_t, ev_i, self.counters, self.recent)
+                             armed, self.stats, lin, ev_t, ev_i, self.counters, self.recent,
+                             xw, mode)
             k, ne = int(self.counters[0]), int(self.counters[1])
-            self._keep_steps(out_t, out_nodes, out_loss, k)
+            stepper.count(k)
+            self._keep_steps(out_t, out_nodes, out_loss, k, _ex.DEGREE if mode in (1, 3) else 3)
             for e in range(ne):
                 j, p, kind, side = (int(v) for v in ev_i[e])
                 self._record(float(ev_t[e]), j, p, _KIND[kind], side)
@@ -408,11 +404,7 @@ class Exact1D(EventDriver):
             if st == _ks.DONE:
                 return self._finished()
             if st == _ks.ZENO:
-                raise ZenoError(
-                    f"{self.recent.size} activation events within a time span below "
-                    f"{_ks.ZENO_SPAN:g} (relative) before t = {t:.12g}: an accumulation of "
-                    "switching (Zeno/chattering) that the Filippov sliding rules do not "
-                    "resolve; inspect sol.events near this time")
+                raise ZenoError(zeno_message(self.recent.size, t))
             if st == _ks.STATIONARY:
                 self._hold(t)
                 self.t = self.t_end
@@ -424,6 +416,10 @@ class Exact1D(EventDriver):
             stop = self._stop(st == _ks.FAILED, budget)
             if stop is not None:
                 return stop
+            if st == _ks.SWITCH:
+                stepper.after(_ex.STIFF if stepper.explicit else _rd.EVENT, t, self.t_end,
+                              u.size, self.stats)
+                continue
             if st == _ks.FULL:
                 continue
             kind, idx = int(model[21][0]), int(model[21][1])
@@ -437,8 +433,7 @@ class Exact1D(EventDriver):
 
     def _handle(self, model, kind, idx, t):
         """Process the event found by the integrator and every other one at the same time."""
-        watch, sig = model[19], model[20]
-        slides = []
+        watch = model[19]
         _k.moments(model, self.theta)
         F = np.empty_like(self.theta)
         _k.field(model, self.theta, F)
@@ -448,22 +443,18 @@ class Exact1D(EventDriver):
         items = np.empty((nw, 3), dtype=np.int64)
         nh = _ks.boundary_hits(model, self.theta, F, idx, self.rtol, self.atol, items)
         boundary = [(int(j), int(p), int(s)) for j, p, s in items[:nh]]
-        for r in np.flatnonzero(watch[:nw, 0] != 0):
-            wk, j, p, side = (int(v) for v in watch[r])
-            if wk == 1:
-                A, D = _k.slide_functions(model, self.theta, j, p)
-                margin = sig[r] * (A if side == 0 else D - A)
-                tol = 10.0 * (self.rtol * (abs(A) + abs(D)) + self.atol)
-                if r == idx or margin <= tol:
-                    slides.append((j, side))
-            elif wk == 2 and r == idx:
+        ends = np.empty((nw, 2), dtype=np.int64)
+        ne = _ks.slide_ends(model, self.theta, idx, self.rtol, self.atol, ends)
+        slides = [(int(j), int(side)) for j, side in ends[:ne]]
+        if 0 <= idx < nw and watch[idx, 0] in (2, 3):
+            wk, j, _, side = (int(v) for v in watch[idx])
+            if wk == 2:
                 self._pivot(j, t, was_pos=side > 0)
                 return
-            elif wk == 3 and r == idx:
-                # c_j through 0: both one-sided fields flip, the surface repels and the
-                # continuation is not unique; the point leaves on its inactive side
-                slides.append((j, 0))
-                self.turned.append([float(t), j])
+            # c_j through 0: both one-sided fields flip, the surface repels and the
+            # continuation is not unique; the point leaves on its inactive side
+            slides.append((j, 0))
+            self.turned.append([float(t), j])
         done = set()
         for j, which in slides:
             if j not in done and self.pin[j] >= 0:
@@ -484,6 +475,10 @@ class Exact1D(EventDriver):
         out[:, 1:2 * n:2] = -rows[:, 0:n]               # W[:, 1] = -b
         out[:, 2 * n:3 * n] = rows[:, n:2 * n]          # a = c
         return out
+
+    def _to_net_rows_inplace(self, rows):
+        if self.is_twolayer:
+            super()._to_net_rows_inplace(rows)
 
     def _event_rows(self):
         """Events on unique points expanded to every data point at that x."""

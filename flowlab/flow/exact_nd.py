@@ -62,12 +62,17 @@ import itertools
 import numpy as np
 from scipy import linalg
 
+from .._kernels import explicit as _ex
 from .._kernels import radau as _rd
+from .._kernels import relu1d_stage as _ks
 from .._kernels import relund as _k
+from .._kernels import relund_stage as _kst
 from .._kernels.relu1d import NOISE_ROUNDINGS
-from ._events import DegenerateError, EventDriver
+from ._events import DegenerateError, EventDriver, ZenoError, zeno_message
 
 _EPS = np.finfo(np.float64).eps
+#: events the compiled loop may decide between two returns to Python
+_EVENTS = 4096
 INACTIVE, ACTIVE, SLIDING = 0, 1, 2
 
 
@@ -171,6 +176,8 @@ class ExactND(EventDriver):
         self._work = (np.zeros((n, M)), np.zeros((2, M)), np.zeros((6, self.theta.size)),
                       np.zeros((n, D)))
         self.pins = [[] for _ in range(n)]
+        # the event scan's skip bound per neuron (flowlab._kernels.relund.events)
+        self.dist, self.moved = np.zeros(n), np.zeros(n)
         self._blocks, self._pattern = {}, None      # caches of _pin_block, _pin_arrays
         self.mask = np.zeros((n, M), dtype=np.uint8)
         self.mask[:] = self._evaluate()[1] > 0.0
@@ -245,7 +252,7 @@ class ExactND(EventDriver):
         ipar = np.array([n, D, int(self.train_W), int(self.train_a), 0], dtype=np.int64)
         model = self._static + (ipar, self.mask, pins, free, self.theta.copy(), rows, sigma,
                                 np.zeros(4, dtype=np.int64), L, Pi, Kq, elim) + self._work + (
-                                    Nb, slot)
+                                    Nb, slot, self.dist, self.moved)
         if slides:
             _k.forward(model, self.theta)
             ns = 0
@@ -282,7 +289,7 @@ class ExactND(EventDriver):
     def _evaluate(self):
         """(model, Z, R, rho, field) at the current parameters and stage."""
         model = self._model(slides=False)
-        _k.forward(model, self.theta)
+        _k.forward_all(model, self.theta)
         F = np.empty_like(self.theta)
         _k.field(model, self.theta, F)
         return model, model[20].copy(), model[21][0].copy(), model[21][1].copy(), F
@@ -316,6 +323,7 @@ class ExactND(EventDriver):
                 f"inputs {X[Q, :-1].tolist()}) at t = {t:.12g}: {why}; the exact flow stops "
                 "here (continue with one of scipy's methods or perturb the data)")
         Wj = self.theta[j * D:(j + 1) * D]
+        self.dist[j] = 0.0                  # W_j, its sides or pins change: scan it again
         # put W_j on every contact surface (an O(tolerance) change)
         Wj -= XQ.T @ np.linalg.lstsq(XQ @ XQ.T, XQ @ Wj, rcond=None)[0]
         _, _, R, rho, F = self._evaluate()
@@ -430,6 +438,9 @@ class ExactND(EventDriver):
     def _to_net_rows(self, rows):
         return rows
 
+    def _to_net_rows_inplace(self, rows):
+        pass
+
     def _event_rows(self):
         """Events on unique points expanded to every data point with that input."""
         members = {}
@@ -454,34 +465,54 @@ class ExactND(EventDriver):
                 self._contact(int(j), np.flatnonzero(on[j]).tolist(), {}, self.t)
         model = self._model()
         armed = self._armed()
-        lin = _rd.new_lin(model[11].size)
+        stepper = self.stepper
+        # room for the most events one batch can add (the compiled loop returns when
+        # less is left)
+        cap = _EVENTS + 2 * (self.n + 1)
+        ev_t = np.empty(cap)
+        ev_i = np.empty((cap, 4), dtype=np.int64)
+        # with gtol every step is checked here, so the compiled loop returns at each event
+        handle = not self.gtol
         while True:
             u = self._state(model)
-            if lin[2].shape[0] != u.size:
-                lin = _rd.new_lin(u.size)
-            st, k = _rd.run(model, self.t, u, self.t_end, self.stats[1], self.rtol, self.atol,
-                            max(budget - self.n_steps, 0), out_t, out_nodes,
-                            out_loss, armed, self.stats, lin)
-            k, steady = self._steady(out_nodes, k)
-            self._keep_steps(out_t, out_nodes, out_loss, k)
+            lin, xw, mode = stepper.arrays(u.size)
+            self.counters[0] = self.counters[1] = 0
+            st = _kst.advance(model, self.t, u, self.t_end, self.rtol, self.atol,
+                              max(budget - self.n_steps, 0), out_t, out_nodes, out_loss, armed,
+                              self.stats, lin, xw, mode, handle, ev_t, ev_i, self.counters,
+                              self.recent)
+            k, ne = int(self.counters[0]), int(self.counters[1])
+            stepper.count(k)
+            degree = _ex.DEGREE if mode in (1, 3) else 3
+            k, steady = self._steady(out_nodes, k, degree)
+            self._keep_steps(out_t, out_nodes, out_loss, k, degree)
+            for e in range(ne):
+                j, p, _, side = (int(v) for v in ev_i[e])
+                self._record(float(ev_t[e]), j, p, "cross", side)
             self._advanced(bar, float(out_t[k - 1]) if steady else self.stats[0])
             _k.expand(model, u, self.theta)
             if steady:
-                self.theta[:] = out_nodes[k - 1, 3]
+                self.theta[:] = out_nodes[k - 1, degree]
                 return self._steady_state()
-            if st == _rd.DONE:
+            if st == _ks.DONE:
                 return self._finished()
-            stop = self._stop(st == _rd.FAILED, budget)
+            if st == _ks.ZENO:
+                raise ZenoError(zeno_message(self.recent.size, self.t))
+            stop = self._stop(st == _ks.FAILED, budget)
             if stop is not None:
                 return stop
-            if st == _rd.FULL:
+            if st == _ks.SWITCH:
+                stepper.after(_ex.STIFF if stepper.explicit else _rd.EVENT, self.t,
+                              self.t_end, u.size, self.stats)
+                continue
+            if st == _ks.FULL:
                 continue
             self._handle(model, self.t)
             self._check_zeno(self.t)
             model = self._model()
             armed = self._armed()
 
-    def _steady(self, out_nodes, k):
+    def _steady(self, out_nodes, k, degree):
         """With ``gtol``: the first recorded step whose velocity norm is below it ends the
         run; returns (steps kept, whether it ended)."""
         if not self.gtol or k == 0:
@@ -489,7 +520,7 @@ class ExactND(EventDriver):
         model = self._model(slides=False)
         F = np.empty_like(self.theta)
         for i in range(k):
-            th = out_nodes[i, 3]
+            th = out_nodes[i, degree]
             _k.forward(model, th)
             _k.field(model, th, F)
             if np.linalg.norm(F) < self.gtol:

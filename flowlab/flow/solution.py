@@ -26,9 +26,10 @@ EVENT_DTYPE = np.dtype([("t", "f8"), ("neuron", "i8"), ("point", "i8"), ("kind",
 #: solver could not continue; see ``message``), "zeno" (an accumulation of
 #: events was detected; see ``message``), "degenerate" (the Filippov solution stops
 #: being unique, e.g. a neuron collapses to w = b = 0; see ``message``),
-#: "max_steps" (step budget exhausted).
+#: "max_steps" (step budget exhausted), "stiff" (an explicit stepper stopped on a
+#: stiff flow rather than take millions of steps; see ``message``).
 STATUSES = ("finished", "steady_state", "interrupted", "failed", "zeno", "degenerate",
-            "max_steps")
+            "max_steps", "stiff")
 
 
 def empty_events() -> np.recarray:

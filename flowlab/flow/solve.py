@@ -72,7 +72,8 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
          rtol: float = 1e-10, atol: float = 1e-12, trainable=None, t_eval=None,
          gtol: float | None = None, max_steps: int | None = None, first_step: float | None = None,
          max_step: float = np.inf, dense: bool = True, progress: bool | None = None,
-         save=None, checkpoint_every: float = 60.0, t0: float = 0.0) -> Solution:
+         save=None, checkpoint_every: float = 60.0, t0: float = 0.0,
+         stepper: str | None = None) -> Solution:
     """Integrate the gradient flow d theta/dt = -grad L(theta) from ``net`` up to ``t_end``.
 
     Parameters
@@ -122,6 +123,14 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         :func:`resume`.
     t0 : float
         Start time (used by :func:`resume`).
+    stepper : {"auto", "explicit", "radau"}, optional
+        The compiled stepper of ``method="exact"`` (:mod:`flowlab.flow._stepper`):
+        ``"auto"`` (default) steps explicitly (Dormand-Prince 5(4): O(P) memory, no
+        Jacobian) while the flow is not stiff and hands stiff stretches to Radau IIA with
+        the exact Jacobian, switching back when the flow is no longer stiff (every
+        switch is listed in ``sol.info["stepper_switches"]``); ``"explicit"`` and
+        ``"radau"`` force one of them.  A forced explicit stepper on a stiff flow stops
+        with status "stiff" rather than take millions of steps.
 
     Returns
     -------
@@ -149,12 +158,16 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     if max_steps is not None:
         max_steps = v.check_int(max_steps, "max_steps", minimum=1)
     checkpoint_every = v.check_real(checkpoint_every, "checkpoint_every", positive=True)
+    if stepper is not None and method != "exact":
+        raise ValueError(f"`stepper` chooses the stepper of method='exact'; method={method!r} "
+                         "has its own: leave stepper=None.")
     opts = dict(method=method, rtol=rtol, atol=atol, t_eval=t_eval, gtol=gtol,
                 max_steps=max_steps, first_step=first_step, max_step=max_step, dense=bool(dense),
                 progress=progress, save=save, checkpoint_every=checkpoint_every, t0=t0)
     if method == "exact":
+        from ._stepper import check_stepper
         from .exact import solve_exact
-        return solve_exact(prob, t_end, **opts)
+        return solve_exact(prob, t_end, stepper=check_stepper(stepper), **opts)
     if method in _COMPILED:
         from .compiled import solve_compiled
         return solve_compiled(prob, t_end, **opts)

@@ -1,0 +1,328 @@
+"""A compiled explicit, event-driven integrator for u' = F(u): Dormand-Prince 5(4).
+
+The explicit counterpart of :func:`flowlab._kernels.radau.run`, for the non-stiff
+stretches of a flow and for networks too wide for a dense Jacobian: it calls the
+same model hooks (registered with :func:`flowlab._kernels.radau.register_model`:
+``rhs``, ``rhs_loss``, ``output``, ``expand_rows``, ``events``, ``event_rate``), never
+the Jacobian, and holds O(n) memory besides its output buffers (seven stage vectors
+and a few work vectors: no n x n array).
+
+The method is the embedded pair of Dormand & Prince (1980), order 5 with an order-4
+error estimate, first stage same as last (FSAL: six new right-hand sides per step), its
+continuous extension of degree 4 (Shampine 1986) and the step-size control of Hairer,
+Norsett & Wanner (*Solving ODEs I*, II.4; safety 0.9, factors in [0.2, 10], no growth
+right after a rejection).  The coefficients are read from scipy's ``RK45`` class.
+
+Events are handled as in the Radau stepper: every accepted step hands the model's
+``events`` hook the continuous extension at the Lobatto nodes s = 0, 1/4, 3/4, 1 (the
+cubic through them is what the event scan watches); the step's dense output is the
+continuous extension itself, recorded at the ``DEGREE + 1`` = 5 Chebyshev-Lobatto nodes
+of degree 4 (``out_nodes`` needs room for them); the earliest event is reached by a step of exactly the located length
+from the step's start, then polished by one Newton correction t -> t - e/e' (an
+O(dt^2) change), so that the event function vanishes to rounding at the recorded
+event state.
+
+Stiffness.  A gradient flow's Jacobian is minus a Hessian: real eigenvalues, the
+largest of size lambda_max.  The method is stable for h lambda_max below about 3.3
+on the negative real axis; when the flow is stiff at the requested tolerance, the
+step sizes the error control picks hover at that bound.  After each accepted step
+h ||F(y_new) - F(y_6)|| / ||y_new - y_6|| (y_6 the state of the sixth stage, which
+like y_new sits at the step's end) estimates h lambda_max for free (Hairer's test in
+DOPRI5); when it exceeds 3.25 on ``STIFF_STEPS`` accepted steps in a row (six steps
+below reset the count), the flow is declared stiff: ``run`` returns ``STIFF`` if its
+caller asked for that (``stiff_stop``), and in any case counts it in ``xw[1][0]``.
+"""
+
+import math
+
+import numba as nb
+import numpy as np
+from scipy import integrate
+
+from .._config import NUMBA_OPTIONS
+from . import radau
+from .borrow import borrowed
+from .radau import (DONE, EVENT, FAILED, FULL, NODES, model_event_rate, model_events,
+                    model_expand_rows, model_rhs, model_rhs_loss)
+
+#: status code of :func:`run` beside radau's DONE, EVENT, FULL, FAILED
+STIFF = 4
+
+_C = np.ascontiguousarray(integrate.RK45.C, dtype=np.float64)
+_A = np.ascontiguousarray(integrate.RK45.A, dtype=np.float64)       # (6, 5)
+_B = np.ascontiguousarray(integrate.RK45.B, dtype=np.float64)       # (6,)
+_E = np.ascontiguousarray(integrate.RK45.E, dtype=np.float64)       # (7,)
+_P = np.ascontiguousarray(integrate.RK45.P, dtype=np.float64)       # (7, 4)
+#: the recorded dense output: the continuous extension (degree 4) at the Chebyshev-Lobatto
+#: nodes of degree 4 (those of flowlab.flow.dense)
+DEGREE = 4
+_S_RECORD = 0.5 * (1.0 - np.cos(np.pi * np.arange(DEGREE + 1) / DEGREE))
+_S_RECORD[0], _S_RECORD[-1] = 0.0, 1.0
+
+
+def _weights(svals):
+    """Weights W[i, j] with y(s_i) = y + h sum_j K_j W[i, j]: W_j(s) = sum_k P[j, k]
+    s^(k+1)."""
+    return np.array([[sum(_P[j, k] * s ** (k + 1) for k in range(_P.shape[1]))
+                      for j in range(_P.shape[0])] for s in svals])
+
+
+#: at the interior event-scan nodes 1/4 and 3/4, and at the interior recorded nodes
+_WD = _weights(NODES[1:3])
+_WR = _weights(_S_RECORD[1:DEGREE])
+SAFETY = 0.9
+MIN_FACTOR = 0.2
+MAX_FACTOR = 10.0
+#: h lambda_max above this counts as a step on the stability bound (the real
+#: stability interval of the pair is about [-3.3, 0])
+STIFF_HLAMBDA = 3.25
+#: this many stability-bound steps in a row declare the flow stiff
+STIFF_STEPS = 15
+#: this many steps below the bound reset the count
+NONSTIFF_STEPS = 6
+#: the stability interval of the method on the negative real axis (|h lambda| below)
+STABILITY = 3.3
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def new_work(n):
+    """Work arrays of :func:`run` for up to n unknowns: (K (7, n) stages, ints [stiff count,
+    non-stiff count, stiff declarations, accepted, rejected], floats [last h lambda
+    estimate, its largest value], K2 (7, n), (6, n) vectors)."""
+    return (np.zeros((7, n)), np.zeros(5, dtype=np.int64), np.zeros(2), np.zeros((7, n)),
+            np.zeros((6, n)))
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _step(model, y, h, K, ytmp, y_new):
+    """One Dormand-Prince step of size h from y with K[0] = F(y) given: stages into
+    K[1:6], y_new, and K[6] = F(y_new); ``ytmp`` ends holding the sixth stage's state.
+    Returns the loss at y_new."""
+    n = y.size
+    for s in range(1, 6):
+        for p in range(n):
+            acc = 0.0
+            for j in range(s):
+                acc += _A[s, j] * K[j, p]
+            ytmp[p] = y[p] + h * acc
+        model_rhs(model, ytmp, K[s])
+    for p in range(n):
+        acc = 0.0
+        for j in range(6):
+            acc += _B[j] * K[j, p]
+        y_new[p] = y[p] + h * acc
+    return model_rhs_loss(model, y_new, K[6])
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _error_norm(y, y_new, h, K, rtol, atol):
+    """RMS norm of the order-4 error estimate h sum_j E_j K_j, scaled by the tolerances
+    (inf if anything is not finite)."""
+    n = y.size
+    s = 0.0
+    for p in range(n):
+        acc = 0.0
+        for j in range(7):
+            acc += _E[j] * K[j, p]
+        v = h * acc / (atol + max(abs(y[p]), abs(y_new[p])) * rtol)
+        s += v * v
+    en = math.sqrt(s / max(n, 1))
+    return en if math.isfinite(en) else np.inf
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _dense_nodes(y, y_new, h, K, nodes):
+    """The continuous extension at the Lobatto nodes 0, 1/4, 3/4, 1 into ``nodes``."""
+    n = y.size
+    for p in range(n):
+        nodes[0, p] = y[p]
+        nodes[3, p] = y_new[p]
+    for q in range(2):
+        for p in range(n):
+            acc = 0.0
+            for j in range(7):
+                acc += _WD[q, j] * K[j, p]
+            nodes[q + 1, p] = y[p] + h * acc
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _record(model, y, h, K, end, theta, out_t, out_nodes, out_loss, k, t_new, loss):
+    """Write step k: end time, the continuous extension at the recorded nodes (the end
+    value is ``end``; states, expanded to full parameters when the run returns) and the
+    loss at the end (``loss``, or computed here if it is negative)."""
+    out_t[k] = t_new
+    n = y.size
+    for p in range(n):
+        out_nodes[k, 0, p] = y[p]
+        out_nodes[k, DEGREE, p] = end[p]
+    for q in range(DEGREE - 1):
+        for p in range(n):
+            acc = 0.0
+            for j in range(7):
+                acc += _WR[q, j] * K[j, p]
+            out_nodes[k, q + 1, p] = y[p] + h * acc
+    if loss < 0.0:
+        loss = radau.model_output(model, end, theta, True)
+    out_loss[k] = loss
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _h_lambda(y_new, ytmp, K, h):
+    """h ||F(y_new) - F(y_6)|| / ||y_new - y_6||: an estimate of h lambda_max."""
+    num = 0.0
+    den = 0.0
+    for p in range(y_new.size):
+        a = K[6, p] - K[5, p]
+        b = y_new[p] - ytmp[p]
+        num += a * a
+        den += b * b
+    if den > 0.0:
+        return h * math.sqrt(num / den)
+    return 0.0
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_loss, armed,
+        stats, xw, stiff_stop):
+    """Integrate from (t0, y0) towards t_end; see the module docstring.
+
+    The arguments and outputs are those of :func:`flowlab._kernels.radau.run`, with
+    ``xw`` (from :func:`new_work`) in place of the linear-solver state; ``stiff_stop``
+    true makes the run return ``STIFF`` (after recording the step that declared it)
+    when the flow is found stiff.  ``stats`` = [t, h_next, nfev, njev, nlu, steps,
+    err_old, h_old] as for Radau (njev and nlu stay untouched).
+    Returns (status, number of recorded steps).
+    """
+    theta = np.empty(out_nodes.shape[2])
+    return _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_loss,
+                armed, stats, xw, stiff_stop, theta)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_loss, armed,
+         stats, xw, stiff_stop, theta):
+    """The step loop of :func:`run`, on borrowed views of its arrays (every array here is
+    an argument, held by the caller for the whole call: flowlab._kernels.borrow)."""
+    model = borrowed(model)
+    K, ints, flts, K2, V = borrowed(xw)
+    y0 = borrowed(y0)
+    out_t = borrowed(out_t)
+    out_nodes = borrowed(out_nodes)
+    out_loss = borrowed(out_loss)
+    armed = borrowed(armed)
+    stats = borrowed(stats)
+    theta = borrowed(theta)
+    n = y0.size
+    # the work arrays may be longer than the state (they are kept across layouts)
+    K = K[:, :n]
+    K2 = K2[:, :n]
+    V = V[:, :n]
+    ytmp = V[0]
+    y_new = V[1]
+    nodes = V[2:6]
+    eps = np.finfo(np.float64).eps
+    y = y0
+    model_rhs(model, y, K[0])
+    nfev = 1
+    t = t0
+    k = 0
+    status = DONE
+    while True:
+        if t >= t_end - 10.0 * eps * abs(t_end):
+            status = DONE
+            break
+        if k >= out_t.size or k >= max_steps:
+            status = FULL
+            break
+        if t + 1.0001 * h >= t_end:
+            h = t_end - t
+        if not h > 10.0 * eps * max(abs(t), 1e-300):
+            status = FAILED
+            break
+        rejected = False
+        loss = 0.0
+        en = 0.0
+        while True:
+            loss = _step(model, y, h, K, ytmp, y_new)
+            nfev += 6
+            en = _error_norm(y, y_new, h, K, rtol, atol)
+            if en <= 1.0:
+                break
+            ints[4] += 1
+            h *= max(MIN_FACTOR, SAFETY * en ** -0.2) if math.isfinite(en) else MIN_FACTOR
+            rejected = True
+            if not h > 10.0 * eps * max(abs(t), 1e-300):
+                break
+        if not en <= 1.0:
+            status = FAILED
+            break
+        ints[3] += 1
+        # -- stiffness: h lambda_max at the stability bound, step after step ---------------
+        hl = _h_lambda(y_new, ytmp, K, h)
+        flts[0] = hl / h
+        flts[1] = max(flts[1], hl / h)
+        stiff_now = False
+        if hl > STIFF_HLAMBDA:
+            ints[1] = 0
+            ints[0] += 1
+            if ints[0] >= STIFF_STEPS:
+                ints[0] = 0
+                ints[2] += 1
+                stiff_now = True
+        else:
+            ints[1] += 1
+            if ints[1] >= NONSTIFF_STEPS:
+                ints[0] = 0
+        # -- events --------------------------------------------------------------------
+        _dense_nodes(y, y_new, h, K, nodes)
+        found, s_ev = model_events(model, nodes, armed)
+        if found:
+            status = EVENT
+            s_ev = min(max(s_ev, 0.0), 1.0)
+            h_ev = s_ev * h
+            Kev = K
+            if 0.0 < s_ev < 1.0:
+                # a step of exactly the located length from the step's start
+                for p in range(n):
+                    K2[0, p] = K[0, p]
+                _step(model, y, h_ev, K2, ytmp, V[1])
+                nfev += 6
+                _dense_nodes(y, V[1], h_ev, K2, nodes)
+                Kev = K2
+            f1 = Kev[6]
+            # Newton polish of the event time and state
+            e1, de1 = model_event_rate(model, nodes[3], f1)
+            if de1 != 0.0 and math.isfinite(e1 / de1):
+                dt = -e1 / de1
+                if abs(dt) <= 1e-3 * h_ev and h_ev + dt > 0.0:
+                    h_ev += dt
+                    for p in range(n):
+                        nodes[3, p] += dt * f1[p]
+            if h_ev > 0.0:
+                _record(model, y, h_ev, Kev, nodes[3], theta, out_t, out_nodes, out_loss, k,
+                        t + h_ev, -1.0)
+                k += 1
+                t = t + h_ev
+                for p in range(n):
+                    y[p] = nodes[3, p]
+            break
+        # -- accepted: output and next step size -----------------------------------------
+        _record(model, y, h, K, y_new, theta, out_t, out_nodes, out_loss, k, t + h, loss)
+        k += 1
+        t = t + h
+        for p in range(n):
+            y[p] = y_new[p]
+            K[0, p] = K[6, p]
+        factor = MAX_FACTOR if en == 0.0 else min(MAX_FACTOR, SAFETY * en ** -0.2)
+        if rejected:
+            factor = min(1.0, factor)
+        h *= factor
+        if stiff_now and stiff_stop:
+            status = STIFF
+            break
+    model_expand_rows(model, out_nodes, k, V[0])
+    stats[0] = t
+    stats[1] = h
+    stats[2] += nfev
+    stats[5] += k
+    return status, k

@@ -1,0 +1,265 @@
+"""Compiled crossings of the general exact ReLU flow (d > 1): most events without Python.
+
+Most events of a ReLU flow are crossings: a neuron's hyperplane passes one data point
+and the point changes side.  :func:`advance` runs a stepper (explicit or Radau IIA) on
+the stage model of :mod:`flowlab._kernels.relund` and decides such events itself, with
+the rule of :class:`flowlab.flow.exact_nd.ExactND` for a neuron in contact with one
+point (for one point the box-complementarity problem of ``contact_modes`` is the
+univariate rule :func:`flowlab._kernels.relu1d_stage.rule`): the neuron is snapped onto
+the surface, the point's side is decided from the one-sided rates of g, the event is
+recorded, and the run goes on.  Everything else goes back to Python with the state
+untouched where Python has not yet seen it: a slide that starts, ends or comes within
+its tolerance of ending, a neuron that is pinned or in contact with several points at
+once, and ``gtol`` runs (Python checks the steps for the steady state).  The checks and
+their order are those of ``ExactND._handle`` and ``ExactND._contact``, so a run takes
+the same decisions whichever side makes them.
+"""
+
+import math
+
+import numba as nb
+import numpy as np
+
+from .._config import NUMBA_OPTIONS
+from . import explicit, radau
+from .borrow import borrowed
+from .relu1d import NOISE_ROUNDINGS
+from .relu1d_stage import (DONE, FAILED, FULL, NEED_PYTHON, SWITCH, TO_ACTIVE, TO_INACTIVE,
+                           ZENO, ZENO_SPAN, K_CROSS, _radau_nonstiff, rule, SLIDE)
+from .relund import (EV_CROSS, _n_pins, arm_threshold, expand, field, forward_all,
+                     slide_functions)
+
+_EPS = np.finfo(np.float64).eps
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _slides_clear(model, theta, ev_kind, rtol, atol, a_tol):
+    """True when no slide ends here: the event is a crossing and every slide row's margin
+    is beyond its tolerance (``forward`` must have run at theta)."""
+    rows, sigma, ipar = model[13], model[14], model[8]
+    nD = ipar[0] * ipar[1]
+    if ev_kind != EV_CROSS:
+        return False
+    for r in range(ipar[4]):
+        j = rows[r, 0]
+        if rows[r, 2] == 2:
+            if sigma[r] * theta[nD + j] <= a_tol:
+                return False
+            continue
+        A, Rq = slide_functions(model, j, rows[r, 1])
+        margin = sigma[r] * (A if rows[r, 2] == 0 else Rq - A)
+        if margin <= 10.0 * (rtol * (abs(A) + abs(Rq)) + atol):
+            return False
+    return True
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _hits(model, theta, F, j0, p0, rtol, atol, hit_j, hit_p):
+    """Pairs to decide at the event (as ExactND._handle): the event's own pair, pairs
+    already across their surface, and pairs within the integration tolerance of it
+    moving towards it; pinned pairs are not watched.  ``forward_all`` and ``field`` must
+    have run at theta.  Returns their number."""
+    X, ext, ipar, mask, pins, Z = model[1], model[6], model[8], model[9], model[10], model[20]
+    n, D = ipar[0], ipar[1]
+    M = X.shape[0]
+    nh = 0
+    for j in range(n):
+        scale = 0.0
+        for k in range(D):
+            scale += abs(theta[j * D + k]) * ext[k]
+        tol = 10.0 * (rtol * scale + atol)
+        k_p = _n_pins(pins, j)
+        for p in range(M):
+            pinned = False
+            for s in range(k_p):
+                if pins[j, s] == p:
+                    pinned = True
+            if pinned:
+                continue
+            z = Z[j, p]
+            side = 1.0 if mask[j, p] else -1.0
+            gdot = 0.0
+            for k in range(D):
+                gdot += F[j * D + k] * X[p, k]
+            across = z <= 0.0 if side > 0 else z > 0.0
+            near = abs(z) <= tol and gdot * side < 0.0
+            if across or near or (j == j0 and p == p0):
+                hit_j[nh] = j
+                hit_p[nh] = p
+                nh += 1
+    return nh
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _decide_one(model, theta, F, j, q, train_a, a_tol):
+    """The rule for neuron j in contact with the single point q (``forward_all`` and
+    ``field`` evaluated at theta, W_j on the surface): a decision code of
+    :func:`flowlab._kernels.relu1d_stage.rule`."""
+    X, fpar, ipar, mask, RR = model[1], model[7], model[8], model[9], model[21]
+    n, D = ipar[0], ipar[1]
+    M = X.shape[0]
+    sc = fpar[0]
+    R = RR[0]
+    rho = RR[1]
+    c = theta[n * D + j]
+    Fa = F[n * D + j]
+    if c == 0.0 or (train_a and abs(c) <= a_tol and Fa != 0.0):
+        c = Fa
+    side = 1 if mask[j, q] else -1
+    # b = -scale x~_q . sum_{S_j \ q} R_i x~_i; N = scale |x~_q|^2 R_q; rounding level
+    dot = 0.0
+    mag = 0.0
+    for i in range(M):
+        if i == q or mask[j, i]:
+            xx = 0.0
+            for k in range(D):
+                xx += X[q, k] * X[i, k]
+            if i != q:
+                dot += R[i] * xx
+            mag += abs(xx) * rho[i]
+    nq = 0.0
+    for k in range(D):
+        nq += X[q, k] * X[q, k]
+    b = -sc * dot
+    N = sc * nq * R[q]
+    tol = NOISE_ROUNDINGS * _EPS * sc * abs(c) * mag
+    if c == 0.0:
+        return 0                                   # no field on W_j: it stays
+    return rule(c * b, c * (b - N), tol, side)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _arm_all(model, theta, armed):
+    """armed[j, p] = the pair is on its side by more than the arming threshold
+    (``forward_all`` must have run at theta), as ExactND._armed."""
+    X, ext, ipar, mask, Z = model[1], model[6], model[8], model[9], model[20]
+    n, D = ipar[0], ipar[1]
+    for j in range(n):
+        thr = arm_threshold(theta, ext, j, D)
+        for p in range(X.shape[0]):
+            side = 1.0 if mask[j, p] else -1.0
+            armed[j, p] = Z[j, p] * side > thr
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_loss, armed,
+            stats, lin, xw, mode, handle, ev_t, ev_i, counters, recent):
+    """Integrate and decide single-point crossings until something needs Python.
+
+    ``mode`` as for :func:`flowlab._kernels.relu1d_stage.advance` (0/2 Radau IIA with
+    ``lin``, 1/3 the explicit stepper with ``xw``; 2 and 3 may return SWITCH);
+    ``handle`` false returns at every event (NEED_PYTHON).  ``counters`` = [steps
+    recorded, events recorded, zeno ring position, zeno ring fill]; ``ev_t``/``ev_i``
+    receive the events decided here (t; neuron, unique point, kind, side).  The state
+    u, the model's mask and the arming flags are updated in place; ``model[15]`` holds
+    the event Python is to handle.  Returns the status code.
+    """
+    model = borrowed(model)
+    u = borrowed(u)
+    ipar, mask, ev, dist = model[8], model[9], model[15], model[26]
+    n, D = ipar[0], ipar[1]
+    M = model[1].shape[0]
+    nD = n * D
+    P = model[12].size
+    train_a = ipar[3] == 1
+    theta = np.empty(P)
+    F = np.empty(P)
+    hit_j = np.empty(n * M, dtype=np.int64)
+    hit_p = np.empty(n * M, dtype=np.int64)
+    seen = np.zeros(n, dtype=np.int64)
+    cap = out_t.size
+    ecap = ev_t.size
+    while True:
+        k0 = counters[0]
+        if k0 >= cap or k0 >= max_steps or counters[1] + n + 1 >= ecap:
+            return FULL
+        if mode == 1 or mode == 3:
+            st, k = explicit.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
+                                 out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, xw,
+                                 mode == 3)
+        else:
+            st, k = radau.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
+                              out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, lin)
+        counters[0] += k
+        t = stats[0]
+        if st == radau.DONE:
+            return DONE
+        if st == radau.FAILED:
+            return FAILED
+        if st == explicit.STIFF:
+            return SWITCH
+        switch = mode == 2 and _radau_nonstiff(lin, stats[1])
+        if st == radau.FULL:
+            if switch:
+                return SWITCH
+            continue
+        if not handle or ipar[2] != 1:
+            return NEED_PYTHON
+        # -- an event: is it a crossing that can be decided here? -----------------------
+        expand(model, u, theta)
+        forward_all(model, theta)
+        amax = 0.0
+        for j in range(n):
+            amax = max(amax, abs(theta[nD + j]))
+        a_tol = 10.0 * (rtol * amax + atol)
+        if not _slides_clear(model, theta, ev[0], rtol, atol, a_tol):
+            return NEED_PYTHON
+        field(model, theta, F)
+        nh = _hits(model, theta, F, ev[1], ev[2], rtol, atol, hit_j, hit_p)
+        for h in range(nh):
+            seen[hit_j[h]] = 0
+        for h in range(nh):
+            j = hit_j[h]
+            seen[j] += 1
+            if seen[j] > 1 or _n_pins(model[10], j) > 0:
+                return NEED_PYTHON
+        # -- decide them neuron by neuron, in order (as ExactND._handle) -------------------
+        order = np.argsort(hit_j[:nh])
+        X = model[1]
+        nu = model[5]
+        for h in order:
+            j = hit_j[h]
+            q = hit_p[h]
+            # snap W_j onto the surface (an O(tolerance) change), in the state and theta
+            z = 0.0
+            for kk in range(D - 1):
+                z += theta[j * D + kk] * X[q, kk]
+            z += theta[j * D + D - 1]
+            for kk in range(D):
+                u[j * D + kk] -= z / nu[q] * X[q, kk]
+            expand(model, u, theta)
+            forward_all(model, theta)
+            field(model, theta, F)
+            code = _decide_one(model, theta, F, j, q, train_a, a_tol)
+            if code == SLIDE:
+                return NEED_PYTHON
+            dist[j] = 0.0
+            new_side = 0
+            if code == TO_ACTIVE and not mask[j, q]:
+                mask[j, q] = 1
+                new_side = 1
+            elif code == TO_INACTIVE and mask[j, q]:
+                mask[j, q] = 0
+                new_side = -1
+            if new_side != 0:
+                e = counters[1]
+                ev_t[e] = t
+                ev_i[e, 0] = j
+                ev_i[e, 1] = q
+                ev_i[e, 2] = K_CROSS
+                ev_i[e, 3] = new_side
+                counters[1] += 1
+        # Zeno: ZENO_COUNT handled events within ZENO_SPAN relative time
+        pos = counters[2]
+        recent[pos] = t
+        counters[2] = (pos + 1) % recent.size
+        counters[3] = min(counters[3] + 1, recent.size)
+        if counters[3] == recent.size:
+            oldest = recent[counters[2]]
+            if t - oldest <= ZENO_SPAN * max(1.0, abs(t)):
+                return ZENO
+        # (Z is current: the last forward_all ran after the last snap, and sides do not
+        # change Z)
+        _arm_all(model, theta, armed)
+        if switch:
+            return SWITCH
