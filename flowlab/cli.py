@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("study", help="path to STUDY.toml")
     f.add_argument("--out", help="output folder (default: [output] dir or results/<study>)")
     f.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    r = sub.add_parser("reproduce", help="run a named reproduction of a seed's figure/table")
+    r = sub.add_parser("reproduce", help="run a named reproduction of a paper's figure or table")
     r.add_argument("name", nargs="?", help="reproduction name (see --list)")
     r.add_argument("--list", action="store_true", help="list the reproductions")
     r.add_argument("--quick", action="store_true", help="reduced size (minutes, used by CI)")
@@ -44,8 +44,8 @@ def main(argv=None) -> int:
         if args.command == "reproduce":
             from . import experiments
             if args.list:
-                for name, title, seeds in experiments.describe():
-                    print(f"{name:24s} {title}  [{', '.join(seeds)}]")
+                for name, title, papers in experiments.describe():
+                    print(f"{name:24s} {title}  [{'; '.join(papers)}]")
                 return 0
             if not args.name:
                 raise ValueError("give a reproduction NAME or --list.")

@@ -219,7 +219,8 @@ def _network(cfg: dict, d: int):
         if d != 1:
             raise StudyError("[model] kind = 'ReLU1D' needs 1-d data.")
         if scheme != "he":
-            raise StudyError("[init] scheme for ReLU1D must be 'he' (seed 003, Sec. 5).")
+            raise StudyError("[init] scheme for ReLU1D must be 'he' (Ainsworth & Shin 2021, Sec. "
+                             "5).")
         return _init.he(n, seed=seed, train_w=model.get("train_w", False))
     act = model.get("activation", "tanh")
     if scheme == "he":
@@ -227,7 +228,7 @@ def _network(cfg: dict, d: int):
             raise StudyError("[init] scheme 'he' builds ReLU networks; set activation = 'relu' "
                              "or choose another scheme.")
         if d != 1:
-            raise StudyError("[init] scheme 'he' (seed 003) is for 1-d data.")
+            raise StudyError("[init] scheme 'he' (Ainsworth & Shin 2021) is for 1-d data.")
         return _init.he(n, seed=seed, model="twolayer")
     if scheme == "small":
         if "var" not in ini:
@@ -237,7 +238,8 @@ def _network(cfg: dict, d: int):
         return _init.xavier(n, d, activation=act, seed=seed, bound=ini.get("bound"))
     if scheme == "deterministic":
         if d != 1:
-            raise StudyError("[init] scheme 'deterministic' (seed 000, (12)) is for 1-d data.")
+            raise StudyError("[init] scheme 'deterministic' (Yang, Zhao & Zhu 2024, (12)) is for "
+                             "1-d data.")
         lo, hi = cfg["data"].get("interval", [-1.0, 1.0])
         return _init.deterministic_1d(n, activation=act, interval=(lo, hi), seed=seed)
     return _init.uniform_density(n, d, activation=act, seed=seed,

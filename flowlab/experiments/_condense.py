@@ -1,8 +1,8 @@
 """Shared pieces of the condensation reproductions ``condense-1d`` and ``condense-5d``.
 
 Both train the same network twice from one small initialisation: by gradient
-flow up to the end of its initial stage (seed 001, Sec. 3: the loss at 70% of
-its initial value) and by full-batch Adam as the seeds did, then count the
+flow up to the end of its initial stage (Zhou et al. 2022, Sec. 3: the loss at 70% of
+its initial value) and by full-batch Adam as the papers did, then count the
 lines the features of the carrying neurons condense on.  Lines are judged by
 the output they carry: the fewest lines, largest first, that hold 90% of the
 carriers' amplitude are counted (``LINE_SHARE``); the lines of stray neurons

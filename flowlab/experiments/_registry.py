@@ -3,8 +3,8 @@
 A reproduction is a function ``run(report)`` registered under a name with
 :func:`register`.  It computes, saves figures through ``report.figure`` and
 states each claim it checks through ``report.check``; :func:`run` writes
-``summary.json`` with at least ``{"name", "quick", "checks"}``, each check
-``{"what", "seed", "measured", "holds"}``.  A check that fails stays in the
+``summary.json`` with at least ``{"name", "quick", "papers", "checks"}``, each
+check ``{"what", "paper", "measured", "holds"}``.  A check that fails stays in the
 summary with ``"holds": false``: the summary reports, it never hides.
 """
 
@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from .. import io as _io
+from .. import references as _references
 from .._version import __version__
 
 __all__ = ["Report", "register", "run", "names", "describe"]
@@ -32,7 +33,7 @@ class _Entry:
     name: str
     func: Callable
     title: str
-    seeds: tuple
+    papers: tuple
 
 
 _REGISTRY: dict[str, _Entry] = {}
@@ -47,18 +48,24 @@ def _with_torch_threads(func, n):
     return run
 
 
-def register(name: str, title: str, seeds=(), torch_threads=None):
+def register(name: str, title: str, papers=(), torch_threads=None):
     """Decorator registering ``func(report)`` as the reproduction ``name``.
 
+    ``papers``: keys of :data:`flowlab.references.PAPERS` (e.g. ``"Ainsworth &
+    Shin 2021"``), the papers whose figures or tables it reproduces.
     ``torch_threads``: run it with PyTorch limited to this many threads (the
-    seeds' small networks run faster, and reproducibly, on one thread); torch is
+    papers' small networks run faster, and reproducibly, on one thread); torch is
     imported only when the reproduction runs.
     """
+    papers = tuple(papers)
+    for key in papers:
+        _references.paper(key)          # a ValueError names the known keys
+
     def deco(func):
         if name in _REGISTRY:
             raise ValueError(f"reproduction {name!r} is registered twice.")
         run = func if torch_threads is None else _with_torch_threads(func, torch_threads)
-        _REGISTRY[name] = _Entry(name, run, title, tuple(seeds))
+        _REGISTRY[name] = _Entry(name, run, title, papers)
         return run
     return deco
 
@@ -77,9 +84,9 @@ def names() -> list[str]:
 
 
 def describe() -> list[tuple[str, str, tuple]]:
-    """``(name, title, seeds)`` of every reproduction."""
+    """``(name, title, papers)`` of every reproduction, ``papers`` as citation keys."""
     _discover()
-    return [(e.name, e.title, e.seeds) for e in sorted(_REGISTRY.values(), key=lambda e: e.name)]
+    return [(e.name, e.title, e.papers) for e in sorted(_REGISTRY.values(), key=lambda e: e.name)]
 
 
 @dataclass
@@ -95,7 +102,7 @@ class Report:
     data: dict = field(default_factory=dict)
 
     def check(self, what: str, seed, measured, holds) -> bool:
-        """Record one claim: ``what`` cites the seed's figure/equation, ``seed`` is the
+        """Record one claim: ``what`` cites the paper's figure/equation, ``seed`` is the
         seed's value (or None), ``measured`` flowlab's, ``holds`` the verdict."""
         holds = bool(holds)
         self.checks.append({"what": what, "seed": _plain(seed), "measured": _plain(measured),
@@ -163,7 +170,7 @@ def run(name: str, out=None, quick: bool = False, progress: bool = False) -> dic
         raise
     summary = report.summary()
     summary["title"] = entry.title
-    summary["seeds"] = list(entry.seeds)
+    summary["papers"] = [_references.cite(k) for k in entry.papers]
     summary["wall_time_s"] = time.perf_counter() - clock
     _io.write_json(out / "summary.json", summary)
     return summary

@@ -1,22 +1,21 @@
-"""``condense-1d``: condensation of 1-d networks at initial training (seed 001 Figs. 5-6,
-seed 004 Figs. 3-4).
+"""``condense-1d``: condensation of 1-d networks at initial training (Zhou et al. 2022).
 
-Setup (seed 001, Sec. 4.4): 40 evenly spaced points of sin(3x) + sin(6x)/2 on
+Setup (Zhou et al. 2022, Sec. 4.4): 40 evenly spaced points of sin(3x) + sin(6x)/2 on
 [-1, 1.5], width 100, every parameter N(0, 0.005^2), mean loss
 L = 1/(2m) sum r_i^2; activations tanh (p = 1), x tanh x (p = 2), x^2 tanh x
 (p = 3) and relu.  Each network is trained twice from the same start:
 
 - by gradient flow (compiled ERK853 for the smooth activations, the exact
   event-driven flow for relu) up to the end of its initial stage, when the
-  loss first reaches 70% of its initial value (seed 001, Sec. 3);
-- by full-batch Adam, lr 5e-4, 1000 epochs, as the seeds did.
+  loss first reaches 70% of its initial value (Zhou et al. 2022, Sec. 3);
+- by full-batch Adam, lr 5e-4, 1000 epochs, as the papers did.
 
 Checks: the lines of the numerically computed direction field of a test neuron
-(seed 001 Sec. 4.4) against the leading-order roots of seed 001's Case 2
+(Zhou et al. 2022, Sec. 4.4) against the leading-order roots of Zhou et al.'s (2022) Case 2
 equation, at the initial state and at the end of the initial stage; the number
 of lines among the neurons that carry the output (Adam at epoch 200, the
-epoch of seed 001 Fig. 6; gradient flow at the end of the initial stage);
-polynomial fits of degree p of the output (seed 001 Fig. 5, epoch 1000).
+epoch of Zhou et al. 2022, Fig. 6; gradient flow at the end of the initial stage);
+polynomial fits of degree p of the output (Zhou et al. 2022, Fig. 5, epoch 1000).
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from ._condense import (ANGLE_TOL, AMPLITUDE_THRESHOLD, adam_run, along_sentence
                         plain_comparison)
 from ._registry import register
 
-SEEDS = ("001_28363873d70800fd.txt", "004_3b773748cedd11ca.txt")
 ACTIVATIONS = ("tanh", "xtanh", "x2tanh", "relu")
 WIDTH, STD, LR, EPOCHS, FIELD_EPOCH, RECORD = 100, 0.005, 5e-4, 1000, 200, 10
 FIELD_RADIUS = 0.01
@@ -58,8 +56,10 @@ def theory_vs_field(net, x, y, act):
                        "complex_root_pairs": pred.n_complex_pairs, "max_angle_deg": worst}
 
 
-@register("condense-1d", "Condensation of 1-d networks of multiplicity p = 1, 2, 3 and relu: "
-          "gradient flow and Adam (seed 001 Figs. 5-6, seed 004 Figs. 3-4)", seeds=SEEDS)
+@register("condense-1d",
+          "Zhou et al. 2022, Figs. 5-6, and Xu et al. 2021, Figs. 3-4: condensation of 1-d "
+          "networks of multiplicity p = 1, 2, 3 and relu, gradient flow and Adam",
+          papers=("Zhou et al. 2022", "Xu et al. 2021"))
 def run(report):
     x = np.linspace(-1.0, 1.5, 40)
     y = target(x)
@@ -127,11 +127,12 @@ def _train_pair(act, x, y, xt, report):
 def _check_output(report, act, p, r2):
     if p is None:
         report.check(f"{act}: the output of the Adam run at epoch {EPOCHS} deviates from a "
-                     f"linear function, R^2 of the linear fit < 0.99 (seed 004 Fig. 3(d): "
+                     f"linear function, R^2 of the linear fit < 0.99 (Xu et al. 2021, Fig. 3(d): "
                      f"sharp turning points)", "< 0.99", r2, r2 < 0.99)
     else:
         report.check(f"{act}: the output of the Adam run at epoch {EPOCHS} is close to a "
-                     f"degree-{p} polynomial, R^2 >= 0.99 (seed 001 Fig. 5, seed 004 Fig. 3)",
+                     f"degree-{p} polynomial, R^2 >= 0.99 (Zhou et al. 2022, Fig. 5, Xu et al. "
+                     f"2021, Fig. 3)",
                      ">= 0.99", r2, r2 >= 0.99)
 
 
@@ -149,9 +150,10 @@ def _check_theory(report, act, p, x, y, st, row, findings):
         count_ok = cmp["n_field"] == cmp["n_predicted"] and \
             cmp["n_predicted"] + 2 * cmp["complex_root_pairs"] == p
         report.check(f"{act}: at the {label}, the stable lines of the numerically computed "
-                     f"direction field match the leading-order roots of seed 001's Case 2 "
+                     f"direction field match the leading-order roots of Zhou et al.'s (2022) Case "
+                     f"2 "
                      f"equation within 1 deg, and number p (fewer only where roots are "
-                     f"complex) (seed 001 Fig. 6, Prop. 1)", p, cmp,
+                     f"complex) (Zhou et al. 2022, Fig. 6, Prop. 1)", p, cmp,
                      count_ok and cmp["max_angle_deg"] <= 1.0)
         if cmp["complex_root_pairs"]:
             findings.append(f"{act} at the {label}: {cmp['complex_root_pairs']} pair(s) of "
@@ -165,13 +167,13 @@ def _check_theory(report, act, p, x, y, st, row, findings):
 def _check_counts(report, act, p, row, findings):
     obs = row["adam_field_epoch"]
     report.check(f"{act}: trained with Adam, the neurons carrying the output lie on p lines "
-                 f"at epoch {FIELD_EPOCH} (seed 001 Fig. 6: one, two, three stable lines)",
+                 f"at epoch {FIELD_EPOCH} (Zhou et al. 2022, Fig. 6: one, two, three stable lines)",
                  p, obs["n_lines"], obs["n_lines"] == p)
     gfr = row["gradient_flow"]
     if not isinstance(gfr, dict):
         return
     report.check(f"{act}: under gradient flow, at most p lines among the neurons carrying the "
-                 f"output at the end of the initial stage (seed 001, Prop. 1)", p,
+                 f"output at the end of the initial stage (Zhou et al. 2022, Prop. 1)", p,
                  gfr["lines"]["n_lines"], gfr["lines"]["n_lines"] <= p)
     findings.append(f"{act}: degree-{p} polynomial fit of the output, R^2 = "
                     f"{gfr['polyfit_r2']:.4f} for gradient flow at the end of its initial "

@@ -1,6 +1,6 @@
-"""``plateau-five-points``: seed 003, Fig. 4 -- five points, width 8, a fully trained network.
+"""``plateau-five-points``: five points, width 8, a fully trained network (Ainsworth & Shin 2021).
 
-Data {((k-3)/2, (1-(-1)^k)/2)}, k = 1..5 (seed 003 Sec. 3.2), ReLU network
+Data {((k-3)/2, (1-(-1)^k)/2)}, k = 1..5 (Ainsworth & Shin 2021, Sec. 3.2), ReLU network
 (2.2) of width 8 with He initialisation, sum loss, exact gradient flow to
 t = 1e5 (1e8 gradient-descent epochs at lr 1e-3).  Lemma 3.4: the fully trained
 network interpolates the macroscopic data (mu_l, ybar_l), which for this data
@@ -19,7 +19,6 @@ from ..plotting import figure
 from ._plateau_common import log_times, trajectories
 from ._registry import register
 
-SEED003 = "003_ecbe85779267783b.txt"
 
 
 def data():
@@ -27,8 +26,9 @@ def data():
     return (k - 3) / 2.0, (1 - (-1.0) ** k) / 2.0
 
 
-@register("plateau-five-points", "Fig. 4 of seed 003: width-8 ReLU network on five points, "
-          "fully trained by the exact flow", seeds=(SEED003,))
+@register("plateau-five-points",
+          "Fig. 4: width-8 ReLU network on five points, fully trained by the exact flow",
+          papers=("Ainsworth & Shin 2021",))
 def run(report):
     x, y = data()
     seeds = range(3) if report.quick else range(8)

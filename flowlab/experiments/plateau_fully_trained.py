@@ -1,4 +1,4 @@
-"""``plateau-fully-trained``: seed 003, Fig. 5 -- Proposition F.1's fully trained network.
+"""``plateau-fully-trained``: Proposition F.1's fully trained network (Ainsworth & Shin 2021).
 
 sin(5 pi x) on 500 equidistant points of [-1, 1]; the partition comes from a
 bias vector ~ N(0, 2 I_100) (Fig. 5's caption).  Proposition F.1 fits a
@@ -18,8 +18,9 @@ from ..plotting import figure
 from ._registry import register
 
 
-@register("plateau-fully-trained", "Fig. 5 of seed 003: Proposition F.1's fully trained "
-          "network for sin(5 pi x)", seeds=("003_ecbe85779267783b.txt",))
+@register("plateau-fully-trained",
+          "Fig. 5: Proposition F.1's fully trained network for sin(5 pi x)",
+          papers=("Ainsworth & Shin 2021",))
 def run(report):
     x = np.linspace(-1.0, 1.0, 500)
     y = np.sin(5 * np.pi * x)

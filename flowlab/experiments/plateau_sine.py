@@ -1,13 +1,13 @@
-"""``plateau-sine``: seed 003, Figs. 7 and 8 -- plateaus of sin(pi x) under the exact flow.
+"""``plateau-sine``: plateaus of sin(pi x) under the exact flow (Ainsworth & Shin 2021, Figs. 7-8).
 
 f1 = sin(pi x) on 100 equidistant points of [-1, 1] ((5.1)), ReLU network (2.2)
 of width 10, He initialisation (Sec. 5), sum loss (2.1); the exact flow runs to
 t = 1e5, 10^8 gradient-descent epochs at lr 1e-3 on the sum loss.
 
-Time scales.  Seed 003 plots gradient descent on the *mean* loss (Fig. 1's
+Time scales.  Ainsworth & Shin 2021 plot gradient descent on the *mean* loss (Fig. 1's
 caption); the flow of the mean loss at time m t is the flow of the sum loss at
 time t, so the figures count epochs as m t / lr ("GD on the mean loss, lr
-1e-3") and the seed's epoch counts (Fig. 8: u_l constant after ~2e7; Sec. 5.1:
+1e-3") and the paper's epoch counts (Fig. 8: u_l constant after ~2e7; Sec. 5.1:
 more than 1e7 iterations to converge) are compared on that scale.  On the sum
 loss, lr 1e-3 is at the edge of stability here (lr lambda_max ~ 1.9): such
 gradient descent does not follow the flow, which the summary also reports.
@@ -32,11 +32,11 @@ from ._plateau_common import (EPOCHS, LR, MEAN_LOSS, epochs, log_times, loss_wit
                               mean_loss, trajectories)
 from ._registry import register
 
-SEED003 = "003_ecbe85779267783b.txt"
 
 
-@register("plateau-sine", "Figs. 7 and 8 of seed 003: plateaus of sin(pi x), width 10, 100 points,"
-          " exact flow to 1e8 epochs", seeds=(SEED003,))
+@register("plateau-sine",
+          "Figs. 7-8: plateaus of sin(pi x), width 10, 100 points, exact flow to 1e8 epochs",
+          papers=("Ainsworth & Shin 2021",))
 def run(report):
     x = np.linspace(-1.0, 1.0, 100)
     y = np.sin(np.pi * x)
@@ -79,7 +79,7 @@ def run(report):
     last_change = float(epochs(sol, sol.stages.start[-1]))
     report.check("Fig. 8 (right): {u_l} stays constant from roughly 2e7 iterations on -- epochs "
                  "(GD on the mean loss, lr 1e-3) at the last change of u_l, within a factor 10 "
-                 "of the seed's (the initialisations differ)", 2e7, last_change,
+                 "of the paper's (the initialisations differ)", 2e7, last_change,
                  2e6 <= last_change <= 2e8)
     conv = float(epochs(sol, times[np.argmax(mse <= 1e-10)])) if np.any(mse <= 1e-10) \
         else float("inf")
@@ -87,7 +87,7 @@ def run(report):
                  "epochs (mean loss, lr 1e-3) until the MSE of (3.4) falls below 1e-10", 1e7,
                  conv, conv > 1e7)
 
-    # gradient descent at the seed's learning rate on the mean loss follows the flow
+    # gradient descent at the paper's learning rate on the mean loss follows the flow
     m = x.size
     steps = 10 ** 5 if report.quick else 10 ** 6
     res = gd(net0, x, y, lr=LR, steps=steps, loss="mean")

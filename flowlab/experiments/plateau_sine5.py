@@ -1,8 +1,8 @@
-"""``plateau-sine5``: seed 003, Fig. 1 -- repeated plateaus of sin(5 pi x) over decades.
+"""``plateau-sine5``: repeated plateaus of sin(5 pi x) over decades (Ainsworth & Shin 2021, Fig. 1).
 
 sin(5 pi x) on 500 equidistant points of [-1, 1], ReLU network (2.2) of width
 100 with He initialisation, mean squared loss (Fig. 1's "mean squared loss"),
-exact gradient flow; epochs = t / lr with the seed's lr = 1e-3.  The full run
+exact gradient flow; epochs = t / lr with the paper's lr = 1e-3.  The full run
 goes to 1e9 epochs (t = 1e6), the quick one to 1e6 epochs (one plateau and the
 fall after it).  A plateau is a stretch of at least half a decade of epochs over
 which the loss falls by less than 15% per decade.
@@ -20,8 +20,10 @@ from ._plateau_common import EPOCHS, epochs
 from ._registry import register
 
 
-@register("plateau-sine5", "Fig. 1 of seed 003: sin(5 pi x), width 100, 500 points, repeated "
-          "plateaus over decades of training", seeds=("003_ecbe85779267783b.txt",))
+@register("plateau-sine5",
+          "Fig. 1: sin(5 pi x), width 100, 500 points, repeated plateaus over decades of "
+          "training",
+          papers=("Ainsworth & Shin 2021",))
 def run(report):
     x = np.linspace(-1.0, 1.0, 500)
     y = np.sin(5 * np.pi * x)

@@ -85,10 +85,11 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         Training targets.
     t_end : float
         Final time (> 0).  With ``loss`` fixed, t equals learning rate x number
-        of gradient-descent iterations (seed 003, (2.3)).
+        of gradient-descent iterations (Ainsworth & Shin 2021, (2.3)).
     loss : {"sum", "mean"}
-        ``"sum"``: L = 1/2 sum_i r_i^2 (seed 003's theory, (2.1)); ``"mean"``:
-        L = 1/(2m) sum_i r_i^2 (seeds 001/004 and the plotted curves of seed 003).
+        ``"sum"``: L = 1/2 sum_i r_i^2 (the theory of Ainsworth & Shin 2021, (2.1));
+        ``"mean"``: L = 1/(2m) sum_i r_i^2 (Xu et al. 2021, Zhou et al. 2022, and the
+        plotted curves of Ainsworth & Shin 2021).
     method : str, optional
         ``"exact"`` (event-driven Filippov flow, the default for ReLU networks) or
         a scipy method: "RK23", "RK45", "DOP853", "Radau" (default for smooth
@@ -102,7 +103,7 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     trainable : str or sequence of str, optional
         Parameter groups that move (``"b"``, ``"c"``, ``"w"`` for ReLU1D; ``"W"``,
         ``"a"`` for TwoLayer); the others are frozen.  ``trainable="a"`` gives the
-        linear (lazy) regime of seed 002 and the ELM of seed 000.
+        linear (lazy) regime of Zhao 2023 and the ELM of Yang, Zhao & Zhu 2024.
     t_eval : array_like, optional
         Output times; by default the solver's own steps.
     gtol : float, optional

@@ -1,6 +1,6 @@
-"""Active Neuron Least Squares (seed 003, Sec. 4): candidate knots and the ANLS iteration.
+"""Active Neuron Least Squares (Ainsworth & Shin 2021, Sec. 4): candidate knots and iteration.
 
-The network is seed 003's model (2.2), f(x) = sum_j c_j relu(x - b_j).  For a
+The network is Ainsworth & Shin's (2021) model (2.2), f(x) = sum_j c_j relu(x - b_j).  For a
 bias vector b, the coefficients are the minimum-norm least-squares solution
 c = A^+ y with A_ij = relu(x_i - b_j) ((4.1)).  ANLS moves one knot at a time
 across one data point, choosing among all such *candidate* moves (Sec. 4.2)
@@ -141,7 +141,8 @@ def _data(x, y, b, loss, delta, rcond):
 
 def anls_candidates(x, y, b, *, loss: str = "mean", delta: float = 1e-8,
                     rcond: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """All candidate bias vectors of seed 003, Sec. 4.2, and their least-squares losses.
+    """All candidate bias vectors of Ainsworth & Shin 2021, Sec. 4.2, and their least-squares
+    losses.
 
     Parameters
     ----------
@@ -184,7 +185,7 @@ def anls_candidates(x, y, b, *, loss: str = "mean", delta: float = 1e-8,
 def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e-8,
          rtol: float = 1e-10, rcond: float | None = None, callback=None,
          progress: bool | None = None) -> TrainResult:
-    """Active Neuron Least Squares (seed 003, Sec. 4.3).
+    """Active Neuron Least Squares (Ainsworth & Shin 2021, Sec. 4.3).
 
     From the knots b^(k), step 1 evaluates every candidate of Sec. 4.2 (see the
     module notes for the reading of the rules) through the COD update and picks
@@ -200,7 +201,8 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
     max_iter : int
         Maximal number of iterations (accepted moves).
     loss : {"mean", "sum"}
-        L = 1/(2m) sum r_i^2 (default, the scale of seed 003's Figs. 9-10) or 1/2 sum r_i^2.
+        L = 1/(2m) sum r_i^2 (default, the scale of Figs. 9-10 of Ainsworth & Shin 2021) or 1/2 sum
+        r_i^2.
     delta : float
         The offset of rule 6 (iii).
     rtol : float
@@ -260,7 +262,8 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
             break
         i = int(np.argmin(st.cand_rss))
         if not st.cand_rss[i] < (1.0 - rtol) * st.rss:
-            stop = ("converged: no candidate lowers the loss (seed 003, Sec. 4.3, step 2)")
+            stop = ("converged: no candidate lowers the loss (Ainsworth & Shin 2021, Sec. 4.3, "
+                    "step 2)")
             break
         j = int(st.k[i])
         moves.append({"iteration": k + 1, "neuron": j, "from": float(st.bs[j]),

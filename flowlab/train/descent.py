@@ -4,7 +4,7 @@ Time scale: ``steps`` iterations of gradient descent with learning rate ``lr``
 follow the gradient flow of the same loss up to t = lr * steps, with an error
 O(lr) (tested in tests/train/test_descent.py).
 
-Seed 003's model (a ``ReLU1D`` with w fixed to 1) runs through a dedicated
+Ainsworth & Shin's (2021) model (a ``ReLU1D`` with w fixed to 1) runs through a dedicated
 loop costing O(n + m) per iteration (:mod:`flowlab._kernels.relu1d_descent`);
 every other network through the generic two-layer kernels (O(n m)).
 """
@@ -86,7 +86,7 @@ def adam(net: Network, x, y, lr: float = 1e-3, steps: int = 1000, *, beta1: floa
     """Full-batch Adam (Kingma & Ba) with its default hyper-parameters.
 
     Same arguments as :func:`gd`, plus ``beta1``, ``beta2``, ``eps``; the
-    defaults are Adam's (lr 1e-3, 0.9, 0.999, 1e-8), as used by seed 003.
+    defaults are Adam's (lr 1e-3, 0.9, 0.999, 1e-8), as used by Ainsworth & Shin 2021.
     """
     lr = v.check_real(lr, "lr", positive=True)
     beta1 = v.check_real(beta1, "beta1", nonnegative=True)
@@ -138,7 +138,7 @@ class _Generic:
 
 
 class _SeedModel:
-    """Seed 003's model (ReLU1D, w = 1) through the O(n + m) loop; p = (b, c)."""
+    """Ainsworth & Shin's (2021) model (ReLU1D, w = 1) through the O(n + m) loop; p = (b, c)."""
 
     def __init__(self, method, hyper, net, x, y, loss, trainable):
         self.method, self.h = method, hyper

@@ -1,4 +1,4 @@
-"""Quick runs of seed 003's plateau reproductions (full sizes: --runslow)."""
+"""Quick runs of Ainsworth & Shin's (2021) plateau reproductions (full sizes: --runslow)."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""The exact event-driven Filippov flow of univariate ReLU networks (seed 003, (3.1))."""
+"""The exact event-driven Filippov flow of univariate ReLU networks (Ainsworth & Shin 2021)."""
 
 import warnings
 
