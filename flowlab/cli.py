@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 from ._version import __version__
 
@@ -51,17 +52,45 @@ def main(argv=None) -> int:
                 raise ValueError("give a reproduction NAME or --list.")
             summary = experiments.run(args.name, out=args.out, quick=args.quick,
                                       progress=not args.no_progress and sys.stderr.isatty())
-            ok = sum(c["holds"] for c in summary["checks"])
-            print(f"{args.name}: {ok}/{len(summary['checks'])} checks hold; summary in "
-                  f"{args.out or 'results/' + args.name}/summary.json")
-            for c in summary["checks"]:
-                print(f"  [{'ok' if c['holds'] else 'FAIL'}] {c['what']}: {c['measured']}")
+            _print_summary(summary, args.out or f"results/{args.name}")
             return 0
         parser.print_help()
         return 2
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"flowlab: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _print_summary(summary: dict, out: str) -> None:
+    """Checks, then the findings about the papers apart from them."""
+    checks = [c for c in summary["checks"] if "finding" not in c]
+    findings = [c for c in summary["checks"] if "finding" in c]
+    ok = sum(c["holds"] for c in checks)
+    head = f"{summary['name']}: {ok}/{len(checks)} checks hold"
+    if findings:
+        head += (f"; {len(findings)} finding{'s' if len(findings) > 1 else ''} about the "
+                 f"paper{'s' if len(summary.get('papers', ())) > 1 else ''}")
+    print(f"{head}; summary in {out}/summary.json")
+    for c in checks:
+        print(f"  [{'ok' if c['holds'] else 'FAIL'}] {c['what']}: {_short(c['measured'])}")
+    if findings:
+        print("findings (claims of the paper that flowlab's computation contradicts; "
+              "docs/findings.md):")
+        for c in findings:
+            print(f"  [finding] {c['what']}: {_short(c['measured'])}")
+            print(textwrap.fill(c["finding"], width=96, initial_indent="      ",
+                                subsequent_indent="      "))
+
+
+def _short(value) -> str:
+    """A measured value for one line of output (floats to 4 significant digits)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,39 @@ def loss_axes(ax, xlabel: str = "t (gradient-flow time)", loss_kind: str = "sum"
     ax.grid(True, which="both", alpha=0.3)
 
 
+def figure_problems(fig) -> list[str]:
+    """What keeps a figure from being read: panels without axis labels, empty panels,
+    log axes that reach the subnormal range.
+
+    Every visible panel with data must label both axes (a colorbar its long axis);
+    panels switched off (``ax.axis("off")``) are skipped.  Returns one line per
+    problem, naming the panel by its title or position; ``[]`` when there is none.
+    """
+    out = []
+    for k, ax in enumerate(fig.axes):
+        if not ax.get_visible() or not ax.axison:
+            continue
+        name = f"panel {k + 1} ({ax.get_title() or 'untitled'})"
+        cbar = getattr(ax, "_colorbar", None)
+        if cbar is not None:
+            long_axis = ax.yaxis if cbar.orientation == "vertical" else ax.xaxis
+            if not long_axis.get_label_text().strip():
+                out.append(f"{name}: colorbar without a label")
+            continue
+        if not (ax.lines or ax.collections or ax.images or ax.patches or ax.texts):
+            out.append(f"{name}: empty panel (remove it or switch it off)")
+            continue
+        for axis, which in ((ax.xaxis, "x"), (ax.yaxis, "y")):
+            if not axis.get_label_text().strip():
+                out.append(f"{name}: no {which} label")
+            if axis.get_scale() == "log":
+                lo = min(ax.get_xlim() if which == "x" else ax.get_ylim())
+                if lo < 1e-200:
+                    out.append(f"{name}: log {which} axis reaches {lo:.0e}; clip the data to "
+                               "the range that carries information")
+    return out
+
+
 def positive(values) -> np.ndarray:
     """Values with non-positive entries masked (for log axes)."""
     v = np.asarray(values, dtype=float)

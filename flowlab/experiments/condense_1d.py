@@ -84,7 +84,7 @@ def run(report):
                                          "at the end of its initial stage",
                                          f"at epoch {FIELD_EPOCH}"))
     report.data["activations"] = rows
-    report.data["findings"] = findings
+    report.data["observations"] = findings
     _figures(report, x, y, xt, states)
 
 
@@ -128,12 +128,12 @@ def _check_output(report, act, p, r2):
     if p is None:
         report.check(f"{act}: the output of the Adam run at epoch {EPOCHS} deviates from a "
                      f"linear function, R^2 of the linear fit < 0.99 (Xu et al. 2021, Fig. 3(d): "
-                     f"sharp turning points)", "< 0.99", r2, r2 < 0.99)
+                     f"sharp turning points)", None, r2, r2 < 0.99)
     else:
         report.check(f"{act}: the output of the Adam run at epoch {EPOCHS} is close to a "
                      f"degree-{p} polynomial, R^2 >= 0.99 (Zhou et al. 2022, Fig. 5, Xu et al. "
                      f"2021, Fig. 3)",
-                     ">= 0.99", r2, r2 >= 0.99)
+                     None, r2, r2 >= 0.99)
 
 
 def _check_theory(report, act, p, x, y, st, row, findings):

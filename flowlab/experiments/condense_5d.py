@@ -139,9 +139,9 @@ def run(report):
         limit = 2 if p is None else p
         report.check(f"{act}: trained with Adam (epoch {EPOCHS}), at most {limit} lines among "
                      f"the neurons carrying the output (Zhou et al. 2022, Fig. 3 reports exactly "
-                     f"p; "
-                     f"relu: Xu et al. 2021, Fig. 1(d), three directions, two opposite)",
-                     limit, ad["n_lines"], ad["n_lines"] <= limit)
+                     f"p; relu: Xu et al. 2021, Fig. 1(d), three directions, two opposite)",
+                     limit, ad["n_lines"], ad["n_lines"] <= limit,
+                     finding="condensation-adam-lines")
         if gf is not None:
             report.check(f"{act}: under gradient flow, at most {limit} lines among the neurons "
                          f"carrying the output at the end of the initial stage (Zhou et al. 2022, "
@@ -171,7 +171,7 @@ def run(report):
                     f"{dr['median_deg']:.2f}; within 2 deg in {dr['within_2_deg']}.")
         rows[act] = row
     report.data["activations"] = rows
-    report.data["findings"] = findings
+    report.data["observations"] = findings
     _plot_maps(report, maps)
 
 
@@ -185,10 +185,9 @@ def _p1_checks(report, act, net, X, y, ad_res):
     which = "centred, since sigma(0) != 0" if centred else "as is"
     report.check(f"{act} (p = 1): under gradient flow the observed line comes within 2 deg "
                  f"of the line of sum_i e_i (x_i, 1) computed at the start (Zhou et al. 2022, "
-                 f"Prop. 1, "
-                 f"Case 1) during the initial stage, at the papers' std {STD:g} (residual "
+                 f"Prop. 1, Case 1) during the initial stage, at the papers' std {STD:g} (residual "
                  f"{which}; the other reading: {ang[_other(key)]:.2f} deg)",
-                 "<= 2", ang[key], ang[key] <= 2.0)
+                 None, ang[key], ang[key] <= 2.0)
     sweep = []
     stds = SWEEP_STD[-1:] if report.quick else SWEEP_STD
     for std in stds:
@@ -202,7 +201,7 @@ def _p1_checks(report, act, net, X, y, ad_res):
     report.check(f"{act} (p = 1): as the initialisation shrinks the observed line tends to the "
                  f"leading-order one: within 2 deg at std {last['std']:g} (residual {which}; "
                  f"the other reading: {last[_other(key)]:.2f} deg)",
-                 "<= 2", last[key], last[key] <= 2.0)
+                 None, last[key], last[key] <= 2.0)
     return out
 
 

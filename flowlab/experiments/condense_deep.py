@@ -36,7 +36,7 @@ from ._registry import register
 
 ACTIVATIONS = ("x2tanh", "xtanh", "sigmoid", "tanh", "softplus")
 MULTIPLICITY = (3, 2, 1, 1, 1)
-SEED_LINES = (3, 2, 1, 1, 1)
+PAPER_LINES = (3, 2, 1, 1, 1)
 EPOCHS = (1000, 900, 900, 1400, 1400)
 ANGLE_TOL = 20.0
 WIDTH, D, N, VAR, LR = 18, 3, 80, 0.01 ** 2, 4e-5
@@ -91,9 +91,9 @@ def run(report):
         report.check(f"hidden layer {c['layer']} ({c['activation']}, epoch {c['epoch']}): input "
                      "weights condense on the paper's number of lines (Zhou et al. 2022, Fig. 4: "
                      f"3, 2, 1, 1, 1; lines holding {LINE_SHARE:.0%} of the output, every carrier's "
-                     "line beside)", SEED_LINES[k],
+                     "line beside)", PAPER_LINES[k],
                      {"lines": c["lines"], "lines_all_carriers": c["lines_all_carriers"]},
-                     c["lines"] == SEED_LINES[k])
+                     c["lines"] == PAPER_LINES[k])
         report.check(f"hidden layer {c['layer']}: at most p = {MULTIPLICITY[k]} lines (Zhou et al. "
                      "2022, Proposition 1: at most 2p orientations)", MULTIPLICITY[k],
                      {"lines": c["lines"], "orientations": c["orientations"]},
@@ -102,16 +102,16 @@ def run(report):
                  "value at every epoch shown (Zhou et al. 2022, Sec. 3)", 0.7,
                  [round(c["loss_ratio"], 4) for c in counts],
                  all(c["loss_ratio"] > 0.7 for c in counts))
-    report.data["seed_0"] = [{k: v for k, v in c.items() if k != "module"} for c in counts]
+    report.data["init_seed_0"] = [{k: v for k, v in c.items() if k != "module"} for c in counts]
     if not report.quick:
         others = [layer_counts(*train_once(s)) for s in range(1, 5)]
         table = [[c["lines"] for c in run] for run in [counts] + others]
-        match = np.mean(np.array(table) == np.array(SEED_LINES)[None, :], axis=0)
-        report.data["lines_per_seed"] = table
-        report.data["lines_all_carriers_per_seed"] = [[c["lines_all_carriers"] for c in run]
+        match = np.mean(np.array(table) == np.array(PAPER_LINES)[None, :], axis=0)
+        report.data["lines_per_init_seed"] = table
+        report.data["lines_all_carriers_per_init_seed"] = [[c["lines_all_carriers"] for c in run]
                                                       for run in [counts] + others]
         report.check("over 5 initialisations, the share of runs in which each layer has the "
-                     "seed's number of lines (reported; holds when every share >= 0.6)", None,
+                     "paper's number of lines (reported; holds when every share >= 0.6)", None,
                      match.round(2).tolist(), bool(np.all(match >= 0.6)))
     _figure(report, counts)
 
@@ -122,6 +122,6 @@ def _figure(report, counts):
     for c, ax in zip(counts, axes):
         cmap = flt.layer_cosine_maps(c["module"], angle_tol=ANGLE_TOL)[c["layer"] - 1]
         cmap.plot(ax, colorbar=False, title=f"layer {c['layer']}: {c['activation']}, epoch "
-                  f"{c['epoch']}\n{c['lines']} line(s) (seed: {SEED_LINES[c['layer'] - 1]})")
+                  f"{c['epoch']}\n{c['lines']} line(s) (paper: {PAPER_LINES[c['layer'] - 1]})")
         ax.title.set_fontsize(8)
     report.figure(fig, "condense_deep.png")

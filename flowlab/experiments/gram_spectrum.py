@@ -118,7 +118,7 @@ def _spectra_1d(report, quick):
     V = out[(1000, "uniform")][1].eigenvectors
     changes = [int(np.sum(np.diff(np.sign(V[:, k])) != 0)) for k in range(30)]
     report.check("eigenvectors go from low to high frequency (Zhao 2023): g_k changes sign "
-                 "k - 1 times for k = 1..30 (n = 1000, uniform b)", list(range(30)), changes,
+                 "k - 1 times for k = 1..30 (n = 1000, uniform b)", None, changes,
                  changes == list(range(30)))
     return out
 
@@ -140,7 +140,7 @@ def _condition(report, quick):
     report.check("condition number of G for n i.i.d. uniform biases grows at least like "
                  f"n^3/log n (Zhao 2023, Theorem): fitted exponent of median cond * log n / n^3 "
                  f"against n >= 0 (95% CI {ratio_fit.ci[0]:.2f} .. {ratio_fit.ci[1]:.2f}; "
-                 f"cond itself grows like n^{growth.exponent:.2f})", 0.0, ratio_fit.exponent,
+                 f"cond itself grows like n^{growth.exponent:.2f})", None, ratio_fit.exponent,
                  ratio_fit.exponent >= 0)
     report.check("cond >= n^3/log n at every n (median over draws)", None,
                  float(np.min(med * np.log(ns) / ns ** 3.0)),

@@ -110,8 +110,8 @@ def solve(basis: str, kind: str, n: int, dtype) -> dict:
             "rank": int(rank)}
 
 
-def _within(measured: float, seed: float, factor: float = 2.0) -> bool:
-    return seed / factor <= measured <= seed * factor
+def _within(measured: float, paper: float, factor: float = 2.0) -> bool:
+    return paper / factor <= measured <= paper * factor
 
 
 @register("lowpass-table",
@@ -125,7 +125,7 @@ def run(report):
             continue
         res = solve(basis, kind, n, np.float32 if dt == "float32" else np.float64)
         rows.append({"basis": basis, "biases": kind, "dtype": dt, "n": n, **res,
-                     "seed_MAX": smax, "seed_MSE": smse})
+                     "paper_MAX": smax, "paper_MSE": smse})
     report.data["table"] = rows
     report.data["basis"] = ("ReLU: {1} U {relu(x - b_i)}_{i<n}; hat: P1 hat functions on the "
                             "nodes b_i")
@@ -140,7 +140,7 @@ def run(report):
         for key in ("MAX", "MSE"):
             report.check(f"Table 1 (Zhao 2023), {tag}: {key} within a factor 2 of the paper's "
                          f"value",
-                         r[f"seed_{key}"], r[key], _within(r[key], r[f"seed_{key}"]))
+                         r[f"paper_{key}"], r[key], _within(r[key], r[f"paper_{key}"]))
     get = {(r["basis"], r["biases"], r["dtype"], r["n"]): r for r in rows}
     for kind in ("uniform", "adaptive"):
         n = max(sizes)
@@ -148,10 +148,10 @@ def run(report):
         h32, h64 = get[("hat", kind, "float32", n)], get[("hat", kind, "float64", n)]
         if n == 1000:
             ratio = r32["MSE"] / r64["MSE"]
-            seed_ratio = (TABLE[("relu", kind, "float32", n)][1]
+            paper_ratio = (TABLE[("relu", kind, "float32", n)][1]
                           / TABLE[("relu", kind, "float64", n)][1])
             report.check(f"Table 1, ReLU basis, {kind} b, n = 1000: float32 loses accuracy "
-                         "(MSE float32 / float64 >= 100: orders of magnitude)", seed_ratio,
+                         "(MSE float32 / float64 >= 100: orders of magnitude)", paper_ratio,
                          ratio, ratio >= 100)
         hratio = h32["MSE"] / h64["MSE"]
         report.check(f"Table 1, hat basis, {kind} b, n = {n}: float32 keeps the float64 "
@@ -161,11 +161,11 @@ def run(report):
 
 
 def _print_table(report, rows):
-    lines = [f"{'basis':5} {'biases':8} {'dtype':7} {'n':>5}  {'MAX':>9} {'seed':>9}  "
-             f"{'MSE':>9} {'seed':>9}  rank"]
+    lines = [f"{'basis':5} {'biases':8} {'dtype':7} {'n':>5}  {'MAX':>9} {'paper':>9}  "
+             f"{'MSE':>9} {'paper':>9}  rank"]
     for r in rows:
         lines.append(f"{r['basis']:5} {r['biases']:8} {r['dtype']:7} {r['n']:5d}  "
-                     f"{r['MAX']:9.2e} {r['seed_MAX']:9.2e}  {r['MSE']:9.2e} {r['seed_MSE']:9.2e}"
+                     f"{r['MAX']:9.2e} {r['paper_MAX']:9.2e}  {r['MSE']:9.2e} {r['paper_MSE']:9.2e}"
                      f"  {r['rank']}")
     text = "\n".join(lines)
     report.path("table.txt").write_text(text + "\n")
@@ -175,13 +175,13 @@ def _print_table(report, rows):
 def _figure(report, rows, sizes):
     fig, ax = figure(2)
     for k, key in enumerate(("MAX", "MSE")):
-        labels, ours, seed = [], [], []
+        labels, ours, theirs = [], [], []
         for r in rows:
             labels.append(f"{r['basis']}/{r['biases'][:3]}/{r['dtype'][-2:]}/{r['n']}")
             ours.append(r[key])
-            seed.append(r[f"seed_{key}"])
+            theirs.append(r[f"paper_{key}"])
         pos = np.arange(len(labels))
-        ax[k].bar(pos - 0.2, seed, 0.4, label="Zhao 2023, Table 1")
+        ax[k].bar(pos - 0.2, theirs, 0.4, label="Zhao 2023, Table 1")
         ax[k].bar(pos + 0.2, ours, 0.4, label="flowlab")
         ax[k].set_yscale("log")
         ax[k].set_xticks(pos)

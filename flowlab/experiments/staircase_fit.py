@@ -93,18 +93,18 @@ def depth_order(run) -> float:
     return float(np.mean(np.all(np.diff(R, axis=0) >= 0, axis=0)))
 
 
-def _staircase_checks(report, label, run, seed_value=None):
+def _staircase_checks(report, label, run, paper_value=None):
     ups, al = distinct_steps(run)
     report.check(f"{label}: the last layer's eps-rank rises in distinct steps (Yang, Zhao & Zhu "
-                 f"2024, Sec. 2.2, "
-                 "Fig. 2): at least 2 rising steps of height >= 3 found by the staircase "
-                 "detector", seed_value, [(s.rank_before, s.rank_after) for s in ups.steps],
+                 "2024, Sec. 2.2, Fig. 2): at least 2 rising steps of height >= 3 found by the staircase "
+                 "detector", paper_value, [(s.rank_before, s.rank_after) for s in ups.steps],
                  len(ups) >= 2)
     report.check(f"{label}: each of these steps is aligned with a fast drop of the loss "
                  f"(-dlogL/dt on the riser >= {FACTOR:g} x the median on the treads)", None,
                  {"rate_over_tread": (al.rates / al.plateau_rate).round(2).tolist(),
                   "loss_drop": np.round(al.drops, 3).tolist()},
-                 len(ups) > 0 and bool(np.all(al.aligned)))
+                 len(ups) > 0 and bool(np.all(al.aligned)),
+                 finding="staircase-unaligned-steps" if len(ups) else None)
     return ups, al
 
 
@@ -171,7 +171,7 @@ def _initialisations(report, run_a, s):
     missed = [f"{a}->{b} of init {r['init_seed']} at {q:g}x"
               for r in rows for (a, b), q, ok in zip(r["steps"], r["rate_over_tread"],
                                                      r["aligned"]) if not ok]
-    report.data["case_a_finding"] = (
+    report.data["case_a_alignment"] = (
         f"Fig. 2(a) over {len(rows)} default initialisations: every distinct step is aligned "
         f"in {every}; not aligned: {', '.join(missed) if missed else 'none'} (rate of loss "
         f"decay on the riser over the treads'); the last distinct step is aligned in "
@@ -179,8 +179,7 @@ def _initialisations(report, run_a, s):
     report.check(f"Fig. 2(a) over {len(rows)} default initialisations (seeds "
                  f"{', '.join(map(str, INIT_SEEDS))}): once the neurons become (nearly) fully "
                  "independent the loss drops fast (Yang, Zhao & Zhu 2024, Sec. 2.2): the last "
-                 "distinct step "
-                 f"is aligned (rate >= {FACTOR:g} x the treads')", None,
+                 f"distinct step is aligned (rate >= {FACTOR:g} x the treads')", None,
                  [r["rate_over_tread"][-1] if r["rate_over_tread"] else None for r in rows],
                  all(r["last_aligned"] for r in rows))
 

@@ -18,7 +18,7 @@ def _run(tmp_path, quick):
     table = summary["data"]["baselines"]
     assert set(table) == {"gd", "adam", "lsgd", "lsadam", "lsq"}
     for k in ("gd", "adam", "lsq"):
-        assert table[k]["seed_loss"] > 0 and table[k]["ratio_to_seed"] > 0
+        assert table[k]["paper_loss"] > 0 and table[k]["ratio_to_paper"] > 0
     return summary
 
 
