@@ -184,7 +184,8 @@ class CosineMap:
         if title:
             ax.set_title(title)
         if colorbar:
-            ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+            ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
+                               label="D(u, v), cosine similarity")
         return im
 
 

@@ -247,6 +247,8 @@ class Theorem31:
         the bounds of Appendix A (the statement of Theorem 3.1 drops the factor 2
         in both exponents: that only weakens its upper bound, but strengthens its
         lower one).
+    lower_as_stated : ndarray
+        The lower bound as printed in Theorem 3.1, Q0 + (L(t_s) - Q0) exp(-int r_max).
     violation_upper, violation_lower : float
         Largest relative amount by which L exceeds ``upper`` or falls below
         ``lower`` (<= 0 when the bounds hold).
@@ -263,6 +265,7 @@ class Theorem31:
     r_max: np.ndarray
     upper: np.ndarray
     lower: np.ndarray
+    lower_as_stated: np.ndarray
     violation_upper: float
     violation_lower: float
     violation_lower_as_stated: float
@@ -352,7 +355,7 @@ def theorem31(sol, nodes: int = 4) -> Theorem31:
         lower1[idx] = q[idx] + gap * np.exp(-Imax)
     ref = np.maximum(np.abs(loss), 1e-300)
     return Theorem31(t=t, loss=loss, segment=seg, segment_start=starts, q0=q, r_min=rmin,
-                     r_max=rmax, upper=upper, lower=lower,
+                     r_max=rmax, upper=upper, lower=lower, lower_as_stated=lower1,
                      violation_upper=float(np.nanmax((loss - upper) / ref)),
                      violation_lower=float(np.nanmax((lower - loss) / ref)),
                      violation_lower_as_stated=float(np.nanmax((lower1 - loss) / ref)))

@@ -30,6 +30,11 @@ ANGLE_TOLS = (10.0, 20.0, 30.0)
 LINE_SHARES = (0.8, 0.9, 0.95, 1.0)
 
 
+def _skipped(report) -> str:
+    """Why a panel has no gradient-flow result: the quick mode, or see the summary."""
+    return "not run with --quick" if report.quick else "not computed: see summary.json"
+
+
 def gradient_flow(net, x, y, *, progress=False):
     """Flow to the end of the initial stage: (Solution, InitialStage) or (None, reason).
 

@@ -160,7 +160,8 @@ class Report:
         a ValueError.
         """
         import matplotlib.pyplot as plt
-        from ..plotting import figure_problems
+        from ..plotting import figure_problems, tidy_log_ticks
+        tidy_log_ticks(fig)
         problems = figure_problems(fig)
         if problems:
             msg = f"{self.name}: figure {filename}: " + "; ".join(problems)

@@ -154,6 +154,8 @@ def _figure(report, res, results, errors, x, y, xs, ys):
         net = res.net if name == "anls" else results[name].net
         ax[1].plot(xs, net(xs), color=COLORS[name], lw=1, label=LABELS[name])
     ax[1].legend(fontsize=7)
+    ax[1].set_xlabel("x")
+    ax[1].set_ylabel("network output f(x)")
     ax[1].set_title("trained networks")
     ax[2].loglog(res.iterations + 1, errors["anls"], color=COLORS["anls"], lw=2,
                  label=LABELS["anls"])

@@ -137,5 +137,7 @@ def run(report):
         net = ref.net if name == "anls" else results[name].net
         ax[1].plot(xs, net(xs), color=COLORS[name], label=LABELS[name])
     ax[1].legend(fontsize=7)
+    ax[1].set_xlabel("x")
+    ax[1].set_ylabel("network output f(x)")
     ax[1].set_title("trained networks")
     report.figure(fig, "anls_sine.png")

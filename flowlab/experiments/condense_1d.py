@@ -31,7 +31,7 @@ from ..analysis.condensation_stage import initial_stage, polyfit_output
 from ..plotting import figure
 from ._condense import (ANGLE_TOL, AMPLITUDE_THRESHOLD, adam_run, along_sentence,
                         counts_along, gradient_flow, lines_record, net_at_iteration,
-                        plain_comparison)
+                        plain_comparison, _skipped)
 from ._registry import register
 
 ACTIVATIONS = ("tanh", "xtanh", "x2tanh", "relu")
@@ -191,8 +191,10 @@ def _figures(report, x, y, xt, states):
                                           (f"Adam, epoch {EPOCHS}", st["adam_end"]))):
             a = ax[r * len(acts) + c]
             a.plot(x, y, ".", color="tab:green", label="data")
+            a.set_xlabel("x")
+            a.set_ylabel("f(x)")
             if net is None:
-                a.set_title(f"{act}: {label}\n(not computed)", fontsize=8)
+                a.set_title(f"{act}: {label}\n({_skipped(report)})", fontsize=8)
                 continue
             fit = polyfit_output(net, xt, p)
             a.plot(xt, fit.output, "-", color="tab:blue", label="network")
@@ -210,7 +212,7 @@ def _figures(report, x, y, xt, states):
                                           (f"Adam, epoch {FIELD_EPOCH}", st["adam_field"]))):
             a = ax[r * len(acts) + c]
             if net is None:
-                a.set_title(f"{act}: {label} (not computed)", fontsize=8)
+                a.set_title(f"{act}: {label} ({_skipped(report)})", fontsize=8)
                 a.axis("off")
                 continue
             e = net(x) - y
@@ -229,13 +231,14 @@ def _figures(report, x, y, xt, states):
         st = states[act]
         if st["sol"] is not None:
             t = st["sol"].t
-            ax[0].loglog(t[1:], st["sol"].loss[1:] / st["sol"].loss[0], label=act)
+            ax[0].semilogx(t[1:], st["sol"].loss[1:] / st["sol"].loss[0], label=act)
         res = st["res"]
         ax[1].semilogx(np.maximum(res.iterations, 1), res.loss / res.loss[0], label=act)
-    for a, lab in ((ax[0], "t (gradient flow)"), (ax[1], "Adam epoch")):
+    for a, lab in ((ax[0], "t (gradient-flow time, mean loss)"),
+                   (ax[1], "epoch (full-batch Adam)")):
         a.axhline(0.7, color="k", ls=":", lw=1)
         a.set_xlabel(lab)
-        a.set_ylabel("L / L(0)")
+        a.set_ylabel("L / L(0)  (0.7: end of the initial stage)")
         a.legend(fontsize=7)
     ax[0].set_title("gradient flow to the end of the initial stage")
     ax[1].set_title("full-batch Adam, lr 5e-4")

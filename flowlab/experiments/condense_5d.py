@@ -46,8 +46,9 @@ from ..activations import get_activation
 from ..analysis.condensation import cosine_map
 from ..analysis.condensation_theory import predicted_lines
 from ..plotting import figure
-from ._condense import (AMPLITUDE_THRESHOLD, ANGLE_TOL, LINE_SHARE, adam_run, along_sentence, angle_to,
-                        counts_along, gradient_flow, lines_record, plain_comparison)
+from ._condense import (AMPLITUDE_THRESHOLD, ANGLE_TOL, LINE_SHARE, _skipped, adam_run,
+                        along_sentence, angle_to, counts_along, gradient_flow, lines_record,
+                        plain_comparison)
 from ._registry import register
 
 ACTIVATIONS = ("tanh", "xtanh", "x2tanh", "sigmoid", "softplus", "relu")
@@ -244,7 +245,7 @@ def _plot_maps(report, maps):
             a = ax[r * len(acts) + c]
             cm = maps[act].get(kind)
             if cm is None:
-                a.set_title(f"{act}: {kind}\n(not computed)", fontsize=8)
+                a.set_title(f"{act}: {kind}\n({_skipped(report)})", fontsize=8)
                 a.axis("off")
                 continue
             when = f"epoch {EPOCHS}" if kind == "Adam" else "end of initial stage"

@@ -119,9 +119,9 @@ def run(report):
 def _figure(report, counts):
     import flowlab.torch as flt
     fig, axes = figure(len(counts), width=3.0, height=3.0)
-    for c, ax in zip(counts, axes):
+    for k, (c, ax) in enumerate(zip(counts, axes)):
         cmap = flt.layer_cosine_maps(c["module"], angle_tol=ANGLE_TOL)[c["layer"] - 1]
-        cmap.plot(ax, colorbar=False, title=f"layer {c['layer']}: {c['activation']}, epoch "
+        cmap.plot(ax, colorbar=k == len(counts) - 1, title=f"layer {c['layer']}: {c['activation']}, epoch "
                   f"{c['epoch']}\n{c['lines']} line(s) (paper: {PAPER_LINES[c['layer'] - 1]})")
         ax.title.set_fontsize(8)
     report.figure(fig, "condense_deep.png")

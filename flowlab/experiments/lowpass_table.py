@@ -173,11 +173,11 @@ def _print_table(report, rows):
 
 
 def _figure(report, rows, sizes):
-    fig, ax = figure(2)
+    fig, ax = figure(2, width=5.2, height=5.2)
     for k, key in enumerate(("MAX", "MSE")):
         labels, ours, theirs = [], [], []
         for r in rows:
-            labels.append(f"{r['basis']}/{r['biases'][:3]}/{r['dtype'][-2:]}/{r['n']}")
+            labels.append(f"{r['basis']}, {r['biases'][:4]}., {r['dtype']}, n = {r['n']}")
             ours.append(r[key])
             theirs.append(r[f"paper_{key}"])
         pos = np.arange(len(labels))
@@ -185,7 +185,10 @@ def _figure(report, rows, sizes):
         ax[k].bar(pos + 0.2, ours, 0.4, label="flowlab")
         ax[k].set_yscale("log")
         ax[k].set_xticks(pos)
-        ax[k].set_xticklabels(labels, rotation=90, fontsize=6)
+        ax[k].set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
+        ax[k].set_xlabel("basis, biases (uniform / adaptive), precision, n")
+        ax[k].set_ylabel({"MAX": "MAX = max |h - f|",
+                          "MSE": "MSE = (1/2) int (h - f)^2 dx"}[key])
         ax[k].set_title(f"arctan(25x): {key}")
         ax[k].legend(fontsize=7)
     report.figure(fig, "lowpass_table.png")

@@ -77,6 +77,8 @@ def run(report):
     ax[0].plot(x, y, "s", mfc="none", ms=9, label="data")
     ax[0].plot(md.mu[lv], md.ybar[lv], "o", label="macroscopic data")
     ax[0].legend(fontsize=7)
+    ax[0].set_xlabel("x")
+    ax[0].set_ylabel("f(x)")
     ax[0].set_title(f"He seed {rows[pick]['init_seed']}: final network")
     trajectories(ax[1], ax[2], sol, log_times(sol), x=x)
     ax[1].set_title("bias trajectories")

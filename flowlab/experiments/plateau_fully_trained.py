@@ -67,5 +67,7 @@ def run(report):
     ax[0].plot(part[1:-1], np.zeros(part.size - 2), "x", ms=4, label="biases (partition)")
     ax[0].set_ylim(-4, 4)
     ax[0].legend(fontsize=7)
+    ax[0].set_xlabel("x")
+    ax[0].set_ylabel("f(x)")
     ax[0].set_title("a fully trained network (Proposition F.1)")
     report.figure(fig, "fig5_fully_trained.png")

@@ -53,12 +53,16 @@ def run(report):
     top = float(epochs(sol, T))
     for a, hi in zip(ax, (top / 1000, top / 10, top)):
         sel = keep & (ep <= hi)
-        a.loglog(ep[sel], positive(sol.loss[sel]))
+        a.loglog(ep[sel], positive(sol.loss[sel]), label="exact flow")
+        shown = False
         for p in found:
             p0, p1 = epochs(sol, [p.start, p.end])
             if p0 <= hi:
-                a.axvspan(p0, min(p1, hi), color="0.9", zorder=0)
+                a.axvspan(p0, min(p1, hi), color="0.9", zorder=0,
+                          label=None if shown else "plateau found")
+                shown = True
         a.set_xlabel(EPOCHS)
-        a.set_ylabel("loss 1/(2m) sum r^2")
+        a.set_ylabel("loss 1/(2m) sum r_i^2")
+        a.legend(fontsize=7)
         a.set_title(f"up to {hi:.0e} epochs")
     report.figure(fig, "fig1_plateaus.png")

@@ -118,15 +118,18 @@ def _figure(report, runs):
     pick = {m: next(r for mm, r in runs if mm == m and r["n"] == 900 and r["seed"] == 0)
             for m in ("RFM", "ELM")}
     fig, ax = figure(3, 2, width=3.8, height=3.2)
-    panels = [(u, "(a) exact u*")]
-    for m in ("RFM", "ELM"):
+    panels = [(u, "(a) exact u*", "u*(x, y)")]
+    for k, m in enumerate(("RFM", "ELM")):
         r = pick[m]
         v = (features(X, r["parts"], 900 // r["parts"] ** 2, 0) @ r["coef"]).reshape(u.shape)
-        panels += [(v, f"{m} solution (n = 900)"), (np.abs(v - u), f"{m} |error|")]
-    for a, (img, title) in zip(ax, panels):
+        panels += [(v, f"({'bd'[k]}) {m} solution (n = 900)", "u(x, y)"),
+                   (np.abs(v - u), f"({'ce'[k]}) {m} |error|", "|u - u*|")]
+    for a, (img, title, label) in zip(ax, panels):
         im = a.imshow(img.T, origin="lower", extent=(-1, 1, -1, 1), cmap="viridis")
         a.set_title(title, fontsize=9)
-        fig.colorbar(im, ax=a, shrink=0.8)
+        a.set_xlabel("x")
+        a.set_ylabel("y")
+        fig.colorbar(im, ax=a, shrink=0.8, label=label)
     a = ax[5]
     for m, marker in (("RFM", "o"), ("ELM", "s")):
         rs = [r for mm, r in runs if mm == m]

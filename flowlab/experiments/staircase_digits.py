@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plotting import figure
+from ..plotting import figure, twin_legend
 from ._registry import register
 
 EPS = 1e-6
@@ -118,13 +118,14 @@ def _figure(report, run_):
     fig, ax = figure(1, width=5.2)
     ax = ax[0]
     h = run_.last
-    ax.semilogy(h.t, h.loss, "k-", lw=1)
+    ax.semilogy(h.t, h.loss, "k-", lw=1, label="cross-entropy (left axis)")
     ax.set_xlabel("iteration (Adam)")
     ax.set_ylabel("cross-entropy")
     ax2 = ax.twinx()
     for k, hk in enumerate(run_.histories):
-        ax2.plot(hk.t, hk.rank, ".", ms=3, label=f"hidden layer {k + 1} after z")
+        ax2.plot(hk.t, hk.rank, ".", ms=3,
+                 label=f"eps-rank, hidden layer {k + 1} on z (right axis)")
     ax2.set_ylabel(f"eps-rank (eps = {EPS:g})")
-    ax2.legend(fontsize=7)
+    twin_legend(ax, ax2, fontsize=7, loc="center right")
     ax.set_title("Fig. 5 stand-in: 8x8 digits, 10-neuron sampling layer", fontsize=9)
     report.figure(fig, "staircase_digits.png")

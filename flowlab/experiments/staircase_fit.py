@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plotting import figure
+from ..plotting import figure, twin_legend
 from ._registry import register
 
 EPS = 1e-6
@@ -203,14 +203,16 @@ def rank_loss_figure(runs, loss_label, titles):
 
 def _panel(ax, run, title):
     h = run.last
-    ax.semilogy(h.t, h.loss, "k-", lw=1)
+    ax.semilogy(h.t, h.loss, "k-", lw=1, label="loss (left axis)")
     ax.set_xlabel("iteration (Adam)")
-    ax.set_ylabel("loss 1/(2m) sum r^2")
+    ax.set_ylabel("loss 1/(2m) sum r_i^2")
     ax2 = ax.twinx()
-    ax2.plot(h.t, h.rank, ".", ms=3, color="tab:orange")
+    ax2.plot(h.t, h.rank, ".", ms=3, color="tab:orange", label="eps-rank (right axis)")
     ax2.set_ylabel(f"eps-rank, last layer (eps = {EPS:g})")
-    for s in distinct_steps(run)[0].steps:
-        ax.axvspan(s.t_start, s.t_end, color="gray", alpha=0.2)
+    for k, s in enumerate(distinct_steps(run)[0].steps):
+        ax.axvspan(s.t_start, s.t_end, color="gray", alpha=0.2,
+                   label="distinct step" if k == 0 else None)
+    twin_legend(ax, ax2, fontsize=7, loc="lower left")
     ax.set_title(title, fontsize=9)
 
 

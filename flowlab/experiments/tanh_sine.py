@@ -80,10 +80,15 @@ def run(report):
     for tq in (0.0, T / 100, T / 10, T):
         ax[1].plot(xs, sol.net_at(tq)(xs), label=f"t = {tq:g}")
     ax[1].legend(fontsize=7)
+    ax[1].set_xlabel("x")
+    ax[1].set_ylabel("f(x)")
     ax[1].set_title("network output")
     ax[2].loglog(lrs, dist, "o-", label="||theta_GD - theta(t)||")
     ax[2].loglog(lrs, dist[0] * lrs / lrs[0], "k--", label="slope 1")
+    from matplotlib.ticker import NullFormatter
+    ax[2].xaxis.set_minor_formatter(NullFormatter())
     ax[2].set_xlabel("learning rate")
+    ax[2].set_ylabel(f"||theta_GD - theta(t = {T_gd:g})||")
     ax[2].legend(fontsize=7)
     ax[2].set_title(f"GD -> flow at t = {T_gd:g}")
     report.figure(fig, "tanh_sine.png")
