@@ -18,7 +18,13 @@ def _parser() -> argparse.ArgumentParser:
                                 "neural-network training.")
     p.add_argument("--version", action="version", version=f"flowlab {__version__}")
     sub = p.add_subparsers(dest="command")
-    f = sub.add_parser("flow", help="run a study described in a TOML file")
+    from .study import EXAMPLE
+    f = sub.add_parser("flow", help="run a study described in a TOML file",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run the gradient flow that a study file describes and "
+                       "write solution.npz,\nloss.png and summary.json to the output folder.",
+                       epilog="example STUDY.toml (every key and its default: "
+                       "docs/studies.md):\n\n" + textwrap.indent(EXAMPLE, "  "))
     f.add_argument("study", help="path to STUDY.toml")
     f.add_argument("--out", help="output folder (default: [output] dir or results/<study>)")
     f.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -29,7 +29,8 @@ def solve_exact(prob, t_end, *, dense=True, t_eval=None, save=None, **opts):
     if not dense:
         sol.dense = None
     if save is not None:
-        sol.save(save)
+        from .solution import SAVE_LIMIT_BYTES
+        sol.save(save, max_bytes=SAVE_LIMIT_BYTES)
     if status not in ("finished", "steady_state", "interrupted"):
         warnings.warn(f"flow stopped early ({status}): {message}", RuntimeWarning, stacklevel=3)
     return sol

@@ -19,7 +19,7 @@ from .. import _validate as v
 from .._problem import Problem
 from ..models import Network, ReLU1D, TwoLayer
 from .dense import DenseOutput
-from .solution import Solution, empty_events
+from .solution import SAVE_LIMIT_BYTES, Solution, empty_events
 
 __all__ = ["flow", "resume", "METHODS", "default_method"]
 
@@ -120,7 +120,10 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     save : path, optional
         Write the solution there at the end and every ``checkpoint_every``
         seconds while running; a run cut short can be continued with
-        :func:`resume`.
+        :func:`resume`.  The file holds at most ``SAVE_LIMIT_BYTES`` (64 MB) of
+        arrays: a longer run is saved without its dense output, then with every
+        k-th step (``Solution.within``); the returned solution is always complete
+        and ``sol.save(path)`` writes all of it.
     t0 : float
         Start time (used by :func:`resume`).
 
@@ -138,6 +141,12 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     True
     """
     method = _check_method(method, net)
+    if is_relu(net) and method != "exact":
+        warnings.warn(f"the gradient flow of a ReLU network is not smooth: {method} steps "
+                      "blindly across its kinks (where a data point changes side of a "
+                      "neuron), with tiny steps, slowly and without locating them; "
+                      "method='exact' (the default for ReLU networks) integrates it event by "
+                      "event.", UserWarning, stacklevel=2)
     prob = Problem(net, x, y, loss=loss, trainable=trainable)
     t0 = v.check_real(t0, "t0", nonnegative=True)
     t_end = v.check_real(t_end, "t_end", positive=True)
@@ -217,7 +226,7 @@ class Recorder:
             now = time.perf_counter()
             if now - self.last_checkpoint > self.checkpoint_every:
                 self.finish("running", f"checkpoint at t = {t_new:.6g}; resume with "
-                            "flowlab.resume").save(self.save_path)
+                            "flowlab.resume").save(self.save_path, max_bytes=SAVE_LIMIT_BYTES)
                 self.last_checkpoint = time.perf_counter()
 
     @staticmethod
@@ -250,7 +259,7 @@ class Recorder:
             self.bar.close()
         sol = self.finish(status, message)
         if self.save_path is not None:
-            sol.save(self.save_path)
+            sol.save(self.save_path, max_bytes=SAVE_LIMIT_BYTES)
         if status not in ("finished", "steady_state", "interrupted"):
             warnings.warn(f"flow stopped early ({status}): {message}", RuntimeWarning, stacklevel=3)
         return sol
