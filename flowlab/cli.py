@@ -27,13 +27,13 @@ def _parser() -> argparse.ArgumentParser:
                        "docs/studies.md):\n\n" + textwrap.indent(EXAMPLE, "  "))
     f.add_argument("study", help="path to STUDY.toml")
     f.add_argument("--out", help="output folder (default: [output] dir or results/<study>)")
-    f.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    f.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
     r = sub.add_parser("reproduce", help="run a named reproduction of a paper's figure or table")
     r.add_argument("name", nargs="?", help="reproduction name (see --list)")
     r.add_argument("--list", action="store_true", help="list the reproductions")
     r.add_argument("--quick", action="store_true", help="reduced size (minutes, used by CI)")
     r.add_argument("--out", help="output folder (default: results/NAME)")
-    r.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars or progress lines")
     return p
 
 
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
             if not args.name:
                 raise ValueError("give a reproduction NAME or --list.")
             summary = experiments.run(args.name, out=args.out, quick=args.quick,
-                                      progress=not args.no_progress and sys.stderr.isatty())
+                                      progress=False if args.no_progress else None)
             _print_summary(summary, args.out or f"results/{args.name}")
             return 0
         parser.print_help()

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import _validate as v
+from .._progress import progress_bar
 from .quadrature import Quadrature
 
 __all__ = ["mass_matrix", "check_symmetric", "eps_rank", "neuron_mass_matrix", "neuron_rank",
@@ -217,21 +218,19 @@ def rank_along(sol, quad, times=None, *, eps: float = 1e-6, progress=None) -> Ra
     -------
     RankHistory
     """
-    import sys
     times = np.asarray(sol.t if times is None else v.as_array(times, "times", ndim=1))
     eps = v.check_real(eps, "eps", nonnegative=True)
     thetas = np.atleast_2d(sol.theta_at(times))
     losses = sol.loss if times is sol.t or np.array_equal(times, sol.t) else sol.loss_at(times)
-    rows = range(times.size)
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if progress:
-        from tqdm.auto import tqdm
-        rows = tqdm(rows, desc="eps-rank", leave=False, delay=1.0)
+    bar = progress_bar(progress, times.size, "eps-rank", unit="it")
     eig = np.empty((times.size, sol.net0.width))
-    for i in rows:
+    for i in range(times.size):
         M = neuron_mass_matrix(sol.net0.with_params(thetas[i]), quad)
         eig[i] = np.linalg.eigvalsh(M)[::-1]
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     rank = np.count_nonzero(eig > eps, axis=1)
     return RankHistory(times.copy(), rank, np.asarray(losses, dtype=np.float64).copy(), eig, eps,
                        sol.loss_kind)

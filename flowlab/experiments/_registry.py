@@ -103,7 +103,7 @@ class Report:
     name: str
     out: Path
     quick: bool
-    progress: bool = False
+    progress: bool | None = None
     checks: list = field(default_factory=list)
     figures: list = field(default_factory=list)
     data: dict = field(default_factory=dict)
@@ -220,7 +220,7 @@ def _plain(obj):
     return obj
 
 
-def run(name: str, out=None, quick: bool = False, progress: bool = False) -> dict:
+def run(name: str, out=None, quick: bool = False, progress: bool | None = None) -> dict:
     """Run the reproduction ``name``, write its figures and ``summary.json`` in ``out``.
 
     Returns the summary.  If the reproduction raises, the summary records the

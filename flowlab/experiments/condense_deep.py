@@ -90,8 +90,8 @@ def run(report):
         k = c["layer"] - 1
         report.check(f"hidden layer {c['layer']} ({c['activation']}, epoch {c['epoch']}): input "
                      "weights condense on the paper's number of lines (Zhou et al. 2022, Fig. 4: "
-                     f"3, 2, 1, 1, 1; lines holding {LINE_SHARE:.0%} of the output, every carrier's "
-                     "line beside)", PAPER_LINES[k],
+                     f"3, 2, 1, 1, 1; lines holding {LINE_SHARE:.0%} of the output, every "
+                     "carrier's line beside)", PAPER_LINES[k],
                      {"lines": c["lines"], "lines_all_carriers": c["lines_all_carriers"]},
                      c["lines"] == PAPER_LINES[k])
         report.check(f"hidden layer {c['layer']}: at most p = {MULTIPLICITY[k]} lines (Zhou et al. "
@@ -108,8 +108,8 @@ def run(report):
         table = [[c["lines"] for c in run] for run in [counts] + others]
         match = np.mean(np.array(table) == np.array(PAPER_LINES)[None, :], axis=0)
         report.data["lines_per_init_seed"] = table
-        report.data["lines_all_carriers_per_init_seed"] = [[c["lines_all_carriers"] for c in run]
-                                                      for run in [counts] + others]
+        report.data["lines_all_carriers_per_init_seed"] = [
+            [c["lines_all_carriers"] for c in run] for run in [counts] + others]
         report.check("over 5 initialisations, the share of runs in which each layer has the "
                      "paper's number of lines (reported; holds when every share >= 0.6)", None,
                      match.round(2).tolist(), bool(np.all(match >= 0.6)))
@@ -121,7 +121,8 @@ def _figure(report, counts):
     fig, axes = figure(len(counts), width=3.0, height=3.0)
     for k, (c, ax) in enumerate(zip(counts, axes)):
         cmap = flt.layer_cosine_maps(c["module"], angle_tol=ANGLE_TOL)[c["layer"] - 1]
-        cmap.plot(ax, colorbar=k == len(counts) - 1, title=f"layer {c['layer']}: {c['activation']}, epoch "
-                  f"{c['epoch']}\n{c['lines']} line(s) (paper: {PAPER_LINES[c['layer'] - 1]})")
+        cmap.plot(ax, colorbar=k == len(counts) - 1,
+                  title=f"layer {c['layer']}: {c['activation']}, epoch {c['epoch']}\n"
+                  f"{c['lines']} line(s) (paper: {PAPER_LINES[c['layer'] - 1]})")
         ax.title.set_fontsize(8)
     report.figure(fig, "condense_deep.png")

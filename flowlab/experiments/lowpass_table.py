@@ -149,7 +149,7 @@ def run(report):
         if n == 1000:
             ratio = r32["MSE"] / r64["MSE"]
             paper_ratio = (TABLE[("relu", kind, "float32", n)][1]
-                          / TABLE[("relu", kind, "float64", n)][1])
+                           / TABLE[("relu", kind, "float64", n)][1])
             report.check(f"Table 1, ReLU basis, {kind} b, n = 1000: float32 loses accuracy "
                          "(MSE float32 / float64 >= 100: orders of magnitude)", paper_ratio,
                          ratio, ratio >= 100)

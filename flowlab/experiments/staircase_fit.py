@@ -96,9 +96,9 @@ def depth_order(run) -> float:
 def _staircase_checks(report, label, run, paper_value=None):
     ups, al = distinct_steps(run)
     report.check(f"{label}: the last layer's eps-rank rises in distinct steps (Yang, Zhao & Zhu "
-                 "2024, Sec. 2.2, Fig. 2): at least 2 rising steps of height >= 3 found by the staircase "
-                 "detector", paper_value, [(s.rank_before, s.rank_after) for s in ups.steps],
-                 len(ups) >= 2)
+                 "2024, Sec. 2.2, Fig. 2): at least 2 rising steps of height >= 3 found by the "
+                 "staircase detector", paper_value,
+                 [(s.rank_before, s.rank_after) for s in ups.steps], len(ups) >= 2)
     report.check(f"{label}: each of these steps is aligned with a fast drop of the loss "
                  f"(-dlogL/dt on the riser >= {FACTOR:g} x the median on the treads)", None,
                  {"rate_over_tread": (al.rates / al.plateau_rate).round(2).tolist(),

@@ -8,13 +8,13 @@ integrator of :mod:`flowlab.flow.exact`.
 
 from __future__ import annotations
 
-import sys
 import time
 import warnings
 
 import numpy as np
 from scipy import integrate
 
+from .. import _progress
 from .. import _validate as v
 from .._problem import Problem
 from ..models import Network, ReLU1D, TwoLayer
@@ -115,8 +115,9 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     dense : bool
         Keep the continuous extension so that ``sol.net_at(t)`` works at any t.
     progress : bool, optional
-        Show a progress bar; by default only when stderr is a terminal and the
-        run takes more than a second.
+        ``None`` (default): a progress bar when stderr is a terminal (after the
+        first second), else a plain line every ten seconds (t, loss, steps or
+        events, stepper); ``False``: nothing.
     save : path, optional
         Write the solution there at the end and every ``checkpoint_every``
         seconds while running; a run cut short can be continued with
@@ -188,10 +189,15 @@ class Recorder:
         self.events, self.stages, self.info = empty_events(), None, {}
         self.clock = time.perf_counter()
         self.last_checkpoint = self.clock
-        self.bar = progress_bar(progress, t_end - t0, method)
+        self.bar = progress_bar(progress, t_end - t0, method, status=self._status)
         if t_eval is None or t_eval[0] == t0:
             self._record(t0, prob.u0)
             self.next_eval = 0 if t_eval is None else 1
+
+    def _status(self) -> dict:
+        """Status items of the progress line: loss, steps, stepper."""
+        return {"loss": self.losses[-1] if self.losses else None,
+                "steps": self.stats["nsteps"], "stepper": self.method}
 
     def _record(self, t, u):
         self.ts.append(float(t))
@@ -265,15 +271,11 @@ class Recorder:
         return sol
 
 
-def progress_bar(progress, total, method):
-    """A tqdm bar over flow time (on a terminal unless ``progress`` says otherwise)."""
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="t", delay=1.0, leave=False, desc=f"flow[{method}]",
-                bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
+def progress_bar(progress, total, method, status=None):
+    """The progress display of a flow over ``total`` units of flow time
+    (:func:`flowlab._progress.progress_bar`: a bar on a terminal, a plain line every
+    ten seconds otherwise, none with ``progress=False``)."""
+    return _progress.progress_bar(progress, total, f"flow[{method}]", unit="t", status=status)
 
 
 def _raw_x(prob: Problem) -> np.ndarray:

@@ -47,12 +47,12 @@ seed's plotted curves), ``"sum"`` is L = 1/2 sum r_i^2 ((2.1)).
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 
 from .. import _validate as v
+from .._progress import progress_bar
 from ..models import ReLU1D
 from .cod import cod, replace_columns_rss
 from .result import TrainResult
@@ -239,7 +239,7 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
     if callback is not None and not callable(callback):
         raise TypeError("`callback` must be callable as callback(k, net, loss) or None.")
     half = 0.5 * v.loss_scale(loss, xs.size)
-    bar = _bar(progress, max_iter)
+    bar = progress_bar(progress, max_iter, "anls", unit="it")
     clock = time.perf_counter()
     st = _State(xs, ys, u, np.sort(b, kind="stable"), delta, rcond)
     hist, params, moves, ncand, ranks, secs = [], [], [], [], [], []
@@ -273,8 +273,7 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
         st = _State(xs, ys, u, st.candidate(i), delta, rcond)
         k += 1
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{half * st.rss:.3e}")
+            bar.update(1, loss=half * st.rss)
     if bar is not None:
         bar.close()
     info = {"moves": moves, "n_candidates": ncand, "rank": ranks, "seconds": secs,
@@ -282,12 +281,3 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
     return TrainResult(net=ReLU1D(st.bs, st.c), loss=np.array(hist),
                        iterations=np.arange(len(hist), dtype=np.int64), method="anls",
                        loss_kind=loss, stop_reason=stop, params=np.array(params), info=info)
-
-
-def _bar(progress, total):
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress or total == 0:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="it", delay=1.0, leave=False, desc="anls")

@@ -26,9 +26,10 @@ import time
 import numpy as np
 
 from .. import _validate as v
+from .._progress import progress_bar
 from ..models import ReLU1D
 from .cod import cod
-from .descent import _bar, _record_points, _SeedModel, adam, gd
+from .descent import _record_points, _SeedModel, adam, gd
 from .result import TrainResult
 
 __all__ = ["gd", "adam", "lsq", "ls_gd", "ls_adam", "lsq_coefficients", "run_baseline",
@@ -153,7 +154,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
     snap0 = np.empty((0, 2 * n))
     hist, iters, snaps, reached = [], [], [], None
     stop = f"completed {steps} iterations"
-    bar = _bar(progress, steps, method)
+    bar = progress_bar(progress, steps, method, unit="it")
     clock = time.perf_counter()
     it = 0
     try:
@@ -176,7 +177,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
                 break
             it += 1
             if bar is not None and it % 100 == 0:
-                bar.update(100)
+                bar.update(100, loss=L)
     except KeyboardInterrupt:
         stop = f"interrupted after {it} iterations"
     if bar is not None:

@@ -11,12 +11,12 @@ every other network through the generic two-layer kernels (O(n m)).
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 
 from .. import _validate as v
+from .._progress import progress_bar
 from .._kernels import optim as _ko
 from .._kernels import relu1d_descent as _kr
 from .._problem import Problem, resolve_trainable
@@ -211,7 +211,7 @@ def _drive(method, hyper, net, x, y, steps, loss, trainable, record_every, recor
     rec = _record_points(steps, record_every, record_at)
     if target_loss is not None:
         target_loss = v.check_real(target_loss, "target_loss")
-    bar = _bar(progress, steps, method)
+    bar = progress_bar(progress, steps, method, unit="it")
     hists, iters, snaps_all = [], [], []
     done, stop, reached = 0, f"completed {steps} iterations", None
     clock = time.perf_counter()
@@ -239,7 +239,7 @@ def _drive(method, hyper, net, x, y, steps, loss, trainable, record_every, recor
                 break
             done += k
             if bar is not None:
-                bar.update(k)
+                bar.update(k, loss=float(losses[upto - 1]) if upto else None)
     except KeyboardInterrupt:
         stop = f"interrupted after about {done} iterations"
     if bar is not None:
@@ -257,12 +257,3 @@ def _drive(method, hyper, net, x, y, steps, loss, trainable, record_every, recor
                        iterations=np.concatenate(iters + [[done]]).astype(np.int64),
                        method=method, loss_kind=run.loss_kind, stop_reason=stop,
                        params=params, info=info)
-
-
-def _bar(progress, total, desc):
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress or not total:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="it", delay=1.0, leave=False, desc=desc)
