@@ -1,4 +1,4 @@
-"""Command line: ``flowlab --version | flow STUDY.toml | reproduce [--list] NAME``.
+"""Command line: ``flowlab --version | flow STUDY.toml | reproduce [--list] NAME | warmup``.
 
 Bad input (a wrong argument, an invalid study file, an unknown reproduction)
 prints one line ``flowlab: error: ...`` and exits with status 2.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+import time
 
 from ._version import __version__
 
@@ -28,6 +29,15 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("study", help="path to STUDY.toml")
     f.add_argument("--out", help="output folder (default: [output] dir or results/<study>)")
     f.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
+    w = sub.add_parser("warmup", help="compile flowlab's numba kernels ahead (once per install)",
+                       description="Compile every numba kernel of flowlab ahead, by running "
+                       "each public path on a tiny problem; later runs load them from numba's "
+                       "cache.")
+    w.add_argument("--task", action="append", help="only this task (repeatable; see --list)")
+    w.add_argument("--list", action="store_true", help="list the tasks")
+    w.add_argument("--table", metavar="FILE",
+                   help="write the measured compile times (per task, per kernel) as markdown; "
+                   "meaningful from an empty cache (NUMBA_CACHE_DIR=empty folder)")
     r = sub.add_parser("reproduce", help="run a named reproduction of a paper's figure or table")
     r.add_argument("name", nargs="?", help="reproduction name (see --list)")
     r.add_argument("--list", action="store_true", help="list the reproductions")
@@ -48,6 +58,8 @@ def main(argv=None) -> int:
             print(f"{s['status']}: loss {s['initial_loss']:.6g} -> {s['final_loss']:.6g} at "
                   f"t = {s['t_final']:.6g}; results in {s['out']}")
             return 0
+        if args.command == "warmup":
+            return _warmup(args)
         if args.command == "reproduce":
             from . import experiments
             if args.list:
@@ -65,6 +77,26 @@ def main(argv=None) -> int:
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"flowlab: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _warmup(args) -> int:
+    from . import _compile
+    if args.list:
+        for name, what, _ in _compile.TASKS:
+            print(f"{name:14s} {what}")
+        return 0
+    timer = _compile.CompileTimer()
+    clock = time.perf_counter()
+    rows = _compile.warmup(sys.stdout, tasks=args.task, timer=timer)
+    total = time.perf_counter() - clock
+    compiled = sum(r["compiled"] for r in rows)
+    print(f"warmup: {total:.1f} s, {compiled} kernel signatures compiled"
+          f"{'' if compiled else ' (all were in the cache)'}")
+    if args.table:
+        from pathlib import Path
+        Path(args.table).write_text(_compile.table_markdown(rows, timer))
+        print(f"compile times written to {args.table}")
+    return 0
 
 
 def _print_summary(summary: dict, out: str) -> None:

@@ -10,6 +10,7 @@ limit.
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,9 @@ def test_relu_on_a_scipy_method_warns_and_names_exact():
     x = np.linspace(-1, 1, 8)
     with pytest.warns(UserWarning, match=r"not smooth: RK45 .*method='exact'"):
         fl.flow(fl.init.he(3, seed=0), x, np.sin(x), 0.01, method="RK45")
+    with warnings.catch_warnings():                  # frozen knots: a smooth, linear flow
+        warnings.simplefilter("error")
+        fl.flow(fl.init.he(3, seed=0), x, np.sin(x), 0.01, method="RK45", trainable="c")
 
 
 def test_saved_files_stay_under_the_limit(tmp_path, monkeypatch):

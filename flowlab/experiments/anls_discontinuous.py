@@ -169,5 +169,4 @@ def _figure(report, res, results, errors, x, y, xs, ys):
     ax[2].grid(True, which="both", alpha=0.3)
     ax[2].legend(fontsize=7)
     ax[2].set_title("prediction error")
-    fig.tight_layout()
     report.figure(fig, "anls_discontinuous.png")

@@ -5,7 +5,7 @@ Setting (Ainsworth & Shin 2021, Secs. 5.1-5.2): Ainsworth & Shin's (2021) model 
 N(0, 2)), losses L = 1/(2m) sum r_i^2 (the scale of the paper's curves).
 
 - ANLS from 20 He initialisations (seeds 0..19), at most 100 iterations: the
-  seed reports 1e-4 within 100 iterations; the median and the best final loss
+  paper reports 1e-4 within 100 iterations; the median and the best final loss
   are checked against 3e-4 and 1e-4.
 - GD (lr 1e-3), Adam (defaults), LS/GD, LS/Adam (lr 1e-3) and LSQ from He seed 0:
   for each, the first iteration at which it reaches ANLS's final loss from the

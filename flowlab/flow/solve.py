@@ -15,6 +15,7 @@ import numpy as np
 from scipy import integrate
 
 from .. import _progress
+from .._compile import compile_task
 from .. import _validate as v
 from .._problem import Problem
 from ..models import Network, ReLU1D, TwoLayer
@@ -142,13 +143,13 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     True
     """
     method = _check_method(method, net)
-    if is_relu(net) and method != "exact":
+    prob = Problem(net, x, y, loss=loss, trainable=trainable)
+    if is_relu(net) and method != "exact" and set(prob.trainable) & {"b", "w", "W"}:
         warnings.warn(f"the gradient flow of a ReLU network is not smooth: {method} steps "
                       "blindly across its kinks (where a data point changes side of a "
                       "neuron), with tiny steps, slowly and without locating them; "
                       "method='exact' (the default for ReLU networks) integrates it event by "
                       "event.", UserWarning, stacklevel=2)
-    prob = Problem(net, x, y, loss=loss, trainable=trainable)
     t0 = v.check_real(t0, "t0", nonnegative=True)
     t_end = v.check_real(t_end, "t_end", positive=True)
     if t_end <= t0:
@@ -165,11 +166,15 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
                 progress=progress, save=save, checkpoint_every=checkpoint_every, t0=t0)
     if method == "exact":
         from .exact import solve_exact
-        return solve_exact(prob, t_end, **opts)
+        general = isinstance(net, TwoLayer) and net.input_dim > 1
+        with compile_task("exact-nd" if general else "exact-1d"):
+            return solve_exact(prob, t_end, **opts)
     if method in _COMPILED:
         from .compiled import solve_compiled
-        return solve_compiled(prob, t_end, **opts)
-    return _ScipyRun(prob, t_end, **opts).run()
+        with compile_task("compiled-erk"):
+            return solve_compiled(prob, t_end, **opts)
+    with compile_task("smooth"):
+        return _ScipyRun(prob, t_end, **opts).run()
 
 
 class Recorder:

@@ -23,26 +23,28 @@ knots, U_l = {x : b_l < x <= b_{l+1}}.  A neuron is *dead* when b_k >= u_M.
 5. no neuron is moved so that it dies: the new knot stays < u_M (only the
    last living neuron can be affected);
 6. the new position is
-   (i)   the midpoint of the crossed point and the next data value beyond it;
-   (ii)  the midpoint of the crossed point and the *neighbouring knot*, when
-         that knot lies between the crossed point and the next data value
-         (rule 2 forbids going further).  We read "b_k" in (ii) as the
-         neighbouring knot: a midpoint between a data point and the moving
-         knot's own position never crosses a data point, so it could not
-         satisfy rule 3;
+
+   (i) the midpoint of the crossed point and the next data value beyond it;
+   (ii) the midpoint of the crossed point and the *neighbouring knot*, when
+        that knot lies between the crossed point and the next data value
+        (rule 2 forbids going further).  We read "b_k" in (ii) as the
+        neighbouring knot: a midpoint between a data point and the moving
+        knot's own position never crosses a data point, so it could not
+        satisfy rule 3;
    (iii) u_1 - delta (delta = 1e-8 by default) when the crossed point is the
          smallest data value u_1 (moving left, there is no next data value);
          if the left neighbour lies in [u_1 - delta, u_1), the midpoint of it
          and u_1 instead.
+
    A right move needs u_R < b_{k+1}; a left move needs b_{k-1} < u_L.
 
-So each living neuron yields at most two candidates (Fig. 6 of the seed: 7
+So each living neuron yields at most two candidates (Fig. 6 of the paper: 7
 candidates for 5 neurons and 10 points).  Equal knots may separate outwards
 but not cross.  Dead neurons keep c_j = 0 (the minimum-norm coefficient of a
 zero column) and are left out of the factorisation, which changes nothing.
 
 Loss convention: ``loss="mean"`` is L = 1/(2m) sum r_i^2 (the scale of the
-seed's plotted curves), ``"sum"`` is L = 1/2 sum r_i^2 ((2.1)).
+paper's plotted curves), ``"sum"`` is L = 1/2 sum r_i^2 ((2.1)).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from .. import _validate as v
+from .._compile import compile_task
 from .._progress import progress_bar
 from .._kernels import optim as _ko
 from .._kernels import relu1d_descent as _kr
@@ -206,6 +207,13 @@ def _record_points(steps, record_every, record_at):
 def _drive(method, hyper, net, x, y, steps, loss, trainable, record_every, record_at,
            record_params, target_loss, progress) -> TrainResult:
     """Run a compiled loop in chunks (progress bar, Ctrl-C) and wrap the result."""
+    with compile_task("descent"):
+        return _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every,
+                           record_at, record_params, target_loss, progress)
+
+
+def _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every, record_at,
+                record_params, target_loss, progress) -> TrainResult:
     run = _runner(method, hyper, net, x, y, loss, trainable)
     steps = v.check_int(steps, "steps", minimum=0)
     rec = _record_points(steps, record_every, record_at)

@@ -1,4 +1,4 @@
-"""The ``condense-1d`` and ``condense-5d`` reproductions (quick in the default suite, seed
+"""The ``condense-1d`` and ``condense-5d`` reproductions (quick in the default suite, full
 sizes with --runslow).
 
 Their summaries report every check, including the ones that do not hold (for
