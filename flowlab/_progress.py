@@ -20,10 +20,13 @@ import contextvars
 import sys
 import time
 
-__all__ = ["Progress", "progress_bar", "status_provider", "EVERY"]
+__all__ = ["Progress", "progress_bar", "status_provider", "heartbeat", "EVERY"]
 
 #: seconds between two plain progress lines when stderr is not a terminal
 EVERY = 10.0
+
+#: when the last plain progress line was printed (any display), for :func:`heartbeat`
+_LAST_LINE = [0.0]
 
 _PROVIDER: contextvars.ContextVar = contextvars.ContextVar("flowlab_progress_status",
                                                            default=None)
@@ -114,6 +117,7 @@ class Progress:
         print(f"flowlab {self.desc}: {where}{share}{extra} [{state}]", file=self.stream,
               flush=True)
         self.lines += 1
+        _LAST_LINE[0] = time.perf_counter()
 
     def close(self) -> None:
         """Close the bar; after plain lines, print a last one with where the run ended."""
@@ -121,6 +125,42 @@ class Progress:
             self.bar.close()
         elif self.lines:
             self._line(self.clock(), final=True)
+
+
+@contextlib.contextmanager
+def heartbeat(progress, desc: str, status=None, every: float | None = None, stream=None):
+    """While the block runs, a plain line every ``every`` seconds (default :data:`EVERY`)
+    that no other progress line has been printed in, when stderr is not a terminal and
+    ``progress`` is not False: for long computations made of many short pieces (a
+    reproduction), whose own displays may stay silent.  ``status()`` gives the items."""
+    tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    if progress is False or tty:
+        yield
+        return
+    import threading
+    every = EVERY if every is None else float(every)
+    stream = sys.stderr if stream is None else stream
+    start = time.perf_counter()
+    _LAST_LINE[0] = max(_LAST_LINE[0], start)
+    done = threading.Event()
+
+    def beat():
+        while not done.wait(min(every, 1.0) if every > 0 else 0.01):
+            now = time.perf_counter()
+            if now - _LAST_LINE[0] >= every:
+                items = status() if status is not None else {}
+                extra = "".join(f", {k} {_fmt(v)}" for k, v in items.items() if v is not None)
+                print(f"flowlab {desc}: running{extra} [{now - start:.0f} s]", file=stream,
+                      flush=True)
+                _LAST_LINE[0] = now
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def progress_bar(progress, total, desc, *, unit: str = "t", status=None) -> Progress | None:

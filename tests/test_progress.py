@@ -81,6 +81,21 @@ def test_flows_and_trainers_print_lines_to_a_log(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_heartbeat_of_long_computations_made_of_short_pieces(monkeypatch):
+    import time
+    monkeypatch.setattr(sys, "stderr", io.StringIO())       # not a terminal
+    out = io.StringIO()
+    with _progress.heartbeat(None, "reproduce x", lambda: {"checks": 2}, every=0.05,
+                             stream=out):
+        time.sleep(0.3)
+    lines = out.getvalue().splitlines()
+    assert lines and lines[0].startswith("flowlab reproduce x: running, checks 2 [")
+    quiet = io.StringIO()
+    with _progress.heartbeat(False, "reproduce x", every=0.01, stream=quiet):
+        time.sleep(0.05)
+    assert quiet.getvalue() == ""
+
+
 def test_status_provider_reaches_displays_made_inside():
     out = io.StringIO()
     with status_provider(lambda: {"events": 3}):

@@ -27,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import _progress
 from .. import io as _io
 from .. import references as _references
 from .._version import __version__
@@ -246,8 +247,14 @@ def run(name: str, out=None, quick: bool = False, progress: bool | None = None) 
         _io.write_json(out / "summary.json", summary)
         return summary
 
+    def status():
+        last = report.checks[-1]["what"] if report.checks else None
+        return {"checks": len(report.checks),
+                "last": None if last is None else (last[:60] + ("..." if len(last) > 60 else ""))}
+
     try:
-        entry.func(report)
+        with _progress.heartbeat(progress, f"reproduce {name}", status):
+            entry.func(report)
     except BaseException as exc:
         finish(error="".join(traceback.format_exception_only(type(exc), exc)).strip())
         raise
