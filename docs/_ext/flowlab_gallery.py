@@ -96,8 +96,9 @@ def write_pages(srcdir: Path) -> list[str]:
              "Every reproduction of a paper's figure or table, with the command that makes "
              "it and, where the build has one, its quick run: checks, findings and figures. "
              "`flowlab reproduce --list` lists them too.", "",
-             "```{toctree}", ":hidden:", ""] + [name for name, _, _ in rows] + ["```", "",
-             "| reproduction | what | papers |", "| --- | --- | --- |"]
+             "```{toctree}", ":hidden:", ""]
+    index += [name for name, _, _ in rows]
+    index += ["```", "", "| reproduction | what | papers |", "| --- | --- | --- |"]
     for name, title, papers in rows:
         index.append(f"| [{name}]({name}.md) | {_cell(title)} | {'; '.join(papers)} |")
         (gallery / f"{name}.md").write_text(
