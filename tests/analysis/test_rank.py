@@ -143,6 +143,7 @@ def test_seed_000_xavier_rank_is_low_and_deterministic_init_rank_is_full():
 # -- rank along a flow ------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:the gradient flow of a ReLU network is not smooth")
 @pytest.mark.parametrize("kind", ["relu1d", "twolayer_tanh"])
 def test_rank_along_a_scipy_flow_equals_the_rank_of_net_at(kind):
     x = np.linspace(-1.0, 1.0, 40)
