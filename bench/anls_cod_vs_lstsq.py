@@ -1,6 +1,6 @@
 """All ANLS candidates of one iteration through the COD update vs one lstsq per candidate.
 
-Problem: seed 003, Fig. 10 (f2 of (5.2), width 300, 1000 uniform random points,
+Problem: Ainsworth & Shin 2021, Fig. 10 (f2 of (5.2), width 300, 1000 uniform random points,
 He initialisation, seed 0).  Side by side in one run:
 
 - ``cod_update``: one COD of A(b) plus every candidate's loss through Theorem 4.2
@@ -88,7 +88,8 @@ def run(quick=False, threads=1):
     t_iter = best_time(lambda: A_._State(xs, ys, u, bs, delta, rcond), min_time=min_time,
                        repeats=2 if quick else 3)
     speedup = t_lstsq / t_cod
-    return {"benchmark": "anls_cod_vs_lstsq", "problem": "seed 003 Fig. 10 (f2), He seed 0",
+    return {"benchmark": "anls_cod_vs_lstsq", "problem": "Ainsworth & Shin 2021, Fig. 10 (f2), He "
+                                                         "seed 0",
             "n": int(b.size), "m": int(x.size), "n_alive": int(st.n_alive),
             "rank": int(st.cod.rank), "candidates": int(k), "blas_threads": threads,
             "max_rel_diff_vs_lstsq": diff, "lstsq_sampled_candidates": int(sample.size),

@@ -1,9 +1,9 @@
 """Time to the end of the initial stage of a small-initialisation x2tanh network.
 
-Problem (condense-1d, seed 001 Figs. 5-6): 40 evenly spaced points of
+Problem (condense-1d, Zhou et al. 2022, Figs. 5-6): 40 evenly spaced points of
 sin(3x) + sin(6x)/2 on [-1, 1.5], width 100, x^2 tanh(x) activation (p = 3),
 every parameter N(0, 0.005^2), mean loss L = 1/(2m) sum r_i^2.  The initial
-stage ends when the loss first reaches 70% of its initial value (seed 001,
+stage ends when the loss first reaches 70% of its initial value (Zhou et al. 2022,
 Sec. 3), at t of order 1/var (about 1.35e4 here).
 
 Headline, measured side by side in one run, both finding the end themselves

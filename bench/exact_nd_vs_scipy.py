@@ -1,6 +1,6 @@
 """The general exact ReLU flow (d = 5) against scipy's explicit solver, side by side.
 
-Problem: condense-5d's relu network (seed 004 Fig. 1(d) set-up in flowlab's
+Problem: condense-5d's relu network (Xu et al. 2021, Fig. 1(d) set-up in flowlab's
 ``condense-5d``): 80 points x_k ~ U[-4, 2] in d = 5, target
 sum_k 3.5 x_k sin(5 x_k + 1), width 50, every parameter N(0, 0.005^2), mean loss.
 From this small initialisation neurons cross and slide on data points

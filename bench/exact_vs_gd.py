@@ -1,7 +1,7 @@
 """plateau-sine to t = 1e5: the exact flow against a compiled gradient-descent loop.
 
-seed 003's Figs. 7/8 problem (sin(pi x), 100 points, width 10, He initialisation,
-sum loss): the exact event-driven flow to t = 1e5 against flowlab's compiled
+The problem of Figs. 7/8 of Ainsworth & Shin 2021 (sin(pi x), 100 points, width 10, He
+initialisation, sum loss): the exact event-driven flow to t = 1e5 against flowlab's compiled
 gradient descent at lr 1e-3 covering the same time (10^8 iterations, timed on
 2*10^5 and scaled), measured side by side in one run: 12 interleaved rounds,
 each timing both flows and one gradient-descent chunk, and the best time of
@@ -57,7 +57,8 @@ def run(quick=False):
                                   "stages": sol.info["n_stages"], "final_loss": float(sol.loss[-1]),
                                   "status": sol.status}
     gd_total = best * (T / 1e-3) / gd_steps
-    out = {"benchmark": "exact_vs_gd", "problem": "plateau-sine (seed 003 Figs. 7-8), t = 1e5",
+    out = {"benchmark": "exact_vs_gd", "problem": "plateau-sine (Ainsworth & Shin 2021, Figs. "
+                                                  "7-8), t = 1e5",
            "gd": {"iterations_timed": gd_steps, "seconds_timed": best, "rounds": rounds,
                   "iterations_per_s": gd_steps / best, "seconds_for_1e8_iterations": gd_total},
            "exact": rows}

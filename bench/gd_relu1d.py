@@ -1,4 +1,4 @@
-"""Gradient-descent (and Adam) iterations per second on seed 003's model, n = 10, m = 100.
+"""Gradient-descent (and Adam) iterations per second on the ReLU1D model, n = 10, m = 100.
 
 Side by side in one run: the dedicated O(n + m) loop that ``fl.train.gd`` uses
 for a ``ReLU1D`` with w = 1, and the generic two-layer kernel (the same network

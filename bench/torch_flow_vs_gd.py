@@ -1,6 +1,6 @@
 """The bridge's gradient flow vs PyTorch gradient descent at the same accuracy.
 
-Problem (issue 7): seed 000's MLP (1), width 50, depth 4, tanh, PyTorch's
+Problem (issue 7): Yang, Zhao & Zhu's (2024) MLP (1), width 50, depth 4, tanh, PyTorch's
 default initialisation (seed 0), fitting eq. (6) cos x + cos 2x + cos 30x on
 1000 points of [-1, 1] with the loss L = 1/(2m) sum r^2 ("mean"), up to flow
 time T.
@@ -112,7 +112,8 @@ def run(quick=False, T=None):
     ratio = t_gd / t_flow
     return {
         "benchmark": "torch_flow_vs_gd", "quick": quick, "problem": {
-            **size, "activation": "tanh", "target": "cos x + cos 2x + cos 30x (seed 000 (6))",
+            **size, "activation": "tanh", "target": "cos x + cos 2x + cos 30x (Yang, Zhao & Zhu "
+                                                    "2024, (6))",
             "loss": "mean", "T": T, "loss_0": float(ref.loss[0]), "loss_T": float(ref.loss[-1])},
         "criterion": f"max_i |theta_gd - theta_flow| / |theta_flow| <= {TOL:g} at 10 times",
         "flow": {"method": "RKC", "rtol": rtol, "seconds": t_flow, "gradients": int(sol.nfev),

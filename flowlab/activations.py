@@ -1,15 +1,15 @@
 """Activation functions, their derivatives and their multiplicity.
 
-The multiplicity ``p`` follows Definition 1 of seed 001_28363873d70800fd.txt
-(and seed 004): sigma has multiplicity p when sigma^(s)(0) = 0 for
+The multiplicity ``p`` follows Definition 1 of Zhou et al. 2022
+(and Xu et al. 2021): sigma has multiplicity p when sigma^(s)(0) = 0 for
 s = 1, ..., p-1 and sigma^(p)(0) != 0.  Near the origin
 sigma(z) - sigma(0) ~ ``taylor`` * z**p with ``taylor`` = sigma^(p)(0) / p!;
-the leading-order condensation theory of seeds 001/004 is written in terms of
+the leading-order condensation theory of Zhou et al. 2022 and Xu et al. 2021 is written in terms of
 ``p`` and this coefficient.
 
 ReLU is not differentiable at 0; flowlab uses relu'(0) = 0 (the left-continuous
-Heaviside of seed 003) and gives it ``p = None``: it is positively homogeneous of
-degree one, the "ReLU-like" case that seed 001 treats apart from Definition 1.
+Heaviside of Ainsworth & Shin 2021) and gives it ``p = None``: it is positively homogeneous of
+degree one, the "ReLU-like" case that Zhou et al. 2022 treat apart from Definition 1.
 
 Examples
 --------
@@ -47,7 +47,7 @@ class Activation:
     formula : str
         The function, written out.
     p : int or None
-        Multiplicity at the origin (Definition 1 of seed 001); None for ReLU.
+        Multiplicity at the origin (Definition 1 of Zhou et al. 2022); None for ReLU.
     taylor : float or None
         sigma^(p)(0) / p!, the coefficient of z**p in sigma(z) - sigma(0).
     """

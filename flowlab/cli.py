@@ -1,4 +1,4 @@
-"""Command line: ``flowlab --version | flow STUDY.toml | reproduce [--list] NAME``.
+"""Command line: ``flowlab --version | flow STUDY.toml | reproduce [--list] NAME | warmup``.
 
 Bad input (a wrong argument, an invalid study file, an unknown reproduction)
 prints one line ``flowlab: error: ...`` and exits with status 2.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
+import time
 
 from ._version import __version__
 
@@ -17,16 +19,31 @@ def _parser() -> argparse.ArgumentParser:
                                 "neural-network training.")
     p.add_argument("--version", action="version", version=f"flowlab {__version__}")
     sub = p.add_subparsers(dest="command")
-    f = sub.add_parser("flow", help="run a study described in a TOML file")
+    from .study import EXAMPLE
+    f = sub.add_parser("flow", help="run a study described in a TOML file",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run the gradient flow that a study file describes and "
+                       "write solution.npz,\nloss.png and summary.json to the output folder.",
+                       epilog="example STUDY.toml (every key and its default: "
+                       "docs/studies.md):\n\n" + textwrap.indent(EXAMPLE, "  "))
     f.add_argument("study", help="path to STUDY.toml")
     f.add_argument("--out", help="output folder (default: [output] dir or results/<study>)")
-    f.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    r = sub.add_parser("reproduce", help="run a named reproduction of a seed's figure/table")
+    f.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
+    w = sub.add_parser("warmup", help="compile flowlab's numba kernels ahead (once per install)",
+                       description="Compile every numba kernel of flowlab ahead, by running "
+                       "each public path on a tiny problem; later runs load them from numba's "
+                       "cache.")
+    w.add_argument("--task", action="append", help="only this task (repeatable; see --list)")
+    w.add_argument("--list", action="store_true", help="list the tasks")
+    w.add_argument("--table", metavar="FILE",
+                   help="write the measured compile times (per task, per kernel) as markdown; "
+                   "meaningful from an empty cache (NUMBA_CACHE_DIR=empty folder)")
+    r = sub.add_parser("reproduce", help="run a named reproduction of a paper's figure or table")
     r.add_argument("name", nargs="?", help="reproduction name (see --list)")
     r.add_argument("--list", action="store_true", help="list the reproductions")
     r.add_argument("--quick", action="store_true", help="reduced size (minutes, used by CI)")
     r.add_argument("--out", help="output folder (default: results/NAME)")
-    r.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars or progress lines")
     return p
 
 
@@ -41,27 +58,77 @@ def main(argv=None) -> int:
             print(f"{s['status']}: loss {s['initial_loss']:.6g} -> {s['final_loss']:.6g} at "
                   f"t = {s['t_final']:.6g}; results in {s['out']}")
             return 0
+        if args.command == "warmup":
+            return _warmup(args)
         if args.command == "reproduce":
             from . import experiments
             if args.list:
-                for name, title, seeds in experiments.describe():
-                    print(f"{name:24s} {title}  [{', '.join(seeds)}]")
+                for name, title, papers in experiments.describe():
+                    print(f"{name:24s} {title}  [{'; '.join(papers)}]")
                 return 0
             if not args.name:
                 raise ValueError("give a reproduction NAME or --list.")
             summary = experiments.run(args.name, out=args.out, quick=args.quick,
-                                      progress=not args.no_progress and sys.stderr.isatty())
-            ok = sum(c["holds"] for c in summary["checks"])
-            print(f"{args.name}: {ok}/{len(summary['checks'])} checks hold; summary in "
-                  f"{args.out or 'results/' + args.name}/summary.json")
-            for c in summary["checks"]:
-                print(f"  [{'ok' if c['holds'] else 'FAIL'}] {c['what']}: {c['measured']}")
+                                      progress=False if args.no_progress else None)
+            _print_summary(summary, args.out or f"results/{args.name}")
             return 0
         parser.print_help()
         return 2
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"flowlab: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _warmup(args) -> int:
+    from . import _compile
+    if args.list:
+        for name, what, _ in _compile.TASKS:
+            print(f"{name:14s} {what}")
+        return 0
+    timer = _compile.CompileTimer()
+    clock = time.perf_counter()
+    rows = _compile.warmup(sys.stdout, tasks=args.task, timer=timer)
+    total = time.perf_counter() - clock
+    compiled = sum(r["compiled"] for r in rows)
+    print(f"warmup: {total:.1f} s, {compiled} kernel signatures compiled"
+          f"{'' if compiled else ' (all were in the cache)'}")
+    if args.table:
+        from pathlib import Path
+        Path(args.table).write_text(_compile.table_markdown(rows, timer))
+        print(f"compile times written to {args.table}")
+    return 0
+
+
+def _print_summary(summary: dict, out: str) -> None:
+    """Checks, then the findings about the papers apart from them."""
+    checks = [c for c in summary["checks"] if "finding" not in c]
+    findings = [c for c in summary["checks"] if "finding" in c]
+    ok = sum(c["holds"] for c in checks)
+    head = f"{summary['name']}: {ok}/{len(checks)} checks hold"
+    if findings:
+        head += (f"; {len(findings)} finding{'s' if len(findings) > 1 else ''} about the "
+                 f"paper{'s' if len(summary.get('papers', ())) > 1 else ''}")
+    print(f"{head}; summary in {out}/summary.json")
+    for c in checks:
+        print(f"  [{'ok' if c['holds'] else 'FAIL'}] {c['what']}: {_short(c['measured'])}")
+    if findings:
+        print("findings (claims of the paper that flowlab's computation contradicts; "
+              "docs/findings.md):")
+        for c in findings:
+            print(f"  [finding] {c['what']}: {_short(c['measured'])}")
+            print(textwrap.fill(c["finding"], width=96, initial_indent="      ",
+                                subsequent_indent="      "))
+
+
+def _short(value) -> str:
+    """A measured value for one line of output (floats to 4 significant digits)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Initialisations of two-layer networks used by the seeds.
+"""Initialisations of two-layer networks used by the papers.
 
 Every function takes ``seed`` (None, an int or a numpy Generator) and returns
 a network.  Distributions are written N(mean, variance): a *variance*, never a
@@ -17,7 +17,7 @@ __all__ = ["he", "small_gaussian", "xavier", "deterministic_1d", "uniform_densit
 
 
 def he(n: int, *, seed=None, train_w: bool = False, model: str = "relu1d"):
-    """He initialisation as in seed 003, Sec. 5: c_j ~ N(0, 2/n), b_j ~ N(0, 2).
+    """He initialisation as in Ainsworth & Shin 2021, Sec. 5: c_j ~ N(0, 2/n), b_j ~ N(0, 2).
 
     Parameters
     ----------
@@ -48,9 +48,10 @@ def he(n: int, *, seed=None, train_w: bool = False, model: str = "relu1d"):
 
 
 def small_gaussian(n: int, d: int, var: float, *, activation: str = "tanh", seed=None):
-    """Every parameter i.i.d. N(0, var): the small initialisation of seeds 001/004.
+    """Every parameter i.i.d. N(0, var): the small initialisation of Zhou et al. 2022 and Xu et al.
+    2021.
 
-    ``var`` is the variance: seed 001's "N(0, 0.005^2)" is ``var=0.005**2``
+    ``var`` is the variance: Zhou et al.'s (2022) "N(0, 0.005^2)" is ``var=0.005**2``
     (standard deviation 0.005).  W (n, d+1) includes the biases.
     """
     n = v.check_int(n, "n", minimum=1)
@@ -63,10 +64,10 @@ def small_gaussian(n: int, d: int, var: float, *, activation: str = "tanh", seed
 
 
 def xavier(n: int, d: int, *, activation: str = "tanh", seed=None, bound: float | None = None):
-    """Uniform initialisation as described in seed 000, Sec. 2: every weight and
+    """Uniform initialisation as described in Yang, Zhao & Zhu 2024, Sec. 2: every weight and
     bias ~ U(-1/sqrt(n), 1/sqrt(n)), n the width (``bound`` overrides 1/sqrt(n)).
 
-    This is what seed 000 calls the Xavier/Glorot initialisation (and what
+    This is what Yang, Zhao & Zhu 2024 call the Xavier/Glorot initialisation (and what
     PyTorch's ``nn.Linear`` does for a layer with n inputs); Glorot's own bound
     sqrt(6/(fan_in + fan_out)) is obtained by passing ``bound`` explicitly.
     """
@@ -80,7 +81,8 @@ def xavier(n: int, d: int, *, activation: str = "tanh", seed=None, bound: float 
 
 def deterministic_1d(n: int, *, activation: str = "tanh", interval=(-1.0, 1.0), seed=None,
                      a=None):
-    """Seed 000's deterministic first layer, (12)/(13): sigma(n/2 (x - x_j)), x_j uniform.
+    """Yang, Zhao & Zhu's (2024) deterministic first layer, (12)/(13): sigma(n/2 (x - x_j)), x_j
+    uniform.
 
     On [-1, 1], (12) reads w_j = n/2, b_j = n/2 - j (j = 1..n), i.e. (13)
     sigma(n/2 (x - x_j)) with x_j = -1 + 2j/n.  On another ``interval`` [lo, hi]
@@ -103,7 +105,7 @@ def deterministic_1d(n: int, *, activation: str = "tanh", interval=(-1.0, 1.0), 
 
 def uniform_density(n: int, d: int, *, radius: float = 1.0, gamma: float = 1.0,
                     activation: str = "tanh", seed=None):
-    """Seed 000's uniform-density initialisation (UDI), (15).
+    """Yang, Zhao & Zhu's (2024) uniform-density initialisation (UDI), (15).
 
     sigma(W_j . (x, 1)) = sigma(gamma (a_j . x + r_j)) with a_j uniform on the
     unit sphere of R^d and r_j ~ U(0, radius): the hyperplanes a_j . x + r_j = 0

@@ -1,14 +1,15 @@
-"""Two-layer networks: ``ReLU1D`` (seed 003's model) and ``TwoLayer`` (seeds 000/001/004).
+"""Two-layer networks: ``ReLU1D`` (Ainsworth & Shin 2021) and ``TwoLayer`` (the other papers).
 
 Conventions
 -----------
 - ``ReLU1D``: f(x) = sum_j c_j relu(w_j x - b_j), x scalar.  With ``w=None`` every
-  w_j is fixed to 1 (seed 003, model (2.2)) and is not a parameter.  Parameters
+  w_j is fixed to 1 (Ainsworth & Shin 2021, model (2.2)) and is not a parameter.  Parameters
   are packed as ``theta = (b, c)`` or ``(b, c, w)``.
 - ``TwoLayer``: f(x) = sum_j a_j sigma(W_j . (x, 1)), x in R^d; W has shape
-  (n, d+1) and its last column is the bias (the "neuron feature" of seeds
-  001/004).  Parameters are packed as ``theta = (W.ravel(), a)``, W row-major.
-- relu'(0) = 0: a data point exactly on a knot is inactive (seed 003).
+  (n, d+1) and its last column is the bias (the "neuron feature" of
+  Xu et al. 2021 and Zhou et al. 2022).  Parameters are packed as ``theta = (W.ravel(), a)``, W
+  row-major.
+- relu'(0) = 0: a data point exactly on a knot is inactive (Ainsworth & Shin 2021).
 - Losses: ``"sum"`` is L = 1/2 sum_i r_i^2 and ``"mean"`` is L = 1/(2m) sum_i r_i^2,
   with r_i = f(x_i) - y_i.
 
@@ -163,13 +164,13 @@ class ReLU1D(Network):
     c : array_like, shape (n,)
         Output coefficients.
     w : array_like, shape (n,), optional
-        Input weights.  ``None`` (default) fixes every w_j = 1, seed 003's model
+        Input weights.  ``None`` (default) fixes every w_j = 1, Ainsworth & Shin's (2021) model
         (2.2); w is then not a parameter and ``net.w`` is None.
 
     Notes
     -----
     Flat parameters are ``(b, c)`` or ``(b, c, w)``.  relu'(0) = 0, so a point
-    with w_j x_i = b_j does not activate neuron j (seed 003, below (3.1)).
+    with w_j x_i = b_j does not activate neuron j (Ainsworth & Shin 2021, below (3.1)).
     """
 
     def __init__(self, b, c, w=None):

@@ -1,33 +1,13 @@
 """Studies described in TOML: ``flowlab flow STUDY.toml``.
 
 A study names a model, its initialisation, the data and the flow; running it
-writes ``solution.npz`` (exact, reloadable with :func:`flowlab.load`), a loss
-plot and ``summary.json`` to the output folder.  Example::
-
-    [model]
-    kind = "TwoLayer"          # or "ReLU1D"
-    width = 20
-    activation = "tanh"        # TwoLayer only
-
-    [init]
-    scheme = "xavier"          # he | small | xavier | deterministic | uniform_density
-    seed = 0
-
-    [data]
-    target = "sin(3*x) + 0.5*sin(6*x)"   # numpy expression in x (x[:, k] when d > 1)
-    interval = [-1.0, 1.5]
-    points = 40
-
-    [flow]
-    t_end = 100.0
-    method = "Radau"
-    loss = "mean"
-
-    [output]
-    dir = "results/my-study"
+writes ``solution.npz`` (reloadable with :func:`flowlab.load`), a loss plot and
+``summary.json`` to the output folder.  ``docs/studies.md`` lists every key with
+its default; :data:`EXAMPLE` is a complete study (``flowlab flow --help`` shows it).
 
 Every key is checked: a missing or misspelled key is an error that names it
-and suggests the closest valid one.
+and suggests the closest valid one, and a key that the chosen model, scheme or
+data source does not use is an error too (never silently ignored).
 """
 
 from __future__ import annotations
@@ -48,7 +28,32 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-__all__ = ["StudyError", "load_study", "run_study", "eval_target"]
+__all__ = ["StudyError", "load_study", "run_study", "eval_target", "EXAMPLE"]
+
+#: a complete study file (shown by ``flowlab flow --help`` and in docs/studies.md)
+EXAMPLE = """\
+[model]
+kind = "TwoLayer"            # or "ReLU1D" (ReLU, 1-d inputs)
+width = 20
+activation = "tanh"          # TwoLayer only
+
+[init]
+scheme = "xavier"            # he | small | xavier | deterministic | uniform_density
+seed = 0
+
+[data]
+target = "sin(3*x) + 0.5*sin(6*x)"   # numpy expression in x; np.sin(...) works too
+interval = [-1.0, 1.5]
+points = 40
+
+[flow]
+t_end = 100.0
+method = "Radau"             # default: "exact" for ReLU networks, "Radau" otherwise
+loss = "mean"
+
+[output]
+dir = "results/my-study"
+"""
 
 
 class StudyError(ValueError):
@@ -131,7 +136,44 @@ def load_study(path) -> Study:
     if cfg["model"]["kind"] not in ("TwoLayer", "ReLU1D"):
         raise StudyError(f"{path}: [model] kind must be 'TwoLayer' or 'ReLU1D', got "
                          f"{cfg['model']['kind']!r}.")
+    _check_unused(cfg, path)
     return Study(cfg, path)
+
+
+#: [init] keys each scheme uses (besides ``scheme``)
+_SCHEME_KEYS = {"he": ("seed",), "small": ("seed", "var"), "xavier": ("seed", "bound"),
+                "deterministic": ("seed",), "uniform_density": ("seed", "radius", "gamma")}
+
+
+def _check_unused(cfg: dict, path) -> None:
+    """A key that the chosen model, scheme or data source would ignore is an error."""
+    model, ini, data = cfg["model"], cfg["init"], cfg["data"]
+    if model["kind"] == "ReLU1D":
+        for key, why in (("activation", "a ReLU1D network is relu by definition"),
+                         ("input_dim", "a ReLU1D network has 1-d inputs")):
+            if key in model:
+                raise StudyError(f"{path}: [model] {key} is not used by kind = 'ReLU1D' ({why}); "
+                                 "remove it, or use kind = 'TwoLayer' (activation = 'relu' for "
+                                 "a ReLU network on d-dimensional data).")
+    elif "train_w" in model:
+        raise StudyError(f"{path}: [model] train_w is for kind = 'ReLU1D' (whose input weights "
+                         "are fixed to 1 unless train_w = true); a TwoLayer network always "
+                         "trains its input weights W: remove it (or freeze W with "
+                         "[flow] trainable = [\"a\"]).")
+    used = _SCHEME_KEYS[ini["scheme"]]
+    for key in ini:
+        if key != "scheme" and key not in used:
+            raise StudyError(f"{path}: [init] {key} is not used by scheme = {ini['scheme']!r}, "
+                             f"which takes: {', '.join(used)}; remove it or change the scheme.")
+    if "file" in data:
+        extra = [k for k in data if k != "file"]
+        if extra:
+            raise StudyError(f"{path}: [data] {', '.join(extra)} not used with 'file' (the file "
+                             "gives the points); remove them, or use 'target' instead of "
+                             "'file'.")
+    elif data.get("sampling", "grid") == "grid" and "seed" in data:
+        raise StudyError(f"{path}: [data] seed draws random points, but sampling is 'grid' "
+                         "(evenly spaced); set sampling = 'uniform' or remove the seed.")
 
 
 def _tname(typ) -> str:
@@ -151,24 +193,40 @@ _NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Consta
           ast.cmpop, ast.IfExp)
 
 
+class _NumpyNames(ast.NodeTransformer):
+    """``np.sin`` / ``numpy.sin`` -> ``sin`` for the allowed names."""
+
+    def visit_Attribute(self, node):
+        if isinstance(node.value, ast.Name) and node.value.id in ("np", "numpy"):
+            if node.attr not in _ALLOWED:
+                raise StudyError(f"[data] target uses {node.value.id}.{node.attr}, which is not "
+                                 f"allowed; the names are x and {', '.join(_ALLOWED)} (with or "
+                                 f"without 'np.').{_suggest(node.attr, _ALLOWED)}")
+            return ast.copy_location(ast.Name(id=node.attr, ctx=ast.Load()), node)
+        return self.generic_visit(node)
+
+
 def eval_target(expr: str, x: np.ndarray) -> np.ndarray:
     """Evaluate a target expression such as ``"sin(3*x) + 0.5*sin(6*x)"`` at ``x``.
 
     Only arithmetic, comparisons, indexing of ``x`` and the numpy functions
     sin, cos, tan, exp, log, sqrt, tanh, sinh, cosh, arctan, abs, sign, where,
-    maximum, minimum, floor, heaviside (and pi, e) are allowed.
+    maximum, minimum, floor, heaviside (and pi, e) are allowed, with or without
+    the prefix ``np.`` (``"np.sin(np.pi*x)"`` is ``"sin(pi*x)"``).
     """
     try:
         tree = ast.parse(expr, mode="eval")
     except SyntaxError as exc:
         raise StudyError(f"[data] target {expr!r} is not a valid expression ({exc.msg}).") from None
+    tree = ast.fix_missing_locations(_NumpyNames().visit(tree))
     for node in ast.walk(tree):
         if not isinstance(node, _NODES):
             raise StudyError(f"[data] target may not contain {type(node).__name__} "
                              f"(in {expr!r}); use arithmetic and numpy functions of x.")
         if isinstance(node, ast.Name) and node.id != "x" and node.id not in _ALLOWED:
             raise StudyError(f"[data] target uses unknown name {node.id!r}; allowed: x, "
-                             f"{', '.join(_ALLOWED)}.{_suggest(node.id, _ALLOWED)}")
+                             f"{', '.join(_ALLOWED)} (with or without 'np.')."
+                             f"{_suggest(node.id, _ALLOWED)}")
     with np.errstate(all="ignore"):
         y = eval(compile(tree, "<target>", "eval"), {"__builtins__": {}}, dict(_ALLOWED, x=x))
     y = np.broadcast_to(np.asarray(y, dtype=float), (x.shape[0],)).copy()
@@ -219,7 +277,8 @@ def _network(cfg: dict, d: int):
         if d != 1:
             raise StudyError("[model] kind = 'ReLU1D' needs 1-d data.")
         if scheme != "he":
-            raise StudyError("[init] scheme for ReLU1D must be 'he' (seed 003, Sec. 5).")
+            raise StudyError("[init] scheme for ReLU1D must be 'he' (Ainsworth & Shin 2021, Sec. "
+                             "5).")
         return _init.he(n, seed=seed, train_w=model.get("train_w", False))
     act = model.get("activation", "tanh")
     if scheme == "he":
@@ -227,7 +286,7 @@ def _network(cfg: dict, d: int):
             raise StudyError("[init] scheme 'he' builds ReLU networks; set activation = 'relu' "
                              "or choose another scheme.")
         if d != 1:
-            raise StudyError("[init] scheme 'he' (seed 003) is for 1-d data.")
+            raise StudyError("[init] scheme 'he' (Ainsworth & Shin 2021) is for 1-d data.")
         return _init.he(n, seed=seed, model="twolayer")
     if scheme == "small":
         if "var" not in ini:
@@ -237,7 +296,8 @@ def _network(cfg: dict, d: int):
         return _init.xavier(n, d, activation=act, seed=seed, bound=ini.get("bound"))
     if scheme == "deterministic":
         if d != 1:
-            raise StudyError("[init] scheme 'deterministic' (seed 000, (12)) is for 1-d data.")
+            raise StudyError("[init] scheme 'deterministic' (Yang, Zhao & Zhu 2024, (12)) is for "
+                             "1-d data.")
         lo, hi = cfg["data"].get("interval", [-1.0, 1.0])
         return _init.deterministic_1d(n, activation=act, interval=(lo, hi), seed=seed)
     return _init.uniform_density(n, d, activation=act, seed=seed,
@@ -247,6 +307,7 @@ def _network(cfg: dict, d: int):
 def run_study(path, out=None, progress: bool | None = None) -> dict:
     """Run a study file and write ``solution.npz``, ``loss.png`` and ``summary.json``."""
     from .flow import flow
+    from .flow.solution import SAVE_LIMIT_BYTES
     from .plotting import figure, loss_axes, positive
     study = load_study(path)
     cfg = study.config
@@ -272,6 +333,7 @@ def run_study(path, out=None, progress: bool | None = None) -> dict:
     import matplotlib.pyplot as plt
     plt.close(fig)
     drop = sol.loss[0] - sol.loss[-1]
+    saved = sol.within(SAVE_LIMIT_BYTES).info.get("saved")
     summary = {"study": str(study.source), "config": cfg, "status": sol.status,
                "message": sol.message, "t_final": sol.t_final, "initial_loss": sol.loss[0],
                "final_loss": sol.loss[-1], "steps": sol.nsteps, "nfev": sol.nfev,
@@ -279,6 +341,7 @@ def run_study(path, out=None, progress: bool | None = None) -> dict:
                "energy_balance_rel_error": (abs(drop - sol.dissipation()) / drop
                                             if drop > 0 and sol.dense is not None else None),
                "model": repr(net), "out": str(out),
+               "solution_file": saved or {"complete": True},
                "files": ["solution.npz", "loss.png", "summary.json"]}
     write_json(out / "summary.json", summary)
     return summary

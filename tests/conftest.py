@@ -3,6 +3,9 @@ import os
 # many small dense solves: BLAS threads only contend for the cores (set before numpy loads)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# every figure a reproduction saves must label its axes (flowlab.plotting.figure_problems):
+# in the test suite a problem is an error, so each quick run the suite makes checks them
+os.environ["FLOWLAB_STRICT_FIGURES"] = "1"
 
 import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402

@@ -86,7 +86,7 @@ def relu1d_output(b, c, w, x):
 
 
 def relu1d_loss_grad(b, c, w, x, y, loss="sum"):
-    """Loss and gradient over (b, c[, w]) of seed 003's (3.1), written out."""
+    """Loss and gradient over (b, c[, w]) of (3.1) in Ainsworth & Shin 2021, written out."""
     wv = np.ones_like(b) if w is None else w
     m = len(x)
     scale = 1.0 if loss == "sum" else 1.0 / m
@@ -153,7 +153,8 @@ def twolayer_relu_field_masked(W, a, X, y, loss, mask):
     return -np.concatenate([gW.ravel(), ga])
 
 
-# -- Gram matrices and mass matrices (seeds 000 and 002) ---------------------------------
+# -- Gram matrices and mass matrices (Yang, Zhao & Zhu 2024 and Zhao 2023)
+# ---------------------------------
 
 
 def relu_gram_gauss_legendre(b, w, interval, nodes=200):
@@ -208,7 +209,7 @@ def relu_gram_rational(b, w, interval):
 
 
 def mass_matrix_loops(D, weights):
-    """M_ij = sum_k w_k D_ki D_kj by three loops (seed 000, (11))."""
+    """M_ij = sum_k w_k D_ki D_kj by three loops (Yang, Zhao & Zhu 2024, (11))."""
     m, n = D.shape
     M = np.zeros((n, n))
     for i in range(n):
@@ -258,7 +259,7 @@ def lstsq_rss_highprec(A, y, digits=60):
 
 
 def cosine_similarity_loops(W):
-    """D(u, v) = u.v / (|u||v|) entry by entry (seed 001, (5)); NaN for zero rows."""
+    """D(u, v) = u.v / (|u||v|) entry by entry (Zhou et al. 2022, (5)); NaN for zero rows."""
     n = len(W)
     D = np.full((n, n), np.nan)
     for i in range(n):
@@ -271,7 +272,8 @@ def cosine_similarity_loops(W):
 
 
 def neuron_velocity_loops(omega, x, e, dsigma):
-    """-(1/m) sum_i e_i x~_i sigma'(omega . x~_i), x~_i = (x_i, 1), by loops (seed 001 Sec. 4.4)."""
+    """-(1/m) sum_i e_i x~_i sigma'(omega . x~_i), x~_i = (x_i, 1), by loops (Zhou et al. 2022, Sec.
+    4.4)."""
     X = np.atleast_2d(np.asarray(x, dtype=float).T).T
     m, d = X.shape
     out = np.zeros(d + 1)

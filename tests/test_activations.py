@@ -47,7 +47,7 @@ def test_derivatives_match_central_differences(name):
 
 @pytest.mark.parametrize("name", [n for n in NAMES if ACTIVATIONS[n].p is not None])
 def test_multiplicity_from_derivatives_at_zero(name):
-    """Definition 1 of seed 001: sigma^(s)(0) = 0 for s < p and sigma^(p)(0) != 0.
+    """Definition 1 of Zhou et al. 2022: sigma^(s)(0) = 0 for s < p and sigma^(p)(0) != 0.
 
     The kernels give the first two derivatives; the p-th derivative for p = 3 is
     the central difference of sigma''.  The leading coefficient sigma^(p)(0)/p!

@@ -74,7 +74,7 @@ def test_relu1d_gradient_matches_seed003_equations(loss, train_w, rng):
 
 
 def test_relu1d_hessian_has_seed003_structure(rng):
-    """Stage Hessian: Gauss-Newton part plus -R0_j at (c_j, b_j) (DESIGN.md)."""
+    """Stage Hessian: Gauss-Newton part plus -R0_j at (c_j, b_j) (docs/design.md)."""
     x = np.linspace(-1, 1, 20)
     y = x ** 2
     net = fl.ReLU1D([-0.3, 0.4], [1.0, -0.5])

@@ -28,7 +28,7 @@ _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 @nb.njit(**INLINE_OPTIONS)
 def _relu(z):
-    h = np.float64(z > 0.0)      # left-continuous Heaviside: relu'(0) = 0 (seed 003)
+    h = np.float64(z > 0.0)      # left-continuous Heaviside: relu'(0) = 0 (Ainsworth & Shin 2021)
     return z * h, h
 
 

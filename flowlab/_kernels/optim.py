@@ -3,7 +3,7 @@
 Parameters live in one flat kernel vector ``tk = (W.ravel(), a)`` updated in
 place; ``mask`` (same length, 0/1) freezes entries.  Both optimisers commute
 with the signed re-indexing that maps ReLU1D parameters to this form, so one
-loop serves both models (seed 003's model with w = 1 has a faster loop in
+loop serves both models (Ainsworth & Shin's (2021) model with w = 1 has a faster loop in
 :mod:`flowlab._kernels.relu1d_descent`).  ``losses[k]`` receives the loss at
 iterate k of the call (computed with the gradient, i.e. before that
 iteration's update); ``snaps[s]`` receives the parameters at iteration

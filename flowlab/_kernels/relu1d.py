@@ -18,7 +18,7 @@ loss L = scale/2 sum r_i^2 then has
 
 so a right-hand side costs O(n) whatever the number of data points.
 
-A neuron may be *pinned* (Filippov sliding, seed 003 Sec. 3 and DESIGN.md):
+A neuron may be *pinned* (Filippov sliding; Ainsworth & Shin 2021, Sec. 3, docs/design.md):
 its knot sits on the unique point p, p is left out of its interval, and its
 (b_j, w_j) velocity is the inactive-side field projected on the switching
 surface g = w_j x_p - b_j = 0.  The pinned coordinate (b_j, or w_j when b is

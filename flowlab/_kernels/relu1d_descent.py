@@ -1,5 +1,4 @@
-"""Gradient descent and Adam for seed 003's model f(x) = sum_j c_j relu(x - b_j), O(n + m)
-per iteration.
+"""GD and Adam for f(x) = sum_j c_j relu(x - b_j) (Ainsworth & Shin 2021), O(n + m) per step.
 
 The data are sorted once (x_0 <= ... <= x_{m-1}).  Neuron j is active on the
 suffix i >= k_j, k_j = #{i : x_i <= b_j} (relu'(0) = 0), kept up to date by

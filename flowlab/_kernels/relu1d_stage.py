@@ -487,7 +487,7 @@ def boundary_hits(model, theta, F, idx, rtol, atol, items):
 
 @nb.njit(**NUMBA_OPTIONS)
 def u_counts(lo, hi, P0, out):
-    """u_l (seed 003, (3.2)): data points activating exactly l neurons, into ``out``
+    """u_l (Ainsworth & Shin 2021, (3.2)): data points activating exactly l neurons, into ``out``
     (length n + 1), from the active intervals [lo_j, hi_j) of unique points and the
     prefix counts P0 (P0[k] = number of data points among the first k unique ones):
     a sweep over the sorted interval ends, O(n log n) whatever the data size."""

@@ -1,17 +1,17 @@
-"""Condensation of input weights at initial training (seeds 001 and 004).
+"""Condensation of input weights at initial training (Zhou et al. 2022 and Xu et al. 2021).
 
-Seeds 001_28363873d70800fd.txt and 004_3b773748cedd11ca.txt train two-layer
+Zhou et al. 2022 and Xu et al. 2021 train two-layer
 networks f(x) = sum_j a_j sigma(w_j . (x, 1)) from a small initialisation and
 observe that the *neuron features* w_j = (w̄_j, b_j) in R^(d+1) (input weights
 with the bias, flowlab's ``TwoLayer.W`` rows) condense onto a few lines through
 the origin: at most p lines, i.e. 2p orientations, for an activation of
-multiplicity p (seed 001, Definition 1 and Proposition 1).
+multiplicity p (Zhou et al. 2022, Definition 1 and Proposition 1).
 
 This module measures that:
 
-- :func:`cosine_similarity` and :func:`cosine_map`: the matrix D(u, v) of seed
-  001 (5) between features, reordered so that the blocks of seed 001 Fig. 3 /
-  seed 004 Fig. 1 show;
+- :func:`cosine_similarity` and :func:`cosine_map`: the matrix D(u, v) of
+  Zhou et al. 2022, (5), between features, reordered so that the blocks of Zhou et al. 2022, Fig. 3
+  / Xu et al. 2021, Fig. 1 show;
 - :func:`count_orientations`: lines (u ~ -u) and orientations among the neurons
   that carry the output.
 
@@ -54,14 +54,15 @@ def _feature_matrix(net_or_W, name: str = "net") -> np.ndarray:
 
 
 def features(net: TwoLayer) -> np.ndarray:
-    """The neuron features w_j = (w̄_j, b_j) of seed 001 (1), shape (n, d+1) (a copy of W)."""
+    """The neuron features w_j = (w̄_j, b_j) of Zhou et al. 2022, (1), shape (n, d+1) (a copy of
+    W)."""
     if not isinstance(net, TwoLayer):
         raise TypeError(f"`net` must be a TwoLayer network, got {type(net).__name__}.")
     return net.W.copy()
 
 
 def cosine_similarity(net_or_W) -> np.ndarray:
-    """D(u, v) = u.v / (|u| |v|) between all neuron features (seed 001, (5)).
+    """D(u, v) = u.v / (|u| |v|) between all neuron features (Zhou et al. 2022, (5)).
 
     Parameters
     ----------
@@ -176,19 +177,20 @@ class CosineMap:
     angle_tol: float
 
     def plot(self, ax, colorbar: bool = True, title: str | None = None):
-        """Heat map of D as in seed 001 Fig. 3 (-1 navy blue ... 1 beige)."""
+        """Heat map of D as in Zhou et al. 2022, Fig. 3 (-1 navy blue ... 1 beige)."""
         im = ax.imshow(self.D, cmap="cividis", vmin=-1.0, vmax=1.0, interpolation="nearest")
         ax.set_xlabel("neuron (reordered)")
         ax.set_ylabel("neuron (reordered)")
         if title:
             ax.set_title(title)
         if colorbar:
-            ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+            ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
+                               label="D(u, v), cosine similarity")
         return im
 
 
 def cosine_map(net_or_W, *, angle_tol: float = 20.0) -> CosineMap:
-    """D(u, v) of the neuron features with neurons reordered into blocks (seed 001 Fig. 3).
+    """D(u, v) of the neuron features with neurons reordered into blocks (Zhou et al. 2022, Fig. 3).
 
     Neurons are grouped into lines by average-linkage (UPGMA) clustering on
     the angle between lines arccos|D|, cut at ``angle_tol`` degrees (two groups
@@ -316,13 +318,13 @@ def count_orientations(net: TwoLayer, x=None, *, amplitude_threshold: float = 0.
     A neuron *carries the output* when its amplitude (see :func:`amplitudes`)
     is at least ``amplitude_threshold`` times the largest one.  The carriers'
     features are grouped into lines by average-linkage (UPGMA, as in heat-map
-    reordering) clustering on the angle between lines arccos|D(u, v)| (seed
-    001 (5)), cut at ``angle_tol``: two groups are one line when their mean
+    reordering) clustering on the angle between lines arccos|D(u, v)| (Zhou et al.
+    2022, (5)), cut at ``angle_tol``: two groups are one line when their mean
     pairwise angle is below ``angle_tol`` degrees.  Lines are then judged by
     the output they carry: ranked by their share of the carriers' amplitude,
     the fewest that together hold ``share`` of it are counted (a stray neuron
-    holding a percent of the output is a thin stripe in the seeds' heat maps,
-    not a block).  Seed 001 (Sec. 4, Proposition 1): at most p lines, 2p
+    holding a percent of the output is a thin stripe in the papers' heat maps,
+    not a block).  Zhou et al. 2022 (Sec. 4, Proposition 1): at most p lines, 2p
     orientations, for multiplicity p.
 
     Parameters
@@ -334,8 +336,8 @@ def count_orientations(net: TwoLayer, x=None, *, amplitude_threshold: float = 0.
         Relative amplitude (0 < threshold <= 1) above which a neuron counts.
     angle_tol : float
         Angular tolerance in degrees, in (0, 90].  The default 20 deg is where
-        |D| >= cos 20 deg = 0.94, what reads as one uniform block in the seeds'
-        heat maps (seed 001 Fig. 3).
+        |D| >= cos 20 deg = 0.94, what reads as one uniform block in the papers'
+        heat maps (Zhou et al. 2022, Fig. 3).
     share : float
         Share of the carriers' amplitude (0 < share <= 1) the counted lines
         must hold together; 1 counts every line among the carriers.

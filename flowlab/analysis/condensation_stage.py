@@ -1,11 +1,11 @@
-"""The initial stage of training from a small initialisation (seeds 001 and 004).
+"""The initial stage of training from a small initialisation (Zhou et al. 2022 and Xu et al. 2021).
 
-Seed 001_28363873d70800fd.txt, Sec. 3, defines the initial stage by the loss:
+Zhou et al. 2022 (Sec. 3) define the initial stage by the loss:
 it ends when the loss first reaches 70% of its initial value.  This module
 locates that time on a flow or a discrete run (:func:`initial_stage`),
 integrates a gradient flow exactly up to it (:func:`flow_initial_stage`), and
 fits the output there by a polynomial of the activation's multiplicity
-(:func:`polyfit_output`, seed 001 Fig. 5, seed 004 Fig. 3).
+(:func:`polyfit_output`, Zhou et al. 2022, Fig. 5, Xu et al. 2021, Fig. 3).
 
 Time is gradient-flow time (learning rate x iterations for the same loss
 convention) for flows and the iteration count for discrete runs.
@@ -47,7 +47,8 @@ class InitialStage:
 
 
 def initial_stage(run, loss=None, *, fraction: float = 0.7) -> InitialStage:
-    """The end of the initial stage, seed 001 Sec. 3: loss first at 70% of its initial value.
+    """The end of the initial stage, Zhou et al. 2022, Sec. 3: loss first at 70% of its initial
+    value.
 
     Parameters
     ----------
@@ -59,7 +60,7 @@ def initial_stage(run, loss=None, *, fraction: float = 0.7) -> InitialStage:
     loss : array_like, shape (K,), optional
         Loss values, only with sample times.
     fraction : float
-        Level relative to the initial loss, in (0, 1); seed 001 uses 0.7.
+        Level relative to the initial loss, in (0, 1); Zhou et al. 2022 use 0.7.
 
     Returns
     -------
@@ -73,7 +74,7 @@ def initial_stage(run, loss=None, *, fraction: float = 0.7) -> InitialStage:
     """
     fraction = v.check_real(fraction, "fraction", positive=True)
     if fraction >= 1:
-        raise ValueError(f"`fraction` must be in (0, 1), got {fraction}; seed 001 uses 0.7.")
+        raise ValueError(f"`fraction` must be in (0, 1), got {fraction}; Zhou et al. 2022 use 0.7.")
     from ..flow.solution import Solution
     from ..train.result import TrainResult
     kind = "samples"
@@ -132,9 +133,9 @@ def flow_initial_stage(net, x, y, *, loss: str = "mean", fraction: float = 0.7,
     x, y : array_like
         Training data, shapes as for :func:`flowlab.flow`.
     loss : {"mean", "sum"}
-        "mean" (1/(2m) sum r_i^2) is the convention of seeds 001/004.
+        "mean" (1/(2m) sum r_i^2) is the convention of Zhou et al. 2022 and Xu et al. 2021.
     fraction : float
-        Level relative to the initial loss (seed 001, Sec. 3: 0.7).
+        Level relative to the initial loss (Zhou et al. 2022, Sec. 3: 0.7).
     method : {"ERK853", "ERK45"}
         Compiled explicit method (see :mod:`flowlab.flow.compiled`).
     rtol, atol : float
@@ -167,7 +168,7 @@ def flow_initial_stage(net, x, y, *, loss: str = "mean", fraction: float = 0.7,
     from ..flow import compiled
     fraction = v.check_real(fraction, "fraction", positive=True)
     if fraction >= 1:
-        raise ValueError(f"`fraction` must be in (0, 1), got {fraction}; seed 001 uses 0.7.")
+        raise ValueError(f"`fraction` must be in (0, 1), got {fraction}; Zhou et al. 2022 use 0.7.")
     if method not in compiled.COMPILED:
         raise ValueError(f"`method` must be one of {tuple(compiled.COMPILED)} (a compiled "
                          f"explicit method that can stop at a loss level), got {method!r}.")
@@ -188,7 +189,7 @@ def flow_initial_stage(net, x, y, *, loss: str = "mean", fraction: float = 0.7,
 
 @dataclass
 class PolyFit:
-    """Least-squares polynomial fit of a network's output (seed 001 Fig. 5).
+    """Least-squares polynomial fit of a network's output (Zhou et al. 2022, Fig. 5).
 
     Attributes
     ----------
@@ -216,7 +217,7 @@ class PolyFit:
 def polyfit_output(net: TwoLayer, x, degree: int) -> PolyFit:
     """Fit a degree-``degree`` polynomial to the output of a 1-d network at test points ``x``.
 
-    Seed 001 Fig. 5 / seed 004 Fig. 3: at the end of the initial stage the
+    Zhou et al. 2022, Fig. 5 / Xu et al. 2021, Fig. 3: at the end of the initial stage the
     output of a network with an activation of multiplicity p is close to a
     degree-p polynomial (R^2 near 1).
 

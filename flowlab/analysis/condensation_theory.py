@@ -1,25 +1,25 @@
 """Direction field of a test neuron and the leading-order theory of condensation.
 
-Seed 001_28363873d70800fd.txt, Sec. 4.4 (and seed 004, (6)): with the
+Zhou et al. 2022, Sec. 4.4 (and Xu et al. 2021, (6)): with the
 residuals e_i = f(x_i) - y_i frozen, a neuron with feature omega = (w̄, b) and
 output weight a = 1 moves with
 
     d omega / dt = -(1/m) sum_i e_i x̃_i sigma'(omega . x̃_i),   x̃_i = (x_i, 1),   (F)
 
-(m data points, the "mean" loss convention of seeds 001/004; a neuron with
+(m data points, the "mean" loss convention of Zhou et al. 2022 and Xu et al. 2021; a neuron with
 output weight a_j moves with a_j times this field).  A line through the origin
-on which omega keeps its direction (omega' parallel to omega) is what the seeds
+on which omega keeps its direction (omega' parallel to omega) is what the papers
 call a stable line; the features condense on such lines.
 
-Leading order (seed 001 Sec. 5, Proposition 1).  For an activation of
+Leading order (Zhou et al. 2022, Sec. 5, Proposition 1).  For an activation of
 multiplicity p (Definition 1), sigma'(z) = c z^(p-1) + o(z^(p-1)) with
 c = sigma^(p)(0) / (p-1)! = p * taylor, so for small omega
 
     d omega / dt ~ -(c/m) sum_i e_i x̃_i (omega . x̃_i)^(p-1).
 
 - p = 1, any d: the field is the constant -(c/m) sum_i e_i x̃_i, whose only
-  invariant line is spanned by  v = sum_i e_i x̃_i  (seed 001, Case 1).
-- d = 1, any p (derived here from the field above; it agrees with seed 001's
+  invariant line is spanned by  v = sum_i e_i x̃_i  (Zhou et al. 2022, Case 1).
+- d = 1, any p (derived here from the field above; it agrees with Zhou et al.'s (2022)
   proof, Case 2, whose formula the text extraction garbles): with
   omega = (w, b), omega' is parallel to omega iff the 2x2 determinant
   w * db/dt - b * dw/dt vanishes, i.e.
@@ -63,8 +63,9 @@ def _data(x, e):
 def _smooth(activation):
     act = get_activation(activation)
     if act.p is None:
-        raise ValueError(f"activation {act.name!r} has no multiplicity (Definition 1 of seed "
-                         "001 needs derivatives at 0); the leading-order theory covers smooth "
+        raise ValueError(f"activation {act.name!r} has no multiplicity (Definition 1 of "
+                         "Zhou et al. 2022 needs derivatives at 0); the leading-order theory "
+                         "covers smooth "
                          "activations such as tanh, xtanh, x2tanh, sigmoid, softplus.")
     return act
 
@@ -116,7 +117,7 @@ class DirectionField:
     V: np.ndarray
 
     def plot(self, ax, features=None, velocities=None, lines=None, title=None):
-        """Arrows of the field's direction (seed 001 Fig. 6), neurons as green dots with
+        """Arrows of the field's direction (Zhou et al. 2022, Fig. 6), neurons as green dots with
         orange arrows of their own velocity, and ``lines`` (k, 2) as dashed red lines."""
         Wg, Bg = np.meshgrid(self.w, self.b)
         norm = np.hypot(self.U, self.V)
@@ -153,7 +154,7 @@ def direction_field(x, e, activation, *, extent: float, points: int = 21) -> Dir
     x : array_like, shape (m,)
         1-d data inputs.
     e : array_like, shape (m,)
-        Residuals f(x_i) - y_i (seed 001 Sec. 4.4).
+        Residuals f(x_i) - y_i (Zhou et al. 2022, Sec. 4.4).
     activation : str
     extent : float
         Half-width of the square.
@@ -217,7 +218,7 @@ def field_lines(x, e, activation, *, radius: float = 0.01, samples: int = 2880,
     every sign change is refined by Brent's method.  Zeros at phi and phi + pi
     (mod ``pair_tol`` degrees) form one line.  Near the origin the field is its
     leading order plus O(radius^2) relative terms, so a small radius gives the
-    lines of seed 001 Fig. 6 "around the original point".
+    lines of Zhou et al. 2022, Fig. 6 "around the original point".
 
     Parameters
     ----------
@@ -311,7 +312,7 @@ def _circular_mean(theta, period):
 
 @dataclass
 class LinePrediction:
-    """Lines predicted by the leading-order theory (seed 001, Proposition 1).
+    """Lines predicted by the leading-order theory (Zhou et al. 2022, Proposition 1).
 
     Attributes
     ----------
@@ -344,7 +345,7 @@ class LinePrediction:
 
 
 def predicted_lines(x, e, activation, *, imag_tol: float = 1e-7) -> LinePrediction:
-    """Leading-order invariant lines of the field (F) (seed 001, Sec. 5, Proposition 1).
+    """Leading-order invariant lines of the field (F) (Zhou et al. 2022, Sec. 5, Proposition 1).
 
     - multiplicity p = 1, any d: the line of v = sum_i e_i x̃_i (Case 1);
     - d = 1, any p: the real roots of the degree-p binary form
@@ -391,7 +392,8 @@ def predicted_lines(x, e, activation, *, imag_tol: float = 1e-7) -> LinePredicti
         return LinePrediction(lines, 1, "p=1", 0, vec, angles)
     if X.shape[1] != 2:
         raise ValueError(f"the leading-order lines are known for p = 1 (any d) or d = 1 (any p) "
-                         f"(seed 001, Proposition 1); {act.name!r} has p = {p} and the data "
+                         f"(Zhou et al. 2022, Proposition 1); {act.name!r} has p = {p} and the "
+                         f"data "
                          f"has d = {X.shape[1] - 1}.")
     P = np.polynomial.polynomial
     coef = np.zeros(p + 1)

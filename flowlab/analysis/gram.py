@@ -1,6 +1,6 @@
 """Gram matrices of ReLU neurons: exact in 1-d, by quadrature in d >= 2; their spectra.
 
-Seed 002 (002_cdcaedef978473a4.txt, "Spectral analysis for the Gram matrix of
+Zhao 2023 ("Spectral analysis for the Gram matrix of
 ReLU basis") studies G_ij = <sigma(w_i . x - b_i), sigma(w_j . x - b_j)>_D:
 
 - in 1-d with w = 1 on D = (-1, 1) the kernel is
@@ -15,12 +15,12 @@ G = R^T R that keeps the tiny eigenvalues accurate (they are squared singular
 values of R); :func:`relu_gram_quadrature` the Gram matrix of ridge neurons in
 any dimension from a :class:`~flowlab.analysis.quadrature.Quadrature`.
 :func:`gram_spectrum` and :func:`fit_decay` give spectra and power-law decay
-exponents with confidence intervals; :func:`adaptive_biases` seed 002's
+exponents with confidence intervals; :func:`adaptive_biases` Zhao's (2023)
 equidistributed biases F(b_i) = (i - 1)/(n - 1); :func:`linear_flow` the
 closed-form gradient flow of the output weights, da/dt = -G a + f, in the
-eigenbasis of G (seed 002, "Learning dynamics based on gradient flow: linear").
+eigenbasis of G (Zhao 2023, "Learning dynamics based on gradient flow: linear").
 
-Conventions: neurons are relu(w_j x - b_j) (seed 002; ``ReLU1D`` uses the same
+Conventions: neurons are relu(w_j x - b_j) (Zhao 2023; ``ReLU1D`` uses the same
 signs), inner products are plain L2(D) integrals (no 1/|D|).
 
 Examples
@@ -88,7 +88,7 @@ def relu_gram_1d(b, w=None, interval=(-1.0, 1.0)) -> np.ndarray:
         Biases (b_j / w_j is the knot of neuron j).
     w : array_like, shape (n,), optional
         Input weights of any sign (0 gives the constant relu(-b_j)); None: all 1,
-        the case of seed 002's kernel (:func:`relu_kernel_unit`).
+        the case of Zhao's (2023) kernel (:func:`relu_kernel_unit`).
     interval : (lo, hi)
         The domain D.
 
@@ -115,7 +115,7 @@ def relu_gram_1d(b, w=None, interval=(-1.0, 1.0)) -> np.ndarray:
 
 
 def relu_kernel_unit(x, y):
-    """Seed 002's closed-form kernel: int_-1^1 relu(z - x) relu(z - y) dz for x, y in [-1, 1].
+    """Zhao's (2023) closed-form kernel: int_-1^1 relu(z - x) relu(z - y) dz for x, y in [-1, 1].
 
     G(x, y) = (|x - y|^3 + (2 - x - y)(2(1 - x)(1 - y) - (x - y)^2)) / 12, broadcast over
     ``x`` and ``y``.  It suffers cancellation when both x, y are near 1; prefer
@@ -139,7 +139,7 @@ def relu_gram_factor_1d(b, w=None, interval=(-1.0, 1.0)) -> np.ndarray:
     mass matrix, and R = U C with M = U^T U (banded Cholesky).  The eigenvalues of G are the
     squared singular values of R, which an SVD gives to an absolute accuracy of
     about eps * sigma_1, i.e. lambda_k to eps^2 * lambda_1 instead of
-    eps * lambda_1: the route to condition numbers beyond 1e16 (seed 002's
+    eps * lambda_1: the route to condition numbers beyond 1e16 (Zhao's (2023)
     cond >= n^3 / log n for random biases).
 
     Returns
@@ -192,7 +192,7 @@ def relu_gram_quadrature(directions, b, quad: Quadrature) -> np.ndarray:
     Parameters
     ----------
     directions : array_like, shape (n, d)
-        Weights w_j (seed 002 takes them on the unit sphere).
+        Weights w_j (Zhao 2023 takes them on the unit sphere).
     b : array_like, shape (n,)
     quad : Quadrature
         A rule on the domain, of dimension d (e.g. ``gauss_legendre(40, [(-1, 1)] * 2)``).
@@ -200,7 +200,7 @@ def relu_gram_quadrature(directions, b, quad: Quadrature) -> np.ndarray:
     Returns
     -------
     ndarray, shape (n, n)
-        sum_k w_k relu(w_i . x_k - b_i) relu(w_j . x_k - b_j) (seed 000, (11)).
+        sum_k w_k relu(w_i . x_k - b_i) relu(w_j . x_k - b_j) (Yang, Zhao & Zhu 2024, (11)).
         Kinks make tensor rules converge only algebraically; check the
         spectrum you need against a refined rule.
     """
@@ -248,7 +248,7 @@ class GramSpectrum:
         return float(self.eigenvalues[0] / lo) if lo > 0 else float("inf")
 
     def rank(self, eps: float = 1e-6) -> int:
-        """Number of eigenvalues above ``eps`` (seed 000, Definition 2.4)."""
+        """Number of eigenvalues above ``eps`` (Yang, Zhao & Zhu 2024, Definition 2.4)."""
         eps = v.check_real(eps, "eps", nonnegative=True)
         return int(np.count_nonzero(self.eigenvalues > eps))
 
@@ -370,7 +370,7 @@ def fit_decay(eigenvalues, k_min: int = 1, k_max: int | None = None, *,
               level: float = 0.95) -> PowerFit:
     """Decay exponent p of lambda_k ~ C k^p over k_min <= k <= k_max (1-based k).
 
-    ``eigenvalues`` are sorted in descending order first.  Seed 002 predicts
+    ``eigenvalues`` are sorted in descending order first.  Zhao 2023 predicts
     p = -4 in 1-d and p = -(d + 3)/d in d dimensions.
     """
     lam = np.sort(v.as_array(eigenvalues, "eigenvalues", ndim=1))[::-1]
@@ -387,7 +387,7 @@ def fit_decay(eigenvalues, k_min: int = 1, k_max: int | None = None, *,
 
 
 def adaptive_biases(n: int, derivative, interval=(-1.0, 1.0), *, grid: int = 200001):
-    """Seed 002's adaptive biases: F(b_i) = (i - 1)/(n - 1), F(x) = int_lo^x |f'| / int |f'|.
+    """Zhao's (2023) adaptive biases: F(b_i) = (i - 1)/(n - 1), F(x) = int_lo^x |f'| / int |f'|.
 
     Parameters
     ----------
@@ -436,9 +436,9 @@ class LinearFlow:
 
         a_hat_k(t) = a_hat_k(0) exp(-lambda_k t) + f_hat_k (1 - exp(-lambda_k t)) / lambda_k,
 
-    which is seed 002's (a_hat_k(0) - f_hat_k/lambda_k) e^{-lambda_k t} + f_hat_k/lambda_k
-    written so that it stays exact as lambda_k -> 0 (then a_hat_k grows like f_hat_k t).
-    Mode k needs a time of order 1/lambda_k (:attr:`mode_times`) to converge.
+    which is Zhao's (2023) solution (a_hat_k(0) - f_hat_k/lambda_k) e^{-lambda_k t} +
+    f_hat_k/lambda_k written so that it stays exact as lambda_k -> 0 (then a_hat_k grows like
+    f_hat_k t). Mode k needs a time of order 1/lambda_k (:attr:`mode_times`) to converge.
 
     Attributes
     ----------
@@ -529,7 +529,7 @@ def linear_flow_from_data(net, x, y, loss: str = "sum") -> LinearFlow:
     (``a`` of a TwoLayer, ``c`` of a ReLU1D): with Phi = net.features(x) and
     s = 1 ("sum") or 1/m ("mean"), G = s Phi^T Phi, f = s Phi^T y and
     offset = s/2 ||y||^2, so that :meth:`LinearFlow.loss` is the flow's loss.
-    This is seed 002's linear gradient flow with the L2(D) inner product
+    This is Zhao's (2023) linear gradient flow with the L2(D) inner product
     replaced by the data sum (a quadrature with unit weights).
     """
     from ..models import Network, ReLU1D

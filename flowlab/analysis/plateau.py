@@ -1,4 +1,4 @@
-"""Plateau analysis of univariate ReLU networks (seed 003_ecbe85779267783b.txt, Sec. 3).
+"""Plateau analysis of univariate ReLU networks (Ainsworth & Shin 2021, Sec. 3).
 
 For f(x) = sum_j c_j relu(x - b_j) (model (2.2), w = 1) with knots sorted
 b_1 <= ... <= b_n, the data point x_k activates the neurons with b_j < x_k;
@@ -20,7 +20,7 @@ Provided here:
 - :func:`fully_trained_network`: Proposition F.1's construction (Lemma F.2).
 
 Conventions: the residual is r = f(x) - y; ``loss="sum"`` is L = 1/2 ||r||^2
-(the seed's (2.1)), ``"mean"`` divides by m (and scales the rates r_min,
+(the paper's (2.1)), ``"mean"`` divides by m (and scales the rates r_min,
 r_max by 1/m, since then d theta/dt carries the factor 1/m).
 """
 
@@ -44,7 +44,8 @@ def _fixed_w_net(net) -> ReLU1D:
     if not isinstance(net, ReLU1D):
         raise TypeError(f"`net` must be a ReLU1D network, got {type(net).__name__}.")
     if net.w is not None and not np.all(net.w == 1.0):
-        raise ValueError("this analysis is for seed 003's model (2.2) with w = 1; `net` has "
+        raise ValueError("this analysis is for Ainsworth & Shin's (2021) model (2.2) with w = 1; "
+                         "`net` has "
                          "trained input weights w != 1 (build it with w=None).")
     return net
 
@@ -79,7 +80,7 @@ def declared_activity(sol, t: float) -> np.ndarray:
 
 
 def activation_counts(net: ReLU1D, x) -> np.ndarray:
-    """u_l = |U_l| for l = 0..n (seed 003, (3.2)), shape (n+1,)."""
+    """u_l = |U_l| for l = 0..n (Ainsworth & Shin 2021, (3.2)), shape (n+1,)."""
     net = _fixed_w_net(net)
     x = v.as_array(x, "x", ndim=1)
     return np.bincount(_levels(net, x), minlength=net.width + 1)
@@ -174,7 +175,8 @@ def matrix_M(net: ReLU1D, x, pinned=None, active=None) -> np.ndarray:
 
 
 def velocity_matrix(net: ReLU1D, x, pinned=None, active=None) -> np.ndarray:
-    """A = [B^T, C^T] (m x 2n): d r/dt = -scale A A^T r on a stage (seed 003, Appendix A).
+    """A = [B^T, C^T] (m x 2n): d r/dt = -scale A A^T r on a stage (Ainsworth & Shin 2021, Appendix
+    A).
 
     Columns c_j 1[x > b_j] (moving knots only) and relu(x - b_j); A = Phi M with
     Phi the orthonormal basis of Lemma A.1, so A and :func:`matrix_M` share
@@ -245,6 +247,8 @@ class Theorem31:
         the bounds of Appendix A (the statement of Theorem 3.1 drops the factor 2
         in both exponents: that only weakens its upper bound, but strengthens its
         lower one).
+    lower_as_stated : ndarray
+        The lower bound as printed in Theorem 3.1, Q0 + (L(t_s) - Q0) exp(-int r_max).
     violation_upper, violation_lower : float
         Largest relative amount by which L exceeds ``upper`` or falls below
         ``lower`` (<= 0 when the bounds hold).
@@ -261,6 +265,7 @@ class Theorem31:
     r_max: np.ndarray
     upper: np.ndarray
     lower: np.ndarray
+    lower_as_stated: np.ndarray
     violation_upper: float
     violation_lower: float
     violation_lower_as_stated: float
@@ -350,7 +355,7 @@ def theorem31(sol, nodes: int = 4) -> Theorem31:
         lower1[idx] = q[idx] + gap * np.exp(-Imax)
     ref = np.maximum(np.abs(loss), 1e-300)
     return Theorem31(t=t, loss=loss, segment=seg, segment_start=starts, q0=q, r_min=rmin,
-                     r_max=rmax, upper=upper, lower=lower,
+                     r_max=rmax, upper=upper, lower=lower, lower_as_stated=lower1,
                      violation_upper=float(np.nanmax((loss - upper) / ref)),
                      violation_lower=float(np.nanmax((lower - loss) / ref)),
                      violation_lower_as_stated=float(np.nanmax((lower1 - loss) / ref)))
@@ -363,7 +368,7 @@ def stationarity_residual(net: ReLU1D, x, y) -> np.ndarray:
 
     For every l with u_l > 0 and c_l != 0: f(mu_l) - ybar_l; for every l with
     u_l > 1: sum_{i<=l} c_i - cov_l(x, y) / sigma_l^2 (neurons sorted by knot).
-    The mean of their squares is the "MSE of (3.4)" plotted in seed 003 Fig. 7c.
+    The mean of their squares is the "MSE of (3.4)" plotted in Ainsworth & Shin 2021, Fig. 7c.
     """
     net = _fixed_w_net(net)
     x = v.as_array(x, "x", ndim=1)
@@ -493,7 +498,7 @@ class Plateau:
 
 
 def plateaus(t, loss, *, min_decades: float = 0.5, flat: float = 0.15) -> list[Plateau]:
-    """Plateaus of a loss curve (seed 003, Fig. 1): maximal stretches of at least
+    """Plateaus of a loss curve (Ainsworth & Shin 2021, Fig. 1): maximal stretches of at least
     ``min_decades`` decades of t over which the loss falls by less than the fraction
     ``flat`` per decade (measured over half-decade windows on a log time axis), once
     it has fallen by that fraction from its initial value (on a log axis every

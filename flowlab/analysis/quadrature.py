@@ -1,6 +1,6 @@
 """Quadrature rules on intervals and boxes, for mass (Gram) matrices of neurons.
 
-Seed 000 (000_a6f0df281fc78c6e.txt, Sec. 4, eq. (11)) approximates the mass
+Yang, Zhao & Zhu 2024 (Sec. 4, eq. (11)) approximates the mass
 matrix M_ij = int_Omega phi_i phi_j dx by sum_k w_k phi_i(x_k) phi_j(x_k) with
 "Gaussian integral points or uniform mesh for d = 1, 2" and Monte Carlo in high
 dimension.  This module builds such rules as :class:`Quadrature` objects:
@@ -9,7 +9,7 @@ dimension.  This module builds such rules as :class:`Quadrature` objects:
 - :func:`composite_gauss_legendre`: Gauss-Legendre on the cells between given
   break points of an interval (exact for piecewise polynomials with those breaks,
   e.g. products of 1-d ReLU neurons split at their knots);
-- :func:`trapezoid`: the trapezoidal rule of seed 000 (w_0 = w_m = 1/2, w_i = 1,
+- :func:`trapezoid`: the trapezoidal rule of Yang, Zhao & Zhu 2024 (w_0 = w_m = 1/2, w_i = 1,
   times the spacing);
 - :func:`uniform_grid`: the midpoint rule (equal weights on a uniform mesh);
 - :func:`monte_carlo`: i.i.d. uniform points with weights volume/m.
@@ -204,7 +204,7 @@ def composite_gauss_legendre(breaks, nodes: int, domain=None) -> Quadrature:
 def trapezoid(points, domain=(-1.0, 1.0)) -> Quadrature:
     """Trapezoidal rule on a uniform mesh with ``points`` nodes per dimension (ends included).
 
-    Seed 000, below (11): w_0 = w_m = 1/2, w_i = 1, times the mesh width.
+    Yang, Zhao & Zhu 2024, below (11): w_0 = w_m = 1/2, w_i = 1, times the mesh width.
     """
     dom, interval = _domain(domain)
     q = _per_dim(points, "points", len(dom), 2)

@@ -1,6 +1,6 @@
 """Mass matrices of neuron functions, their epsilon-rank, and the staircase of the rank.
 
-Seed 000 (000_a6f0df281fc78c6e.txt) reads the neurons phi_j of the last hidden
+Yang, Zhao & Zhu 2024 read the neurons phi_j of the last hidden
 layer as basis functions and measures how linearly independent they are by
 the epsilon-rank of their mass (Gram) matrix M_ij = <phi_i, phi_j>:
 
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import _validate as v
+from .._progress import progress_bar
 from .quadrature import Quadrature
 
 __all__ = ["mass_matrix", "check_symmetric", "eps_rank", "neuron_mass_matrix", "neuron_rank",
@@ -40,7 +41,7 @@ SYMMETRY_RTOL = 1e-10
 
 
 def mass_matrix(D, weights=None) -> np.ndarray:
-    """M = D^T diag(weights) D, seed 000's eq. (11).
+    """M = D^T diag(weights) D, eq. (11) of Yang, Zhao & Zhu 2024.
 
     Parameters
     ----------
@@ -87,7 +88,8 @@ def check_symmetric(M, name: str = "M") -> np.ndarray:
 
 
 def eps_rank(M, eps: float = 1e-6) -> int:
-    """Number of eigenvalues of the symmetric matrix ``M`` above ``eps`` (seed 000, (5)).
+    """Number of eigenvalues of the symmetric matrix ``M`` above ``eps`` (Yang, Zhao & Zhu 2024,
+    (5)).
 
     Parameters
     ----------
@@ -95,7 +97,7 @@ def eps_rank(M, eps: float = 1e-6) -> int:
         Symmetric, e.g. a mass matrix from :func:`mass_matrix`.  Asymmetry
         beyond rounding (relative 1e-10) raises ValueError.
     eps : float
-        Threshold (>= 0); seed 000 uses 1e-6.  Strict inequality lambda > eps.
+        Threshold (>= 0); Yang, Zhao & Zhu 2024 use 1e-6.  Strict inequality lambda > eps.
 
     Returns
     -------
@@ -131,7 +133,7 @@ def _exact_relu_gram(net, interval) -> np.ndarray:
 
 
 def neuron_mass_matrix(net, quad) -> np.ndarray:
-    """Mass matrix of the hidden neurons of ``net`` (seed 000, Definition 2.3).
+    """Mass matrix of the hidden neurons of ``net`` (Yang, Zhao & Zhu 2024, Definition 2.3).
 
     Parameters
     ----------
@@ -208,7 +210,7 @@ def rank_along(sol, quad, times=None, *, eps: float = 1e-6, progress=None) -> Ra
     times : array_like, optional
         Times in [0, t_final]; default the solution's output times ``sol.t``.
     eps : float
-        Threshold of the epsilon-rank (seed 000: 1e-6).
+        Threshold of the epsilon-rank (Yang, Zhao & Zhu 2024: 1e-6).
     progress : bool, optional
         Progress bar (default: when stderr is a terminal).
 
@@ -216,21 +218,19 @@ def rank_along(sol, quad, times=None, *, eps: float = 1e-6, progress=None) -> Ra
     -------
     RankHistory
     """
-    import sys
     times = np.asarray(sol.t if times is None else v.as_array(times, "times", ndim=1))
     eps = v.check_real(eps, "eps", nonnegative=True)
     thetas = np.atleast_2d(sol.theta_at(times))
     losses = sol.loss if times is sol.t or np.array_equal(times, sol.t) else sol.loss_at(times)
-    rows = range(times.size)
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if progress:
-        from tqdm.auto import tqdm
-        rows = tqdm(rows, desc="eps-rank", leave=False, delay=1.0)
+    bar = progress_bar(progress, times.size, "eps-rank", unit="it")
     eig = np.empty((times.size, sol.net0.width))
-    for i in rows:
+    for i in range(times.size):
         M = neuron_mass_matrix(sol.net0.with_params(thetas[i]), quad)
         eig[i] = np.linalg.eigvalsh(M)[::-1]
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     rank = np.count_nonzero(eig > eps, axis=1)
     return RankHistory(times.copy(), rank, np.asarray(losses, dtype=np.float64).copy(), eig, eps,
                        sol.loss_kind)
@@ -275,7 +275,7 @@ class Step:
 
 @dataclass
 class Staircase:
-    """Steps of a rank time series (seed 000, Sec. 2.2) and its de-flickered levels.
+    """Steps of a rank time series (Yang, Zhao & Zhu 2024, Sec. 2.2) and its de-flickered levels.
 
     Attributes
     ----------

@@ -1,4 +1,4 @@
-"""Named reproductions of the seeds' figures and tables (``flowlab reproduce NAME``).
+"""Named reproductions of the papers' figures and tables (``flowlab reproduce NAME``).
 
 Each module here registers one or more reproductions with
 :func:`flowlab.experiments.register`; they are discovered automatically.

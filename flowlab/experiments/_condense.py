@@ -1,8 +1,8 @@
 """Shared pieces of the condensation reproductions ``condense-1d`` and ``condense-5d``.
 
 Both train the same network twice from one small initialisation: by gradient
-flow up to the end of its initial stage (seed 001, Sec. 3: the loss at 70% of
-its initial value) and by full-batch Adam as the seeds did, then count the
+flow up to the end of its initial stage (Zhou et al. 2022, Sec. 3: the loss at 70% of
+its initial value) and by full-batch Adam as the papers did, then count the
 lines the features of the carrying neurons condense on.  Lines are judged by
 the output they carry: the fewest lines, largest first, that hold 90% of the
 carriers' amplitude are counted (``LINE_SHARE``); the lines of stray neurons
@@ -28,6 +28,11 @@ LINE_SHARE = 0.9
 #: other tolerances and shares whose counts are reported (sensitivity)
 ANGLE_TOLS = (10.0, 20.0, 30.0)
 LINE_SHARES = (0.8, 0.9, 0.95, 1.0)
+
+
+def _skipped(report) -> str:
+    """Why a panel has no gradient-flow result: the quick mode, or see the summary."""
+    return "not run with --quick" if report.quick else "not computed: see summary.json"
 
 
 def gradient_flow(net, x, y, *, progress=False):

@@ -1,4 +1,4 @@
-"""Shared pieces of the plateau reproductions (seed 003): data, runs, trajectory plots."""
+"""Shared pieces of the plateau reproductions (Ainsworth & Shin 2021): data, runs, plots."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import numpy as np
 
 from ..plotting import positive
 
-#: gradient descent's learning rate in seed 003's experiments
+#: gradient descent's learning rate in Ainsworth & Shin's (2021) experiments
 LR = 1e-3
 
 
 def epochs(sol, t=None):
     """Gradient-descent epochs at lr 1e-3 on the *mean* squared loss matching flow time t.
 
-    Seed 003 plots gradient descent on the mean loss (Fig. 1's caption); a flow of
+    Ainsworth & Shin 2021 plot gradient descent on the mean loss (Fig. 1's caption); a flow of
     the sum loss at time t is the flow of the mean loss at time m t, so the
     epochs are m t / lr for ``loss="sum"`` and t / lr for ``loss="mean"``.
     """
@@ -27,13 +27,13 @@ MEAN_LOSS = "loss 1/(2m) sum r_i^2"
 
 
 def mean_loss(sol, loss=None):
-    """The loss in the mean convention (what seed 003 plots)."""
+    """The loss in the mean convention (what Ainsworth & Shin 2021 plot)."""
     loss = sol.loss if loss is None else np.asarray(loss, dtype=float)
     return loss / sol.x.shape[0] if sol.loss_kind == "sum" else loss
 
 
 def trajectories(ax_b, ax_c, sol, times, x=None):
-    """Bias and coefficient trajectories against epochs (seed 003 Figs. 4 and 8)."""
+    """Bias and coefficient trajectories against epochs (Ainsworth & Shin 2021, Figs. 4 and 8)."""
     TH = sol.theta_at(times)
     n = sol.net0.width
     ep = epochs(sol, times)

@@ -3,26 +3,35 @@
 A reproduction is a function ``run(report)`` registered under a name with
 :func:`register`.  It computes, saves figures through ``report.figure`` and
 states each claim it checks through ``report.check``; :func:`run` writes
-``summary.json`` with at least ``{"name", "quick", "checks"}``, each check
-``{"what", "seed", "measured", "holds"}``.  A check that fails stays in the
-summary with ``"holds": false``: the summary reports, it never hides.
+``summary.json`` with at least ``{"name", "quick", "papers", "checks",
+"all_hold"}``, each check ``{"what", "paper", "measured", "holds"}`` (``paper``
+null when the paper gives no value) plus ``"finding"`` when the check tests a
+claim of the paper that flowlab's computation contradicts (see
+``flowlab/experiments/_findings.py`` and docs/findings.md).  ``all_hold`` covers
+the checks that are not findings.  A check that fails stays in the summary with
+``"holds": false``: the summary reports, it never hides.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import os
 import pkgutil
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .. import _progress
 from .. import io as _io
+from .. import references as _references
 from .._version import __version__
+from ._findings import finding as _finding
 
 __all__ = ["Report", "register", "run", "names", "describe"]
 
@@ -32,7 +41,7 @@ class _Entry:
     name: str
     func: Callable
     title: str
-    seeds: tuple
+    papers: tuple
 
 
 _REGISTRY: dict[str, _Entry] = {}
@@ -47,18 +56,24 @@ def _with_torch_threads(func, n):
     return run
 
 
-def register(name: str, title: str, seeds=(), torch_threads=None):
+def register(name: str, title: str, papers=(), torch_threads=None):
     """Decorator registering ``func(report)`` as the reproduction ``name``.
 
+    ``papers``: keys of :data:`flowlab.references.PAPERS` (e.g. ``"Ainsworth &
+    Shin 2021"``), the papers whose figures or tables it reproduces.
     ``torch_threads``: run it with PyTorch limited to this many threads (the
-    seeds' small networks run faster, and reproducibly, on one thread); torch is
+    papers' small networks run faster, and reproducibly, on one thread); torch is
     imported only when the reproduction runs.
     """
+    papers = tuple(papers)
+    for key in papers:
+        _references.paper(key)          # a ValueError names the known keys
+
     def deco(func):
         if name in _REGISTRY:
             raise ValueError(f"reproduction {name!r} is registered twice.")
         run = func if torch_threads is None else _with_torch_threads(func, torch_threads)
-        _REGISTRY[name] = _Entry(name, run, title, tuple(seeds))
+        _REGISTRY[name] = _Entry(name, run, title, papers)
         return run
     return deco
 
@@ -77,9 +92,9 @@ def names() -> list[str]:
 
 
 def describe() -> list[tuple[str, str, tuple]]:
-    """``(name, title, seeds)`` of every reproduction."""
+    """``(name, title, papers)`` of every reproduction, ``papers`` as citation keys."""
     _discover()
-    return [(e.name, e.title, e.seeds) for e in sorted(_REGISTRY.values(), key=lambda e: e.name)]
+    return [(e.name, e.title, e.papers) for e in sorted(_REGISTRY.values(), key=lambda e: e.name)]
 
 
 @dataclass
@@ -89,22 +104,73 @@ class Report:
     name: str
     out: Path
     quick: bool
-    progress: bool = False
+    progress: bool | None = None
     checks: list = field(default_factory=list)
     figures: list = field(default_factory=list)
     data: dict = field(default_factory=dict)
+    figure_problems: list = field(default_factory=list)
 
-    def check(self, what: str, seed, measured, holds) -> bool:
-        """Record one claim: ``what`` cites the seed's figure/equation, ``seed`` is the
-        seed's value (or None), ``measured`` flowlab's, ``holds`` the verdict."""
-        holds = bool(holds)
-        self.checks.append({"what": what, "seed": _plain(seed), "measured": _plain(measured),
-                            "holds": holds})
-        return holds
+    def check(self, what: str, paper, measured, holds, *, finding: str | None = None) -> bool:
+        """Record one claim.
+
+        Parameters
+        ----------
+        what : str
+            The claim, citing the paper's figure, equation or section, with the
+            criterion flowlab applies.
+        paper : number, list or dict of numbers, or None
+            The paper's own value; None when the paper gives no number (a
+            criterion such as "<= 2" belongs in ``what``).
+        measured : JSON-able
+            flowlab's value.
+        holds : bool
+            The verdict.
+        finding : str, optional
+            Key of :data:`flowlab.experiments._findings.FINDINGS`: the claim is one that
+            flowlab's computation has been shown to contradict.  When the check does not
+            hold it is reported as a finding, with that evidence, instead of a failure.
+
+        Returns
+        -------
+        bool
+            ``holds``.
+        """
+        if not isinstance(what, str) or not what.strip():
+            raise TypeError("`what` must be a non-empty string stating the claim.")
+        if not _is_value(paper):
+            raise TypeError(f"`paper` must be the paper's number (or a list/dict of numbers) "
+                            f"or None, got {paper!r}; put criteria such as '<= 2' in `what`.")
+        if not isinstance(holds, (bool, np.bool_)):
+            raise TypeError(f"`holds` must be a bool, got {type(holds).__name__}.")
+        entry = {"what": what, "paper": _plain(paper), "measured": _plain(measured),
+                 "holds": bool(holds)}
+        if finding is not None:
+            f = _finding(finding)
+            if not holds:
+                entry["finding"] = f.text()
+        self.checks.append(entry)
+        return bool(holds)
 
     def figure(self, fig, filename: str) -> Path:
-        """Save a matplotlib figure as PNG in the output folder and close it."""
+        """Save a matplotlib figure as PNG in the output folder and close it.
+
+        The figure is checked first (:func:`flowlab.plotting.figure_problems`: every
+        panel labels its axes, no empty panels, no log axis down to the subnormal
+        range).  A problem is a warning recorded in the summary under
+        ``"figure_problems"``; with ``FLOWLAB_STRICT_FIGURES=1`` (the test suite) it is
+        a ValueError.
+        """
         import matplotlib.pyplot as plt
+        from ..plotting import figure_problems, tidy_log_ticks
+        tidy_log_ticks(fig)
+        problems = figure_problems(fig)
+        if problems:
+            msg = f"{self.name}: figure {filename}: " + "; ".join(problems)
+            if os.environ.get("FLOWLAB_STRICT_FIGURES", "0") == "1":
+                plt.close(fig)
+                raise ValueError(msg)
+            warnings.warn(msg, stacklevel=2)
+            self.figure_problems.append(msg)
         path = self.out / filename
         fig.savefig(path, dpi=120, bbox_inches="tight")
         plt.close(fig)
@@ -116,9 +182,28 @@ class Report:
         return self.out / filename
 
     def summary(self) -> dict:
+        """The JSON-ready summary (without the entries :func:`run` adds)."""
+        failures = [c for c in self.checks if not c["holds"] and "finding" not in c]
         return {"name": self.name, "quick": self.quick, "flowlab": __version__,
-                "checks": self.checks, "all_hold": all(c["holds"] for c in self.checks),
-                "figures": self.figures, "data": _plain(self.data)}
+                "checks": self.checks, "all_hold": not failures,
+                "n_failures": len(failures),
+                "n_findings": sum("finding" in c for c in self.checks),
+                "figures": self.figures, **({"figure_problems": self.figure_problems}
+                                            if self.figure_problems else {}),
+                "data": _plain(self.data)}
+
+
+def _is_value(obj) -> bool:
+    """None, a real number, or a list/tuple/dict of such (nested)."""
+    if obj is None or isinstance(obj, (bool, np.bool_)):
+        return obj is None
+    if isinstance(obj, (int, float, np.integer, np.floating)):
+        return True
+    if isinstance(obj, dict):
+        return all(_is_value(v) for v in obj.values())
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return all(_is_value(v) for v in (obj.tolist() if isinstance(obj, np.ndarray) else obj))
+    return False
 
 
 def _plain(obj):
@@ -136,7 +221,7 @@ def _plain(obj):
     return obj
 
 
-def run(name: str, out=None, quick: bool = False, progress: bool = False) -> dict:
+def run(name: str, out=None, quick: bool = False, progress: bool | None = None) -> dict:
     """Run the reproduction ``name``, write its figures and ``summary.json`` in ``out``.
 
     Returns the summary.  If the reproduction raises, the summary records the
@@ -153,17 +238,24 @@ def run(name: str, out=None, quick: bool = False, progress: bool = False) -> dic
     matplotlib.use("Agg")
     report = Report(name=name, out=out, quick=bool(quick), progress=progress)
     clock = time.perf_counter()
-    try:
-        entry.func(report)
-    except BaseException as exc:
+
+    def finish(**extra):
         summary = report.summary()
-        summary["error"] = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        summary["wall_time_s"] = time.perf_counter() - clock
+        summary.update(title=entry.title, papers=[_references.cite(k) for k in entry.papers],
+                       paper_keys=list(entry.papers), **extra,
+                       wall_time_s=time.perf_counter() - clock)
         _io.write_json(out / "summary.json", summary)
+        return summary
+
+    def status():
+        last = report.checks[-1]["what"] if report.checks else None
+        return {"checks": len(report.checks),
+                "last": None if last is None else (last[:60] + ("..." if len(last) > 60 else ""))}
+
+    try:
+        with _progress.heartbeat(progress, f"reproduce {name}", status):
+            entry.func(report)
+    except BaseException as exc:
+        finish(error="".join(traceback.format_exception_only(type(exc), exc)).strip())
         raise
-    summary = report.summary()
-    summary["title"] = entry.title
-    summary["seeds"] = list(entry.seeds)
-    summary["wall_time_s"] = time.perf_counter() - clock
-    _io.write_json(out / "summary.json", summary)
-    return summary
+    return finish()

@@ -1,22 +1,21 @@
-"""``condense-1d``: condensation of 1-d networks at initial training (seed 001 Figs. 5-6,
-seed 004 Figs. 3-4).
+"""``condense-1d``: condensation of 1-d networks at initial training (Zhou et al. 2022).
 
-Setup (seed 001, Sec. 4.4): 40 evenly spaced points of sin(3x) + sin(6x)/2 on
+Setup (Zhou et al. 2022, Sec. 4.4): 40 evenly spaced points of sin(3x) + sin(6x)/2 on
 [-1, 1.5], width 100, every parameter N(0, 0.005^2), mean loss
 L = 1/(2m) sum r_i^2; activations tanh (p = 1), x tanh x (p = 2), x^2 tanh x
 (p = 3) and relu.  Each network is trained twice from the same start:
 
 - by gradient flow (compiled ERK853 for the smooth activations, the exact
   event-driven flow for relu) up to the end of its initial stage, when the
-  loss first reaches 70% of its initial value (seed 001, Sec. 3);
-- by full-batch Adam, lr 5e-4, 1000 epochs, as the seeds did.
+  loss first reaches 70% of its initial value (Zhou et al. 2022, Sec. 3);
+- by full-batch Adam, lr 5e-4, 1000 epochs, as the papers did.
 
 Checks: the lines of the numerically computed direction field of a test neuron
-(seed 001 Sec. 4.4) against the leading-order roots of seed 001's Case 2
+(Zhou et al. 2022, Sec. 4.4) against the leading-order roots of Zhou et al.'s (2022) Case 2
 equation, at the initial state and at the end of the initial stage; the number
 of lines among the neurons that carry the output (Adam at epoch 200, the
-epoch of seed 001 Fig. 6; gradient flow at the end of the initial stage);
-polynomial fits of degree p of the output (seed 001 Fig. 5, epoch 1000).
+epoch of Zhou et al. 2022, Fig. 6; gradient flow at the end of the initial stage);
+polynomial fits of degree p of the output (Zhou et al. 2022, Fig. 5, epoch 1000).
 """
 
 from __future__ import annotations
@@ -32,10 +31,9 @@ from ..analysis.condensation_stage import initial_stage, polyfit_output
 from ..plotting import figure
 from ._condense import (ANGLE_TOL, AMPLITUDE_THRESHOLD, adam_run, along_sentence,
                         counts_along, gradient_flow, lines_record, net_at_iteration,
-                        plain_comparison)
+                        plain_comparison, _skipped)
 from ._registry import register
 
-SEEDS = ("001_28363873d70800fd.txt", "004_3b773748cedd11ca.txt")
 ACTIVATIONS = ("tanh", "xtanh", "x2tanh", "relu")
 WIDTH, STD, LR, EPOCHS, FIELD_EPOCH, RECORD = 100, 0.005, 5e-4, 1000, 200, 10
 FIELD_RADIUS = 0.01
@@ -58,8 +56,10 @@ def theory_vs_field(net, x, y, act):
                        "complex_root_pairs": pred.n_complex_pairs, "max_angle_deg": worst}
 
 
-@register("condense-1d", "Condensation of 1-d networks of multiplicity p = 1, 2, 3 and relu: "
-          "gradient flow and Adam (seed 001 Figs. 5-6, seed 004 Figs. 3-4)", seeds=SEEDS)
+@register("condense-1d",
+          "Zhou et al. 2022, Figs. 5-6, and Xu et al. 2021, Figs. 3-4: condensation of 1-d "
+          "networks of multiplicity p = 1, 2, 3 and relu, gradient flow and Adam",
+          papers=("Zhou et al. 2022", "Xu et al. 2021"))
 def run(report):
     x = np.linspace(-1.0, 1.5, 40)
     y = target(x)
@@ -84,7 +84,7 @@ def run(report):
                                          "at the end of its initial stage",
                                          f"at epoch {FIELD_EPOCH}"))
     report.data["activations"] = rows
-    report.data["findings"] = findings
+    report.data["observations"] = findings
     _figures(report, x, y, xt, states)
 
 
@@ -127,12 +127,13 @@ def _train_pair(act, x, y, xt, report):
 def _check_output(report, act, p, r2):
     if p is None:
         report.check(f"{act}: the output of the Adam run at epoch {EPOCHS} deviates from a "
-                     f"linear function, R^2 of the linear fit < 0.99 (seed 004 Fig. 3(d): "
-                     f"sharp turning points)", "< 0.99", r2, r2 < 0.99)
+                     f"linear function, R^2 of the linear fit < 0.99 (Xu et al. 2021, Fig. 3(d): "
+                     f"sharp turning points)", None, r2, r2 < 0.99)
     else:
         report.check(f"{act}: the output of the Adam run at epoch {EPOCHS} is close to a "
-                     f"degree-{p} polynomial, R^2 >= 0.99 (seed 001 Fig. 5, seed 004 Fig. 3)",
-                     ">= 0.99", r2, r2 >= 0.99)
+                     f"degree-{p} polynomial, R^2 >= 0.99 (Zhou et al. 2022, Fig. 5, Xu et al. "
+                     f"2021, Fig. 3)",
+                     None, r2, r2 >= 0.99)
 
 
 def _check_theory(report, act, p, x, y, st, row, findings):
@@ -149,9 +150,10 @@ def _check_theory(report, act, p, x, y, st, row, findings):
         count_ok = cmp["n_field"] == cmp["n_predicted"] and \
             cmp["n_predicted"] + 2 * cmp["complex_root_pairs"] == p
         report.check(f"{act}: at the {label}, the stable lines of the numerically computed "
-                     f"direction field match the leading-order roots of seed 001's Case 2 "
+                     f"direction field match the leading-order roots of Zhou et al.'s (2022) Case "
+                     f"2 "
                      f"equation within 1 deg, and number p (fewer only where roots are "
-                     f"complex) (seed 001 Fig. 6, Prop. 1)", p, cmp,
+                     f"complex) (Zhou et al. 2022, Fig. 6, Prop. 1)", p, cmp,
                      count_ok and cmp["max_angle_deg"] <= 1.0)
         if cmp["complex_root_pairs"]:
             findings.append(f"{act} at the {label}: {cmp['complex_root_pairs']} pair(s) of "
@@ -165,13 +167,13 @@ def _check_theory(report, act, p, x, y, st, row, findings):
 def _check_counts(report, act, p, row, findings):
     obs = row["adam_field_epoch"]
     report.check(f"{act}: trained with Adam, the neurons carrying the output lie on p lines "
-                 f"at epoch {FIELD_EPOCH} (seed 001 Fig. 6: one, two, three stable lines)",
+                 f"at epoch {FIELD_EPOCH} (Zhou et al. 2022, Fig. 6: one, two, three stable lines)",
                  p, obs["n_lines"], obs["n_lines"] == p)
     gfr = row["gradient_flow"]
     if not isinstance(gfr, dict):
         return
     report.check(f"{act}: under gradient flow, at most p lines among the neurons carrying the "
-                 f"output at the end of the initial stage (seed 001, Prop. 1)", p,
+                 f"output at the end of the initial stage (Zhou et al. 2022, Prop. 1)", p,
                  gfr["lines"]["n_lines"], gfr["lines"]["n_lines"] <= p)
     findings.append(f"{act}: degree-{p} polynomial fit of the output, R^2 = "
                     f"{gfr['polyfit_r2']:.4f} for gradient flow at the end of its initial "
@@ -189,8 +191,10 @@ def _figures(report, x, y, xt, states):
                                           (f"Adam, epoch {EPOCHS}", st["adam_end"]))):
             a = ax[r * len(acts) + c]
             a.plot(x, y, ".", color="tab:green", label="data")
+            a.set_xlabel("x")
+            a.set_ylabel("f(x)")
             if net is None:
-                a.set_title(f"{act}: {label}\n(not computed)", fontsize=8)
+                a.set_title(f"{act}: {label}\n({_skipped(report)})", fontsize=8)
                 continue
             fit = polyfit_output(net, xt, p)
             a.plot(xt, fit.output, "-", color="tab:blue", label="network")
@@ -208,7 +212,7 @@ def _figures(report, x, y, xt, states):
                                           (f"Adam, epoch {FIELD_EPOCH}", st["adam_field"]))):
             a = ax[r * len(acts) + c]
             if net is None:
-                a.set_title(f"{act}: {label} (not computed)", fontsize=8)
+                a.set_title(f"{act}: {label} ({_skipped(report)})", fontsize=8)
                 a.axis("off")
                 continue
             e = net(x) - y
@@ -227,13 +231,14 @@ def _figures(report, x, y, xt, states):
         st = states[act]
         if st["sol"] is not None:
             t = st["sol"].t
-            ax[0].loglog(t[1:], st["sol"].loss[1:] / st["sol"].loss[0], label=act)
+            ax[0].semilogx(t[1:], st["sol"].loss[1:] / st["sol"].loss[0], label=act)
         res = st["res"]
         ax[1].semilogx(np.maximum(res.iterations, 1), res.loss / res.loss[0], label=act)
-    for a, lab in ((ax[0], "t (gradient flow)"), (ax[1], "Adam epoch")):
+    for a, lab in ((ax[0], "t (gradient-flow time, mean loss)"),
+                   (ax[1], "epoch (full-batch Adam)")):
         a.axhline(0.7, color="k", ls=":", lw=1)
         a.set_xlabel(lab)
-        a.set_ylabel("L / L(0)")
+        a.set_ylabel("L / L(0)  (0.7: end of the initial stage)")
         a.legend(fontsize=7)
     ax[0].set_title("gradient flow to the end of the initial stage")
     ax[1].set_title("full-batch Adam, lr 5e-4")

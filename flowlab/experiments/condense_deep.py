@@ -1,6 +1,6 @@
-"""``condense-deep``: condensation in every layer of a deep residual network (seed 001, Fig. 4).
+"""``condense-deep``: condensation in every layer of a deep residual network (Zhou et al. 2022).
 
-Seed 001 (001_28363873d70800fd.txt), Sec. 4.3 and Fig. 4: a six-layer network
+Zhou et al. 2022, Sec. 4.3 and Fig. 4: a six-layer network
 (five hidden layers of width m = 18, d = 3, one output) with residual
 connections h_{l+1} = sigma_l(W_l h_l + b_l) + h_l and the activations
 x^2 tanh x, x tanh x, sigmoid, tanh, softplus on hidden layers 1-5 (multiplicity
@@ -16,13 +16,13 @@ layer maps R^3 to R^18 and has no shortcut), trains it with
 applied to the layer seen as a two-layer network on its own inputs
 (:func:`flowlab.torch.layer_orientations`: amplitude threshold 0.1, the
 neurons of one line within ANGLE_TOL = 20 degrees of each other, i.e.
-|D(u, v)| >= cos 20 deg = 0.94: one colour block of the seed's maps; the
+|D(u, v)| >= cos 20 deg = 0.94: one colour block of the paper's maps; the
 counts at 10 degrees are reported as well).  As in flowlab's other
 condensation reproductions (``_condense.LINE_SHARE``), the lines counted are
 the fewest, largest first, that hold 90% of the carriers' amplitude; the count
-of every line among the carriers is reported beside it.  The count of each layer is reported against the seed's
-3, 2, 1, 1, 1, at the seed's epochs; the multiplicity bound (at most p lines,
-seed 001 Proposition 1) is checked as well.  The quick mode is the seed's run
+of every line among the carriers is reported beside it.  The count of each layer is reported against
+the paper's 3, 2, 1, 1, 1, at the paper's epochs; the multiplicity bound (at most p lines,
+Zhou et al. 2022, Proposition 1) is checked as well.  The quick mode is the paper's run
 itself (it is cheap); the full mode repeats it for 5 initialisations.
 """
 
@@ -34,17 +34,16 @@ from ..plotting import figure
 from ._condense import LINE_SHARE
 from ._registry import register
 
-SEED = "001_28363873d70800fd.txt"
 ACTIVATIONS = ("x2tanh", "xtanh", "sigmoid", "tanh", "softplus")
 MULTIPLICITY = (3, 2, 1, 1, 1)
-SEED_LINES = (3, 2, 1, 1, 1)
+PAPER_LINES = (3, 2, 1, 1, 1)
 EPOCHS = (1000, 900, 900, 1400, 1400)
 ANGLE_TOL = 20.0
 WIDTH, D, N, VAR, LR = 18, 3, 80, 0.01 ** 2, 4e-5
 
 
 def data(seed: int = 0):
-    """80 points x ~ U[-4, 2]^3 and y = sum_k 4 sin(12 x_k + 1) (seed 001, Fig. 4)."""
+    """80 points x ~ U[-4, 2]^3 and y = sum_k 4 sin(12 x_k + 1) (Zhou et al. 2022, Fig. 4)."""
     rng = np.random.default_rng(seed)
     x = rng.uniform(-4.0, 2.0, (N, D))
     return x, np.sum(4.0 * np.sin(12.0 * x + 1.0), axis=1)
@@ -62,7 +61,7 @@ def train_once(init_seed: int, progress=False):
 
 
 def layer_counts(res, net, x):
-    """Lines and orientations of every hidden layer at the seed's epochs."""
+    """Lines and orientations of every hidden layer at the paper's epochs."""
     import flowlab.torch as flt
     from flowlab.torch.train import load_result_params
     out = []
@@ -81,36 +80,38 @@ def layer_counts(res, net, x):
     return out
 
 
-@register("condense-deep", "seed 001 Fig. 4: condensation per layer of a six-layer residual "
-          "network with a different activation per layer", seeds=(SEED,), torch_threads=1)
+@register("condense-deep",
+          "Fig. 4: condensation per layer of a six-layer residual network with a different "
+          "activation per layer",
+          papers=("Zhou et al. 2022",), torch_threads=1)
 def run(report):
     counts = layer_counts(*train_once(0, report.progress))
     for c in counts:
         k = c["layer"] - 1
         report.check(f"hidden layer {c['layer']} ({c['activation']}, epoch {c['epoch']}): input "
-                     "weights condense on the seed's number of lines (seed 001, Fig. 4: 3, 2, "
-                     f"1, 1, 1; lines holding {LINE_SHARE:.0%} of the output, every carrier's "
-                     "line beside)", SEED_LINES[k],
+                     "weights condense on the paper's number of lines (Zhou et al. 2022, Fig. 4: "
+                     f"3, 2, 1, 1, 1; lines holding {LINE_SHARE:.0%} of the output, every "
+                     "carrier's line beside)", PAPER_LINES[k],
                      {"lines": c["lines"], "lines_all_carriers": c["lines_all_carriers"]},
-                     c["lines"] == SEED_LINES[k])
-        report.check(f"hidden layer {c['layer']}: at most p = {MULTIPLICITY[k]} lines (seed 001, "
-                     "Proposition 1: at most 2p orientations)", MULTIPLICITY[k],
+                     c["lines"] == PAPER_LINES[k])
+        report.check(f"hidden layer {c['layer']}: at most p = {MULTIPLICITY[k]} lines (Zhou et al. "
+                     "2022, Proposition 1: at most 2p orientations)", MULTIPLICITY[k],
                      {"lines": c["lines"], "orientations": c["orientations"]},
                      c["lines"] <= MULTIPLICITY[k] and c["orientations"] <= 2 * MULTIPLICITY[k])
     report.check("the counts are taken in the initial stage: loss above 70% of its initial "
-                 "value at every epoch shown (seed 001, Sec. 3)", 0.7,
+                 "value at every epoch shown (Zhou et al. 2022, Sec. 3)", 0.7,
                  [round(c["loss_ratio"], 4) for c in counts],
                  all(c["loss_ratio"] > 0.7 for c in counts))
-    report.data["seed_0"] = [{k: v for k, v in c.items() if k != "module"} for c in counts]
+    report.data["init_seed_0"] = [{k: v for k, v in c.items() if k != "module"} for c in counts]
     if not report.quick:
         others = [layer_counts(*train_once(s)) for s in range(1, 5)]
         table = [[c["lines"] for c in run] for run in [counts] + others]
-        match = np.mean(np.array(table) == np.array(SEED_LINES)[None, :], axis=0)
-        report.data["lines_per_seed"] = table
-        report.data["lines_all_carriers_per_seed"] = [[c["lines_all_carriers"] for c in run]
-                                                      for run in [counts] + others]
+        match = np.mean(np.array(table) == np.array(PAPER_LINES)[None, :], axis=0)
+        report.data["lines_per_init_seed"] = table
+        report.data["lines_all_carriers_per_init_seed"] = [
+            [c["lines_all_carriers"] for c in run] for run in [counts] + others]
         report.check("over 5 initialisations, the share of runs in which each layer has the "
-                     "seed's number of lines (reported; holds when every share >= 0.6)", None,
+                     "paper's number of lines (reported; holds when every share >= 0.6)", None,
                      match.round(2).tolist(), bool(np.all(match >= 0.6)))
     _figure(report, counts)
 
@@ -118,9 +119,10 @@ def run(report):
 def _figure(report, counts):
     import flowlab.torch as flt
     fig, axes = figure(len(counts), width=3.0, height=3.0)
-    for c, ax in zip(counts, axes):
+    for k, (c, ax) in enumerate(zip(counts, axes)):
         cmap = flt.layer_cosine_maps(c["module"], angle_tol=ANGLE_TOL)[c["layer"] - 1]
-        cmap.plot(ax, colorbar=False, title=f"layer {c['layer']}: {c['activation']}, epoch "
-                  f"{c['epoch']}\n{c['lines']} line(s) (seed: {SEED_LINES[c['layer'] - 1]})")
+        cmap.plot(ax, colorbar=k == len(counts) - 1,
+                  title=f"layer {c['layer']}: {c['activation']}, epoch {c['epoch']}\n"
+                  f"{c['lines']} line(s) (paper: {PAPER_LINES[c['layer'] - 1]})")
         ax.title.set_fontsize(8)
     report.figure(fig, "condense_deep.png")

@@ -1,6 +1,6 @@
-"""``gram-spectrum``: spectrum of the ReLU Gram matrix and the linear gradient flow (seed 002).
+"""``gram-spectrum``: spectrum of the ReLU Gram matrix and the linear gradient flow (Zhao 2023).
 
-Seed 002 (002_cdcaedef978473a4.txt), "Spectral analysis for the Gram matrix of
+Zhao 2023, "Spectral analysis for the Gram matrix of
 ReLU basis" and "Numerical spectrum for Gram matrix (1D)": for the neurons
 relu(x - b_i) on D = (-1, 1),
 
@@ -36,7 +36,6 @@ from ..models import ReLU1D
 from ..plotting import figure
 from ._registry import register
 
-SEED = "002_cdcaedef978473a4.txt"
 
 
 def target(x):
@@ -61,8 +60,9 @@ def _max_rel(G, Q):
     return rel, bool(np.array_equal(G > 0, pos))
 
 
-@register("gram-spectrum", "seed 002: ReLU Gram spectra (k^-4), condition numbers, linear flow",
-          seeds=(SEED,))
+@register("gram-spectrum",
+          "ReLU Gram spectra (k^-4), condition numbers, linear flow",
+          papers=("Zhao 2023",))
 def run(report):
     quick = report.quick
     _exactness(report)
@@ -91,7 +91,7 @@ def _exactness(report):
     b = biases(100, "uniform")
     K = relu_kernel_unit(b[:, None], b[None, :])
     rel = float(np.max(np.abs(relu_gram_1d(b) - K) / K))
-    report.check("w = 1 on [-1, 1] reduces to seed 002's kernel (|x-y|^3 + (2-x-y)(2(1-x)(1-y) "
+    report.check("w = 1 on [-1, 1] reduces to Zhao's (2023) kernel (|x-y|^3 + (2-x-y)(2(1-x)(1-y) "
                  "- (x-y)^2))/12, max relative difference <= 1e-12", None, rel, rel <= 1e-12)
 
 
@@ -109,7 +109,7 @@ def _spectra_1d(report, quick):
             report.data[f"decay_{kind}_{n}"] = {"exponent": fit.exponent, "ci95": fit.ci,
                                                 "k_range": fit.x_range}
     fit = out[(1000, "uniform")][3]
-    report.check("Gram eigenvalues decay like k^-4 (seed 002, Lemma): fitted exponent, uniform b, "
+    report.check("Gram eigenvalues decay like k^-4 (Zhao 2023, Lemma): fitted exponent, uniform b, "
                  f"n = 1000, k in [10, 500] (95% CI {fit.ci[0]:.3f} .. {fit.ci[1]:.3f}), "
                  "within -4 +- 0.2", -4.0, fit.exponent, abs(fit.exponent + 4) <= 0.2)
     fit = out[(100, "uniform")][3]
@@ -117,8 +117,8 @@ def _spectra_1d(report, quick):
                  abs(fit.exponent + 4) <= 0.2)
     V = out[(1000, "uniform")][1].eigenvectors
     changes = [int(np.sum(np.diff(np.sign(V[:, k])) != 0)) for k in range(30)]
-    report.check("eigenvectors go from low to high frequency (seed 002): g_k changes sign "
-                 "k - 1 times for k = 1..30 (n = 1000, uniform b)", list(range(30)), changes,
+    report.check("eigenvectors go from low to high frequency (Zhao 2023): g_k changes sign "
+                 "k - 1 times for k = 1..30 (n = 1000, uniform b)", None, changes,
                  changes == list(range(30)))
     return out
 
@@ -138,9 +138,9 @@ def _condition(report, quick):
     report.data["condition"] = {"n": ns, "median": med, "min": conds.min(1), "max": conds.max(1),
                                 "exponent": growth.exponent, "exponent_ci95": growth.ci}
     report.check("condition number of G for n i.i.d. uniform biases grows at least like "
-                 f"n^3/log n (seed 002, Theorem): fitted exponent of median cond * log n / n^3 "
+                 f"n^3/log n (Zhao 2023, Theorem): fitted exponent of median cond * log n / n^3 "
                  f"against n >= 0 (95% CI {ratio_fit.ci[0]:.2f} .. {ratio_fit.ci[1]:.2f}; "
-                 f"cond itself grows like n^{growth.exponent:.2f})", 0.0, ratio_fit.exponent,
+                 f"cond itself grows like n^{growth.exponent:.2f})", None, ratio_fit.exponent,
                  ratio_fit.exponent >= 0)
     report.check("cond >= n^3/log n at every n (median over draws)", None,
                  float(np.min(med * np.log(ns) / ns ** 3.0)),
@@ -161,7 +161,7 @@ def _linear_flow(report, quick):
     a_lin = lf.coefficients(ts)
     rel = float(np.max(np.linalg.norm(a_flow - a_lin, axis=1)
                        / np.maximum(np.linalg.norm(a_lin, axis=1), 1e-300)))
-    report.check("closed-form linear flow da/dt = -G a + f in the eigenbasis (seed 002) = "
+    report.check("closed-form linear flow da/dt = -G a + f in the eigenbasis (Zhao 2023) = "
                  "fl.flow(trainable='c', LSODA, rtol 1e-12) to 1e-9 relative", None, rel,
                  rel <= 1e-9)
     lrel = float(np.max(np.abs(sol.loss_at(ts) - lf.loss(ts)) / sol.loss[0]))
@@ -188,7 +188,7 @@ def _higher_dimensions(report, quick):
         report.data[f"decay_d{d}"] = {"exponent": fit.exponent, "ci95": fit.ci, "n": n,
                                       "nodes_per_dim": nodes[d]}
         theory = -(d + 3) / d
-        report.check(f"d = {d}: eigenvalues decay like k^-(d+3)/d = k^{theory:.2f} (seed 002, "
+        report.check(f"d = {d}: eigenvalues decay like k^-(d+3)/d = k^{theory:.2f} (Zhao 2023, "
                      f"Theorem), fit over k in [{n // 10}, {n // 2}] within 0.5 (pre-asymptotic "
                      "at this n)", theory, fit.exponent, abs(fit.exponent - theory) <= 0.5)
     report.check("the decay is slower in higher dimension: exponent(d=1) < exponent(d=2) < "
@@ -207,6 +207,7 @@ def _figures(report, spectra, cond, lin, high):
                       label="rounding level of eigh")
         ax[i].set_title(f"n = {n}, {kind} biases")
         ax[i].set_xlabel("k")
+        ax[i].set_ylabel("eigenvalue lambda_k of G")
         ax[i].legend(fontsize=7)
     report.figure(fig, "gram_spectrum_1d.png")
 
@@ -219,20 +220,25 @@ def _figures(report, spectra, cond, lin, high):
                 ax[4 * r + c].plot(b, sp.eigenvectors[:, k - 1], lw=1, label=f"k = {k}")
             ax[4 * r + c].set_title(f"{kind} b, n = 1000", fontsize=9)
             ax[4 * r + c].legend(fontsize=7)
-            ax[4 * r + c].set_xlabel("b")
+            ax[4 * r + c].set_xlabel("bias b")
+            ax[4 * r + c].set_ylabel("eigenvector g_k (entry at b)")
     report.figure(fig, "gram_eigenvectors.png")
 
     fig, ax = figure(3)
     for (n, kind), (_, _, fhat, _) in sorted(spectra.items()):
         ax[0].semilogy(np.arange(1, n + 1), np.abs(fhat), ".", ms=2, label=f"{kind}, n = {n}")
-    ax[0].set_title("|projection of arctan(25x) on g_k|")
+    ax[0].set_title("arctan(25x) in the eigenbasis")
     ax[0].set_xlabel("k")
+    ax[0].set_ylabel("|f_hat_k|, projection on g_k")
     ax[0].legend(fontsize=7)
     ns, conds, growth = cond
     ax[1].loglog(ns, np.median(conds, 1), "o-", label=f"median cond, fit n^{growth.exponent:.2f}")
     ax[1].fill_between(ns, conds.min(1), conds.max(1), alpha=0.3)
     ax[1].loglog(ns, ns ** 3.0 / np.log(ns), "k--", label="n^3 / log n")
+    ax[1].set_xticks(ns, [str(n) for n in ns])
+    ax[1].set_xticks([], minor=True)
     ax[1].set_xlabel("n (i.i.d. uniform biases)")
+    ax[1].set_ylabel("cond(G)")
     ax[1].legend(fontsize=7)
     ax[1].set_title("condition number of G")
     for d, (lam, fit) in high.items():
@@ -240,6 +246,7 @@ def _figures(report, spectra, cond, lin, high):
         ax[2].loglog(k, lam, ".", ms=2, label=f"d = {d}, fit k^{fit.exponent:.2f} "
                      f"(theory {-(d + 3) / d:.2f})")
     ax[2].set_xlabel("k")
+    ax[2].set_ylabel("eigenvalue lambda_k")
     ax[2].legend(fontsize=7)
     ax[2].set_title("Gram spectra in d = 2, 3 (quadrature)")
     report.figure(fig, "gram_projection_condition.png")
@@ -252,12 +259,14 @@ def _figures(report, spectra, cond, lin, high):
         line, = ax[0].loglog(ts[1:], err[1:, k], label=f"mode {k + 1}")
         ax[0].axvline(lf.mode_times[k], color=line.get_color(), ls=":", lw=1)
     ax[0].set_ylim(1e-12, 2)
-    ax[0].set_xlabel("t (dotted: 1/lambda_k)")
-    ax[0].set_title("|a_hat_k(t) - f_hat_k/lambda_k| / |a_hat_k(0) - f_hat_k/lambda_k|", fontsize=8)
+    ax[0].set_xlabel("t (gradient-flow time; dotted: 1/lambda_k)")
+    ax[0].set_ylabel("distance to the limit, relative to t = 0")
+    ax[0].set_title("modes of the linear flow relax at rate lambda_k", fontsize=9)
     ax[0].legend(fontsize=7)
     a_lin = lf.coefficients(ts[1:])                  # a(0) = 0: compare from the first t > 0
     diff = np.linalg.norm(a_flow[1:] - a_lin, axis=1) / np.linalg.norm(a_lin, axis=1)
     ax[1].loglog(ts[1:], diff, "o-")
-    ax[1].set_title("closed form vs fl.flow: relative difference")
-    ax[1].set_xlabel("t")
+    ax[1].set_title("closed form vs fl.flow")
+    ax[1].set_xlabel("t (gradient-flow time)")
+    ax[1].set_ylabel("relative difference of a(t)")
     report.figure(fig, "gram_linear_flow.png")

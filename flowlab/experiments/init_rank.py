@@ -1,6 +1,6 @@
-"""``init-rank``: epsilon-rank at initialisation and along training (seed 000, Example 4.1).
+"""``init-rank``: epsilon-rank at initialisation and along training (Yang, Zhao & Zhu 2024).
 
-Seed 000 (000_a6f0df281fc78c6e.txt):
+Yang, Zhao & Zhu 2024:
 
 - Sec. 2.2: with the uniform ("Xavier") initialisation w_j, b_j ~ U(-1/sqrt(n),
   1/sqrt(n)) the tanh neurons are nearly linear, tanh(wx + b) ~ wx + b, so
@@ -31,12 +31,11 @@ from ..flow import flow
 from ..plotting import figure, loss_axes
 from ._registry import register
 
-SEED = "000_a6f0df281fc78c6e.txt"
 EPS = 1e-6
 
 
 def target(x):
-    """Seed 000, eq. (6)."""
+    """Yang, Zhao & Zhu 2024, eq. (6)."""
     return np.cos(x) + np.cos(2 * x) + np.cos(30 * x)
 
 
@@ -44,8 +43,9 @@ def quadrature():
     return gauss_legendre(10, (-1.0, 1.0), cells=200)
 
 
-@register("init-rank", "seed 000 Example 4.1: eps-rank of Xavier vs deterministic init, "
-          "staircase along the flow", seeds=(SEED,))
+@register("init-rank",
+          "Example 4.1: eps-rank of Xavier vs deterministic init, staircase along the flow",
+          papers=("Yang, Zhao & Zhu 2024",))
 def run(report):
     q = quadrature()
     ranks = {}
@@ -54,10 +54,11 @@ def run(report):
                for s in range(10)]
         det = neuron_rank(init.deterministic_1d(n, activation="tanh", seed=0), q, EPS)
         ranks[n] = {"xavier": xav, "deterministic": det}
-        report.check(f"n = {n}: the deterministic initialisation (12) has full eps-rank (seed 000, "
+        report.check(f"n = {n}: the deterministic initialisation (12) has full eps-rank (Yang, "
+                     f"Zhao & Zhu 2024, "
                      "Example 4.1)", n, det, det == n)
-        report.check(f"n = {n}: the Xavier initialisation has eps-rank approximately two (seed "
-                     "000, Sec. 2.2): every one of 10 draws within 2 +- 1", 2, xav,
+        report.check(f"n = {n}: the Xavier initialisation has eps-rank approximately two (Yang, "
+                     "Zhao & Zhu 2024, Sec. 2.2): every one of 10 draws within 2 +- 1", 2, xav,
                      all(abs(r - 2) <= 1 for r in xav))
     report.data["rank_at_init"] = ranks
     widths = (25,) if report.quick else (25, 50)
@@ -106,7 +107,7 @@ def _checks(report, n, xav, det):
     hist, steps = xav
     ups = [s for s in steps.steps if s.height > 0]
     report.check(f"width {n}, Xavier: the eps-rank rises in steps along the flow (staircase, "
-                 "seed 000 Sec. 2.2): at least 2 rising steps", None,
+                 "Yang, Zhao & Zhu 2024, Sec. 2.2): at least 2 rising steps", None,
                  [(s.rank_before, s.rank_after) for s in ups], len(ups) >= 2)
     on, off = _riser_rates(hist, steps)
     report.check(f"width {n}, Xavier: the loss falls faster while the rank rises than on the "
@@ -114,7 +115,7 @@ def _checks(report, n, xav, det):
                  {"rising": on, "plateaus": off}, on > off)
     lx, ld = float(xav[0].loss[-1]), float(det[0].loss[-1])
     report.check(f"width {n}: the deterministic initialisation trains to a loss at least 10x "
-                 "lower than Xavier at the same time (seed 000, Fig. 6)", None,
+                 "lower than Xavier at the same time (Yang, Zhao & Zhu 2024, Fig. 6)", None,
                  {"deterministic": ld, "xavier": lx}, ld * 10 <= lx)
 
 

@@ -1,6 +1,6 @@
-"""``staircase-pinn``: PINN for Poisson's equation, UDI vs Xavier (seed 000, Ex. 4.2, Fig. 7).
+"""``staircase-pinn``: PINN for Poisson's equation, UDI vs Xavier (Yang, Zhao & Zhu 2024, Ex. 4.2).
 
-Seed 000 (000_a6f0df281fc78c6e.txt), Example 4.2: -Delta u = f on
+Yang, Zhao & Zhu 2024, Example 4.2: -Delta u = f on
 Omega = [-pi/2, pi/2]^2, u = 0 on the boundary, f = 8 sin 2x sin 2y (solution
 u = sin 2x sin 2y), loss (14) ||Delta u + f||^2_{L2(Omega)} + ||u||^2_{L2(dOmega)};
 the first layer initialised by the uniform density initialisation (UDI) (15),
@@ -13,7 +13,7 @@ flowlab: the MLP (1) with L = 2 hidden layers of n = 50 tanh neurons, the loss
 :class:`flowlab.torch.PoissonLoss` (the two integrals as means over a
 32 x 32 grid of cell midpoints and 4 x 32 boundary points), full-batch Adam
 (lr 1e-3, 5000 iterations).  UDI: :func:`flowlab.torch.init_uniform_density`
-with radius sqrt(2) pi/2 (the domain's circumradius) and gamma = 2 (the seed
+with radius sqrt(2) pi/2 (the domain's circumradius) and gamma = 2 (the paper
 leaves gamma open), the other layers PyTorch's default rule; "Xavier":
 :func:`flowlab.torch.init_xavier` (Glorot's uniform weights, zero biases, as
 PINN codes use it).  epsilon-rank of the last hidden layer: eps =
@@ -29,7 +29,6 @@ import numpy as np
 from ._registry import register
 from .staircase_fit import EPS, distinct_steps, rank_loss_figure
 
-SEED = "000_a6f0df281fc78c6e.txt"
 HALF = np.pi / 2
 GAMMA = 2.0
 
@@ -78,8 +77,9 @@ def train(init: str, s: dict, progress=False):
     return run, float(err)
 
 
-@register("staircase-pinn", "seed 000 Ex. 4.2 (Fig. 7): PINN for Poisson's equation, UDI vs "
-          "default initialisation", seeds=(SEED,), torch_threads=1)
+@register("staircase-pinn",
+          "Ex. 4.2 (Fig. 7): PINN for Poisson's equation, UDI vs default initialisation",
+          papers=("Yang, Zhao & Zhu 2024",), torch_threads=1)
 def run(report):
     s = settings(report.quick)
     report.data["settings"] = dict(s, gamma=GAMMA)
@@ -89,17 +89,17 @@ def run(report):
         report.data[init] = dict(runs[init].summary(), relative_l2_error=errs[init])
     u, x = runs["udi"].last, runs["xavier"].last
     report.check("UDI (15) starts at a higher eps-rank of the last hidden layer than the default "
-                 "initialisation (seed 000, Fig. 7 left)", None,
+                 "initialisation (Yang, Zhao & Zhu 2024, Fig. 7 left)", None,
                  {"udi": int(u.rank[0]), "xavier": int(x.rank[0])}, u.rank[0] > x.rank[0])
     lu, lx = float(np.median(u.loss[-5:])), float(np.median(x.loss[-5:]))
     report.check("UDI accelerates training: lower loss (14) than the default initialisation at "
-                 "the end of the same budget (seed 000, Fig. 7 right)", None,
+                 "the end of the same budget (Yang, Zhao & Zhu 2024, Fig. 7 right)", None,
                  {"udi": lu, "xavier": lx}, lu < lx)
     report.check("UDI gives the smaller relative L2 error against u = sin 2x sin 2y", None,
                  errs, errs["udi"] < errs["xavier"])
     ups, _ = distinct_steps(runs["xavier"])
     report.check("the default-initialised PINN shows the staircase: at least 2 distinct rising "
-                 "steps of the eps-rank (seed 000, Fig. 7)", None,
+                 "steps of the eps-rank (Yang, Zhao & Zhu 2024, Fig. 7)", None,
                  [(st.rank_before, st.rank_after) for st in ups.steps], len(ups) >= 2)
     _figure(report, runs)
 

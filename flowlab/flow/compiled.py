@@ -13,7 +13,7 @@ output of degree 4), tableaux read from scipy's solver classes, with scipy's
 step-size control: a compiled run takes the same steps as scipy's solver, to
 rounding, without the Python cost per stage.  They are explicit, so they suit
 the non-stiff stretches of a flow, such as the long initial stage of a
-small-initialisation network (seeds 001/004), where the Hessian is tiny; on
+small-initialisation network (Zhou et al. 2022 and Xu et al. 2021), where the Hessian is tiny; on
 stiff stretches their steps are limited by stability (prefer "Radau" there).
 """
 

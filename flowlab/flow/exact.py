@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import warnings
 
+from .._progress import status_provider
 from ..models import TwoLayer
 from .exact_1d import Exact1D
 from .exact_nd import ExactND
@@ -22,17 +23,29 @@ def solve_exact(prob, t_end, *, dense=True, t_eval=None, save=None, **opts):
     general = isinstance(net, TwoLayer) and net.input_dim > 1
     clock = time.perf_counter()
     engine = (ExactND if general else Exact1D)(prob, t_end, **opts)
-    status, message = engine.run()
+    with status_provider(lambda: _status(engine, general)):
+        status, message = engine.run()
     sol = engine.solution(status, message, time.perf_counter() - clock)
     if t_eval is not None:
         sol = _resample(sol, t_eval)
     if not dense:
         sol.dense = None
     if save is not None:
-        sol.save(save)
+        from .solution import SAVE_LIMIT_BYTES
+        sol.save(save, max_bytes=SAVE_LIMIT_BYTES)
     if status not in ("finished", "steady_state", "interrupted"):
         warnings.warn(f"flow stopped early ({status}): {message}", RuntimeWarning, stacklevel=3)
     return sol
+
+
+def _status(engine, general) -> dict:
+    """Status items of the progress line (read from the engine between its steps)."""
+    losses = getattr(engine, "steps_loss", None)
+    loss = float(losses[-1][-1]) if losses and len(losses[-1]) else None
+    return {"loss": loss, "events": len(getattr(engine, "events", ())),
+            "steps": getattr(engine, "n_steps", None),
+            "stepper": ({"explicit": "Dormand-Prince 5(4)", "radau": "Radau IIA"}[
+                engine.stepper.mode] + (", general engine" if general else ", 1-d engine"))}
 
 
 def _resample(sol, t_eval):

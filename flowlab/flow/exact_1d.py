@@ -1,6 +1,6 @@
 """Event-driven Filippov gradient flow of a univariate two-layer ReLU network.
 
-Seed 003_ecbe85779267783b.txt, (3.1): between two events every neuron's active
+Ainsworth & Shin 2021, (3.1): between two events every neuron's active
 set is a fixed interval of the sorted data and the flow is smooth; it is
 integrated by the compiled Radau IIA stepper of :mod:`flowlab._kernels.radau`
 with the O(n) right-hand side and exact Jacobian of
@@ -19,7 +19,7 @@ side:
 - both fields push towards the surface (c_j K_in > 0 > c_j K_act): Filippov
   sliding ("slide_start"): the knot stays on x_p with the convex weight
   lambda = K_in / (K_in - K_act) = -(e_w R1ex x_p + e_b R0ex) / (r_p (e_w x_p^2 + e_b))
-  (DESIGN.md), and its velocity is the inactive-side field projected
+  (docs/design.md), and its velocity is the inactive-side field projected
   on the surface; the slide ends ("slide_end") when lambda reaches 0 (the point
   stays inactive) or 1 (it becomes active), or when c_j reaches 0 (both fields
   flip, the surface repels and the continuation is not unique: the point

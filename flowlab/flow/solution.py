@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -12,7 +12,13 @@ from .._problem import Problem
 from ..models import Network
 from .dense import DenseOutput
 
-__all__ = ["Solution", "EVENT_DTYPE", "empty_events", "load"]
+__all__ = ["Solution", "EVENT_DTYPE", "empty_events", "load", "SAVE_LIMIT_BYTES"]
+
+#: The most array data (before compression) that ``flow(save=...)`` writes to its file,
+#: checkpoints and final solution alike: beyond it the file keeps the steps without the
+#: dense output, and then every k-th step (:meth:`Solution.within`).  ``sol.save(path)``
+#: with the default ``max_bytes=None`` writes everything.
+SAVE_LIMIT_BYTES = 64 * 2 ** 20
 
 #: Fields of ``Solution.events``: time, neuron index, data-point index (into the
 #: data as given, not sorted), kind ("cross", "slide_start" or "slide_end") and
@@ -182,8 +188,50 @@ class Solution:
                 f"events={len(self.events)}, loss {self.loss[0]:.6g} -> {self.loss[-1]:.6g})")
 
     # -- saving ---------------------------------------------------------------------
-    def save(self, path):
-        """Write the solution to one ``.npz`` file; :func:`load` restores it exactly."""
+    def nbytes(self, dense: bool = True) -> int:
+        """Bytes of the arrays :meth:`save` writes (before compression)."""
+        n = self.t.nbytes + self.theta.nbytes + self.loss.nbytes + np.asarray(self.events).nbytes
+        if self.stages is not None:
+            n += np.asarray(self.stages).nbytes
+        if dense and self.dense is not None:
+            n += sum(a.nbytes for a in self.dense.arrays().values())
+        return int(n + self.x.nbytes + self.y.nbytes + 2 * self.theta_final.nbytes)
+
+    def within(self, max_bytes: int) -> "Solution":
+        """This solution if its arrays fit in ``max_bytes``; else a lighter copy.
+
+        The copy first leaves out the dense output (``theta_at`` then works at the
+        stored times only), then keeps every k-th step (the first and the last
+        always; final state, events and stages in full).  ``info["saved"]`` says
+        what was left out.
+        """
+        if self.nbytes() <= max_bytes:
+            return self
+        light = replace(self, dense=None, info=dict(self.info))
+        kept = self.t.size
+        if light.nbytes() > max_bytes:
+            per_step = (self.theta.shape[1] + 2) * 8
+            fixed = light.nbytes() - self.t.size * per_step
+            room = max(2, int((max_bytes - fixed) // per_step))
+            k = int(np.ceil(self.t.size / room))
+            keep = np.unique(np.r_[np.arange(0, self.t.size, k), self.t.size - 1])
+            light.t, light.theta, light.loss = self.t[keep], self.theta[keep], self.loss[keep]
+            kept = keep.size
+        light.info["saved"] = {"limit_bytes": int(max_bytes), "dense_output": False,
+                               "steps_kept": int(kept), "steps": int(self.t.size)}
+        light.message = (f"{self.message} [saved without the dense output"
+                         f"{'' if kept == self.t.size else f', {kept} of {self.t.size} steps'}"
+                         f", to stay under {max_bytes / 2 ** 20:.0f} MB]")
+        return light
+
+    def save(self, path, max_bytes: int | None = None):
+        """Write the solution to one ``.npz`` file; :func:`load` restores it exactly.
+
+        ``max_bytes``: write :meth:`within` ``(max_bytes)`` instead (``flow(save=...)``
+        uses :data:`SAVE_LIMIT_BYTES`); by default everything is written.
+        """
+        if max_bytes is not None and self.nbytes() > max_bytes:
+            return self.within(max_bytes).save(path)
         arrays, net_meta = _io.net_to_dict(self.net0, "net0")
         arrays.update({"t": self.t, "theta": self.theta, "loss": self.loss, "x": self.x,
                        "y": self.y, "theta_final": self.theta_final,

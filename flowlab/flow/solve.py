@@ -8,18 +8,19 @@ integrator of :mod:`flowlab.flow.exact`.
 
 from __future__ import annotations
 
-import sys
 import time
 import warnings
 
 import numpy as np
 from scipy import integrate
 
+from .. import _progress
+from .._compile import compile_task
 from .. import _validate as v
 from .._problem import Problem
 from ..models import Network, ReLU1D, TwoLayer
 from .dense import DenseOutput
-from .solution import Solution, empty_events
+from .solution import SAVE_LIMIT_BYTES, Solution, empty_events
 
 __all__ = ["flow", "resume", "METHODS", "default_method"]
 
@@ -86,10 +87,11 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         Training targets.
     t_end : float
         Final time (> 0).  With ``loss`` fixed, t equals learning rate x number
-        of gradient-descent iterations (seed 003, (2.3)).
+        of gradient-descent iterations (Ainsworth & Shin 2021, (2.3)).
     loss : {"sum", "mean"}
-        ``"sum"``: L = 1/2 sum_i r_i^2 (seed 003's theory, (2.1)); ``"mean"``:
-        L = 1/(2m) sum_i r_i^2 (seeds 001/004 and the plotted curves of seed 003).
+        ``"sum"``: L = 1/2 sum_i r_i^2 (the theory of Ainsworth & Shin 2021, (2.1));
+        ``"mean"``: L = 1/(2m) sum_i r_i^2 (Xu et al. 2021, Zhou et al. 2022, and the
+        plotted curves of Ainsworth & Shin 2021).
     method : str, optional
         ``"exact"`` (event-driven Filippov flow, the default for ReLU networks) or
         a scipy method: "RK23", "RK45", "DOP853", "Radau" (default for smooth
@@ -103,7 +105,7 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     trainable : str or sequence of str, optional
         Parameter groups that move (``"b"``, ``"c"``, ``"w"`` for ReLU1D; ``"W"``,
         ``"a"`` for TwoLayer); the others are frozen.  ``trainable="a"`` gives the
-        linear (lazy) regime of seed 002 and the ELM of seed 000.
+        linear (lazy) regime of Zhao 2023 and the ELM of Yang, Zhao & Zhu 2024.
     t_eval : array_like, optional
         Output times; by default the solver's own steps.
     gtol : float, optional
@@ -115,12 +117,16 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     dense : bool
         Keep the continuous extension so that ``sol.net_at(t)`` works at any t.
     progress : bool, optional
-        Show a progress bar; by default only when stderr is a terminal and the
-        run takes more than a second.
+        ``None`` (default): a progress bar when stderr is a terminal (after the
+        first second), else a plain line every ten seconds (t, loss, steps or
+        events, stepper); ``False``: nothing.
     save : path, optional
         Write the solution there at the end and every ``checkpoint_every``
         seconds while running; a run cut short can be continued with
-        :func:`resume`.
+        :func:`resume`.  The file holds at most ``SAVE_LIMIT_BYTES`` (64 MB) of
+        arrays: a longer run is saved without its dense output, then with every
+        k-th step (``Solution.within``); the returned solution is always complete
+        and ``sol.save(path)`` writes all of it.
     t0 : float
         Start time (used by :func:`resume`).
     stepper : {"auto", "explicit", "radau"}, optional
@@ -147,6 +153,12 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     """
     method = _check_method(method, net)
     prob = Problem(net, x, y, loss=loss, trainable=trainable)
+    if is_relu(net) and method != "exact" and set(prob.trainable) & {"b", "w", "W"}:
+        warnings.warn(f"the gradient flow of a ReLU network is not smooth: {method} steps "
+                      "blindly across its kinks (where a data point changes side of a "
+                      "neuron), with tiny steps, slowly and without locating them; "
+                      "method='exact' (the default for ReLU networks) integrates it event by "
+                      "event.", UserWarning, stacklevel=2)
     t0 = v.check_real(t0, "t0", nonnegative=True)
     t_end = v.check_real(t_end, "t_end", positive=True)
     if t_end <= t0:
@@ -167,11 +179,15 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     if method == "exact":
         from ._stepper import check_stepper
         from .exact import solve_exact
-        return solve_exact(prob, t_end, stepper=check_stepper(stepper), **opts)
+        general = isinstance(net, TwoLayer) and net.input_dim > 1
+        with compile_task("exact-nd" if general else "exact-1d"):
+            return solve_exact(prob, t_end, stepper=check_stepper(stepper), **opts)
     if method in _COMPILED:
         from .compiled import solve_compiled
-        return solve_compiled(prob, t_end, **opts)
-    return _ScipyRun(prob, t_end, **opts).run()
+        with compile_task("compiled-erk"):
+            return solve_compiled(prob, t_end, **opts)
+    with compile_task("smooth"):
+        return _ScipyRun(prob, t_end, **opts).run()
 
 
 class Recorder:
@@ -191,10 +207,15 @@ class Recorder:
         self.events, self.stages, self.info = empty_events(), None, {}
         self.clock = time.perf_counter()
         self.last_checkpoint = self.clock
-        self.bar = progress_bar(progress, t_end - t0, method)
+        self.bar = progress_bar(progress, t_end - t0, method, status=self._status)
         if t_eval is None or t_eval[0] == t0:
             self._record(t0, prob.u0)
             self.next_eval = 0 if t_eval is None else 1
+
+    def _status(self) -> dict:
+        """Status items of the progress line: loss, steps, stepper."""
+        return {"loss": self.losses[-1] if self.losses else None,
+                "steps": self.stats["nsteps"], "stepper": self.method}
 
     def _record(self, t, u):
         self.ts.append(float(t))
@@ -229,7 +250,7 @@ class Recorder:
             now = time.perf_counter()
             if now - self.last_checkpoint > self.checkpoint_every:
                 self.finish("running", f"checkpoint at t = {t_new:.6g}; resume with "
-                            "flowlab.resume").save(self.save_path)
+                            "flowlab.resume").save(self.save_path, max_bytes=SAVE_LIMIT_BYTES)
                 self.last_checkpoint = time.perf_counter()
 
     @staticmethod
@@ -262,21 +283,17 @@ class Recorder:
             self.bar.close()
         sol = self.finish(status, message)
         if self.save_path is not None:
-            sol.save(self.save_path)
+            sol.save(self.save_path, max_bytes=SAVE_LIMIT_BYTES)
         if status not in ("finished", "steady_state", "interrupted"):
             warnings.warn(f"flow stopped early ({status}): {message}", RuntimeWarning, stacklevel=3)
         return sol
 
 
-def progress_bar(progress, total, method):
-    """A tqdm bar over flow time (on a terminal unless ``progress`` says otherwise)."""
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="t", delay=1.0, leave=False, desc=f"flow[{method}]",
-                bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
+def progress_bar(progress, total, method, status=None):
+    """The progress display of a flow over ``total`` units of flow time
+    (:func:`flowlab._progress.progress_bar`: a bar on a terminal, a plain line every
+    ten seconds otherwise, none with ``progress=False``)."""
+    return _progress.progress_bar(progress, total, f"flow[{method}]", unit="t", status=status)
 
 
 def _raw_x(prob: Problem) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 An optional part of flowlab (``pip install "flowlab[torch]"``, which pins
 torch==2.13.0).  It brings flowlab's float64 gradient flows to any
-``torch.nn.Module`` and the deep experiments of seeds 000 and 001:
+``torch.nn.Module`` and the deep experiments of Yang, Zhao & Zhu 2024 and Zhou et al. 2022:
 
 - :func:`flow`: d theta/dt = -grad L(theta) for a module's flat parameters on
   scipy's solvers (exact Hessian from torch.func for the implicit ones),
@@ -13,7 +13,7 @@ torch==2.13.0).  It brings flowlab's float64 gradient flows to any
 - probes (:class:`HiddenFeatures`, :class:`LayerSpectra`, :class:`InputWeights`,
   :class:`Output`) and per-layer analyses (:func:`layer_rank_histories`,
   :func:`layer_orientations`, :func:`layer_cosine_maps`);
-- the seeds' networks (:func:`mlp`, :func:`resnet`, :func:`residual_net`,
+- the papers' networks (:func:`mlp`, :func:`resnet`, :func:`residual_net`,
   :class:`DeepNet`), losses (:class:`MSELoss`, :class:`CrossEntropyLoss`,
   :class:`PoissonLoss`) and initialisations (:func:`init_default`,
   :func:`init_xavier`, :func:`init_deterministic`, :func:`init_uniform_density`,

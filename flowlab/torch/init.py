@@ -5,16 +5,16 @@ global generator, so a seed gives the same network on every machine.
 Distributions are written N(mean, variance).
 
 - :func:`init_default`: PyTorch's ``nn.Linear`` rule, every weight and bias of a
-  layer with fan-in k ~ U(-1/sqrt(k), 1/sqrt(k)); this is what seed 000
-  (000_a6f0df281fc78c6e.txt, Sec. 2.2) calls the Xavier/Glorot initialisation
+  layer with fan-in k ~ U(-1/sqrt(k), 1/sqrt(k)); this is what Yang, Zhao & Zhu 2024
+  (Sec. 2.2) call the Xavier/Glorot initialisation
   ("w_j, b_j ~ U(-1/sqrt(n), 1/sqrt(n))") and its "default settings" (Fig. 6, 7);
 - :func:`init_xavier`: Glorot and Bengio's rule as the PINN literature uses it
   (weights ~ U(-sqrt(6/(fan_in + fan_out)), +...), biases 0);
-- :func:`init_deterministic`: seed 000 (12)/(13) for the first layer,
+- :func:`init_deterministic`: Yang, Zhao & Zhu 2024, (12)/(13) for the first layer,
   sigma(n/2 (x - x_j)) with x_j uniform (via :func:`flowlab.init.deterministic_1d`);
-- :func:`init_uniform_density`: seed 000 (15), the uniform-density
+- :func:`init_uniform_density`: Yang, Zhao & Zhu 2024, (15), the uniform-density
   initialisation (UDI) of the first layer (via :func:`flowlab.init.uniform_density`);
-- :func:`init_gaussian`: every parameter ~ N(0, var), seed 001's small initialisation.
+- :func:`init_gaussian`: every parameter ~ N(0, var), Zhou et al.'s (2022) small initialisation.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def init_xavier(net, seed=None):
     """Glorot uniform weights U(-r, r), r = sqrt(6/(fan_in + fan_out)), and zero biases.
 
     ``torch.nn.init.xavier_uniform_`` with zero biases, drawn from a numpy seed;
-    the "default Xavier initialization" of PINN codes (seed 000, Ex. 4.2).
+    the "default Xavier initialization" of PINN codes (Yang, Zhao & Zhu 2024, Ex. 4.2).
     """
     rng = v.rng_from(seed)
     for lin in _linears(net):
@@ -77,10 +77,11 @@ def init_xavier(net, seed=None):
 
 
 def init_deterministic(net, *, interval=(-1.0, 1.0), seed=None):
-    """Seed 000 (12): first layer w_j = n/2, b_j = n/2 - j on [-1, 1].
+    """Yang, Zhao & Zhu 2024, (12): first layer w_j = n/2, b_j = n/2 - j on [-1, 1].
 
-    The other layers as :func:`init_default`.  For d = 1 only.  On another ``interval`` the centres x_j are uniform on it
-    and the slope is n / (hi - lo) (see :func:`flowlab.init.deterministic_1d`).
+    The other layers as :func:`init_default`.  For d = 1 only.  On another ``interval`` the centres
+    x_j are uniform on it and the slope is n / (hi - lo) (see
+    :func:`flowlab.init.deterministic_1d`).
     """
     first = _first(net)
     if first.in_features != 1:
@@ -95,8 +96,8 @@ def init_deterministic(net, *, interval=(-1.0, 1.0), seed=None):
 
 
 def init_uniform_density(net, *, radius: float, gamma: float = 1.0, seed=None):
-    """Seed 000 (15), UDI: first layer sigma(gamma (a_j . x + r_j)), a_j on the unit sphere,
-    r_j ~ U(0, radius); the rest as :func:`init_default`.
+    """Yang, Zhao & Zhu 2024, (15), UDI: first layer sigma(gamma (a_j . x + r_j)), a_j on the unit
+    sphere, r_j ~ U(0, radius); the rest as :func:`init_default`.
 
     ``radius`` should be the radius of the domain (e.g. sqrt(2) pi/2 for
     [-pi/2, pi/2]^2), ``gamma`` the slope.
@@ -112,7 +113,8 @@ def init_uniform_density(net, *, radius: float, gamma: float = 1.0, seed=None):
 
 
 def init_gaussian(net, var: float, seed=None):
-    """Every parameter ~ N(0, var) (``var`` a variance: seed 001's N(0, 0.01^2) is ``var=1e-4``)."""
+    """Every parameter ~ N(0, var) (``var`` a variance: Zhou et al.'s (2022) N(0, 0.01^2) is
+    ``var=1e-4``)."""
     var = v.check_real(var, "var", positive=True)
     rng = v.rng_from(seed)
     for p in net.parameters():

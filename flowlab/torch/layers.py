@@ -1,10 +1,10 @@
 """Per-layer analyses of deep networks with flowlab's two-layer tools.
 
-- epsilon-rank of every hidden layer (seed 000, 000_a6f0df281fc78c6e.txt, Fig. 3
+- epsilon-rank of every hidden layer (Yang, Zhao & Zhu 2024, Fig. 3
   and Fig. 10): :func:`layer_rank_histories` turns a :class:`LayerSpectra`
   record into one :class:`flowlab.analysis.RankHistory` per layer, whose
   ``staircase()`` is flowlab's staircase detector;
-- condensation per layer (seed 001, 001_28363873d70800fd.txt, Fig. 4): layer l
+- condensation per layer (Zhou et al. 2022, Fig. 4): layer l
   of a deep network, seen from its input h_{l-1}, is a two-layer network
   sum_j a_j sigma_l((W_l | b_l)_j . (h_{l-1}, 1)).  :func:`layer_networks` builds
   these ``TwoLayer`` networks, with a_j the norm of neuron j's outgoing weights
@@ -37,7 +37,7 @@ def layer_rank_histories(record: ProbeRecord, loss, eps: float = 1e-6,
     loss : array_like, shape (K,)
         The loss at ``record.t``.
     eps : float
-        Threshold (seed 000: 1e-6).
+        Threshold (Yang, Zhao & Zhu 2024: 1e-6).
     loss_kind : str
         Convention of ``loss`` (stored in the histories).
 
@@ -110,13 +110,13 @@ def _condensation():
         from flowlab.analysis import condensation
     except ImportError as exc:        # pragma: no cover - depends on the installed flowlab
         raise ImportError("per-layer condensation needs flowlab.analysis.condensation "
-                          f"(seeds 001/004), which this flowlab lacks: {exc}") from exc
+                          f"(Zhou et al. 2022), which this flowlab lacks: {exc}") from exc
     return condensation
 
 
 def layer_orientations(module: torch.nn.Module, x, *, amplitude_threshold: float = 0.1,
                        angle_tol: float = 10.0, share: float = 1.0, activations=None) -> list:
-    """Lines and orientations of every hidden layer's input weights (seed 001, Fig. 4).
+    """Lines and orientations of every hidden layer's input weights (Zhou et al. 2022, Fig. 4).
 
     :func:`flowlab.analysis.condensation.count_orientations` (with
     ``amplitude_threshold``, ``angle_tol`` and ``share``) on each network of
@@ -129,6 +129,7 @@ def layer_orientations(module: torch.nn.Module, x, *, amplitude_threshold: float
 
 
 def layer_cosine_maps(module: torch.nn.Module, *, angle_tol: float = 10.0) -> list:
-    """Cosine-similarity maps D(u, v) (seed 001 (5)) of every hidden layer's input weights."""
+    """Cosine-similarity maps D(u, v) (Zhou et al. 2022, (5)) of every hidden layer's input
+    weights."""
     cond = _condensation()
     return [cond.cosine_map(W, angle_tol=angle_tol) for W in input_weights(module)]

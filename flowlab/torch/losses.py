@@ -10,8 +10,8 @@ float64 tensors.
   ``"mean"`` L = 1/(2m) sum_i |r_i|^2 with r_i = model(x_i) - y_i (all output
   components of point i; m = number of points).  Gradient-flow time equals
   learning rate x iterations of gradient descent on the same L.
-- :class:`CrossEntropyLoss`: mean cross-entropy of class logits (seed 000, Ex. 2.2).
-- :class:`flowlab.torch.pinn.PoissonLoss`: the PINN loss of seed 000 (14).
+- :class:`CrossEntropyLoss`: mean cross-entropy of class logits (Yang, Zhao & Zhu 2024, Ex. 2.2).
+- :class:`flowlab.torch.pinn.PoissonLoss`: the PINN loss of Yang, Zhao & Zhu 2024, (14).
 
 Examples
 --------

@@ -1,25 +1,25 @@
-"""The deep networks of seeds 000 and 001 as PyTorch modules.
+"""The deep networks of Yang, Zhao & Zhu 2024 and Zhou et al. 2022 as PyTorch modules.
 
 One class, :class:`DeepNet`, covers them all:
 
-- seed 000 (000_a6f0df281fc78c6e.txt), MLP (1):
+- Yang, Zhao & Zhu 2024, MLP (1):
   y_0 = x, y_{k+1} = sigma(W_k y_k + b_k) (k = 0..L-1), y = beta . y_L
   (no output bias) -- :func:`mlp`;
-- seed 000, the one-layer residual block network (16):
+- Yang, Zhao & Zhu 2024, the one-layer residual block network (16):
   y_{k+1} = y_k + sigma(W_k y_k + b_k) -- :func:`resnet`;
-- seed 001 (001_28363873d70800fd.txt), Fig. 4: h_{l+1} = sigma_l(W_l h_l + b_l) + h_l
-  with a different activation per hidden layer and an output bias (seed 001 (2)
+- Zhou et al. 2022, Fig. 4: h_{l+1} = sigma_l(W_l h_l + b_l) + h_l
+  with a different activation per hidden layer and an output bias (Zhou et al. 2022, (2)
   appends 1 to the last hidden layer) -- :func:`residual_net`.
 
 A shortcut y_k + ... needs y_k to have the layer's width, so the first layer
 (input dimension d != width) has none: y_1 = sigma(W_0 x + b_0).  The number of
-parameters is then the same as the MLP's, as seed 000 Ex. 4.4 asks.
+parameters is then the same as the MLP's, as Yang, Zhao & Zhu 2024, Ex. 4.4 asks.
 
 Conventions: float64 by default; inputs of shape (m, d), or (m,) when d = 1;
 outputs of shape (m, out).  ``hidden_outputs(x)`` gives every hidden layer's
-neurons on x (the neuron functions phi of seed 000, Definition 2.3, for the
+neurons on x (the neuron functions phi of Yang, Zhao & Zhu 2024, Definition 2.3, for the
 last one), ``input_weights()`` every layer's rows (W_l | b_l) (the "input
-weights" of seed 001, Sec. 3).
+weights" of Zhou et al. 2022, Sec. 3).
 
 Examples
 --------
@@ -60,11 +60,12 @@ class DeepNet(torch.nn.Module):
         flowlab activation name(s): one for all layers, or one per hidden layer.
     residual : bool
         Add the shortcut y_k to every hidden layer whose input has the layer's
-        width (all but the first when d != width), seed 000 (16) / seed 001 Fig. 4.
+        width (all but the first when d != width), Yang, Zhao & Zhu 2024, (16) / Zhou et al. 2022,
+        Fig. 4.
     out : int
         Output dimension.
     output_bias : bool
-        Bias in the output layer (seed 000 (1): no; seed 001 (2): yes).
+        Bias in the output layer (Yang, Zhao & Zhu 2024, (1): no; Zhou et al. 2022, (2): yes).
     dtype : torch.dtype
         float64 by default.
 
@@ -142,7 +143,8 @@ class DeepNet(torch.nn.Module):
 
 def mlp(d: int, width: int, depth: int, activation="tanh", *, out: int = 1,
         dtype=torch.float64) -> DeepNet:
-    """Seed 000's MLP (1): L = ``depth`` hidden layers of ``width`` neurons, y = beta . y_L.
+    """Yang, Zhao & Zhu's (2024) MLP (1): L = ``depth`` hidden layers of ``width`` neurons, y = beta
+    . y_L.
 
     Parameters are PyTorch's defaults until an initialisation of
     :mod:`flowlab.torch.init` is applied.
@@ -152,7 +154,7 @@ def mlp(d: int, width: int, depth: int, activation="tanh", *, out: int = 1,
 
 def resnet(d: int, width: int, depth: int, activation="tanh", *, out: int = 1,
            dtype=torch.float64) -> DeepNet:
-    """Seed 000's one-layer residual block network (16), Ex. 4.4.
+    """Yang, Zhao & Zhu's (2024) one-layer residual block network (16), Ex. 4.4.
 
     y_{k+1} = y_k + sigma(W_k y_k + b_k).
 
@@ -163,9 +165,10 @@ def resnet(d: int, width: int, depth: int, activation="tanh", *, out: int = 1,
 
 def residual_net(d: int, width: int, activations: Sequence[str], *, out: int = 1,
                  dtype=torch.float64) -> DeepNet:
-    """Seed 001 Fig. 4: h_{l+1} = sigma_l(W_l h_l + b_l) + h_l, one activation per hidden layer.
+    """Zhou et al. 2022, Fig. 4: h_{l+1} = sigma_l(W_l h_l + b_l) + h_l, one activation per hidden
+    layer.
 
-    With an output bias, as in seed 001 (2).  Fig. 4 uses d = 3, width 18 and
+    With an output bias, as in Zhou et al. 2022, (2).  Fig. 4 uses d = 3, width 18 and
     activations ("x2tanh", "xtanh", "sigmoid", "tanh", "softplus").
     """
     if isinstance(activations, str):

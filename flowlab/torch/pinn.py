@@ -1,6 +1,6 @@
 """Physics-informed loss for the Poisson problem -Delta u = f, u = g on the boundary.
 
-Seed 000 (000_a6f0df281fc78c6e.txt), Example 4.2, loss (14):
+Yang, Zhao & Zhu 2024, Example 4.2, loss (14):
 
     L(u) = || Delta u + f ||^2_{L^2(Omega)} + || u ||^2_{L^2(dOmega)}
 
@@ -66,7 +66,8 @@ def _weights(w, m: int, name: str) -> torch.Tensor:
 
 
 class PoissonLoss:
-    """Seed 000 (14): sum_i w_i (Delta u(x_i) + f(x_i))^2 + sum_k v_k (u(z_k) - g(z_k))^2.
+    """Yang, Zhao & Zhu 2024, (14): sum_i w_i (Delta u(x_i) + f(x_i))^2 + sum_k v_k (u(z_k) -
+    g(z_k))^2.
 
     Parameters
     ----------
@@ -77,7 +78,7 @@ class PoissonLoss:
     boundary : array_like, shape (mb, d)
         Points z_k on the boundary.
     g : array_like, shape (mb,), optional
-        Boundary values (default 0, as in seed 000 Ex. 4.2).
+        Boundary values (default 0, as in Yang, Zhao & Zhu 2024, Ex. 4.2).
     interior_weights, boundary_weights : array_like, optional
         Quadrature weights; default 1/m and 1/mb (means).
     """

@@ -5,16 +5,16 @@ training runs evaluate their probes at recorded times and keep the values in
 a :class:`ProbeRecord`.
 
 - :class:`HiddenFeatures`: the neurons of every hidden layer on given points,
-  shape (m, n_l) per layer (the neuron functions of seed 000
-  (000_a6f0df281fc78c6e.txt), Definition 2.3, for the last layer; Fig. 3/10 for
+  shape (m, n_l) per layer (the neuron functions of Yang, Zhao & Zhu 2024,
+  Definition 2.3, for the last layer; Fig. 3/10 for
   every layer);
 - :class:`LayerSpectra`: the eigenvalues of every hidden layer's mass matrix
-  (seed 000 (11), by quadrature through :func:`flowlab.analysis.mass_matrix`),
+  (Yang, Zhao & Zhu 2024, (11), by quadrature through :func:`flowlab.analysis.mass_matrix`),
   from which the epsilon-rank of each layer follows
   (:func:`flowlab.torch.layers.layer_rank_histories`) -- compact enough to record
   at every step;
 - :class:`InputWeights`: every hidden layer's rows (W_l | b_l), the input
-  weights of seed 001 (001_28363873d70800fd.txt, Sec. 3) whose condensation
+  weights of Zhou et al. 2022 (Sec. 3) whose condensation
   Fig. 4 shows per layer;
 - :class:`Output`: the network's output on given points.
 
@@ -121,7 +121,8 @@ class HiddenFeatures(Probe):
 
 
 class LayerSpectra(Probe):
-    """Eigenvalues (descending) of every hidden layer's mass matrix M = D^T W D (seed 000 (11)).
+    """Eigenvalues (descending) of every hidden layer's mass matrix M = D^T W D (Yang, Zhao & Zhu
+    2024, (11)).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Training with the epsilon-rank of every layer recorded, and the staircase read off it.
 
-Seed 000 (000_a6f0df281fc78c6e.txt), Sec. 2.2, the staircase phenomenon: "the
+Yang, Zhao & Zhu 2024, Sec. 2.2, the staircase phenomenon: "the
 loss function often decreases rapidly along with a significant growth of
 epsilon-rank of neurons, and the evolution of the epsilon-rank over time
 resembles a staircase-like pattern".  :func:`rank_training` trains a network
@@ -47,7 +47,7 @@ class RankRun:
 
     @property
     def last(self) -> RankHistory:
-        """The last hidden layer's history (seed 000's neuron functions)."""
+        """The last hidden layer's history (Yang, Zhao & Zhu's (2024) neuron functions)."""
         return self.histories[-1]
 
     def summary(self) -> dict:
@@ -83,10 +83,10 @@ def rank_training(net, loss_fn, quad, *, steps: int, lr: float = 1e-3, optimizer
         A :class:`~flowlab.torch.DeepNet` (or a module with ``hidden_outputs``).
     loss_fn : callable
     quad : Quadrature
-        Points and weights of the mass matrices (seed 000 (11)).
+        Points and weights of the mass matrices (Yang, Zhao & Zhu 2024, (11)).
     steps, lr, optimizer : as in :func:`flowlab.torch.train`.
     eps : float
-        epsilon of the rank (seed 000: 1e-6).
+        epsilon of the rank (Yang, Zhao & Zhu 2024: 1e-6).
     records : int
         Evenly spaced recording points (see :func:`record_schedule`).
     min_persist, min_height : int

@@ -1,7 +1,7 @@
 """Thread control: small networks run fastest on one PyTorch thread.
 
 PyTorch parallelises every elementwise op and matrix product over its
-intra-op threads; for the small tensors of the seeds' networks (a few
+intra-op threads; for the small tensors of the papers' networks (a few
 thousand entries) the synchronisation costs more than it saves, badly so on
 a shared machine.  The reproductions run inside :func:`torch_threads`.
 """

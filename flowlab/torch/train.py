@@ -16,7 +16,6 @@ the same t for every optimiser.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from flowlab import _validate as v
+from flowlab._progress import progress_bar
 from flowlab import io as _io
 from flowlab.train.descent import _record_points
 from flowlab.train.result import TrainResult
@@ -157,7 +157,7 @@ def train(module: torch.nn.Module, loss_fn, optimizer: str = "adam", lr: float =
         p.requires_grad_(name in fm.trainable)
     params = [p for p in net.parameters() if p.requires_grad]
     name, opt = _optimizer(optimizer, params, lr, optimizer_options)
-    bar = _bar(progress, steps, name)
+    bar = progress_bar(progress, steps, name, unit="it")
     losses, iters, snaps, records = [], [], [], {}
     stop, reached, done = f"completed {steps} iterations", None, 0
     clock = time.perf_counter()
@@ -182,7 +182,7 @@ def train(module: torch.nn.Module, loss_fn, optimizer: str = "adam", lr: float =
             grads = torch.autograd.grad(L, params)
             _update(name, opt, params, grads, lr)
             if bar is not None:
-                bar.update(1)
+                bar.update(1, loss=val)
     except KeyboardInterrupt:
         stop = f"interrupted after {done} iterations"
         if not iters or iters[-1] != done:
@@ -213,14 +213,6 @@ def _update(name, opt, params, grads, lr) -> None:
         p.grad = g
     opt.step()
 
-
-def _bar(progress, total, desc):
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress or not total:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="it", delay=1.0, leave=False, desc=desc)
 
 
 def load_result_params(module: torch.nn.Module, res: TorchTrainResult, row: int = -1):

@@ -1,4 +1,4 @@
-"""Discrete trainers: gradient descent, Adam, ANLS (seed 003, Sec. 4) and its baselines."""
+"""Discrete trainers: GD, Adam, ANLS (Ainsworth & Shin 2021, Sec. 4) and its baselines."""
 
 from . import baselines, cod
 from .anls import anls, anls_candidates

@@ -1,6 +1,6 @@
-"""Active Neuron Least Squares (seed 003, Sec. 4): candidate knots and the ANLS iteration.
+"""Active Neuron Least Squares (Ainsworth & Shin 2021, Sec. 4): candidate knots and iteration.
 
-The network is seed 003's model (2.2), f(x) = sum_j c_j relu(x - b_j).  For a
+The network is Ainsworth & Shin's (2021) model (2.2), f(x) = sum_j c_j relu(x - b_j).  For a
 bias vector b, the coefficients are the minimum-norm least-squares solution
 c = A^+ y with A_ij = relu(x_i - b_j) ((4.1)).  ANLS moves one knot at a time
 across one data point, choosing among all such *candidate* moves (Sec. 4.2)
@@ -23,36 +23,38 @@ knots, U_l = {x : b_l < x <= b_{l+1}}.  A neuron is *dead* when b_k >= u_M.
 5. no neuron is moved so that it dies: the new knot stays < u_M (only the
    last living neuron can be affected);
 6. the new position is
-   (i)   the midpoint of the crossed point and the next data value beyond it;
-   (ii)  the midpoint of the crossed point and the *neighbouring knot*, when
-         that knot lies between the crossed point and the next data value
-         (rule 2 forbids going further).  We read "b_k" in (ii) as the
-         neighbouring knot: a midpoint between a data point and the moving
-         knot's own position never crosses a data point, so it could not
-         satisfy rule 3;
+
+   (i) the midpoint of the crossed point and the next data value beyond it;
+   (ii) the midpoint of the crossed point and the *neighbouring knot*, when
+        that knot lies between the crossed point and the next data value
+        (rule 2 forbids going further).  We read "b_k" in (ii) as the
+        neighbouring knot: a midpoint between a data point and the moving
+        knot's own position never crosses a data point, so it could not
+        satisfy rule 3;
    (iii) u_1 - delta (delta = 1e-8 by default) when the crossed point is the
          smallest data value u_1 (moving left, there is no next data value);
          if the left neighbour lies in [u_1 - delta, u_1), the midpoint of it
          and u_1 instead.
+
    A right move needs u_R < b_{k+1}; a left move needs b_{k-1} < u_L.
 
-So each living neuron yields at most two candidates (Fig. 6 of the seed: 7
+So each living neuron yields at most two candidates (Fig. 6 of the paper: 7
 candidates for 5 neurons and 10 points).  Equal knots may separate outwards
 but not cross.  Dead neurons keep c_j = 0 (the minimum-norm coefficient of a
 zero column) and are left out of the factorisation, which changes nothing.
 
 Loss convention: ``loss="mean"`` is L = 1/(2m) sum r_i^2 (the scale of the
-seed's plotted curves), ``"sum"`` is L = 1/2 sum r_i^2 ((2.1)).
+paper's plotted curves), ``"sum"`` is L = 1/2 sum r_i^2 ((2.1)).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 
 from .. import _validate as v
+from .._progress import progress_bar
 from ..models import ReLU1D
 from .cod import cod, replace_columns_rss
 from .result import TrainResult
@@ -141,7 +143,8 @@ def _data(x, y, b, loss, delta, rcond):
 
 def anls_candidates(x, y, b, *, loss: str = "mean", delta: float = 1e-8,
                     rcond: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """All candidate bias vectors of seed 003, Sec. 4.2, and their least-squares losses.
+    """All candidate bias vectors of Ainsworth & Shin 2021, Sec. 4.2, and their least-squares
+    losses.
 
     Parameters
     ----------
@@ -184,7 +187,7 @@ def anls_candidates(x, y, b, *, loss: str = "mean", delta: float = 1e-8,
 def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e-8,
          rtol: float = 1e-10, rcond: float | None = None, callback=None,
          progress: bool | None = None) -> TrainResult:
-    """Active Neuron Least Squares (seed 003, Sec. 4.3).
+    """Active Neuron Least Squares (Ainsworth & Shin 2021, Sec. 4.3).
 
     From the knots b^(k), step 1 evaluates every candidate of Sec. 4.2 (see the
     module notes for the reading of the rules) through the COD update and picks
@@ -200,7 +203,8 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
     max_iter : int
         Maximal number of iterations (accepted moves).
     loss : {"mean", "sum"}
-        L = 1/(2m) sum r_i^2 (default, the scale of seed 003's Figs. 9-10) or 1/2 sum r_i^2.
+        L = 1/(2m) sum r_i^2 (default, the scale of Figs. 9-10 of Ainsworth & Shin 2021) or 1/2 sum
+        r_i^2.
     delta : float
         The offset of rule 6 (iii).
     rtol : float
@@ -237,7 +241,7 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
     if callback is not None and not callable(callback):
         raise TypeError("`callback` must be callable as callback(k, net, loss) or None.")
     half = 0.5 * v.loss_scale(loss, xs.size)
-    bar = _bar(progress, max_iter)
+    bar = progress_bar(progress, max_iter, "anls", unit="it")
     clock = time.perf_counter()
     st = _State(xs, ys, u, np.sort(b, kind="stable"), delta, rcond)
     hist, params, moves, ncand, ranks, secs = [], [], [], [], [], []
@@ -260,7 +264,8 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
             break
         i = int(np.argmin(st.cand_rss))
         if not st.cand_rss[i] < (1.0 - rtol) * st.rss:
-            stop = ("converged: no candidate lowers the loss (seed 003, Sec. 4.3, step 2)")
+            stop = ("converged: no candidate lowers the loss (Ainsworth & Shin 2021, Sec. 4.3, "
+                    "step 2)")
             break
         j = int(st.k[i])
         moves.append({"iteration": k + 1, "neuron": j, "from": float(st.bs[j]),
@@ -270,8 +275,7 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
         st = _State(xs, ys, u, st.candidate(i), delta, rcond)
         k += 1
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{half * st.rss:.3e}")
+            bar.update(1, loss=half * st.rss)
     if bar is not None:
         bar.close()
     info = {"moves": moves, "n_candidates": ncand, "rank": ranks, "seconds": secs,
@@ -279,12 +283,3 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
     return TrainResult(net=ReLU1D(st.bs, st.c), loss=np.array(hist),
                        iterations=np.arange(len(hist), dtype=np.int64), method="anls",
                        loss_kind=loss, stop_reason=stop, params=np.array(params), info=info)
-
-
-def _bar(progress, total):
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress or total == 0:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="it", delay=1.0, leave=False, desc="anls")

@@ -1,15 +1,15 @@
-"""The comparison methods of seed 003, Sec. 5.2: GD, Adam, LS/GD, LS/Adam and LSQ.
+"""The comparison methods of Ainsworth & Shin 2021, Sec. 5.2: GD, Adam, LS/GD, LS/Adam and LSQ.
 
-All act on seed 003's model (2.2), f(x) = sum_j c_j relu(x - b_j), and return
-a :class:`~flowlab.train.TrainResult`.  Defaults are the seed's: learning rate
+All act on Ainsworth & Shin's (2021) model (2.2), f(x) = sum_j c_j relu(x - b_j), and return
+a :class:`~flowlab.train.TrainResult`.  Defaults are the paper's: learning rate
 1e-3 for GD (Sec. 5), Adam's own defaults (lr 1e-3, beta 0.9/0.999, eps 1e-8),
-and the loss ``"mean"``, L = 1/(2m) sum r_i^2, on which the seed's curves are
+and the loss ``"mean"``, L = 1/(2m) sum r_i^2, on which the paper's curves are
 plotted.
 
 - **GD**, **Adam**: :func:`flowlab.train.gd` / :func:`flowlab.train.adam` on (b, c).
 - **LSQ**: the minimum-norm least-squares coefficients c = A^+ y at the initial
   knots, A_ij = relu(x_i - b_j) ((4.1); theta_LSQ^(0) of Sec. 4.3).
-- **LS/GD**, **LS/Adam** (the hybrid of the seed's ref. [9]): every iteration
+- **LS/GD**, **LS/Adam** (the hybrid of the paper's ref. [9]): every iteration
   takes one GD (Adam) step on the knots b with c fixed, then refits c = A(b)^+ y.
   Iteration 0 is the LSQ fit at the initial knots, so the loss history starts
   at LSQ's loss.
@@ -26,20 +26,22 @@ import time
 import numpy as np
 
 from .. import _validate as v
+from .._progress import progress_bar
 from ..models import ReLU1D
 from .cod import cod
-from .descent import _bar, _record_points, _SeedModel, adam, gd
+from .descent import _record_points, _SeedModel, adam, gd
 from .result import TrainResult
 
 __all__ = ["gd", "adam", "lsq", "ls_gd", "ls_adam", "lsq_coefficients", "run_baseline",
            "BASELINES"]
 
-#: names of the baselines, as in seed 003's Figs. 9-10
+#: names of the baselines, as in Figs. 9-10 of Ainsworth & Shin 2021
 BASELINES = ("gd", "adam", "lsgd", "lsadam", "lsq")
 
 
 def lsq_coefficients(x, y, b, *, rcond: float | None = None) -> tuple[np.ndarray, float]:
-    """Minimum-norm least-squares coefficients c = A^+ y, A_ij = relu(x_i - b_j) (seed 003, (4.1)).
+    """Minimum-norm least-squares coefficients c = A^+ y, A_ij = relu(x_i - b_j) (Ainsworth & Shin
+    2021, (4.1)).
 
     Parameters
     ----------
@@ -74,13 +76,14 @@ def _fit(x, y, b, rcond):
 
 def _seed_net(net, name="net"):
     if not isinstance(net, ReLU1D) or net.w is not None:
-        raise TypeError(f"`{name}` must be seed 003's model, a ReLU1D with w=None "
+        raise TypeError(f"`{name}` must be the model of Ainsworth & Shin 2021, a ReLU1D with "
+                        f"w=None "
                         f"(e.g. fl.init.he(n, seed=s)), got {net!r}.")
     return net
 
 
 def lsq(net: ReLU1D, x, y, *, loss: str = "mean", rcond: float | None = None) -> TrainResult:
-    """LSQ: least-squares coefficients at the knots of ``net`` (seed 003, Sec. 5.2).
+    """LSQ: least-squares coefficients at the knots of ``net`` (Ainsworth & Shin 2021, Sec. 5.2).
 
     Returns a TrainResult with one history entry (iteration 0); ``net.c`` is
     replaced by the minimum-norm solution.
@@ -106,8 +109,8 @@ def ls_gd(net: ReLU1D, x, y, lr: float = 1e-3, steps: int = 1000, *, loss: str =
           progress: bool | None = None) -> TrainResult:
     """LS/GD: a GD step on the knots, then least-squares coefficients, every iteration.
 
-    Parameters are those of :func:`flowlab.train.gd` (``net`` must be seed
-    003's model), plus ``rcond`` for the least squares.  ``net.c`` is not used:
+    Parameters are those of :func:`flowlab.train.gd` (``net`` must be the
+    model of Ainsworth & Shin 2021), plus ``rcond`` for the least squares.  ``net.c`` is not used:
     iteration 0 refits it.
     """
     lr = v.check_real(lr, "lr", positive=True)
@@ -151,7 +154,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
     snap0 = np.empty((0, 2 * n))
     hist, iters, snaps, reached = [], [], [], None
     stop = f"completed {steps} iterations"
-    bar = _bar(progress, steps, method)
+    bar = progress_bar(progress, steps, method, unit="it")
     clock = time.perf_counter()
     it = 0
     try:
@@ -174,7 +177,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
                 break
             it += 1
             if bar is not None and it % 100 == 0:
-                bar.update(100)
+                bar.update(100, loss=L)
     except KeyboardInterrupt:
         stop = f"interrupted after {it} iterations"
     if bar is not None:
@@ -193,9 +196,9 @@ _DEFAULT_STEPS = {"gd": 5_000_000, "adam": 1_000_000}
 
 def run_baseline(name: str, net: ReLU1D, x, y, steps: int | None = None, **options
                  ) -> TrainResult:
-    """Run one of :data:`BASELINES` with the seed's defaults (lr 1e-3, ``loss="mean"``).
+    """Run one of :data:`BASELINES` with the paper's defaults (lr 1e-3, ``loss="mean"``).
 
-    ``steps`` defaults to the seed's budgets for GD (5e6) and Adam (1e6) and
+    ``steps`` defaults to the paper's budgets for GD (5e6) and Adam (1e6) and
     is required for LS/GD and LS/Adam; LSQ takes none.  ``options`` go to the
     method (``record_at``, ``target_loss``, ``progress``...).
     """

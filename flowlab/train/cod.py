@@ -1,4 +1,4 @@
-"""Complete orthogonal decomposition and its one-column updates (seed 003, Theorem 4.2).
+"""Complete orthogonal decomposition and its column updates (Ainsworth & Shin 2021, Thm. 4.2).
 
 For a matrix A of shape (m, n) and rank r, the complete orthogonal
 decomposition (COD) is
@@ -9,23 +9,23 @@ with Q (m, m) and Z (n, n) orthogonal, T (r, r) upper triangular and
 non-singular, Zh = Z[:, :r], Zt = Z[:, r:].  It is computed in two LAPACK steps
 (Golub & Van Loan, Sec. 5.4.2): a column-pivoted QR, A P = Q R (``dgeqp3``), then
 the RZ factorisation of the leading r rows, [R11, R12] = [T, 0] Z1 (``dtzrzf``),
-so that Z = P Z1^T.  Only the first r columns Q1 of Q are ever needed (seed 003,
+so that Z = P Z1^T.  Only the first r columns Q1 of Q are ever needed (Ainsworth & Shin 2021,
 Sec. 4.4, Remark 2), and they are formed only when asked for.
 
 **Rank tolerance.**  The numerical rank r is the number of leading diagonal
 entries of R with |R_ii| > rcond * |R_11|, with ``rcond = max(m, n) * eps`` by
 default (the cut-off numpy's ``lstsq`` uses for singular values).
 
-**Minimum-norm least squares.**  c = Zh T^{-1} Q1^T y = A^+ y (seed 003, (4.1)).
+**Minimum-norm least squares.**  c = Zh T^{-1} Q1^T y = A^+ y (Ainsworth & Shin 2021, (4.1)).
 
-**Replacing one column** (seed 003, Theorem 4.2): for A~ = A + v e_l^T, the
+**Replacing one column** (Ainsworth & Shin 2021, Theorem 4.2): for A~ = A + v e_l^T, the
 minimum-norm solution and residual of min ||A~ c - y|| follow from the COD of A
 in O(m r) work per candidate instead of a new O(m n^2) factorisation.  Two
 cases, by the l-th row of Zt (the component of e_l in the null space of A):
 
 - ||Zt[l]|| > 0: column l is a combination of the others, so col(A~) =
   col(A) + span(v) and ``rss = ||p2||^2 - <p2, q2>^2 / ||q2||^2``;
-- ||Zt[l]|| = 0: column l is independent of the others; the seed writes the
+- ||Zt[l]|| = 0: column l is independent of the others; the paper writes the
   solution with an r x r system (x1 = M_l^+ s_l).
 
 :func:`replace_column` follows the theorem literally for one candidate (both
@@ -193,7 +193,8 @@ def _check_info(info, name):
 
 
 def cod(A, *, rcond: float | None = None) -> COD:
-    """Complete orthogonal decomposition of A (seed 003, Theorem 4.2; Golub & Van Loan 5.4.2).
+    """Complete orthogonal decomposition of A (Ainsworth & Shin 2021, Theorem 4.2; Golub & Van Loan
+    5.4.2).
 
     Parameters
     ----------
@@ -241,7 +242,7 @@ def cod(A, *, rcond: float | None = None) -> COD:
 
 @dataclass(frozen=True)
 class ColumnUpdate:
-    """Least-squares solution after replacing one column (seed 003, Theorem 4.2).
+    """Least-squares solution after replacing one column (Ainsworth & Shin 2021, Theorem 4.2).
 
     Attributes
     ----------
@@ -270,7 +271,7 @@ def _check_column(f: COD, l, vcol, name="v"):
 
 
 def replace_column(f: COD, y, l: int, vcol, *, ztol: float = ZTOL) -> ColumnUpdate:
-    """Theorem 4.2 of seed 003 for one candidate: A~ = A + v e_l^T.
+    """Theorem 4.2 of Ainsworth & Shin 2021 for one candidate: A~ = A + v e_l^T.
 
     Parameters
     ----------
@@ -291,7 +292,7 @@ def replace_column(f: COD, y, l: int, vcol, *, ztol: float = ZTOL) -> ColumnUpda
     Notes
     -----
     First branch with q2 = 0 (v inside col(A)): every c_l gives the same
-    residual.  The seed's proof sets d* = Zh[l] x1, which gives *a* least-squares
+    residual.  The paper's proof sets d* = Zh[l] x1, which gives *a* least-squares
     solution; here d* minimises ||c|| over that line (a 1-d quadratic), which is
     the minimum-norm solution.  Second branch: x1 = M_l^+ s_l is computed as the
     minimum-norm solution of the (r+1, r) least-squares problem whose normal
@@ -347,7 +348,7 @@ def _min_norm_lstsq(K, rhs, cutoff):
 
 
 def replace_columns_rss(f: COD, y, cols, V, *, ztol: float = ZTOL):
-    """Residuals of many one-column replacements at once (seed 003, Theorem 4.2).
+    """Residuals of many one-column replacements at once (Ainsworth & Shin 2021, Theorem 4.2).
 
     Candidate i replaces column ``cols[i]`` of A by ``A[:, cols[i]] + V[:, i]``.
 

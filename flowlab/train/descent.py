@@ -4,19 +4,20 @@ Time scale: ``steps`` iterations of gradient descent with learning rate ``lr``
 follow the gradient flow of the same loss up to t = lr * steps, with an error
 O(lr) (tested in tests/train/test_descent.py).
 
-Seed 003's model (a ``ReLU1D`` with w fixed to 1) runs through a dedicated
+Ainsworth & Shin's (2021) model (a ``ReLU1D`` with w fixed to 1) runs through a dedicated
 loop costing O(n + m) per iteration (:mod:`flowlab._kernels.relu1d_descent`);
 every other network through the generic two-layer kernels (O(n m)).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 
 from .. import _validate as v
+from .._compile import compile_task
+from .._progress import progress_bar
 from .._kernels import optim as _ko
 from .._kernels import relu1d_descent as _kr
 from .._problem import Problem, resolve_trainable
@@ -86,7 +87,7 @@ def adam(net: Network, x, y, lr: float = 1e-3, steps: int = 1000, *, beta1: floa
     """Full-batch Adam (Kingma & Ba) with its default hyper-parameters.
 
     Same arguments as :func:`gd`, plus ``beta1``, ``beta2``, ``eps``; the
-    defaults are Adam's (lr 1e-3, 0.9, 0.999, 1e-8), as used by seed 003.
+    defaults are Adam's (lr 1e-3, 0.9, 0.999, 1e-8), as used by Ainsworth & Shin 2021.
     """
     lr = v.check_real(lr, "lr", positive=True)
     beta1 = v.check_real(beta1, "beta1", nonnegative=True)
@@ -138,7 +139,7 @@ class _Generic:
 
 
 class _SeedModel:
-    """Seed 003's model (ReLU1D, w = 1) through the O(n + m) loop; p = (b, c)."""
+    """Ainsworth & Shin's (2021) model (ReLU1D, w = 1) through the O(n + m) loop; p = (b, c)."""
 
     def __init__(self, method, hyper, net, x, y, loss, trainable):
         self.method, self.h = method, hyper
@@ -206,12 +207,19 @@ def _record_points(steps, record_every, record_at):
 def _drive(method, hyper, net, x, y, steps, loss, trainable, record_every, record_at,
            record_params, target_loss, progress) -> TrainResult:
     """Run a compiled loop in chunks (progress bar, Ctrl-C) and wrap the result."""
+    with compile_task("descent"):
+        return _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every,
+                           record_at, record_params, target_loss, progress)
+
+
+def _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every, record_at,
+                record_params, target_loss, progress) -> TrainResult:
     run = _runner(method, hyper, net, x, y, loss, trainable)
     steps = v.check_int(steps, "steps", minimum=0)
     rec = _record_points(steps, record_every, record_at)
     if target_loss is not None:
         target_loss = v.check_real(target_loss, "target_loss")
-    bar = _bar(progress, steps, method)
+    bar = progress_bar(progress, steps, method, unit="it")
     hists, iters, snaps_all = [], [], []
     done, stop, reached = 0, f"completed {steps} iterations", None
     clock = time.perf_counter()
@@ -239,7 +247,7 @@ def _drive(method, hyper, net, x, y, steps, loss, trainable, record_every, recor
                 break
             done += k
             if bar is not None:
-                bar.update(k)
+                bar.update(k, loss=float(losses[upto - 1]) if upto else None)
     except KeyboardInterrupt:
         stop = f"interrupted after about {done} iterations"
     if bar is not None:
@@ -257,12 +265,3 @@ def _drive(method, hyper, net, x, y, steps, loss, trainable, record_every, recor
                        iterations=np.concatenate(iters + [[done]]).astype(np.int64),
                        method=method, loss_kind=run.loss_kind, stop_reason=stop,
                        params=params, info=info)
-
-
-def _bar(progress, total, desc):
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress or not total:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="it", delay=1.0, leave=False, desc=desc)

@@ -1,4 +1,4 @@
-"""Cosine maps, orientation counting, initial stage and polynomial fits (seeds 001/004)."""
+"""Cosine maps, orientation counting, initial stage and polynomial fits (Zhou et al. 2022)."""
 
 import doctest
 

@@ -1,4 +1,4 @@
-"""Direction field of a test neuron and the leading-order lines (seed 001 Sec. 4.4, Sec. 5)."""
+"""Direction field of a test neuron, leading-order lines (Zhou et al. 2022, Secs. 4.4, 5)."""
 
 import numpy as np
 import pytest
@@ -16,7 +16,8 @@ SMOOTH = ["tanh", "sigmoid", "softplus", "xtanh", "x2tanh", "gelu"]
 
 @pytest.mark.parametrize("act", SMOOTH + ["relu"])
 def test_velocity_matches_reference_and_the_gradient(act, rng):
-    """Seed 001 Sec. 4.4: a neuron with a_j = 1 moves with the field, -dL/dw_j (mean loss)."""
+    """Zhou et al. 2022, Sec. 4.4: a neuron with a_j = 1 moves with the field, -dL/dw_j (mean
+    loss)."""
     x = rng.uniform(-1, 1.5, (12, 2))
     y = rng.normal(size=12)
     W = rng.normal(size=(4, 3)) * 0.7
@@ -70,7 +71,7 @@ def test_p2_lines_are_eigenvectors(rng):
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), act=st.sampled_from(["tanh", "xtanh", "x2tanh", "sigmoid"]))
 def test_field_lines_match_the_prediction_near_the_origin(seed, act):
-    """Seed 001 Prop. 1, Case 2: the real roots are the field's lines at leading order."""
+    """Zhou et al. 2022, Prop. 1, Case 2: the real roots are the field's lines at leading order."""
     rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(-1, 1.5, 25))
     e = rng.normal(size=25)

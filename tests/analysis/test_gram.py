@@ -109,7 +109,7 @@ def test_extreme_eigenvalues_beyond_the_reach_of_eigh():
 
 
 def test_uniform_bias_spectrum_decays_like_k_to_the_minus_4():
-    """Issue acceptance: exponent -4 +- 0.2 at n = 1000, uniform biases (seed 002, Lemma)."""
+    """Issue acceptance: exponent -4 +- 0.2 at n = 1000, uniform biases (Zhao 2023, Lemma)."""
     n = 1000
     lam = gram_spectrum(relu_gram_1d(-1 + 2 * np.arange(n) / n), vectors=False).eigenvalues
     fit = fit_decay(lam, 10, n // 2)
@@ -118,7 +118,7 @@ def test_uniform_bias_spectrum_decays_like_k_to_the_minus_4():
 
 
 def test_condition_number_grows_at_least_like_n3_over_log_n():
-    """Seed 002, Theorem, i.i.d. uniform biases: median cond >= n^3/log n and the ratio grows."""
+    """Zhao 2023, Theorem, i.i.d. uniform biases: median cond >= n^3/log n and the ratio grows."""
     rng = np.random.default_rng(11)
     ns = np.array([25, 50, 100, 200])
     med = []

@@ -1,4 +1,4 @@
-"""Plateau analysis of seed 003 (Sec. 3, Appendices A, B, D, F)."""
+"""Plateau analysis of Ainsworth & Shin 2021 (Sec. 3, Appendices A, B, D, F)."""
 
 import numpy as np
 import pytest

@@ -132,7 +132,8 @@ def test_two_dimensional_tanh_neurons():
 
 
 def test_seed_000_xavier_rank_is_low_and_deterministic_init_rank_is_full():
-    """Seed 000, Sec. 2.2 and Example 4.1: ~2 for U(-1/sqrt(n), 1/sqrt(n)), n for (12)."""
+    """Yang, Zhao & Zhu 2024, Sec. 2.2 and Example 4.1: ~2 for U(-1/sqrt(n), 1/sqrt(n)), n for
+    (12)."""
     q = gauss_legendre(10, (-1.0, 1.0), cells=100)
     for n in (25, 50):
         assert neuron_rank(fl.init.deterministic_1d(n, seed=0), q) == n
@@ -142,6 +143,7 @@ def test_seed_000_xavier_rank_is_low_and_deterministic_init_rank_is_full():
 # -- rank along a flow ------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:the gradient flow of a ReLU network is not smooth")
 @pytest.mark.parametrize("kind", ["relu1d", "twolayer_tanh"])
 def test_rank_along_a_scipy_flow_equals_the_rank_of_net_at(kind):
     x = np.linspace(-1.0, 1.0, 40)

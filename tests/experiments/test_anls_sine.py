@@ -1,4 +1,4 @@
-"""The ``anls-sine`` reproduction (seed 003, Fig. 9): quick run by default, full with --runslow."""
+"""``anls-sine`` (Ainsworth & Shin 2021, Fig. 9): quick run by default, full with --runslow."""
 
 import json
 

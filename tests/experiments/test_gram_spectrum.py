@@ -1,4 +1,4 @@
-"""The ``gram-spectrum`` reproduction: quick run in the default suite, seed sizes with --runslow."""
+"""The ``gram-spectrum`` reproduction: quick run in the default suite, full sizes with --runslow."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""The ``init-rank`` reproduction: quick run in the default suite, seed sizes with --runslow."""
+"""The ``init-rank`` reproduction: quick run in the default suite, full sizes with --runslow."""
 
 import json
 

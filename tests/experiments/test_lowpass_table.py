@@ -1,4 +1,4 @@
-"""The ``lowpass-table`` reproduction: quick run in the default suite, seed sizes with --runslow."""
+"""The ``lowpass-table`` reproduction: quick run in the default suite, full sizes with --runslow."""
 
 import json
 

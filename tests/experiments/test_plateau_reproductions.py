@@ -1,4 +1,4 @@
-"""Quick runs of seed 003's plateau reproductions (full sizes: --runslow)."""
+"""Quick runs of Ainsworth & Shin's (2021) plateau reproductions (full sizes: --runslow)."""
 
 import json
 
@@ -12,7 +12,7 @@ def _run(name, tmp_path, quick=True):
     summary = experiments.run(name, out=out, quick=quick)
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["name"] == name and on_disk["quick"] is quick
-    assert all({"what", "seed", "measured", "holds"} <= set(c) for c in on_disk["checks"])
+    assert all({"what", "paper", "measured", "holds"} <= set(c) for c in on_disk["checks"])
     assert all((out / f).exists() for f in summary["figures"])
     return summary["checks"], summary
 

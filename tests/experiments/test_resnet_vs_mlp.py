@@ -1,4 +1,4 @@
-"""``resnet-vs-mlp`` (seed 000 Ex. 4.4, Figs. 9-10): quick and full runs."""
+"""``resnet-vs-mlp`` (Yang, Zhao & Zhu 2024, Ex. 4.4, Figs. 9-10): quick and full runs."""
 
 import pytest
 

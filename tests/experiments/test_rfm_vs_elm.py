@@ -1,4 +1,4 @@
-"""The ``rfm-vs-elm`` reproduction: quick run in the default suite, seed sizes with --runslow."""
+"""The ``rfm-vs-elm`` reproduction: quick run in the default suite, full sizes with --runslow."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""``staircase-digits`` (seed 000 Ex. 2.2, Fig. 5, 8x8 digits for MNIST): quick and full runs."""
+"""``staircase-digits`` (Yang, Zhao & Zhu 2024, Ex. 2.2, 8x8 digits for MNIST): quick and full."""
 
 import pytest
 

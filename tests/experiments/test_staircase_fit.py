@@ -1,4 +1,4 @@
-"""``staircase-fit`` (seed 000 Ex. 2.1): quick run in the default suite, seed sizes in --runslow."""
+"""``staircase-fit`` (Yang, Zhao & Zhu 2024, Ex. 2.1): quick by default, full with --runslow."""
 
 import pytest
 

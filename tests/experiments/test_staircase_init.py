@@ -1,4 +1,4 @@
-"""``staircase-init`` (seed 000 Ex. 4.1, Fig. 6): quick and full runs."""
+"""``staircase-init`` (Yang, Zhao & Zhu 2024, Ex. 4.1, Fig. 6): quick and full runs."""
 
 import pytest
 

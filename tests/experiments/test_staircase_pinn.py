@@ -1,4 +1,4 @@
-"""``staircase-pinn`` (seed 000 Ex. 4.2, Fig. 7): quick and full runs."""
+"""``staircase-pinn`` (Yang, Zhao & Zhu 2024, Ex. 4.2, Fig. 7): quick and full runs."""
 
 import pytest
 

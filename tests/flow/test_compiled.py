@@ -69,6 +69,7 @@ def test_loss_decreases_and_energy_balance(seed, n, act, method):
         assert abs(drop - sol.dissipation()) <= 1e-6 * drop
 
 
+@pytest.mark.filterwarnings("ignore:the gradient flow of a ReLU network is not smooth")
 def test_relu1d_signed_parameters():
     """ReLU1D reaches the kernel through a signed re-indexing; the flow agrees with scipy."""
     rng = np.random.default_rng(3)

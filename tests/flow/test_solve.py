@@ -90,6 +90,7 @@ def test_gradient_descent_converges_to_flow_at_first_order():
     assert np.all((ratios >= 1.6) & (ratios <= 2.5)), ratios
 
 
+@pytest.mark.filterwarnings("ignore:the gradient flow of a ReLU network is not smooth")
 def test_save_load_round_trip_is_exact(tmp_path):
     net, x, y = _tanh_problem()
     sol = fl.flow(net, x, y, 1.0, loss="mean", method="DOP853", rtol=1e-9)

@@ -1,4 +1,5 @@
-"""Networks, activations and initialisations of the bridge (seeds 000 and 001)."""
+"""Networks, activations and initialisations of the bridge (Yang, Zhao & Zhu 2024 and Zhou et al.
+2022)."""
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ def test_unknown_activation_is_rejected():
 
 
 def _reference_forward(net, x, residual):
-    """Seed 000 (1) / (16) written out with numpy."""
+    """Yang, Zhao & Zhu 2024, (1) / (16) written out with numpy."""
     h = x[:, None] if x.ndim == 1 else x
     for k, (lin, name) in enumerate(zip(net.layers, net.activations)):
         W, b = lin.weight.detach().numpy(), lin.bias.detach().numpy()
@@ -50,7 +51,7 @@ def test_mlp_and_resnet_follow_the_seed_equations(build, residual):
     assert net.shortcut == ((False, True, True) if residual else (False, False, False))
     hidden = net.hidden_outputs(x)
     assert [tuple(h.shape) for h in hidden] == [(11, 7)] * 3
-    # no output bias in seed 000 (1): the output is beta . y_L
+    # no output bias in Yang, Zhao & Zhu 2024, (1): the output is beta . y_L
     assert net.output.bias is None
     np.testing.assert_allclose(net(x).detach().numpy(),
                                hidden[-1].detach().numpy() @ net.output.weight.detach().numpy().T)

@@ -1,4 +1,5 @@
-"""ANLS (seed 003, Sec. 4): candidate rules, candidate losses through the COD update, iteration."""
+"""ANLS (Ainsworth & Shin 2021, Sec. 4): candidate rules, candidate losses through the COD update,
+iteration."""
 
 import importlib
 
@@ -132,7 +133,8 @@ def test_candidates_follow_the_rules_of_section_4_2(problem):
 
 
 def test_figure_6_has_seven_candidates():
-    """Seed 003, Fig. 6: 5 neurons, 10 points; neurons give 2, 1, 1, 2, 1 candidates."""
+    """Ainsworth & Shin 2021, Fig. 6: 5 neurons, 10 points; neurons give 2, 1, 1, 2, 1
+    candidates."""
     x = np.arange(10.0)
     b = np.array([1.5, 3.2, 3.7, 6.5, 8.5])     # U_2 empty, U_5 = {9}
     B, _ = fl.anls_candidates(x, np.sin(x), b)
@@ -193,7 +195,7 @@ def test_anls_history_moves_and_stop():
 
 
 def test_anls_reaches_seed_level_on_f1():
-    """Seed 003, Fig. 9: within 100 iterations ANLS reaches 1e-4 (here He seed 1)."""
+    """Ainsworth & Shin 2021, Fig. 9: within 100 iterations ANLS reaches 1e-4 (here He seed 1)."""
     x = np.linspace(-1, 1, 100)
     res = fl.anls(x, np.sin(np.pi * x), fl.init.he(10, seed=1).b, max_iter=100)
     assert res.loss[-1] <= 1e-4 and res.iterations[-1] <= 100

@@ -1,4 +1,5 @@
-"""Baselines of seed 003, Sec. 5.2 (LSQ, LS/GD, LS/Adam, GD, Adam) against plain Python loops."""
+"""Baselines of Ainsworth & Shin 2021, Sec. 5.2 (LSQ, LS/GD, LS/Adam, GD, Adam) against plain Python
+loops."""
 
 import numpy as np
 import pytest
@@ -88,9 +89,9 @@ def test_bad_arguments():
         bl.run_baseline("sgd", fl.init.he(3, seed=0), x, y)
     with pytest.raises(ValueError, match="`steps`"):
         bl.run_baseline("lsgd", fl.init.he(3, seed=0), x, y)
-    with pytest.raises(TypeError, match="seed 003's model"):
+    with pytest.raises(TypeError, match="model of Ainsworth & Shin 2021"):
         bl.lsq(fl.ReLU1D([0.0], [1.0], [1.0]), x, y)
-    with pytest.raises(TypeError, match="seed 003's model"):
+    with pytest.raises(TypeError, match="model of Ainsworth & Shin 2021"):
         bl.run_baseline("gd", fl.init.he(3, seed=0, model="twolayer"), x, y, steps=1)
     with pytest.raises(ValueError, match="`lr`"):
         bl.ls_gd(fl.init.he(3, seed=0), x, y, lr=-1.0)

@@ -1,4 +1,5 @@
-"""The complete orthogonal decomposition and Theorem 4.2 of seed 003 against plain least squares.
+"""The complete orthogonal decomposition and Theorem 4.2 of Ainsworth & Shin 2021 against plain
+least squares.
 
 Problems are ReLU feature matrices A_ij = relu(x_i - b_j) drawn by hypothesis
 with knots on a grid, so that they contain what makes A rank deficient: equal
@@ -102,7 +103,7 @@ def test_theorem_4_2_matches_lstsq_in_both_branches(problem):
 
 def test_first_branch_with_replacement_inside_the_column_space_is_minimum_norm():
     """q2 = 0 in the first case: every c_l fits equally well; the minimum-norm c is
-    returned (the seed's proof picks d* = Zh[l] x1, a least-squares solution only)."""
+    returned (the paper's proof picks d* = Zh[l] x1, a least-squares solution only)."""
     x = np.linspace(-1, 1, 12)
     A = relu_matrix(x, [-0.3, -0.3, 0.2, 0.5])          # columns 0 and 1 equal
     y = np.cos(2 * x)
@@ -115,7 +116,7 @@ def test_first_branch_with_replacement_inside_the_column_space_is_minimum_norm()
     assert up.branch == 1
     np.testing.assert_allclose(up.rss, rss_r, rtol=RTOL)
     np.testing.assert_allclose(up.c, c_ref, atol=1e-12)
-    # the seed's choice d* = Zh[l] x1 (x2 = 0) gives a larger norm here
+    # the paper's choice d* = Zh[l] x1 (x2 = 0) gives a larger norm here
     p1 = f.Q1.T @ y
     q1 = f.Q1.T @ v
     zh = f.Zh[0]

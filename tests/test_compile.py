@@ -1,0 +1,67 @@
+"""The one-time compile notice, `flowlab warmup` and the compile-cost measurement."""
+
+import io
+from pathlib import Path
+
+import numba
+import pytest
+
+from flowlab import _compile
+from flowlab.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _kernel(name, body):
+    """A fresh, uncached numba function that numba attributes to a flowlab module."""
+    ns = {}
+    exec(f"def {name}(x):\n    return {body}\n", ns)
+    ns[name].__module__ = "flowlab._probe"
+    return numba.njit(cache=False)(ns[name])
+
+
+def test_first_compilation_is_announced_once(capsys, monkeypatch):
+    monkeypatch.setitem(_compile._STATE, "announced", False)
+    _compile.install_notice()
+    with _compile.compile_task("smooth"):
+        assert _kernel("probe_a", "x + 1")(1.0) == 2.0
+    assert _kernel("probe_b", "x + 2")(1.0) == 3.0
+    err = capsys.readouterr().err
+    assert err.count("compiling flowlab's kernels") == 1
+    assert (f"compiling flowlab's kernels, once per install: "
+            f"~{_compile.ESTIMATE_S['smooth']:.0f} s (`flowlab warmup`") in err
+
+
+def test_timer_charges_each_kernel_its_own_time():
+    inner = _kernel("probe_inner", "x * 2")
+    ns = {"inner": inner}
+    exec("def probe_outer(x):\n    return inner(x) + 1\n", ns)
+    ns["probe_outer"].__module__ = "flowlab._probe"
+    outer = numba.njit(cache=False)(ns["probe_outer"])
+    timer = _compile.CompileTimer()
+    with timer.recording():
+        assert outer(2.0) == 5.0
+    assert timer.signatures == {"flowlab._probe.probe_outer": 1, "flowlab._probe.probe_inner": 1}
+    assert all(s > 0 for s in timer.seconds.values())
+    rows = [{"task": "t", "what": "w", "seconds": 1.0, "compiled": 2}]
+    table = _compile.table_markdown(rows, timer)
+    assert "| `_probe.probe_outer` | 1 |" in table and "| t | w | 1.0 | 2 |" in table
+
+
+def test_warmup_runs_tasks_with_progress_lines(capsys):
+    out = io.StringIO()
+    rows = _compile.warmup(out, tasks=["gram"])
+    assert rows[0]["task"] == "gram" and "[1/1] gram: exact ReLU Gram matrices" in out.getvalue()
+    with pytest.raises(ValueError, match="unknown warmup task"):
+        _compile.warmup(out, tasks=["nope"])
+    assert main(["warmup", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name, _, _ in _compile.TASKS)
+    assert set(_compile.ESTIMATE_S) == {name for name, _, _ in _compile.TASKS}
+
+
+def test_compile_times_page_has_the_measured_tables():
+    page = (ROOT / "docs" / "compile_times.md").read_text()
+    for name, what, _ in _compile.TASKS:
+        assert f"| {name} | {what} |" in page
+    assert "| kernel | signatures | seconds (own) |" in page and "`_kernels.radau" in page
