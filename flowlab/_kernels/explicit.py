@@ -14,9 +14,9 @@ Norsett & Wanner (*Solving ODEs I*, II.4; safety 0.9, factors in [0.2, 10], no g
 right after a rejection).  The coefficients are read from scipy's ``RK45`` class.
 
 Events are handled as in the Radau stepper: every accepted step hands the model's
-``events`` hook the continuous extension at the Lobatto nodes s = 0, 1/4, 3/4, 1 (the
-cubic through them is what the event scan watches); the step's dense output is the
-continuous extension itself, recorded at the ``DEGREE + 1`` = 5 Chebyshev-Lobatto nodes
+``events`` hook a cubic at the Lobatto nodes s = 0, 1/4, 3/4, 1 -- here the cubic
+Hermite interpolant of the step's end states and their fields (see :func:`_scan_nodes`);
+the step's dense output is the continuous extension, recorded at the ``DEGREE + 1`` = 5 Chebyshev-Lobatto nodes
 of degree 4 (``out_nodes`` needs room for them); the earliest event is reached by a step of exactly the located length
 from the step's start, then polished by one Newton correction t -> t - e/e' (an
 O(dt^2) change), so that the event function vanishes to rounding at the recorded
@@ -67,8 +67,7 @@ def _weights(svals):
                       for j in range(_P.shape[0])] for s in svals])
 
 
-#: at the interior event-scan nodes 1/4 and 3/4, and at the interior recorded nodes
-_WD = _weights(NODES[1:3])
+#: at the interior recorded nodes
 _WR = _weights(_S_RECORD[1:DEGREE])
 SAFETY = 0.9
 MIN_FACTOR = 0.2
@@ -130,19 +129,29 @@ def _error_norm(y, y_new, h, K, rtol, atol):
     return en if math.isfinite(en) else np.inf
 
 
+#: cubic Hermite weights (y0, h f0, y1, h f1) at s = 1/4 and 3/4
+_HW = np.array([[2 * s ** 3 - 3 * s ** 2 + 1, s ** 3 - 2 * s ** 2 + s, -2 * s ** 3 + 3 * s ** 2,
+                 s ** 3 - s ** 2] for s in NODES[1:3]])
+
+
 @nb.njit(**NUMBA_OPTIONS)
-def _dense_nodes(y, y_new, h, K, nodes):
-    """The continuous extension at the Lobatto nodes 0, 1/4, 3/4, 1 into ``nodes``."""
+def _scan_nodes(y, y_new, h, f0, f1, nodes):
+    """The step's cubic Hermite interpolant (states and fields at both ends) at the
+    Lobatto nodes 0, 1/4, 3/4, 1 into ``nodes``: what the event scan watches.
+
+    The step's ends and their fields are the numerical solution itself; the continuous
+    extension's interior values carry its truncation error (of the order of the
+    tolerance), which a switching function near its surface would read as crossings.
+    Between two ends on one side of a surface, the Hermite cubic leaves that side only
+    by as much as the end slopes allow."""
     n = y.size
     for p in range(n):
         nodes[0, p] = y[p]
         nodes[3, p] = y_new[p]
     for q in range(2):
         for p in range(n):
-            acc = 0.0
-            for j in range(7):
-                acc += _WD[q, j] * K[j, p]
-            nodes[q + 1, p] = y[p] + h * acc
+            nodes[q + 1, p] = (_HW[q, 0] * y[p] + _HW[q, 1] * h * f0[p]
+                               + _HW[q, 2] * y_new[p] + _HW[q, 3] * h * f1[p])
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -274,7 +283,7 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_l
             if ints[1] >= NONSTIFF_STEPS:
                 ints[0] = 0
         # -- events --------------------------------------------------------------------
-        _dense_nodes(y, y_new, h, K, nodes)
+        _scan_nodes(y, y_new, h, K[0], K[6], nodes)
         found, s_ev = model_events(model, nodes, armed)
         if found:
             status = EVENT
@@ -287,7 +296,7 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_l
                     K2[0, p] = K[0, p]
                 _step(model, y, h_ev, K2, ytmp, V[1])
                 nfev += 6
-                _dense_nodes(y, V[1], h_ev, K2, nodes)
+                _scan_nodes(y, V[1], h_ev, K2[0], K2[6], nodes)
                 Kev = K2
             f1 = Kev[6]
             # Newton polish of the event time and state

@@ -444,42 +444,84 @@ def _slide_margins(model, nodes, s, out, u):
     _margins(model, u, out)
 
 
+#: the node fractions and where they sit among the samples i / 8
+NODES_S = np.array([0.0, 0.25, 0.75, 1.0])
+NODE_SAMPLE = np.array([0, 2, 6, 8])
+
+
 @nb.njit(**NUMBA_OPTIONS)
 def _slide_exit(model, nodes):
-    """Earliest (s, row) in (0, 1] where a slide weight leaves (0, 1): sampled on
-    8 sub-intervals, then bisection on the first row that changes sign."""
+    """Earliest (s, row) in (0, 1] where a slide weight leaves (0, 1).
+
+    The margins are evaluated at the four nodes; a step whose rows are all positive
+    there, with cubics through those values that provably stay positive, is passed on
+    them alone.  Otherwise the margins are sampled on 8 sub-intervals, and the earliest
+    sign change is located by the Illinois variant of regula falsi on the first row that
+    changes sign there (superlinear: about ten evaluations of the margins instead of
+    some fifty bisections), down to the last bits of s.
+    """
     ns = model[8][4]
     u = np.empty(nodes.shape[1])
-    prev = np.empty(ns)
-    cur = np.empty(ns)
+    samples = np.empty((9, ns))
+    at_nodes = np.empty(4)
     tmp = np.empty(ns)
-    _slide_margins(model, nodes, 0.0, prev, u)
+    for q in range(4):
+        _slide_margins(model, nodes, NODES_S[q], samples[NODE_SAMPLE[q]], u)
+    inside = True
+    for r in range(ns):
+        for q in range(4):
+            at_nodes[q] = samples[NODE_SAMPLE[q], r]
+            inside = inside and at_nodes[q] > 0.0
+        if inside and not _surely_inside(at_nodes, 1, 0.0):
+            inside = False
+        if not inside:
+            break
+    if inside:
+        return -1.0, -1
+    for i in (1, 3, 4, 5, 7):
+        _slide_margins(model, nodes, i / 8.0, samples[i], u)
     for i in range(1, 9):
-        s = i / 8.0
-        _slide_margins(model, nodes, s, cur, u)
         best_s = 2.0
         best_r = -1
         for r in range(ns):
-            if prev[r] > 0.0 and cur[r] <= 0.0:
-                lo_ = (i - 1) / 8.0
-                hi_ = s
-                for _ in range(200):
-                    mid = 0.5 * (lo_ + hi_)
-                    if mid <= lo_ or mid >= hi_:
-                        break
-                    _slide_margins(model, nodes, mid, tmp, u)
-                    if tmp[r] <= 0.0:
-                        hi_ = mid
-                    else:
-                        lo_ = mid
-                if hi_ < best_s:
-                    best_s = hi_
+            if samples[i - 1, r] > 0.0 and samples[i, r] <= 0.0:
+                s_r = _illinois(model, nodes, r, (i - 1) / 8.0, i / 8.0, samples[i - 1, r],
+                                samples[i, r], tmp, u)
+                if s_r < best_s:
+                    best_s = s_r
                     best_r = r
         if best_r >= 0:
             return best_s, best_r
-        for r in range(ns):
-            prev[r] = cur[r]
     return -1.0, -1
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _illinois(model, nodes, r, lo, hi, f_lo, f_hi, tmp, u):
+    """The first s in (lo, hi] with margin r <= 0, from margin(lo) = f_lo > 0 >= f_hi =
+    margin(hi): Illinois iterations until the bracket is a few ulps wide (then the end
+    with margin <= 0 is returned)."""
+    side = 0
+    for _ in range(100):
+        if hi - lo <= 4.0 * np.finfo(np.float64).eps * max(hi, 1e-300):
+            break
+        s = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        if not lo < s < hi:
+            s = 0.5 * (lo + hi)
+        _slide_margins(model, nodes, s, tmp, u)
+        f = tmp[r]
+        if f <= 0.0:
+            hi = s
+            f_hi = f
+            if side == -1:
+                f_lo *= 0.5
+            side = -1
+        else:
+            lo = s
+            f_lo = f
+            if side == 1:
+                f_hi *= 0.5
+            side = 1
+    return hi
 
 
 @nb.njit(**NUMBA_OPTIONS)

@@ -54,6 +54,59 @@ def _slides_clear(model, theta, ev_kind, rtol, atol, a_tol):
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def build_slide_rows(model, theta, rows, sigma):
+    """The slide rows of the pinned neurons into model[13] (rows) and model[14] (sigma),
+    ``forward`` having run at theta: two per pinned point (lambda -> 0, lambda -> 1;
+    sigma the sign of R_q) and, with a trained output weight a_j != 0, one for a_j
+    reaching 0 (sigma its sign).  Returns their number."""
+    ipar, pins = model[8], model[10]
+    n, D = ipar[0], ipar[1]
+    ns = 0
+    for j in range(n):
+        k = _n_pins(pins, j)
+        for slot in range(k):
+            _, Rq = slide_functions(model, j, slot)
+            for which in range(2):
+                rows[ns, 0] = j
+                rows[ns, 1] = slot
+                rows[ns, 2] = which
+                sigma[ns] = 1.0 if Rq > 0 else -1.0
+                ns += 1
+        a_j = theta[n * D + j]
+        if k > 0 and ipar[3] == 1 and a_j != 0.0:
+            rows[ns, 0] = j
+            rows[ns, 1] = 0
+            rows[ns, 2] = 2
+            sigma[ns] = 1.0 if a_j > 0 else -1.0
+            ns += 1
+    return ns
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def slide_hits(model, theta, ev_kind, r0, rtol, atol, a_tol, out):
+    """Slide rows that end at an event (``forward`` must have run at theta): the event's
+    own row, output-weight rows whose a_j is within ``a_tol`` of 0, and slide-end rows
+    whose margin is within the integration tolerance of 0; their indices into ``out``,
+    their number returned (as ExactND._handle reads them)."""
+    rows, sigma, ipar = model[13], model[14], model[8]
+    nD = ipar[0] * ipar[1]
+    m = 0
+    for r in range(ipar[4]):
+        own = ev_kind != EV_CROSS and r == r0
+        j = rows[r, 0]
+        if rows[r, 2] == 2:
+            hit = own or sigma[r] * theta[nD + j] <= a_tol
+        else:
+            A, Rq = slide_functions(model, j, rows[r, 1])
+            margin = sigma[r] * (A if rows[r, 2] == 0 else Rq - A)
+            hit = own or margin <= 10.0 * (rtol * (abs(A) + abs(Rq)) + atol)
+        if hit:
+            out[m] = r
+            m += 1
+    return m
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def _hits(model, theta, F, j0, p0, rtol, atol, hit_j, hit_p):
     """Pairs to decide at the event (as ExactND._handle): the event's own pair, pairs
     already across their surface, and pairs within the integration tolerance of it

@@ -109,6 +109,9 @@ def contact_modes(b, N, c, tol, current, forced=None, max_slide=None):
         return sum(0 if m == cur else (1 if m == SLIDING else 2)
                    for m, cur in zip(modes, current))
 
+    if k == 1 and (max_slide is None or max_slide >= 1):
+        return _contact_mode_one(float(b[0]), float(N[0, 0]), c, float(tol[0]), current[0],
+                                 forced.get(0))
     choices = [(forced[i],) if i in forced else (INACTIVE, ACTIVE, SLIDING)
                for i in range(k)]
     for modes in sorted(itertools.product(*choices), key=cost):
@@ -142,6 +145,34 @@ def contact_modes(b, N, c, tol, current, forced=None, max_slide=None):
                 break
         if ok:
             return list(modes), lam
+    return None
+
+
+def _contact_mode_one(b, N, c, tol, current, forced):
+    """:func:`contact_modes` for one point, in scalars (the same candidates in the same
+    order: the current mode, then sliding, then the other side)."""
+    order = [current] + ([SLIDING] if current != SLIDING else []) + [
+        m for m in (INACTIVE, ACTIVE) if m != current]
+    if forced is not None:
+        order = [forced]
+    for mode in order:
+        lam = float(mode) if mode != SLIDING else 0.0
+        if mode == SLIDING:
+            if N == 0.0:                     # a singular 1 x 1 system: no sliding weight
+                continue
+            lam = b / N
+            if not np.isfinite(lam):
+                continue
+        g = c * (b - N * lam)
+        if mode == INACTIVE:
+            ok = g <= tol
+        elif mode == ACTIVE:
+            ok = g >= -tol
+        else:
+            g_in = c * b
+            ok = g_in > tol and g_in - c * N < -tol
+        if ok:
+            return [mode], np.array([lam])
     return None
 
 
@@ -179,6 +210,7 @@ class ExactND(EventDriver):
         # the event scan's skip bound per neuron (flowlab._kernels.relund.events)
         self.dist, self.moved = np.zeros(n), np.zeros(n)
         self._blocks, self._pattern = {}, None      # caches of _pin_block, _pin_arrays
+        self._pins_version = 0                      # counts the changes of self.pins
         self.mask = np.zeros((n, M), dtype=np.uint8)
         self.mask[:] = self._evaluate()[1] > 0.0
 
@@ -210,8 +242,7 @@ class ExactND(EventDriver):
         """pins, L, Pi, Kq, elim, N (see flowlab/_kernels/relund.py), the state indices
         and their slots; the last pattern's arrays are reused (the kernels only read
         them)."""
-        key = tuple(tuple(Q) for Q in self.pins)
-        if self._pattern is not None and self._pattern[0] == key:
+        if self._pattern is not None and self._pattern[0] == self._pins_version:
             return self._pattern[1]
         n, D = self.n, self.D
         pins = -np.ones((n, D), dtype=np.int64)
@@ -238,7 +269,7 @@ class ExactND(EventDriver):
             tangent = D - len(self.pins[j])
             slot[j * D:(j + 1) * D] = np.where(np.arange(D) < tangent, np.arange(D), -2)
         arrays = (pins, L, Pi, Kq, elim, Nb, free, slot)
-        self._pattern = (key, arrays)
+        self._pattern = (self._pins_version, arrays)
         return arrays
 
     def _model(self, slides=True):
@@ -253,22 +284,9 @@ class ExactND(EventDriver):
         model = self._static + (ipar, self.mask, pins, free, self.theta.copy(), rows, sigma,
                                 np.zeros(4, dtype=np.int64), L, Pi, Kq, elim) + self._work + (
                                     Nb, slot, self.dist, self.moved)
-        if slides:
+        if slides and any(self.pins):
             _k.forward(model, self.theta)
-            ns = 0
-            for j, Q in enumerate(self.pins):
-                for slot in range(len(Q)):
-                    _, Rq = _k.slide_functions(model, j, slot)
-                    for which in (0, 1):
-                        rows[ns] = (j, slot, which)
-                        sigma[ns] = 1.0 if Rq > 0 else -1.0
-                        ns += 1
-                a_j = self.theta[n * D + j]
-                if Q and self.train_a and a_j != 0.0:
-                    rows[ns] = (j, 0, 2)
-                    sigma[ns] = 1.0 if a_j > 0 else -1.0
-                    ns += 1
-            ipar[4] = ns
+            ipar[4] = _kst.build_slide_rows(model, self.theta, rows, sigma)
         return model
 
     def _state(self, model):
@@ -310,7 +328,8 @@ class ExactND(EventDriver):
         pinned = set(self.pins[j])
         current = [SLIDING if q in pinned else int(self.mask[j, q]) for q in Q]
         XQ = X[Q]
-        rank = np.linalg.matrix_rank(XQ)
+        # (one point: x~ ends in 1, so its rank is 1)
+        rank = 1 if len(Q) == 1 else np.linalg.matrix_rank(XQ)
         if rank < len(Q) or rank >= D:
             why = (f"their inputs are affinely dependent (x~ of rank {rank}; e.g. collinear "
                    "points in 2-d), so not every pattern of sides is possible next to the "
@@ -325,7 +344,10 @@ class ExactND(EventDriver):
         Wj = self.theta[j * D:(j + 1) * D]
         self.dist[j] = 0.0                  # W_j, its sides or pins change: scan it again
         # put W_j on every contact surface (an O(tolerance) change)
-        Wj -= XQ.T @ np.linalg.lstsq(XQ @ XQ.T, XQ @ Wj, rcond=None)[0]
+        if len(Q) == 1:
+            Wj -= (XQ[0] @ Wj) / (XQ[0] @ XQ[0]) * XQ[0]
+        else:
+            Wj -= XQ.T @ np.linalg.lstsq(XQ @ XQ.T, XQ @ Wj, rcond=None)[0]
         _, _, R, rho, F = self._evaluate()
         act = self.mask[j] > 0
         act[Q] = False
@@ -364,6 +386,7 @@ class ExactND(EventDriver):
                 elif m != cur:
                     self._record(t, j, q, "cross", 1 if m == ACTIVE else -1)
         self.pins[j] = new_pins + [p for p in self.pins[j] if p not in Q]
+        self._pins_version += 1
         if self.pins[j]:
             # exact constraints: recompute the eliminated coordinates
             model = self._model(slides=False)
@@ -377,23 +400,19 @@ class ExactND(EventDriver):
         forced = {}
         rows, sigma, ns = model[13], model[14], int(model[8][4])
         if ns:
-            m = self._model(slides=False)
-            _k.forward(m, self.theta)
-            for r in range(ns):
+            _k.forward(model, self.theta)
+            hits = np.empty(ns, dtype=np.int64)
+            nh = _kst.slide_hits(model, self.theta, kind, r0, self.rtol, self.atol,
+                                 self._a_tol(), hits)
+            for r in hits[:nh]:
                 j, slot, which = (int(v) for v in rows[r])
                 if which == 2:                  # a_j reached 0: decide the contacts again
-                    if ((kind == _k.EV_SLIDE and r == r0)
-                            or sigma[r] * self.theta[n * D + j] <= self._a_tol()):
-                        contacts.setdefault(j, set()).update(self.pins[j])
-                        self.turned.append([float(t), j])
+                    contacts.setdefault(j, set()).update(self.pins[j])
+                    self.turned.append([float(t), j])
                     continue
-                A, Rq = _k.slide_functions(m, j, slot)
-                margin = sigma[r] * (A if which == 0 else Rq - A)
-                tol = 10.0 * (self.rtol * (abs(A) + abs(Rq)) + self.atol)
-                if (kind == _k.EV_SLIDE and r == r0) or margin <= tol:
-                    q = self.pins[j][slot]
-                    forced.setdefault(j, {})[q] = ACTIVE if which == 1 else INACTIVE
-                    contacts.setdefault(j, set()).add(q)
+                q = self.pins[j][slot]
+                forced.setdefault(j, {})[q] = ACTIVE if which == 1 else INACTIVE
+                contacts.setdefault(j, set()).add(q)
         if self.train_W:
             _, Z, _, _, F = self._evaluate()
             Gdot = F[:n * D].reshape(n, D) @ self.X.T

@@ -315,6 +315,7 @@ def test_sliding_state_coordinates_and_symmetric_jacobian():
         Wj -= XQ.T @ np.linalg.solve(XQ @ XQ.T, XQ @ Wj)
         e.mask[j, Q] = 0
         e.pins[j] = Q
+        e._pins_version += 1                   # (pins set by hand: the layout cache's key)
     model = e._model(slides=False)
     u = e._state(model)
     held = np.array([3, 10, 11])               # neuron 0: slot 3; neuron 2: slots 2, 3
