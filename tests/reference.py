@@ -38,6 +38,9 @@ def act_ref(name, z):
         cdf = 0.5 * (1 + erf(z / math.sqrt(2)))
         pdf = np.exp(-z ** 2 / 2) / math.sqrt(2 * math.pi)
         return z * cdf, cdf + z * pdf, pdf * (2 - z ** 2)
+    if name == "erf":
+        pdf2 = np.sqrt(2 / np.pi) * np.exp(-z ** 2 / 2)
+        return erf(z / math.sqrt(2)), pdf2, -z * pdf2
     if name == "swish":
         return z * sg, sg + z * sg * (1 - sg), sg * (1 - sg) * (2 + z * (1 - 2 * sg))
     raise KeyError(name)
