@@ -72,11 +72,11 @@ def distances(act: str, ms, seeds, T: float, progress=False) -> dict:
           "against the population flow from the same start: the distance falls like m^-1/2")
 def run(report):
     if report.quick:
-        plan = {"relu": ((100, 200, 400, 800, 1600), range(4), 2.0),
+        plan = {"relu": ((100, 200, 400, 800), range(5), 2.0),
                 "erf": ((100, 400, 1600, 6400), range(4), 2.0)}
     else:
-        plan = {"relu": ((100, 200, 400, 800, 1600, 3200, 6400), range(8), 4.0),
-                "erf": ((100, 400, 1600, 6400, 25600), range(8), 4.0)}
+        plan = {"relu": ((100, 200, 400, 800, 1600, 3200), range(8), 3.0),
+                "erf": ((100, 400, 1600, 6400, 25600), range(8), 3.0)}
     results = {}
     for act, (ms, seeds, T) in plan.items():
         r = distances(act, ms, seeds, T, report.progress)
