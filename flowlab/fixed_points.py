@@ -1,11 +1,15 @@
 """``refine``: from the end of a flow to the critical point it approaches, and what it is.
 
 A gradient flow ends near a fixed point -- a minimum, or a saddle where it sat on
-a plateau.  :func:`refine` solves grad L = 0 from there with Newton's method,
-globalised by a trust region on the merit function 1/2 ||grad L||^2 (a
-Levenberg-Marquardt step in the eigenbasis of the Hessian H: p = -V (l / (l^2 + mu))
-V^T g, with mu = 0 -- the pseudo-inverse Newton step -- whenever it fits in the
-trust region).  Unlike a minimiser it converges to saddles as well as minima.
+a plateau.  :func:`refine` solves grad L = 0 from there with Newton's method: each
+iteration first tries the full pseudo-inverse Newton step p = -H^+ g (in the
+eigenbasis of the Hessian H, eigenvalues below 1e-12 of the largest dropped) and
+keeps it when ||grad L|| decreases; otherwise it takes a trust-region step for the
+merit function 1/2 ||grad L||^2 (Levenberg-Marquardt, p = -V (l / (l^2 + mu)) V^T g
+with |p| the radius) and shrinks the radius when that fails too.  Unlike a
+minimiser it converges to saddles as well as minima; trying the full step first
+matters at degenerate critical points, where a shortened step breaks the balance
+between stiff and flat directions that Newton's step keeps.
 It stops when ||grad L|| <= gtol x (E[f^2] + E[f*^2]) / (2 ||theta||) -- the
 gradient relative to the size of the terms it is summed from, so that gtol =
 1e-12 is reachable in float64 -- or when no step decreases ||grad L|| any more.

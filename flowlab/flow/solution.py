@@ -52,9 +52,10 @@ class Solution:
         The initial network.
     x, y : ndarray
         The training data, as given.
-    loss_kind : {"sum", "mean"}
+    loss_kind : {"sum", "mean", "population"}
         L = 1/2 sum r_i^2 ("sum") or 1/(2m) sum r_i^2 ("mean"); gradient-flow
         time equals learning rate x iterations of gradient descent on the same L.
+        "population": 1/2 E[(f - f*)^2] (see ``teacher``).
     trainable : tuple of str
         Parameter groups that moved.
     method : str
