@@ -93,9 +93,10 @@ class RefineResult:
     distance : float
         ||theta_end - theta_start|| over the trainable parameters.
     stationarity : dict or None
-        Nonsmooth points: "filippov" (absolute), "filippov_rel", "contacts"
-        (number of (neuron, point) pairs on knots) and, for ReLU1D with w = 1,
-        "lemma34_rms" and "lemma34_max" (Ainsworth & Shin 2021, (3.4)).
+        Finite-data relu networks: "filippov" (absolute; ||grad L|| when no point
+        is on a knot), "filippov_rel", "contacts" (number of (neuron, point) pairs
+        on knots) and, for ReLU1D with w = 1, "lemma34_rms" and "lemma34_max"
+        (Ainsworth & Shin 2021, (3.4)).  None otherwise.
     """
 
     net: Network
@@ -409,16 +410,20 @@ def refine(net_or_solution, data=None, *, loss: str = "sum", trainable=None,
     S = _symmetry(prob, u)
     lam, lt, neg, zero, pos, kind, sym_res = _classify(H, S, zero_tol)
     scale = _grad_scale(prob, u)
+    station = _stationarity(prob, u, *_contacts(prob, u)) if _is_relu_data(prob) else None
     return RefineResult(net=prob.net(u), loss=float(prob.loss(u)), grad_norm=gn,
                         grad_scale=scale, rel_grad_norm=gn / scale,
                         converged=status == "converged", status=status, message=message,
                         kind=kind, index=neg, eigenvalues=lam, transverse_eigenvalues=lt,
                         n_negative=neg, n_zero=zero, n_positive=pos, n_symmetry=S.shape[1],
                         symmetry_residual=sym_res, zero_tol=zero_tol, iterations=it,
-                        history=np.asarray(hist), distance=float(np.linalg.norm(u - u0)))
+                        history=np.asarray(hist), distance=float(np.linalg.norm(u - u0)),
+                        stationarity=station)
 
 
-def _nonsmooth(prob, u, u0, Z, on, active, zero_tol, it, hist) -> RefineResult:
+def _stationarity(prob, u, Z, on, active) -> dict:
+    """Filippov residual (and Lemma 3.4's for ReLU1D with w = 1) of a finite-data relu
+    network; with no point on a knot the Filippov residual is ||grad L||."""
     res, count = _filippov(prob, u, Z, on, active)
     scale = _grad_scale(prob, u)
     info = {"filippov": res, "filippov_rel": res / scale, "contacts": int(count)}
@@ -428,6 +433,14 @@ def _nonsmooth(prob, u, u0, Z, on, active, zero_tol, it, hist) -> RefineResult:
         r34 = stationarity_residual(net, prob.XT[0], prob.y)
         info["lemma34_rms"] = float(np.sqrt(np.mean(r34 ** 2))) if r34.size else 0.0
         info["lemma34_max"] = float(np.max(np.abs(r34))) if r34.size else 0.0
+    return info
+
+
+def _nonsmooth(prob, u, u0, Z, on, active, zero_tol, it, hist) -> RefineResult:
+    info = _stationarity(prob, u, Z, on, active)
+    res, count = info["filippov"], info["contacts"]
+    scale = _grad_scale(prob, u)
+    net = prob.net(u)
     conv = res <= 1e-12 * scale
     message = (f"{count} (neuron, data point) pairs lie on knots: the loss is not "
                "differentiable there and has no Hessian; Filippov stationarity residual "

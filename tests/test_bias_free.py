@@ -66,7 +66,7 @@ def test_exact_relu_flow_without_biases_matches_radau(d):
 
 def test_save_and_load_keep_bias_false(net, tmp_path, rng):
     X = rng.normal(size=(10, 2))
-    sol = fl.flow(net, X, X[:, 0], 0.5, save=tmp_path / "s.npz")
+    fl.flow(net, X, X[:, 0], 0.5, save=tmp_path / "s.npz")
     back = fl.load(tmp_path / "s.npz")
     assert back.net0 == net and back.net.has_bias is False
 

@@ -118,6 +118,10 @@ def test_relu1d_off_the_knots_is_smooth_and_refined_by_newton():
     assert res.converged and res.kind in ("minimum", "degenerate", "saddle")
     r34 = fl.analysis.plateau.stationarity_residual(res.net, x, y)
     assert np.max(np.abs(r34)) < 1e-10
+    st = res.stationarity
+    assert st["contacts"] == 0 and st["filippov"] == pytest.approx(res.grad_norm, rel=1e-6,
+                                                                   abs=1e-15)
+    assert st["lemma34_max"] == pytest.approx(np.max(np.abs(r34)))
 
 
 def test_bad_arguments():

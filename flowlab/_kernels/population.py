@@ -49,7 +49,7 @@ import numba as nb
 import numpy as np
 
 from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
-from .activations import ERF, RELU
+from .activations import RELU
 
 _INV_2PI = 1.0 / (2.0 * math.pi)
 _2_OVER_PI = 2.0 / math.pi

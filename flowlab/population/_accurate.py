@@ -49,7 +49,6 @@ def realisation(act: str, W, a, V, b, angle_tol: float = 1e-2):
     neuron within ``angle_tol`` (radians; for erf also in length, relative).
     """
     n, _ = W.shape
-    M = V.shape[0]
     nw = np.linalg.norm(W, axis=1)
     nv = np.linalg.norm(V, axis=1)
     live_t = (b != 0.0) & (nv > 0.0)

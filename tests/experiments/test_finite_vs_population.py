@@ -1,4 +1,4 @@
-"""The ``finite-vs-population`` reproduction: quick run in the default suite, full with --runslow."""
+"""``finite-vs-population``: quick run in the default suite, full size with --runslow."""
 
 import json
 
