@@ -6,6 +6,8 @@ import pytest
 import flowlab as fl
 from flowlab.population.problem import PopulationProblem
 
+from ..reference import population_loss_ref
+
 
 def pair(act, n, M, d, seed, scale=1.0):
     rng = np.random.default_rng(seed)
@@ -39,6 +41,14 @@ def test_loss_equals_monte_carlo_4e6_samples(act, seed):
     mc = fl.population.monte_carlo_loss(net, teacher, 4_000_000, seed=200 + seed)
     assert abs(mc.z_score(L)) <= 5.0, (L, mc)
     assert mc.samples == 4_000_000
+
+
+@pytest.mark.parametrize("act", ["relu", "erf"])
+def test_loss_equals_the_planar_quadrature_reference(act):
+    """Each pair integral done by adaptive quadrature in the plane of the two vectors."""
+    net, teacher = pair(act, 2, 1, 4, 3, scale=0.8)
+    ref = population_loss_ref(act, net.W, net.a, teacher.W, teacher.a)
+    assert fl.population.loss(net, teacher) == pytest.approx(ref, rel=1e-9, abs=1e-12)
 
 
 def test_monte_carlo_chunks_combine_exactly():
