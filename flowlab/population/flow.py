@@ -89,7 +89,7 @@ def flow(net: TwoLayer, teacher: TwoLayer, t_end: float, *, method: str | None =
     >>> import numpy as np, flowlab as fl
     >>> teacher = fl.TwoLayer(np.eye(2), [1.0, 1.0], "erf", bias=False)
     >>> net = fl.TwoLayer([[0.9, 0.2], [0.1, 1.2]], [1.0, 1.0], "erf", bias=False)
-    >>> sol = fl.population.flow(net, teacher, 50.0, trainable="W")
+    >>> sol = fl.population.flow(net, teacher, 200.0, trainable="W")
     >>> bool(sol.loss[-1] < 1e-6 * sol.loss[0]), sol.order_parameters().R.shape[1:]
     (True, (2, 2))
     """

@@ -46,7 +46,7 @@ def loss(net: TwoLayer, teacher: TwoLayer, *, integrals: str | None = None,
     >>> teacher = fl.TwoLayer([[1.0, 0.0]], [1.0], "relu", bias=False)
     >>> round(fl.population.loss(fl.TwoLayer([[0.0, 1.0]], [1.0], "relu", bias=False),
     ...                          teacher), 12)   # 1/2 (1/2 + 1/2 - 2/(2 pi))
-    0.340845057264
+    0.340845056908
     """
     prob = PopulationProblem(net, teacher, integrals=integrals, nodes=nodes)
     return prob.loss_full(prob.theta0)

@@ -202,12 +202,12 @@ class PopulationProblem:
         """
         W, a = self._split(theta)
         if self.integrals == "quadrature":
-            return self._quad(W, a, want=0)[0]
+            return float(self._quad(W, a, want=0)[0])
         L = float(_kp.loss(self.code, W, a, self.V, self.b, self.ett))
         if accurate and L <= _accurate.TRIGGER * self.energy_scale(theta):
             better = _accurate.realised_loss(self, theta)
             if better is not None:
-                return better
+                return float(better)
         return L
 
     def loss_grad_full(self, theta) -> tuple[float, np.ndarray]:

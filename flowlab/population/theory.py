@@ -71,11 +71,11 @@ def symmetric_fixed_point(M: int) -> SymmetricPoint:
     --------
     >>> p = symmetric_fixed_point(2)
     >>> round(p.Q, 12), round(p.loss, 8)
-    (0.333333333333, 0.01161388)
+    (0.333333333333, 0.01161084)
     """
     M = v.check_int(M, "M", minimum=1)
-    return SymmetricPoint(M=M, Q=1.0 / (2 * M - 1), R=1.0 / np.sqrt(M * (2 * M - 1)),
-                          loss=M / 6.0 - M * M / np.pi * np.arcsin(1.0 / (2 * M)))
+    return SymmetricPoint(M=M, Q=1.0 / (2 * M - 1), R=float(1.0 / np.sqrt(M * (2 * M - 1))),
+                          loss=float(M / 6.0 - M * M / np.pi * np.arcsin(1.0 / (2 * M))))
 
 
 def soft_committee(J, B) -> tuple[TwoLayer, TwoLayer]:
