@@ -347,7 +347,7 @@ def resume(sol, t_end: float | None = None, **options) -> Solution:
         t_eval = np.asarray(t_eval, dtype=float)
         t_eval = t_eval[t_eval > sol.t_final]
     if sol.teacher is not None:
-        from ..population.flow import flow as population_flow
+        from ..population.gradient_flow import flow as population_flow
         nxt = population_flow(sol.net, sol.teacher, t_end, method=sol.method,
                               trainable=sol.trainable, t0=sol.t_final, t_eval=t_eval,
                               **sol.info.get("population", {}), **opts)

@@ -34,7 +34,7 @@ Examples
 True
 """
 
-from .flow import METHODS, flow
+from .gradient_flow import METHODS, flow
 from .functions import (MonteCarlo, OrderParameters, gradient, hessian, loss, monte_carlo_loss,
                         order_parameters)
 from .problem import CLOSED_FORMS, PopulationProblem

@@ -1,4 +1,5 @@
-"""``flowlab.population.flow``: the gradient flow of the population loss."""
+"""``flowlab.population.flow``: the gradient flow of the population loss (module
+``gradient_flow``, so that the name ``flow`` stays the function)."""
 
 from __future__ import annotations
 
