@@ -91,3 +91,27 @@ def test_condensation_features_are_the_input_weights(net):
     np.testing.assert_array_equal(fl.analysis.features(net), net.W)
     C = fl.analysis.cosine_similarity(net)
     assert C.shape == (3, 3) and np.allclose(np.diag(C), 1.0)
+
+
+def test_a_data_point_at_the_origin_is_never_a_surface_without_biases():
+    """relu(W_j . 0) = 0 for every W_j: the point only adds a constant to the loss, and the
+    exact flow runs as without it (it stopped as degenerate at t = 0 before)."""
+    rng = np.random.default_rng(0)
+    net = fl.TwoLayer(rng.normal(size=(3, 2)), rng.normal(size=3), "relu", bias=False)
+    x = np.vstack([np.zeros(2), rng.normal(size=(20, 2))])
+    y = np.cos(x.sum(axis=1)) + 0.3
+    with_origin = fl.flow(net, x, y, 1.0, loss="sum", method="exact")
+    without = fl.flow(net, x[1:], y[1:], 1.0, loss="sum", method="exact")
+    assert with_origin.status == "finished" and len(with_origin.events) == len(without.events)
+    np.testing.assert_array_equal(with_origin.theta_final, without.theta_final)
+    assert with_origin.loss[-1] - without.loss[-1] == pytest.approx(0.5 * y[0] ** 2, abs=1e-14)
+
+
+def test_a_collapsing_neuron_in_1d_without_biases_stops_with_a_diagnosis():
+    """In 1-d every data point is on the knot of relu(w x) when w reaches 0."""
+    rng = np.random.default_rng(0)
+    net = fl.TwoLayer(rng.normal(size=(3, 1)), rng.normal(size=3), "relu", bias=False)
+    x = np.linspace(-1, 1, 21)[:, None]
+    with pytest.warns(RuntimeWarning, match="degenerate"):
+        sol = fl.flow(net, x, np.cos(x[:, 0]) + 0.3, 1.0, loss="sum", method="exact")
+    assert sol.status == "degenerate" and "W_1 = 0: the neuron collapses" in sol.message

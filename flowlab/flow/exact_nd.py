@@ -162,6 +162,9 @@ class ExactND(EventDriver):
         self.has_bias = getattr(net, "has_bias", True)
         self.X = np.ascontiguousarray(np.column_stack([uniq, np.ones(M)]) if self.has_bias
                                       else uniq)
+        # without biases a point at the origin has W_j . x = 0 for every W_j: it is never
+        # active (relu'(0) = 0), contributes a constant to the loss, and is no surface
+        self.null = np.all(self.X == 0.0, axis=1)
         self.n, self.D = net.W.shape
         n, D = self.n, self.D
         self.theta = np.concatenate([net.W.ravel(), net.a]).astype(np.float64)
@@ -312,17 +315,20 @@ class ExactND(EventDriver):
         """Decide neuron j's contacts Q (its pins among them) at time t."""
         n, D, X = self.n, self.D, self.X
         Q = sorted(set(Q))
+        Q = [q for q in Q if not self.null[q]]
+        if not Q and not self.pins[j]:
+            return
         pinned = set(self.pins[j])
         current = [SLIDING if q in pinned else int(self.mask[j, q]) for q in Q]
         XQ = X[Q]
         rank = np.linalg.matrix_rank(XQ)
         if rank < len(Q) or rank >= D:
-            why = (f"their inputs are affinely dependent (x~ of rank {rank}; e.g. collinear "
+            why = (f"{rank} independent surfaces meet only at W_{j} = 0: the neuron collapses "
+                   "and its direction is undetermined" if rank >= D else
+                   f"their inputs are affinely dependent (x~ of rank {rank}; e.g. collinear "
                    "points in 2-d), so not every pattern of sides is possible next to the "
                    "contact and the per-point Filippov weights do not describe the one-sided "
-                   "fields" if rank < len(Q) else
-                   f"{rank} independent surfaces meet only at W_{j} = 0: the neuron collapses "
-                   "and its direction is undetermined")
+                   "fields")
             raise DegenerateError(
                 f"neuron {j} is in contact with the data points {Q} (unique-point indices; "
                 f"inputs {self._raw_inputs(Q)}) at t = {t:.12g}: {why}; the exact flow stops "
@@ -411,6 +417,7 @@ class ExactND(EventDriver):
                 hit[j0, p0] = True
             for j, Q in enumerate(self.pins):
                 hit[j, Q] = False
+            hit[:, self.null] = False
             for j, q in zip(*np.nonzero(hit)):
                 contacts.setdefault(int(j), set()).add(int(q))
         for j in sorted(contacts):
@@ -462,6 +469,7 @@ class ExactND(EventDriver):
             Z = self._evaluate()[1]
             scale = self._surface_scale()
             on = np.abs(Z) <= 10.0 * _EPS * scale[:, None]
+            on[:, self.null] = False
             for j in np.flatnonzero(on.any(axis=1)):
                 self._contact(int(j), np.flatnonzero(on[j]).tolist(), {}, self.t)
         model = self._model()
