@@ -89,6 +89,8 @@ _TABLE = {
     "cos": ("cos(z)", 2, -0.5),
     "gelu": ("z * Phi(z), Phi the standard normal CDF", 1, 0.5),
     "swish": ("z * sigmoid(z)", 1, 0.5),
+    "erf": ("erf(z / sqrt(2)) = 2 Phi(z) - 1 (Saad & Solla 1995's g)", 1,
+            float(np.sqrt(2.0 / np.pi))),
 }
 
 ACTIVATIONS: dict[str, Activation] = {

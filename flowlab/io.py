@@ -34,7 +34,7 @@ def net_from_dict(arrays, meta: dict, prefix: str = "net") -> Network:
     parts = {g: np.asarray(arrays[f"{prefix}.{g}"]) for g in meta["groups"]}
     if kind == "ReLU1D":
         return ReLU1D(parts["b"], parts["c"], parts.get("w"))
-    return TwoLayer(parts["W"], parts["a"], meta["activation"])
+    return TwoLayer(parts["W"], parts["a"], meta["activation"], bias=meta.get("bias", True))
 
 
 def save_npz(path, arrays: dict, meta: dict) -> Path:

@@ -8,7 +8,7 @@ Conventions
 - ``TwoLayer``: f(x) = sum_j a_j sigma(W_j . (x, 1)), x in R^d; W has shape
   (n, d+1) and its last column is the bias (the "neuron feature" of
   Xu et al. 2021 and Zhou et al. 2022).  Parameters are packed as ``theta = (W.ravel(), a)``, W
-  row-major.
+  row-major.  With ``bias=False``, f(x) = sum_j a_j sigma(W_j . x) and W has shape (n, d).
 - relu'(0) = 0: a data point exactly on a knot is inactive (Ainsworth & Shin 2021).
 - Losses: ``"sum"`` is L = 1/2 sum_i r_i^2 and ``"mean"`` is L = 1/(2m) sum_i r_i^2,
   with r_i = f(x_i) - y_i.
@@ -231,30 +231,52 @@ class ReLU1D(Network):
 
 
 class TwoLayer(Network):
-    """Two-layer network f(x) = sum_j a_j sigma(W_j . (x, 1)).
+    """Two-layer network f(x) = sum_j a_j sigma(W_j . (x, 1)), or sum_j a_j sigma(W_j . x).
 
     Parameters
     ----------
-    W : array_like, shape (n, d+1)
-        Input weights; the last column holds the biases.
+    W : array_like, shape (n, d+1), or (n, d) with ``bias=False``
+        Input weights; with biases (the default) the last column holds them.
     a : array_like, shape (n,)
         Output weights.
     activation : str
         A name from :func:`flowlab.activations.activation_names`.
+    bias : bool
+        ``True`` (default): the last column of ``W`` is the bias, f(x) =
+        sum_j a_j sigma(W_j . (x, 1)).  ``False``: a bias-free network
+        f(x) = sum_j a_j sigma(W_j . x) with ``W`` of shape (n, d), the
+        teacher-student networks of the population losses
+        (:mod:`flowlab.population`).
 
     Notes
     -----
     Flat parameters are ``(W.ravel(), a)`` with W row-major, so the features of
-    neuron j are entries ``j*(d+1) ... j*(d+1)+d``.
+    neuron j are entries ``j*(d+1) ... j*(d+1)+d`` (``j*d ... j*d+d-1`` without
+    biases).  A bias-free network runs on the same compiled kernels as a network
+    whose bias column is held at 0 (that column is not a parameter).
+
+    Examples
+    --------
+    >>> import numpy as np, flowlab as fl
+    >>> net = fl.TwoLayer(np.eye(2), [1.0, -1.0], "relu", bias=False)
+    >>> net(np.array([[1.0, 2.0]])), net.input_dim, net.n_params
+    (array([-1.]), 2, 6)
     """
 
     group_names = ("W", "a")
 
-    def __init__(self, W, a, activation: str = "tanh"):
+    def __init__(self, W, a, activation: str = "tanh", bias: bool = True):
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"`bias` must be True or False, got {type(bias).__name__}.")
+        self.has_bias = bool(bias)
         self.W = v.as_array(W, "W", ndim=2)
-        if self.W.shape[1] < 2:
+        if self.has_bias and self.W.shape[1] < 2:
             raise ValueError(f"`W` must have shape (n, d+1) with d >= 1 (last column = bias), "
-                             f"got {self.W.shape}.")
+                             f"got {self.W.shape}; for a network without biases pass "
+                             "bias=False and W of shape (n, d).")
+        if not self.has_bias and self.W.shape[1] < 1:
+            raise ValueError(f"`W` must have shape (n, d) with d >= 1 for bias=False, got "
+                             f"{self.W.shape}.")
         self.a = v.as_array(a, "a", ndim=1)
         if self.a.shape[0] != self.W.shape[0]:
             raise ValueError(f"`a` must have shape ({self.W.shape[0]},), one entry per row of "
@@ -268,25 +290,33 @@ class TwoLayer(Network):
 
     @property
     def input_dim(self) -> int:
-        return self.W.shape[1] - 1
+        return self.W.shape[1] - 1 if self.has_bias else self.W.shape[1]
 
     @property
     def weights(self) -> np.ndarray:
         """Input weights without the bias column, shape (n, d) (a copy)."""
-        return self.W[:, :-1].copy()
+        return (self.W[:, :-1] if self.has_bias else self.W).copy()
 
     @property
     def bias(self) -> np.ndarray:
-        """Biases, the last column of W, shape (n,) (a copy)."""
-        return self.W[:, -1].copy()
+        """Biases, the last column of W, shape (n,) (a copy; zeros when ``bias=False``)."""
+        return self.W[:, -1].copy() if self.has_bias else np.zeros(self.width)
 
     def with_params(self, theta) -> "TwoLayer":
         p = self.unpack(theta)
-        return TwoLayer(p["W"], p["a"], self.activation)
+        return TwoLayer(p["W"], p["a"], self.activation, bias=self.has_bias)
 
     def _kernel_form(self):
         P = self.n_params
-        return self.W.copy(), self.a.copy(), self._act.code, np.arange(P), np.ones(P)
+        if self.has_bias:
+            return self.W.copy(), self.a.copy(), self._act.code, np.arange(P), np.ones(P)
+        # the kernels' form holds a bias column fixed at 0, which no parameter maps to
+        n, d = self.W.shape
+        Wk = np.zeros((n, d + 1))
+        Wk[:, :d] = self.W
+        idx = np.concatenate([(np.arange(n)[:, None] * (d + 1) + np.arange(d)).ravel(),
+                              n * (d + 1) + np.arange(n)])
+        return Wk, self.a.copy(), self._act.code, idx, np.ones(P)
 
     def _inputs(self, x, name: str = "x") -> np.ndarray:
         x = v.as_array(x, name)
@@ -299,7 +329,9 @@ class TwoLayer(Network):
         return np.vstack([x.T, np.ones((1, x.shape[0]))])
 
     def _meta(self) -> dict:
-        return {"activation": self.activation}
+        return {"activation": self.activation, "bias": self.has_bias}
 
     def __repr__(self) -> str:
-        return f"TwoLayer(n={self.width}, d={self.input_dim}, activation={self.activation!r})"
+        nob = "" if self.has_bias else ", bias=False"
+        return (f"TwoLayer(n={self.width}, d={self.input_dim}, "
+                f"activation={self.activation!r}{nob})")

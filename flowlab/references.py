@@ -53,6 +53,10 @@ class Paper:
 
 
 _LIST = (
+    Paper("Saad & Solla 1995", "D. Saad, S. A. Solla", 1995,
+          "On-line learning in soft committee machines",
+          "Physical Review E 52(4), 4225-4243",
+          "https://doi.org/10.1103/PhysRevE.52.4225"),
     Paper("Ainsworth & Shin 2021", "M. Ainsworth, Y. Shin", 2021,
           "Plateau phenomenon in gradient descent training of ReLU networks: explanation, "
           "quantification and avoidance",

@@ -38,6 +38,9 @@ def act_ref(name, z):
         cdf = 0.5 * (1 + erf(z / math.sqrt(2)))
         pdf = np.exp(-z ** 2 / 2) / math.sqrt(2 * math.pi)
         return z * cdf, cdf + z * pdf, pdf * (2 - z ** 2)
+    if name == "erf":
+        pdf2 = np.sqrt(2 / np.pi) * np.exp(-z ** 2 / 2)
+        return erf(z / math.sqrt(2)), pdf2, -z * pdf2
     if name == "swish":
         return z * sg, sg + z * sg * (1 - sg), sg * (1 - sg) * (2 + z * (1 - 2 * sg))
     raise KeyError(name)
@@ -296,3 +299,46 @@ def neuron_amplitude_loops(W, a, x, sigma):
             acc += (a[j] * (sigma(z) - sigma(0.0))) ** 2
         out[j] = (acc / X.shape[0]) ** 0.5
     return out
+
+
+def population_pair_ref(act, u, v):
+    """E[sigma(u . x) sigma(v . x)], x ~ N(0, I_d), by quadrature in the plane of u and v.
+
+    With an orthonormal basis (e1, e2) of span(u, v) only the two coordinates
+    (x . e1, x . e2) ~ N(0, I_2) matter.  relu: in polar coordinates the radial
+    integral is int_0^inf r^3 e^(-r^2/2) dr / (2 pi) = 1/pi, leaving
+    (1/pi) int_0^{2 pi} relu(u~ . e_phi) relu(v~ . e_phi) dphi, integrated with its
+    kinks as break points.  erf: a plain 2-d integral over [-12, 12]^2.
+    """
+    from scipy import integrate
+    u = np.asarray(u, float)
+    v = np.asarray(v, float)
+    Q, _ = np.linalg.qr(np.column_stack([u, v]))
+    uu, vv = Q.T @ u, Q.T @ v
+    if act == "relu":
+        def f(phi):
+            e = np.array([np.cos(phi), np.sin(phi)])
+            return max(uu @ e, 0.0) * max(vv @ e, 0.0)
+        kinks = sorted({(np.arctan2(w[1], w[0]) + s) % (2 * np.pi)
+                        for w in (uu, vv) for s in (np.pi / 2, -np.pi / 2)})
+        val, _ = integrate.quad(f, 0.0, 2 * np.pi, points=kinks, epsabs=1e-14, epsrel=1e-13,
+                                limit=200)
+        return val / np.pi
+    g = lambda z: erf(z / math.sqrt(2.0))  # noqa: E731
+
+    def h(y, x):
+        return g(uu[0] * x + uu[1] * y) * g(vv[0] * x + vv[1] * y) * np.exp(
+            -0.5 * (x * x + y * y)) / (2 * np.pi)
+    val, _ = integrate.dblquad(h, -12, 12, -12, 12, epsabs=1e-13, epsrel=1e-12)
+    return val
+
+
+def population_loss_ref(act, W, a, V, b):
+    """1/2 E[(f - f*)^2] from :func:`population_pair_ref` over all pairs."""
+    U = np.vstack([W, V])
+    c = np.concatenate([a, -np.asarray(b, float)])
+    K = np.empty((len(U), len(U)))
+    for p in range(len(U)):
+        for q in range(p, len(U)):
+            K[p, q] = K[q, p] = population_pair_ref(act, U[p], U[q])
+    return 0.5 * c @ K @ c

@@ -14,7 +14,7 @@ NAMES = activation_names()
 
 def test_registry_lists_every_seed_activation():
     assert set(NAMES) == {"relu", "tanh", "sigmoid", "softplus", "xtanh", "x2tanh", "elu",
-                          "cos", "gelu", "swish"}
+                          "cos", "gelu", "swish", "erf"}
 
 
 def test_unknown_activation_lists_valid_names():

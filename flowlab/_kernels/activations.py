@@ -19,11 +19,12 @@ from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
 from .vecmath import exp_neg, expm1_neg, expm1_parts, sigmoid_fast, tanh_finish, tanh_sech2
 
 NAMES = ("relu", "tanh", "sigmoid", "softplus", "xtanh", "x2tanh",
-         "elu", "cos", "gelu", "swish")
-RELU, TANH, SIGMOID, SOFTPLUS, XTANH, X2TANH, ELU, COS, GELU, SWISH = range(len(NAMES))
+         "elu", "cos", "gelu", "swish", "erf")
+RELU, TANH, SIGMOID, SOFTPLUS, XTANH, X2TANH, ELU, COS, GELU, SWISH, ERF = range(len(NAMES))
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 @nb.njit(**INLINE_OPTIONS)
@@ -72,6 +73,10 @@ def act(code, z):
         cdf = 0.5 * (1.0 + math.erf(z * _INV_SQRT2))
         pdf = _INV_SQRT2PI * math.exp(-0.5 * z * z)
         return z * cdf, cdf + z * pdf, pdf * (2.0 - z * z)
+    if code == ERF:
+        # erf(z / sqrt(2)) = 2 Phi(z) - 1: Saad & Solla's g, the "sigmoid2" of other codes
+        d = _SQRT2_OVER_PI * math.exp(-0.5 * z * z)
+        return math.erf(z * _INV_SQRT2), d, -z * d
     # SWISH (beta = 1): z * sigmoid(z)
     s = sigmoid_fast(z)
     d = s * (1.0 - s)

@@ -67,12 +67,15 @@ EV_CROSS, EV_SLIDE = 0, 1
 
 @nb.njit(**NUMBA_OPTIONS)
 def preact(theta, X, j, p, D):
-    """z = W_j . x~_p, summed in a fixed order (the bias last) everywhere."""
+    """z = W_j . x~_p, summed in a fixed order (the bias last) everywhere.
+
+    The last coordinate of x~ is 1 for networks with biases (the product is then
+    exact) and the last input component for bias-free networks."""
     base = j * D
     acc = 0.0
     for k in range(D - 1):
         acc += theta[base + k] * X[p, k]
-    return acc + theta[base + D - 1]
+    return acc + theta[base + D - 1] * X[p, D - 1]
 
 
 @nb.njit(**NUMBA_OPTIONS)

@@ -26,7 +26,7 @@ from .borrow import borrowed
 from .relu1d import NOISE_ROUNDINGS
 from .relu1d_stage import (DONE, FAILED, FULL, NEED_PYTHON, SWITCH, TO_ACTIVE, TO_INACTIVE,
                            ZENO, ZENO_SPAN, K_CROSS, _radau_nonstiff, rule, SLIDE)
-from .relund import (EV_CROSS, _n_pins, arm_threshold, expand, field, forward_all,
+from .relund import (EV_CROSS, _n_pins, arm_threshold, expand, field, forward_all, preact,
                      slide_functions)
 
 _EPS = np.finfo(np.float64).eps
@@ -274,10 +274,7 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
             j = hit_j[h]
             q = hit_p[h]
             # snap W_j onto the surface (an O(tolerance) change), in the state and theta
-            z = 0.0
-            for kk in range(D - 1):
-                z += theta[j * D + kk] * X[q, kk]
-            z += theta[j * D + D - 1]
+            z = preact(theta, X, j, q, D)
             for kk in range(D):
                 u[j * D + kk] -= z / nu[q] * X[q, kk]
             expand(model, u, theta)

@@ -55,7 +55,11 @@ def _feature_matrix(net_or_W, name: str = "net") -> np.ndarray:
 
 def features(net: TwoLayer) -> np.ndarray:
     """The neuron features w_j = (w̄_j, b_j) of Zhou et al. 2022, (1), shape (n, d+1) (a copy of
-    W)."""
+    W).
+
+    For a bias-free network (``bias=False``) the features are the input weights
+    themselves, shape (n, d); every analysis here then works on those.
+    """
     if not isinstance(net, TwoLayer):
         raise TypeError(f"`net` must be a TwoLayer network, got {type(net).__name__}.")
     return net.W.copy()

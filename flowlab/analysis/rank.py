@@ -126,7 +126,7 @@ def _exact_relu_gram(net, interval) -> np.ndarray:
     if isinstance(net, ReLU1D):
         return relu_gram_1d(net.b, net.w, interval)
     if isinstance(net, TwoLayer) and net.activation == "relu" and net.input_dim == 1:
-        return relu_gram_1d(-net.W[:, 1], net.W[:, 0], interval)
+        return relu_gram_1d(-net.bias, net.weights[:, 0], interval)   # bias 0 if bias=False
     raise ValueError("an interval (lo, hi) as `quad` asks for the exact Gram matrix, which "
                      "exists for univariate ReLU networks only; pass a Quadrature instead "
                      "(e.g. flowlab.analysis.gauss_legendre(200, (lo, hi))).")

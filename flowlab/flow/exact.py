@@ -3,7 +3,9 @@
 Dispatches to the univariate engine (:mod:`flowlab.flow.exact_1d`, O(n) per
 step from prefix moments) for ``ReLU1D`` networks and 1-d ``TwoLayer`` relu
 networks, and to the general engine (:mod:`flowlab.flow.exact_nd`, O(n m d) per
-step) for ``TwoLayer`` relu networks with d > 1.
+step) for ``TwoLayer`` relu networks with d > 1 and for bias-free ``TwoLayer`` relu
+networks (``bias=False``, any d: their knots sit at x = 0, which the univariate
+engine's moving knots do not describe).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from .exact_nd import ExactND
 def solve_exact(prob, t_end, *, dense=True, t_eval=None, save=None, **opts):
     """Run the exact flow for the problem ``prob`` (see :func:`flowlab.flow`)."""
     net = prob.template
-    general = isinstance(net, TwoLayer) and net.input_dim > 1
+    general = isinstance(net, TwoLayer) and (net.input_dim > 1 or not net.has_bias)
     clock = time.perf_counter()
     engine = (ExactND if general else Exact1D)(prob, t_end, **opts)
     with status_provider(lambda: _status(engine, general)):

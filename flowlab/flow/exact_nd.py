@@ -1,6 +1,8 @@
 """Event-driven Filippov gradient flow of a two-layer ReLU network on d-dimensional inputs.
 
-The network is f(x) = sum_j a_j relu(W_j . (x, 1)) (``TwoLayer(W, a, "relu")``).
+The network is f(x) = sum_j a_j relu(W_j . (x, 1)) (``TwoLayer(W, a, "relu")``), or
+f(x) = sum_j a_j relu(W_j . x) without biases (``bias=False``): then x~ below is x
+itself, and every formula holds with D = d coordinates per neuron instead of d + 1.
 Between two events every neuron's active set S_j (the data points with
 W_j . x~_i > 0) is fixed and the flow is smooth; it is integrated by the
 compiled Radau IIA stepper of :mod:`flowlab._kernels.radau` with the stage
@@ -192,7 +194,13 @@ class ExactND(EventDriver):
         V = np.bincount(inv, weights=(y - ybar[inv]) ** 2, minlength=M)
         self.inv = inv
         self.turned = []            # (t, neuron): a_j through 0 while j slides
-        self.X = np.ascontiguousarray(np.column_stack([uniq, np.ones(M)]))
+        # augmented inputs x~ = (x, 1); a bias-free network's neurons see x itself
+        self.has_bias = getattr(net, "has_bias", True)
+        self.X = np.ascontiguousarray(np.column_stack([uniq, np.ones(M)]) if self.has_bias
+                                      else uniq)
+        # without biases a point at the origin has W_j . x = 0 for every W_j: it is never
+        # active (relu'(0) = 0), contributes a constant to the loss, and is no surface
+        self.null = np.all(self.X == 0.0, axis=1)
         self.n, self.D = net.W.shape
         n, D = self.n, self.D
         self.theta = np.concatenate([net.W.ravel(), net.a]).astype(np.float64)
@@ -228,7 +236,9 @@ class ExactND(EventDriver):
         Qf = np.linalg.qr(XQ.T, mode="complete")[0]
         N = np.column_stack([Qf[:, k:], Qf[:, :k]])      # tangent columns first
         if k == 1:
-            E = [D - 1]
+            # the bias when there is one (its coefficient is exactly 1), else the
+            # coordinate with the largest input component
+            E = [D - 1] if self.has_bias else [int(np.argmax(np.abs(XQ[0])))]
         else:
             E = sorted(linalg.qr(XQ, pivoting=True, mode="r")[1][:k].tolist())
         Fc = [f for f in range(D) if f not in E]
@@ -320,26 +330,34 @@ class ExactND(EventDriver):
         side = np.where(self.mask > 0, 1.0, -1.0)
         return Z * side > thr[:, None]
 
+    def _raw_inputs(self, Q):
+        """The inputs x (without the appended 1) of the unique points Q, as lists."""
+        XQ = self.X[list(Q)]
+        return (XQ[:, :-1] if self.has_bias else XQ).tolist()
+
     # -- decisions ------------------------------------------------------------------------
     def _contact(self, j, Q, forced, t):
         """Decide neuron j's contacts Q (its pins among them) at time t."""
         n, D, X = self.n, self.D, self.X
         Q = sorted(set(Q))
+        Q = [q for q in Q if not self.null[q]]
+        if not Q and not self.pins[j]:
+            return
         pinned = set(self.pins[j])
         current = [SLIDING if q in pinned else int(self.mask[j, q]) for q in Q]
         XQ = X[Q]
         # (one point: x~ ends in 1, so its rank is 1)
         rank = 1 if len(Q) == 1 else np.linalg.matrix_rank(XQ)
         if rank < len(Q) or rank >= D:
-            why = (f"their inputs are affinely dependent (x~ of rank {rank}; e.g. collinear "
+            why = (f"{rank} independent surfaces meet only at W_{j} = 0: the neuron collapses "
+                   "and its direction is undetermined" if rank >= D else
+                   f"their inputs are affinely dependent (x~ of rank {rank}; e.g. collinear "
                    "points in 2-d), so not every pattern of sides is possible next to the "
                    "contact and the per-point Filippov weights do not describe the one-sided "
-                   "fields" if rank < len(Q) else
-                   f"{rank} independent surfaces meet only at W_{j} = 0: the neuron collapses "
-                   "and its direction is undetermined")
+                   "fields")
             raise DegenerateError(
                 f"neuron {j} is in contact with the data points {Q} (unique-point indices; "
-                f"inputs {X[Q, :-1].tolist()}) at t = {t:.12g}: {why}; the exact flow stops "
+                f"inputs {self._raw_inputs(Q)}) at t = {t:.12g}: {why}; the exact flow stops "
                 "here (continue with one of scipy's methods or perturb the data)")
         Wj = self.theta[j * D:(j + 1) * D]
         self.dist[j] = 0.0                  # W_j, its sides or pins change: scan it again
@@ -367,7 +385,7 @@ class ExactND(EventDriver):
         if found is None:
             raise DegenerateError(
                 f"neuron {j} is in contact with the data points {Q} (inputs "
-                f"{X[Q, :-1].tolist()}) at t = {t:.12g} and no Filippov mode (each point "
+                f"{self._raw_inputs(Q)}) at t = {t:.12g} and no Filippov mode (each point "
                 "inactive, active or sliding) is consistent with the one-sided fields, or "
                 "sliding would need affinely dependent points or d + 1 of them (W_j = 0); "
                 "the continuation is not unique there")
@@ -426,6 +444,7 @@ class ExactND(EventDriver):
                 hit[j0, p0] = True
             for j, Q in enumerate(self.pins):
                 hit[j, Q] = False
+            hit[:, self.null] = False
             for j, q in zip(*np.nonzero(hit)):
                 contacts.setdefault(int(j), set()).add(int(q))
         for j in sorted(contacts):
@@ -480,6 +499,7 @@ class ExactND(EventDriver):
             Z = self._evaluate()[1]
             scale = self._surface_scale()
             on = np.abs(Z) <= 10.0 * _EPS * scale[:, None]
+            on[:, self.null] = False
             for j in np.flatnonzero(on.any(axis=1)):
                 self._contact(int(j), np.flatnonzero(on[j]).tolist(), {}, self.t)
         model = self._model()

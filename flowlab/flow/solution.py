@@ -59,9 +59,10 @@ class Solution:
         The initial network.
     x, y : ndarray
         The training data, as given.
-    loss_kind : {"sum", "mean"}
+    loss_kind : {"sum", "mean", "population"}
         L = 1/2 sum r_i^2 ("sum") or 1/(2m) sum r_i^2 ("mean"); gradient-flow
         time equals learning rate x iterations of gradient descent on the same L.
+        "population": 1/2 E[(f - f*)^2] (see ``teacher``).
     trainable : tuple of str
         Parameter groups that moved.
     method : str
@@ -76,6 +77,12 @@ class Solution:
         ReLU flow; None otherwise.
     nfev, njev, nlu, nsteps : int
         Right-hand side and Jacobian evaluations, LU decompositions, steps.
+    teacher : TwoLayer or None
+        The teacher of a population flow (:func:`flowlab.population.flow`):
+        then ``loss`` is the population loss 1/2 E[(f - f*)^2] (``loss_kind``
+        "population"), ``x`` and ``y`` are empty, and
+        :meth:`order_parameters` gives Q, R, T along the flow.  None for a
+        finite-data flow.
     """
 
     t: np.ndarray
@@ -102,6 +109,7 @@ class Solution:
     stages: np.recarray | None = None
     dense: DenseOutput | None = None
     info: dict = field(default_factory=dict)
+    teacher: Network | None = None
 
     # -- convenience ----------------------------------------------------------------
     @property
@@ -115,12 +123,44 @@ class Solution:
         return self.net0.with_params(self.theta_final)
 
     @cached_property
-    def _problem(self) -> Problem:
+    def _problem(self):
+        if self.teacher is not None:
+            from ..population.problem import PopulationProblem
+            return PopulationProblem(self.net0, self.teacher, trainable=self.trainable,
+                                     **self.info.get("population", {}))
         return Problem(self.net0, self.x, self.y, loss=self.loss_kind, trainable=self.trainable)
 
-    def problem(self) -> Problem:
-        """The training problem (network, data, loss, trainable groups) of this run."""
+    def problem(self):
+        """The training problem (network, data or teacher, loss, trainable groups) of this
+        run: a :class:`~flowlab._problem.Problem`, or a
+        :class:`~flowlab.population.problem.PopulationProblem` for a population flow."""
         return self._problem
+
+    def order_parameters(self, t=None):
+        """Order parameters Q = W W^T, R = W W*^T, T = W* W*^T along a population flow.
+
+        Parameters
+        ----------
+        t : array_like, optional
+            Times in [0, t_final] (from the dense output); by default the output
+            times ``sol.t``.
+
+        Returns
+        -------
+        flowlab.population.OrderParameters
+            ``Q`` (K, n, n), ``R`` (K, n, M), ``T`` (M, M) and the times ``t`` (K,).
+        """
+        if self.teacher is None:
+            raise ValueError("order parameters need a teacher: this is a finite-data flow; "
+                             "run flowlab.population.flow(net, teacher, t_end) instead.")
+        from ..population.functions import OrderParameters
+        times = self.t if t is None else np.atleast_1d(np.asarray(t, dtype=np.float64))
+        theta = self.theta if t is None else np.atleast_2d(self.theta_at(times))
+        n, d = self.net0.W.shape
+        W = theta[:, :n * d].reshape(-1, n, d)
+        V = self.teacher.W
+        return OrderParameters(Q=np.einsum("kid,kjd->kij", W, W), R=W @ V.T, T=V @ V.T,
+                               t=np.asarray(times, dtype=np.float64).copy())
 
     def theta_at(self, t) -> np.ndarray:
         """Flat parameters at time(s) ``t`` in [0, t_final]: shape (P,) or (len(t), P)."""
@@ -240,13 +280,18 @@ class Solution:
             arrays["stages"] = np.asarray(self.stages)
         if self.dense is not None:
             arrays.update({f"dense.{k}": a for k, a in self.dense.arrays().items()})
+        teacher_meta = None
+        if self.teacher is not None:
+            t_arrays, teacher_meta = _io.net_to_dict(self.teacher, "teacher")
+            arrays.update(t_arrays)
         meta = {"format": "flowlab.Solution", "version": 1, "net0": net_meta,
                 "loss_kind": self.loss_kind, "trainable": list(self.trainable),
                 "method": self.method, "t_end": self.t_end, "t_final": self.t_final,
                 "status": self.status, "message": self.message, "rtol": self.rtol,
                 "atol": self.atol, "nfev": self.nfev, "njev": self.njev, "nlu": self.nlu,
                 "nsteps": self.nsteps, "info": self.info,
-                "stages_dtype": None if self.stages is None else self.stages.dtype.descr}
+                "stages_dtype": None if self.stages is None else self.stages.dtype.descr,
+                "teacher": teacher_meta}
         return _io.save_npz(path, arrays, meta)
 
     @classmethod
@@ -270,7 +315,9 @@ class Solution:
                    message=meta["message"], rtol=meta["rtol"], atol=meta["atol"],
                    nfev=meta["nfev"], njev=meta["njev"], nlu=meta["nlu"], nsteps=meta["nsteps"],
                    events=np.rec.array(arrays["events"]), stages=stages, dense=dense,
-                   info=meta["info"])
+                   info=meta["info"],
+                   teacher=(None if meta.get("teacher") is None else
+                            _io.net_from_dict(arrays, meta["teacher"], "teacher")))
 
 
 def load(path) -> Solution:

@@ -270,13 +270,16 @@ class Recorder:
             dense = DenseOutput.from_arrays(**self.dense.arrays())
         info = dict(self.info)
         info["wall_time"] = time.perf_counter() - self.clock
+        teacher = getattr(prob, "teacher", None)
+        if teacher is not None:                   # a population flow (no data)
+            info["population"] = prob.options()
         return Solution(t=np.asarray(self.ts), theta=theta, loss=np.asarray(self.losses),
                         net0=prob.template, x=_raw_x(prob), y=prob.y.copy(),
                         loss_kind=prob.loss_kind, trainable=prob.trainable, method=self.method,
                         t_end=self.t_end, t_final=float(self.t_last),
                         theta_final=prob.theta(self.u_last), status=status, message=message,
                         rtol=self.rtol, atol=self.atol, events=self.events, stages=self.stages,
-                        dense=dense, info=info, **self.stats)
+                        dense=dense, info=info, teacher=teacher, **self.stats)
 
     def close(self, status: str, message: str) -> Solution:
         if self.bar is not None:
@@ -364,7 +367,7 @@ def resume(sol, t_end: float | None = None, **options) -> Solution:
     if not isinstance(sol, Solution):
         sol = Solution.load(sol)
     t_end = sol.t_end if t_end is None else t_end
-    for fixed in ("method", "loss", "trainable", "t0"):
+    for fixed in ("method", "loss", "trainable", "t0", "integrals", "nodes"):
         if fixed in options:
             raise ValueError(f"`{fixed}` cannot change when resuming; start a new flow instead.")
     opts = dict(rtol=sol.rtol, atol=sol.atol)
@@ -373,8 +376,14 @@ def resume(sol, t_end: float | None = None, **options) -> Solution:
     if t_eval is not None:
         t_eval = np.asarray(t_eval, dtype=float)
         t_eval = t_eval[t_eval > sol.t_final]
-    nxt = flow(sol.net, sol.x, sol.y, t_end, loss=sol.loss_kind, method=sol.method,
-               trainable=sol.trainable, t0=sol.t_final, t_eval=t_eval, **opts)
+    if sol.teacher is not None:
+        from ..population.gradient_flow import flow as population_flow
+        nxt = population_flow(sol.net, sol.teacher, t_end, method=sol.method,
+                              trainable=sol.trainable, t0=sol.t_final, t_eval=t_eval,
+                              **sol.info.get("population", {}), **opts)
+    else:
+        nxt = flow(sol.net, sol.x, sol.y, t_end, loss=sol.loss_kind, method=sol.method,
+                   trainable=sol.trainable, t0=sol.t_final, t_eval=t_eval, **opts)
     return _join(sol, nxt)
 
 
@@ -427,4 +436,4 @@ def _join(a: Solution, b: Solution) -> Solution:
                     status=b.status, message=b.message, rtol=b.rtol, atol=b.atol,
                     nfev=a.nfev + b.nfev, njev=a.njev + b.njev, nlu=a.nlu + b.nlu,
                     nsteps=a.nsteps + b.nsteps, events=events, stages=stages, dense=dense,
-                    info=info)
+                    info=info, teacher=a.teacher)

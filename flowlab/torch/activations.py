@@ -34,6 +34,13 @@ def _x2tanh(z):
     return z * z * torch.tanh(z)
 
 
+_INV_SQRT2 = 0.7071067811865476
+
+
+def _erf(z):
+    return torch.erf(z * _INV_SQRT2)
+
+
 _FUNCS = {
     "relu": torch.relu,
     "tanh": torch.tanh,
@@ -45,6 +52,7 @@ _FUNCS = {
     "cos": torch.cos,
     "gelu": F.gelu,
     "swish": F.silu,
+    "erf": _erf,
 }
 
 

@@ -178,6 +178,16 @@ def residual_net(d: int, width: int, activations: Sequence[str], *, out: int = 1
                    output_bias=True, dtype=dtype)
 
 
+def _check_biased(net) -> None:
+    if not isinstance(net, TwoLayer):
+        raise TypeError(f"`net` must be a flowlab TwoLayer network, got {type(net).__name__}.")
+    if not net.has_bias:
+        raise ValueError("`net` is bias-free (bias=False) and a DeepNet's layers always have "
+                         "biases; train it with flowlab.flow or flowlab.population.flow, or "
+                         "convert TwoLayer(np.column_stack([net.W, np.zeros(net.width)]), "
+                         "net.a, net.activation), whose biases then train too.")
+
+
 def from_twolayer(net: TwoLayer, dtype=torch.float64) -> DeepNet:
     """A one-hidden-layer :class:`DeepNet` equal to flowlab's ``TwoLayer`` network.
 
@@ -186,8 +196,7 @@ def from_twolayer(net: TwoLayer, dtype=torch.float64) -> DeepNet:
     vectors of the two differ only by order; :func:`twolayer_order` maps one
     to the other.
     """
-    if not isinstance(net, TwoLayer):
-        raise TypeError(f"`net` must be a flowlab TwoLayer network, got {type(net).__name__}.")
+    _check_biased(net)
     deep = DeepNet(net.input_dim, net.width, 1, net.activation, dtype=dtype)
     with torch.no_grad():
         deep.layers[0].weight.copy_(torch.as_tensor(net.W[:, :-1]))
@@ -202,6 +211,7 @@ def twolayer_order(net: TwoLayer) -> np.ndarray:
     flowlab packs (W.ravel(), a) with W (n, d+1) row-major; the DeepNet packs
     (weight (n, d) row-major, bias (n,), output weight (n,)).
     """
+    _check_biased(net)
     n, d1 = net.W.shape
     W_idx = np.arange(n * d1).reshape(n, d1)
     return np.concatenate([W_idx[:, :-1].ravel(), W_idx[:, -1], n * d1 + np.arange(n)])
