@@ -16,8 +16,9 @@ Setup (Luo et al. 2021, Sec. 3; every choice is listed in docs/sweeps.md):
 The gradient flows run through :func:`flowlab.flow` with its default method
 (the exact event-driven flow for relu, Radau for tanh and x tanh x), one sweep
 task per (activation, gamma', gamma, width, seed), as the registered sweep task
-``phase-diagram``.  Results are kept in ``OUT/sweep/results.zarr``: running the
-reproduction again resumes the sweep.
+``phase-diagram``: one sweep for relu (``OUT/sweep/relu/results.zarr``) and one
+for the finite-width tanh and x tanh x diagrams (``OUT/sweep/finite/``).  Running
+the reproduction again resumes both sweeps.
 
 Checks (relu, Luo et al. 2021 Fig. 1 and Sec. 5): S_w < 0 at the NTK scaling
 (gamma = 1/2, gamma' = 0); |S_w| <= 0.1 at the mean-field scaling (gamma = 1,
@@ -54,17 +55,23 @@ SMALL_SLOPE = 0.1
 #: the sign change along gamma' = 0 must lie this close to gamma = 1
 BOUNDARY_TOL = 0.15
 
-#: Quick mode: what the exact engine runs in seconds per flow today (widths
-#: 25-100 take 0.1-2 s of CPU each; width 316 takes 5-40 s and width 1000 minutes,
-#: see docs/sweeps.md).  Raise the widths when wide flows get cheaper.
-QUICK = {"widths": (25, 50, 100), "gammas": (0.5, 1.0, 1.75), "gamma_primes": (-0.5, 0.0, 0.5),
-         "seeds": (0,), "activations": ("relu", "tanh", "xtanh"), "workers": 2,
-         "max_steps": 20_000}
-#: Full mode: Luo et al.'s width range 10^2-10^4.
-FULL = {"widths": (100, 316, 1000, 3162, 10000),
-        "gammas": (0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75),
-        "gamma_primes": (-0.5, -0.25, 0.0, 0.25, 0.5), "seeds": (0, 1, 2),
-        "activations": ("relu", "tanh", "xtanh"), "workers": None, "max_steps": 0}
+#: Quick mode (the test suite): what today's engines run in seconds per flow.  relu
+#: flows (exact engine) at widths 25-100 take 0.1-2 s of CPU, width 316 5-40 s and
+#: width 1000 minutes (docs/sweeps.md); raise the widths when wide flows get cheaper.
+#: The finite-width tanh and x tanh x diagrams (Radau) run along gamma' = 0 only.
+QUICK = {"relu": {"activations": ("relu",), "widths": (25, 50, 100),
+                  "gammas": (0.5, 1.0, 1.75), "gamma_primes": (-0.5, 0.0, 0.5), "seeds": (0,)},
+         "finite": {"activations": ("tanh", "xtanh"), "widths": (25, 50, 100),
+                    "gammas": (0.5, 1.0, 1.75), "gamma_primes": (0.0,), "seeds": (0,)},
+         "workers": 2, "max_steps": 20_000}
+#: Full mode: Luo et al.'s width range 10^2-10^4 for relu; tanh and x tanh x at finite width.
+FULL = {"relu": {"activations": ("relu",), "widths": (100, 316, 1000, 3162, 10000),
+                 "gammas": (0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75),
+                 "gamma_primes": (-0.5, -0.25, 0.0, 0.25, 0.5), "seeds": (0, 1, 2)},
+        "finite": {"activations": ("tanh", "xtanh"), "widths": (25, 50, 100, 200, 400),
+                   "gammas": (0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75),
+                   "gamma_primes": (-0.5, -0.25, 0.0, 0.25, 0.5), "seeds": (0, 1, 2)},
+        "workers": None, "max_steps": 0}
 
 #: parameters of the sweep task and their defaults
 PARAMS = {"activation": "relu", "gamma": 1.0, "gamma_prime": 0.0, "width": 100, "seed": 0,
@@ -110,18 +117,18 @@ def phase_point(point: dict) -> dict:
             "events": int(len(r.sol.events)), "flow_wall_s": wall}
 
 
-def sweep_config(settings: dict) -> dict:
-    """The sweep (as the tables of a sweep file) of one mode's settings."""
-    return {"task": {"name": "phase-diagram", "tol": TOL, "max_steps": settings["max_steps"]},
-            "sweep": {"task.activation": list(settings["activations"]),
-                      "task.gamma_prime": [float(g) for g in settings["gamma_primes"]],
-                      "task.gamma": [float(g) for g in settings["gammas"]],
-                      "task.width": [int(m) for m in settings["widths"]],
-                      "task.seed": [int(s) for s in settings["seeds"]]}}
+def sweep_config(grid: dict, max_steps: int = 0) -> dict:
+    """The sweep (as the tables of a sweep file) of one grid of a mode's settings."""
+    return {"task": {"name": "phase-diagram", "tol": TOL, "max_steps": int(max_steps)},
+            "sweep": {"task.activation": list(grid["activations"]),
+                      "task.gamma_prime": [float(g) for g in grid["gamma_primes"]],
+                      "task.gamma": [float(g) for g in grid["gammas"]],
+                      "task.width": [int(m) for m in grid["widths"]],
+                      "task.seed": [int(s) for s in grid["seeds"]]}}
 
 
 def slopes(ds) -> np.ndarray:
-    """S_w over (activation, gamma', gamma) from the sweep's results (reached points only)."""
+    """S_w over (activation, gamma', gamma) from a sweep's results (reached points only)."""
     rd = np.where(ds["reached"].values, ds["rd_w"].values, np.nan)
     widths = ds["task.width"].values
     out = np.full(rd.shape[:3], np.nan)
@@ -136,42 +143,52 @@ def slopes(ds) -> np.ndarray:
 def run(report):
     from .. import sweep as sw
     settings = QUICK if report.quick else FULL
-    ds, cluster = _sweep(report, settings, sw)
-    S = slopes(ds)
-    acts = [str(a) for a in ds["task.activation"].values]
-    gps = ds["task.gamma_prime"].values
-    gs = ds["task.gamma"].values
     report.data.update(
-        papers=[LUO2021, XU2021], cluster=cluster, settings={k: v for k, v in settings.items()},
+        papers=[LUO2021, XU2021], settings=settings,
         data=f"{N_POINTS} evenly spaced points of y = x^2 on [{INTERVAL[0]}, {INTERVAL[1]}]",
         loss="mean, L = 1/(2n) sum r_i^2", t_star=f"first time L <= {TOL:g} L_0, L_0 = "
         "1/(2n) sum y_i^2", alpha=1, rd_definition="||W(t*) - W(0)|| / ||W(0)||, W with biases",
-        slopes={a: {"gamma_prime": gps, "gamma": gs, "S_w": S[i]} for i, a in enumerate(acts)},
-        rd={a: ds["rd_w"].values[i] for i, a in enumerate(acts)},
-        t_star_values={a: ds["t_star"].values[i] for i, a in enumerate(acts)},
-        not_reached=int(np.sum(~ds["reached"].values)),
-        failed=int(np.sum(ds["status"].values == "error")),
-        flow_wall_s_by_width={int(m): float(np.nanmax(ds["flow_wall_s"].values[..., j, :]))
-                              for j, m in enumerate(ds["task.width"].values)},
-        paper_regime={f"{gp:g},{g:g}": regime(g, gp) for gp in gps for g in gs})
-    if "relu" in acts:
-        _checks(report, S[acts.index("relu")], gps, gs)
-        _gd_cross_check(report, ds, acts.index("relu"), gps, gs)
-    _figures(report, ds, S, acts, gps, gs)
+        slopes={}, rd={}, t_star_values={}, not_reached={}, failed={}, flow_wall_s_by_width={},
+        sweep={})
+    panels = []
+    for part in ("relu", "finite"):
+        ds = _sweep(report, part, settings, sw)
+        S = slopes(ds)
+        gps, gs = ds["task.gamma_prime"].values, ds["task.gamma"].values
+        for i, act in enumerate(str(a) for a in ds["task.activation"].values):
+            sub = ds.isel({"task.activation": i})
+            report.data["slopes"][act] = {"gamma_prime": gps, "gamma": gs, "S_w": S[i],
+                                          "widths": ds["task.width"].values}
+            report.data["rd"][act] = sub["rd_w"].values
+            report.data["t_star_values"][act] = sub["t_star"].values
+            report.data["not_reached"][act] = int(np.sum(~sub["reached"].values))
+            report.data["failed"][act] = int(np.sum(sub["status"].values == "error"))
+            report.data["flow_wall_s_by_width"][act] = {
+                int(m): float(np.nanmax(sub["flow_wall_s"].values[..., j, :]))
+                for j, m in enumerate(ds["task.width"].values)}
+            panels.append((act, sub, S[i], gps, gs))
+            if act == "relu":
+                report.data["paper_regime"] = {f"{gp:g},{g:g}": regime(g, gp)
+                                               for gp in gps for g in gs}
+                _checks(report, S[i], gps, gs)
+                _gd_cross_check(report, sub, gps, gs)
+    _figures(report, panels)
 
 
-def _sweep(report, settings, sw):
+def _sweep(report, part, settings, sw):
     import dask
     address = dask.config.get("scheduler-address", None)
     kw = {"workers": settings["workers"]} if not address else {}
-    res = sw.run(sweep_config(settings), out=report.path("sweep"), retries=1,
-                 progress=report.progress, echo=None, **kw)
-    cluster = (f"dask scheduler at {address}" if address else
-               f"local cluster, {settings['workers'] or 'one per core'} worker processes")
-    report.data["sweep"] = {"points": res.n_points, "already_done": res.n_already,
-                            "computed": res.n_computed, "failed": res.n_failed,
-                            "store": str(res.store)}
-    return res.dataset().load(), cluster
+    res = sw.run(sweep_config(settings[part], settings["max_steps"]),
+                 out=report.path("sweep") / part, retries=1, progress=report.progress,
+                 echo=None, **kw)
+    report.data["cluster"] = (f"dask scheduler at {address}" if address else
+                              f"local cluster, {settings['workers'] or 'one per core'} worker "
+                              "processes")
+    report.data["sweep"][part] = {"points": res.n_points, "already_done": res.n_already,
+                                  "computed": res.n_computed, "failed": res.n_failed,
+                                  "store": str(res.store)}
+    return res.dataset().load()
 
 
 def _at(values, axis_values, target):
@@ -206,7 +223,7 @@ def _checks(report, S, gps, gs):
                  where is not None and abs(where - 1.0) <= BOUNDARY_TOL)
 
 
-def _gd_cross_check(report, ds, a, gps, gs, lr=1e-2):
+def _gd_cross_check(report, ds, gps, gs, lr=1e-2):
     """Gradient descent at a small learning rate reaches the flow's RD (t = lr x steps)."""
     from ..train import gd
     j, i = _at(gps, gps, 0.0), _at(gs, gs, 1.0)
@@ -214,8 +231,8 @@ def _gd_cross_check(report, ds, a, gps, gs, lr=1e-2):
         return
     m = int(ds["task.width"].values[0])
     seed = int(ds["task.seed"].values[0])
-    t_star = float(ds["t_star"].values[a, j, i, 0, 0])
-    rd_flow = float(ds["rd_w"].values[a, j, i, 0, 0])
+    t_star = float(ds["t_star"].values[j, i, 0, 0])
+    rd_flow = float(ds["rd_w"].values[j, i, 0, 0])
     x, y = data()
     net = scaled_init(m, 1, 1.0, 0.0, activation="relu", seed=seed)
     steps = int(round(t_star / lr))
@@ -229,23 +246,25 @@ def _gd_cross_check(report, ds, a, gps, gs, lr=1e-2):
                  rel, rel <= 0.01)
 
 
-def _figures(report, ds, S, acts, gps, gs):
+def _figures(report, panels):
+    """Heat maps of S_w with the regime boundaries; RD against the width along gamma' = 0."""
     import matplotlib.pyplot as plt
-    fig, ax = figure(len(acts), 1, width=4.4, height=3.8)
-    lim = max(0.5, float(np.nanmax(np.abs(S)))) if np.isfinite(S).any() else 1.0
-    ge = _edges(gps)
-    ye = _edges(gs)
-    for k, act in enumerate(acts):
-        a = ax[k]
-        mesh = a.pcolormesh(ge, ye, S[k].T, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    fig, ax = figure(len(panels), 1, width=4.4, height=4.2)
+    finite = [S for _, _, S, _, _ in panels if np.isfinite(S).any()]
+    lim = max(0.5, max(float(np.nanmax(np.abs(S))) for S in finite)) if finite else 1.0
+    for a, (act, _, S, gps, gs) in zip(ax, panels):
+        ge, ye = _edges(gps), _edges(gs)
+        mesh = a.pcolormesh(ge, ye, S.T, cmap="RdBu_r", vmin=-lim, vmax=lim)
         for j, gp in enumerate(gps):
             for i, g in enumerate(gs):
-                if np.isfinite(S[k, j, i]):
-                    a.text(gp, g, f"{S[k, j, i]:.2f}", ha="center", va="center", fontsize=7)
-        left = np.linspace(ge[0], 0.0, 2)
-        right = np.linspace(0.0, ge[-1], 20)
+                if np.isfinite(S[j, i]):       # above the point, clear of the markers
+                    a.text(gp, g + 0.3 * (ye[i + 1] - g), f"{S[j, i]:.2f}", ha="center",
+                           va="center", fontsize=7)
+        left = np.linspace(ge[0], min(0.0, ge[-1]), 2)
         a.plot(left, np.ones_like(left), "k-", lw=1.5, label="boundary (Luo et al. 2021)")
-        a.plot(right, 1 + right, "k-", lw=1.5)
+        if ge[-1] > 0:
+            right = np.linspace(0.0, ge[-1], 20)
+            a.plot(right, 1 + right, "k-", lw=1.5)
         a.plot([0], [0.5], "s", mfc="none", mec="k", label="NTK")
         a.plot([0], [1.0], "o", mfc="none", mec="k", label="mean field")
         a.set_xlim(ge[0], ge[-1])
@@ -254,24 +273,24 @@ def _figures(report, ds, S, acts, gps, gs):
         a.set_ylabel("gamma")
         note = "" if act == "relu" else " (finite width)"
         a.set_title(f"{act}: S_w = slope of log RD vs log m{note}", fontsize=8)
-        a.legend(fontsize=6, loc="lower left")
+        a.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
         fig.colorbar(mesh, ax=a, label="S_w")
     report.figure(fig, "phase_diagram.png")
 
-    j0 = _at(gps, gps, 0.0)
-    if j0 is None:
-        return
-    widths = ds["task.width"].values
-    fig, ax = figure(len(acts), 1, width=4.0, height=3.4)
-    rd = np.where(ds["reached"].values, ds["rd_w"].values, np.nan)
-    for k, act in enumerate(acts):
+    fig, ax = figure(len(panels), 1, width=4.0, height=3.4)
+    for a, (act, ds, S, gps, gs) in zip(ax, panels):
+        j0 = _at(gps, gps, 0.0)
+        if j0 is None:
+            continue
+        widths = ds["task.width"].values
+        rd = np.where(ds["reached"].values, ds["rd_w"].values, np.nan)
         for i, g in enumerate(gs):
-            vals = np.nanmean(rd[k, j0, i], axis=-1)
-            line, = ax[k].loglog(widths, vals, "o-", label=f"gamma={g:g}: S_w={S[k, j0, i]:.2f}")
-        ax[k].set_xlabel("width m")
-        ax[k].set_ylabel("RD of the input weights at t*")
-        ax[k].set_title(f"{act}, gamma' = 0", fontsize=9)
-        ax[k].legend(fontsize=6)
+            a.loglog(widths, np.nanmean(rd[j0, i], axis=-1), "o-",
+                     label=f"gamma={g:g}: S_w={S[j0, i]:.2f}")
+        a.set_xlabel("width m")
+        a.set_ylabel("RD of the input weights at t*")
+        a.set_title(f"{act}, gamma' = 0", fontsize=9)
+        a.legend(fontsize=6, loc="best", framealpha=0.6)
     report.figure(fig, "rd_vs_width.png")
     plt.close("all")
 

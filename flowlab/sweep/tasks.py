@@ -163,6 +163,10 @@ def get_task(ref, *, base=None) -> Task:
     where, _, attr = ref.rpartition(":")
     if where.endswith(".py"):
         module = _module_from_file(Path(base or ".") / where)
+        func = getattr(module, attr, None)
+        if not callable(func):
+            raise ValueError(f"task {ref!r}: {where} has no function {attr!r}.")
+        return Task(ref, _Shipped(func), ident=ref)
     else:
         try:
             module = importlib.import_module(where)
@@ -190,12 +194,46 @@ def _module_from_file(path: Path):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    try:                     # workers need not see the file: ship its functions by value
-        import cloudpickle
-        cloudpickle.register_pickle_by_value(module)
-    except ImportError:
-        pass
     return module
+
+
+class _Shipped:
+    """A function of a task file, sent to the workers by value (the workers need not see
+    the file): cloudpickle's bytes, loaded once per worker process."""
+
+    def __init__(self, func):
+        self.__name__ = getattr(func, "__name__", "task")
+        self.__qualname__ = getattr(func, "__qualname__", self.__name__)
+        self.__module__ = getattr(func, "__module__", None)
+        self._func = func
+        self._payload = None
+
+    def _bytes(self) -> bytes:
+        if self._payload is None:
+            import cloudpickle
+            module = sys.modules.get(self.__module__)
+            if module is not None:
+                cloudpickle.register_pickle_by_value(module)
+            try:
+                self._payload = cloudpickle.dumps(self._func)
+            finally:
+                if module is not None:
+                    cloudpickle.unregister_pickle_by_value(module)
+        return self._payload
+
+    def __getstate__(self):
+        return {"name": self.__name__, "qualname": self.__qualname__,
+                "module": self.__module__, "payload": self._bytes()}
+
+    def __setstate__(self, state):
+        self.__name__, self.__qualname__ = state["name"], state["qualname"]
+        self.__module__, self._payload, self._func = state["module"], state["payload"], None
+
+    def __call__(self, *args, **kwargs):
+        if self._func is None:
+            import cloudpickle
+            self._func = cloudpickle.loads(self._payload)
+        return self._func(*args, **kwargs)
 
 
 def run_point(func: Callable, point: dict, save=None) -> dict:
