@@ -7,7 +7,10 @@ processes=True)``) are started first and warmed up (numba loads its kernels in
 every worker process); then interleaved rounds each run the whole sweep on one
 worker and on two, into fresh folders, and the best time of each over the
 rounds gives the speed-up (the spread lists every round's ratio: the machines
-are shared and their speed varies from second to second).
+are shared and their speed varies from second to second).  Beside each time, the
+CPU seconds the worker processes got, divided by the wall time, say how many cores
+the sweep actually obtained: on a machine loaded by other jobs two workers do not
+get two cores, and the speed-up is bounded by what they get.
 
 The per-task overhead is measured on the one-worker cluster with a sweep of
 trivial tasks (each returns at once): everything a point costs besides its own
@@ -71,6 +74,7 @@ def run(quick=False):
     kw = dict(threads_per_worker=1, processes=True, dashboard_address=":0",
               silence_logs=logging.ERROR)
     times = {1: [], 2: []}
+    cpu = {1: [], 2: []}               # CPU seconds the worker processes got
     try:
         with LocalCluster(n_workers=1, **kw) as c1, Client(c1) as one, \
                 LocalCluster(n_workers=2, **kw) as c2, Client(c2) as two:
@@ -82,10 +86,12 @@ def run(quick=False):
             for r in range(rounds):
                 for k, client in clients.items():
                     out = work / f"r{r}-w{k}"
+                    c0 = sum(client.run(time.process_time).values())
                     t0 = time.perf_counter()
                     res = sw.run(_study(points, t_end), out=out, client=client, echo=None,
                                  progress=False)
                     times[k].append(time.perf_counter() - t0)
+                    cpu[k].append(sum(client.run(time.process_time).values()) - c0)
                     assert res.n_computed == points and res.n_failed == 0
             cfg = {"task": {}, "sweep": {"task.x": list(range(n_trivial))}}
             best_overhead = float("inf")
@@ -112,6 +118,9 @@ def run(quick=False):
             "rounds": rounds, "seconds_1_worker": t1, "seconds_2_workers": t2,
             "seconds_1_worker_all": times[1], "seconds_2_workers_all": times[2],
             "speedup": speedup, "speedup_per_round": ratios,
+            "worker_cpu_seconds_1_worker_all": cpu[1], "worker_cpu_seconds_2_workers_all": cpu[2],
+            "cores_obtained_1_worker": [c / t for c, t in zip(cpu[1], times[1])],
+            "cores_obtained_2_workers": [c / t for c, t in zip(cpu[2], times[2])],
             "speedup_target": 1.6, "speedup_met": speedup >= 1.6,
             "overhead_per_task_ms": 1e3 * best_overhead,
             "scheduler_only_per_task_ms": 1e3 * best_dask,
