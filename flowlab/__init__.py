@@ -9,7 +9,7 @@ effective rank and Gram spectra; training baselines.
 >>> net = fl.ReLU1D(b=[0.0], c=[1.0])
 """
 
-from . import activations, analysis, init, train
+from . import activations, analysis, init, sweep, train
 from ._version import __version__
 from .analysis import eps_rank
 from .flow import METHODS, Solution, flow, load, resume
@@ -18,4 +18,4 @@ from .train import anls, anls_candidates
 
 __all__ = ["__version__", "ReLU1D", "TwoLayer", "flow", "resume", "load", "Solution",
            "METHODS", "eps_rank", "anls", "anls_candidates", "activations", "analysis", "init",
-           "train"]
+           "sweep", "train"]

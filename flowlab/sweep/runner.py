@@ -193,17 +193,22 @@ def _drive(client, spec, store, todo, retries, save_dir, bar, result) -> None:
     try:
         for fut in queue:
             index, attempt, _ = pending.pop(fut.key)
-            if fut.status == "finished":
-                _record(store, index, attempt, fut.result(), result, bar)
-            elif attempt <= retries:
-                fut.release()
-                queue.add(submit(index, attempt + 1))
-                continue
-            else:
-                store.write_error(index, _message(_exception(fut)), attempts=attempt,
-                                  trace=_trace(fut))
+            try:
+                # a result lost with its worker after it finished is computed again by
+                # dask: result() waits for it
+                out = fut.result()
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:        # noqa: BLE001 - the task's own error
+                if attempt <= retries:
+                    fut.release()
+                    queue.add(submit(index, attempt + 1))
+                    continue
+                store.write_error(index, _message(exc), attempts=attempt, trace=_trace(fut))
                 result.n_failed += 1
                 bar.update(failed=True)
+            else:
+                _record(store, index, attempt, out, result, bar)
             fut.release()
     except BaseException:
         with contextlib.suppress(Exception):
@@ -225,13 +230,6 @@ def _record(store, index, attempt, out, result, bar) -> None:
                 worker=out["worker"])
     result.n_computed += 1
     bar.update()
-
-
-def _exception(fut) -> BaseException:
-    try:
-        return fut.exception()
-    except BaseException as exc:       # noqa: BLE001 - a cancelled future raises here
-        return exc
 
 
 def _trace(fut) -> str:
