@@ -1,4 +1,4 @@
-"""Command line: ``flowlab --version | flow STUDY.toml | sweep STUDY.toml | reproduce [--list] NAME``.
+"""Command line: ``flowlab --version | flow STUDY.toml | sweep STUDY.toml | reproduce NAME``.
 
 Bad input (a wrong argument, an invalid study file, an unknown reproduction)
 prints one line ``flowlab: error: ...`` and exits with status 2.

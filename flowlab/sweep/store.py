@@ -148,7 +148,8 @@ class ResultStore:
         with _Quiet():
             ds.to_zarr(tmp, mode="w", encoding=enc, consolidated=True)
             if path.exists():
-                previous = path.parent / "previous" / f"results-{time.strftime('%Y%m%d-%H%M%S')}.zarr"
+                stamp = time.strftime("%Y%m%d-%H%M%S")
+                previous = path.parent / "previous" / f"results-{stamp}.zarr"
                 previous.parent.mkdir(exist_ok=True)
                 os.replace(path, previous)
             os.replace(tmp, path)

@@ -78,13 +78,15 @@ def test_a_change_outside_the_sweep_changes_every_hash(tmp_path):
 
 
 @pytest.mark.parametrize("sweep, match", [
-    ('"model.widht" = [4, 8]', r"unknown key 'model.widht' in \[sweep\].*Did you mean 'model.width'"),
+    ('"model.widht" = [4, 8]',
+     r"unknown key 'model.widht' in \[sweep\].*Did you mean 'model.width'"),
     ('"width" = [4, 8]', r"unknown key 'width' in \[sweep\]"),
     ('"model.width" = []', r"\[sweep\] 'model.width' is an empty list"),
     ('"model.width" = 8', r"\[sweep\] 'model.width' must be a list of values, got 8"),
     ('"init.seed" = [1, 2, 1]', r"\[sweep\] 'init.seed' lists 1 twice"),
     ('"model.width" = [4, "eight"]', r"\[sweep\] 'model.width'.*width must be an integer"),
-    ('"output.dir" = ["a", "b"]', r"unknown key 'output.dir' in \[sweep\].*\[output\] is not swept"),
+    ('"output.dir" = ["a", "b"]',
+     r"unknown key 'output.dir' in \[sweep\].*\[output\] is not swept"),
     ('"init.scheme" = ["small", "xavir"]', r"init.scheme='xavir'.*scheme must be one of"),
 ])
 def test_malformed_sweep_table_names_the_key(tmp_path, sweep, match):
