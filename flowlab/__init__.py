@@ -9,7 +9,7 @@ effective rank and Gram spectra; training baselines.
 >>> net = fl.ReLU1D(b=[0.0], c=[1.0])
 """
 
-from . import _compile, activations, analysis, init, population, train
+from . import _compile, activations, analysis, init, population, sweep, train
 from ._version import __version__
 from .analysis import eps_rank
 from .flow import METHODS, Solution, flow, load, resume
@@ -19,6 +19,6 @@ from .train import anls, anls_candidates
 
 __all__ = ["__version__", "ReLU1D", "TwoLayer", "flow", "resume", "load", "Solution",
            "METHODS", "eps_rank", "anls", "anls_candidates", "activations", "analysis", "init",
-           "train", "population", "refine", "RefineResult"]
+           "train", "population", "refine", "RefineResult", "sweep"]
 
 _compile.install_notice()       # one line when the first kernel of a process is compiled

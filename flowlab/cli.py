@@ -1,4 +1,4 @@
-"""Command line: ``flowlab --version | flow STUDY.toml | reproduce [--list] NAME | warmup``.
+"""Command line: ``flowlab --version | flow | sweep | reproduce [--list] NAME | warmup``.
 
 Bad input (a wrong argument, an invalid study file, an unknown reproduction)
 prints one line ``flowlab: error: ...`` and exits with status 2.
@@ -38,6 +38,20 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--table", metavar="FILE",
                    help="write the measured compile times (per task, per kernel) as markdown; "
                    "meaningful from an empty cache (NUMBA_CACHE_DIR=empty folder)")
+    s = sub.add_parser("sweep", help="run a study over a grid ([sweep] table) on dask; "
+                       "needs the sweep extra: pip install \"flowlab[sweep]\"")
+    s.add_argument("study", help="path to STUDY.toml with a [sweep] table")
+    s.add_argument("--out", help="output folder; results in OUT/results.zarr (default: "
+                   "[output] dir or results/<study>); the same folder resumes")
+    s.add_argument("--workers", type=int, help="worker processes of the local cluster "
+                   "(default: one per core)")
+    s.add_argument("--scheduler", help="address of a running dask scheduler "
+                   "(tcp://host:8786) instead of a local cluster")
+    s.add_argument("--retries", type=int, default=1, help="extra attempts for a point whose "
+                   "task raises, before it is recorded as failed (default 1)")
+    s.add_argument("--keep-solutions", action="store_true",
+                   help="also save each point's Solution as OUT/solutions/<hash>.npz")
+    s.add_argument("--no-progress", action="store_true", help="hide the progress bar/lines")
     r = sub.add_parser("reproduce", help="run a named reproduction of a paper's figure or table")
     r.add_argument("name", nargs="?", help="reproduction name (see --list)")
     r.add_argument("--list", action="store_true", help="list the reproductions")
@@ -60,6 +74,8 @@ def main(argv=None) -> int:
             return 0
         if args.command == "warmup":
             return _warmup(args)
+        if args.command == "sweep":
+            return _sweep(args)
         if args.command == "reproduce":
             from . import experiments
             if args.list:
@@ -74,9 +90,29 @@ def main(argv=None) -> int:
             return 0
         parser.print_help()
         return 2
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
         print(f"flowlab: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _sweep(args) -> int:
+    from .sweep import MissingExtraError, run
+    if args.workers is not None and args.scheduler is not None:
+        raise ValueError("--workers sizes a local cluster; with --scheduler the cluster is "
+                         "sized by its own `dask worker` processes: give one of the two.")
+    try:
+        res = run(args.study, out=args.out, workers=args.workers, scheduler=args.scheduler,
+                  retries=args.retries, keep_solutions=args.keep_solutions,
+                  progress=False if args.no_progress else None)
+    except MissingExtraError as exc:
+        print(f"flowlab: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:          # another sweep is writing the folder
+        print(f"flowlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 1 if res.n_failed else 0
 
 
 def _warmup(args) -> int:

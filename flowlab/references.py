@@ -62,6 +62,10 @@ _LIST = (
           "quantification and avoidance",
           "SIAM Journal on Scientific Computing; preprint arXiv:2007.07213",
           "https://arxiv.org/abs/2007.07213"),
+    Paper("Luo et al. 2021", "T. Luo, Z.-Q. J. Xu, Z. Ma, Y. Zhang", 2021,
+          "Phase diagram for two-layer ReLU neural networks at infinite-width limit",
+          "Journal of Machine Learning Research 22(71), 1-47",
+          "https://jmlr.org/papers/v22/20-1123.html"),
     Paper("Xu et al. 2021", "Z.-Q. J. Xu, H. Zhou, T. Luo, Y. Zhang", 2021,
           "Towards understanding the condensation of two-layer neural networks at initial "
           "training", "Preprint arXiv:2105.11686, first version (its later versions became "

@@ -28,7 +28,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-__all__ = ["StudyError", "load_study", "run_study", "eval_target", "EXAMPLE"]
+__all__ = ["StudyError", "load_study", "run_study", "eval_target", "EXAMPLE", "validate_config",
+           "read_toml", "prepare", "schema", "check_value"]
 
 #: a complete study file (shown by ``flowlab flow --help`` and in docs/studies.md)
 EXAMPLE = """\
@@ -96,12 +97,26 @@ class Study:
 def load_study(path) -> Study:
     """Read and validate a study file."""
     path = Path(path)
+    return Study(validate_config(read_toml(path), path), path)
+
+
+def read_toml(path) -> dict:
+    """The tables of a TOML file; a missing or invalid file is a :class:`StudyError`."""
+    path = Path(path)
     if not path.exists():
         raise StudyError(f"study file {str(path)!r} does not exist.")
     try:
-        cfg = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise StudyError(f"{path}: not valid TOML ({exc}).") from None
+
+
+def validate_config(cfg: dict, path="<study>") -> dict:
+    """Check the tables of a study (sections, keys, types, choices, keys the chosen model,
+    scheme or data source would ignore) and return them.
+
+    ``path`` names the study in the messages.
+    """
     for section in cfg:
         if section not in _SCHEMA:
             raise StudyError(f"{path}: unknown section [{section}]; valid sections are "
@@ -117,12 +132,7 @@ def load_study(path) -> Study:
             if key not in schema:
                 raise StudyError(f"{path}: unknown key {key!r} in [{section}]; valid keys are "
                                  f"{', '.join(schema)}.{_suggest(key, schema)}")
-            typ = schema[key][1]
-            if isinstance(value, bool) and typ is not bool:
-                raise StudyError(f"{path}: [{section}] {key} must be {_tname(typ)}, got a boolean.")
-            if not isinstance(value, typ):
-                raise StudyError(f"{path}: [{section}] {key} must be {_tname(typ)}, "
-                                 f"got {value!r}.")
+            check_value(section, key, value, path)
         for key, (required, _) in schema.items():
             if required and key not in table:
                 raise StudyError(f"{path}: missing key {key!r} in [{section}].")
@@ -137,7 +147,21 @@ def load_study(path) -> Study:
         raise StudyError(f"{path}: [model] kind must be 'TwoLayer' or 'ReLU1D', got "
                          f"{cfg['model']['kind']!r}.")
     _check_unused(cfg, path)
-    return Study(cfg, path)
+    return cfg
+
+
+def schema() -> dict:
+    """``{section: {key: (required, type)}}`` of the study format (a copy)."""
+    return {s: dict(keys) for s, keys in _SCHEMA.items()}
+
+
+def check_value(section: str, key: str, value, path="<study>") -> None:
+    """Check the type of ``[section] key = value`` against the study format."""
+    typ = _SCHEMA[section][key][1]
+    if isinstance(value, bool) and typ is not bool:
+        raise StudyError(f"{path}: [{section}] {key} must be {_tname(typ)}, got a boolean.")
+    if not isinstance(value, typ):
+        raise StudyError(f"{path}: [{section}] {key} must be {_tname(typ)}, got {value!r}.")
 
 
 #: [init] keys each scheme uses (besides ``scheme``)
@@ -304,14 +328,15 @@ def _network(cfg: dict, d: int):
                                  radius=ini.get("radius", 1.0), gamma=ini.get("gamma", 1.0))
 
 
-def run_study(path, out=None, progress: bool | None = None) -> dict:
-    """Run a study file and write ``solution.npz``, ``loss.png`` and ``summary.json``."""
-    from .flow import flow
-    from .flow.solution import SAVE_LIMIT_BYTES
-    from .plotting import figure, loss_axes, positive
-    study = load_study(path)
-    cfg = study.config
-    x, y = _data(cfg, study.source.parent, cfg["model"].get("input_dim"))
+def prepare(cfg: dict, base) -> tuple:
+    """``(net, x, y, t_end, kwargs)`` of a validated study: the arguments of its flow.
+
+    ``base`` is the folder that relative data-file paths start from.  ``flowlab
+    flow`` and the flow task of :mod:`flowlab.sweep` both run
+    ``flow(net, x, y, t_end, **kwargs)`` with these, so a sweep's point equals a
+    single study run of the same values.
+    """
+    x, y = _data(cfg, Path(base), cfg["model"].get("input_dim"))
     d = 1 if np.ndim(x) == 1 else x.shape[1]
     net = _network(cfg, d)
     if isinstance(net, TwoLayer) and d == 1:
@@ -321,9 +346,20 @@ def run_study(path, out=None, progress: bool | None = None) -> dict:
               if k in fcfg}
     if "trainable" in fcfg:
         kwargs["trainable"] = tuple(fcfg["trainable"])
+    return net, x, y, fcfg["t_end"], kwargs
+
+
+def run_study(path, out=None, progress: bool | None = None) -> dict:
+    """Run a study file and write ``solution.npz``, ``loss.png`` and ``summary.json``."""
+    from .flow import flow
+    from .flow.solution import SAVE_LIMIT_BYTES
+    from .plotting import figure, loss_axes, positive
+    study = load_study(path)
+    cfg = study.config
+    net, x, y, t_end, kwargs = prepare(cfg, study.source.parent)
     out = Path(out or cfg.get("output", {}).get("dir") or Path("results") / study.source.stem)
     out.mkdir(parents=True, exist_ok=True)
-    sol = flow(net, x, y, fcfg["t_end"], progress=progress, save=out / "solution.npz", **kwargs)
+    sol = flow(net, x, y, t_end, progress=progress, save=out / "solution.npz", **kwargs)
     fig, ax = figure(1)
     t = sol.t
     ax[0].loglog(t[t > 0], positive(sol.loss[t > 0]))

@@ -32,3 +32,17 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One local dask cluster of two worker processes, shared by the sweep tests."""
+    import logging
+    pytest.importorskip("distributed")
+    pytest.importorskip("xarray")
+    pytest.importorskip("zarr")
+    from distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0", silence_logs=logging.CRITICAL) as cluster, \
+            Client(cluster) as client:
+        yield client

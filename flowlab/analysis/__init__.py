@@ -1,4 +1,7 @@
-"""Analyses of training dynamics: plateaus, condensation, effective rank, Gram spectra."""
+"""Analyses of training dynamics: plateaus, condensation, effective rank, Gram spectra,
+the phase diagram of initialisation scale against width (:mod:`flowlab.analysis.phase`)."""
+
+from . import phase
 
 from .condensation import (CosineMap, Orientations, amplitudes, cosine_map, cosine_similarity,
                            count_orientations, features, line_angle, nearest_line_angles)
@@ -15,7 +18,7 @@ from .condensation_stage import (InitialStage, PolyFit, flow_initial_stage, init
 from .rank import (RankHistory, Staircase, Step, eps_rank, mass_matrix, neuron_mass_matrix,
                    neuron_rank, rank_along, staircase)
 
-__all__ = ["eps_rank", "mass_matrix", "neuron_mass_matrix", "neuron_rank", "rank_along",
+__all__ = ["phase", "eps_rank", "mass_matrix", "neuron_mass_matrix", "neuron_rank", "rank_along",
            "RankHistory", "staircase", "Staircase", "Step",
            "Quadrature", "gauss_legendre", "composite_gauss_legendre", "trapezoid",
            "uniform_grid", "monte_carlo", "quadrature",
