@@ -37,6 +37,24 @@ def resolve_trainable(net: Network, trainable) -> tuple[str, ...]:
     return tuple(g for g in names if g in chosen)
 
 
+def power_lambda(matvec, n: int, iterations: int = 30, seed: int = 0) -> float:
+    """The largest |eigenvalue| of a symmetric operator given by ``matvec`` (n entries),
+    by power iteration from a fixed random start; 0.0 for n = 0."""
+    if n == 0:
+        return 0.0
+    v = np.random.default_rng(seed).normal(size=n)
+    v /= np.linalg.norm(v)
+    lam = 0.0
+    for _ in range(int(iterations)):
+        w = matvec(v)
+        nw = float(np.linalg.norm(w))
+        if not np.isfinite(nw) or nw == 0.0:
+            return nw if np.isfinite(nw) else float("inf")
+        lam = nw
+        v = w / nw
+    return lam
+
+
 class Problem:
     """Loss, gradient and Hessian of ``net`` on (x, y) over its trainable parameters.
 
@@ -151,6 +169,25 @@ class Problem:
         _tk.add_curvature(self.code, self.W, self.a, self.XT, self._r, self.scale,
                           self.pos, self.possign, H)
         return H
+
+    def hvp(self, u, v) -> np.ndarray:
+        """Hessian of L at ``u`` times ``v`` (both over the trainable parameters), without
+        forming the Hessian: O(m n d) (a.e. for ReLU networks)."""
+        self.set(u)
+        vk = np.zeros(self._tk.size)
+        vk[self.kidx] = self.ksign * np.asarray(v, dtype=np.float64)
+        W, a = self.W, self.a
+        nw = W.size
+        out = np.empty(self._tk.size)
+        _tk.hvp(self.code, W, a, self.XT, self.y, self.scale, vk[:nw].reshape(W.shape),
+                vk[nw:], out[:nw].reshape(W.shape), out[nw:])
+        return self.ksign * out[self.kidx]
+
+    def lambda_max(self, u, iterations: int = 30, seed: int = 0) -> float:
+        """The largest |eigenvalue| of the Hessian at ``u``, by power iteration on
+        :meth:`hvp` (matrix-free; to about 1e-3 relative after 30 iterations on the
+        well-separated top of a gradient flow's spectrum)."""
+        return power_lambda(lambda v: self.hvp(u, v), self.size, iterations, seed)
 
     def jac(self, t, u) -> np.ndarray:
         """Jacobian of the flow's right-hand side, -Hess L(u)."""

@@ -889,3 +889,84 @@ def _slide_exits(model, nodes, theta, AD, out):
 radau.register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
                      event_rate=event_rate, rhs_loss=rhs_loss,
                      expand_rows=expand_rows)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def hvp(model, u, v, out):
+    """The stage Hessian in state coordinates times v: out = -J v with J the Jacobian of
+    :func:`jac` (pinned rows projected, rebuilt coordinates by the chain rule), without
+    forming H: O(n) from the prefix moments.
+
+    The Gauss-Newton part J_f^T J_f dtheta is a moment pass like :func:`moments` with
+    the residual replaced by the output's change (delta alpha x + delta beta on each
+    block, no targets); the residual curvature adds R1_j and -R0_j between c_j and
+    w_j, b_j.
+    """
+    xs, P, Plo, fpar, ipar, lo, hi, blo, bhi, bp, pin, free = (
+        model[1], model[2], model[3], model[6], model[7], model[8], model[9], model[11],
+        model[12], model[13], model[10], model[14])
+    work = model[22]
+    n = ipar[0]
+    tw = ipar[1] == 1
+    nb_ = ipar[2]
+    sc = fpar[0]
+    eb = fpar[1]
+    ew = fpar[2] if tw else 0.0
+    theta = model[23][0]
+    expand(model, u, theta)
+    _moments(model, theta, False)
+    R0 = work[4]
+    R1 = work[5]
+    dth = np.zeros(theta.size)
+    for k in range(free.size):
+        dth[free[k]] = v[k]
+    for j in range(n):                  # rebuilt coordinates follow (b_j = w_j x_p)
+        if pin[j] >= 0 and tw and eb == 1.0:
+            dth[j] = xs[pin[j]] * dth[2 * n + j]
+    da = np.zeros(nb_ + 1)
+    db = np.zeros(nb_ + 1)
+    for j in range(n):
+        if lo[j] < hi[j]:
+            c = theta[n + j]
+            w = theta[2 * n + j] if tw else 1.0
+            dw = dth[2 * n + j] if tw else 0.0
+            dcw = dth[n + j] * w + c * dw
+            dcb = dth[n + j] * theta[j] + c * dth[j]
+            da[blo[j]] += dcw
+            da[bhi[j]] -= dcw
+            db[blo[j]] -= dcb
+            db[bhi[j]] += dcb
+    G0 = np.zeros(nb_ + 1)
+    G1 = np.zeros(nb_ + 1)
+    a_run = 0.0
+    b_run = 0.0
+    for s in range(nb_):
+        a_run += da[s]
+        b_run += db[s]
+        i0 = bp[s]
+        i1 = bp[s + 1]
+        d0 = _delta(P, Plo, M0, i0, i1)
+        d1 = _delta(P, Plo, M1, i0, i1)
+        d2 = _delta(P, Plo, M2, i0, i1)
+        G0[s + 1] = G0[s] + a_run * d1 + b_run * d0
+        G1[s + 1] = G1[s] + a_run * d2 + b_run * d1
+    Hv = np.zeros(theta.size)
+    for j in range(n):
+        g0 = 0.0
+        g1 = 0.0
+        if lo[j] < hi[j]:
+            g0 = G0[bhi[j]] - G0[blo[j]]
+            g1 = G1[bhi[j]] - G1[blo[j]]
+        c = theta[n + j]
+        w = theta[2 * n + j] if tw else 1.0
+        dc = dth[n + j]
+        dw = dth[2 * n + j] if tw else 0.0
+        Hv[n + j] = sc * (w * g1 - theta[j] * g0 + R1[j] * dw - R0[j] * dth[j])
+        Hv[j] = sc * (-c * g0 - R0[j] * dc)
+        if tw:
+            Hv[2 * n + j] = sc * (c * g1 + R1[j] * dc)
+        p = pin[j]
+        if p >= 0:
+            _project(Hv, j, n, xs[p], eb, ew, tw)
+    for k in range(free.size):
+        out[k] = Hv[free[k]]

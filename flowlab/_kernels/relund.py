@@ -668,3 +668,49 @@ def event_rate(model, u, f):
 radau.register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
                      event_rate=event_rate, rhs_loss=rhs_loss,
                      expand_rows=expand_rows)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def hvp(model, u, v, out):
+    """The stage Hessian in state coordinates times v, out = B^T H B v (B = dtheta/du,
+    as in :func:`jac`), without forming H: O(n M d).
+
+    H = scale (sum_p cnt_p grad f_p grad f_p^T + the residual curvature, which couples
+    a_j with W_j through S_j = sum_{p in S_j} R_p x~_p).  -out is the Jacobian of the
+    state velocity times v.
+    """
+    X, cnt, fpar, ipar, mask, Z, RR = (model[1], model[2], model[7], model[8], model[9],
+                                       model[20], model[21])
+    n, D = ipar[0], ipar[1]
+    sc = fpar[0]
+    nD = n * D
+    M = X.shape[0]
+    theta = model[22][4]
+    dth = np.empty(theta.size)
+    expand(model, u, theta)
+    forward(model, theta)
+    expand_rate(model, v, dth)
+    Hv = np.zeros(theta.size)
+    for p in range(M):
+        jv = 0.0
+        for j in range(n):
+            if mask[j, p]:
+                jv += theta[nD + j] * preact(dth, X, j, p, D) + dth[nD + j] * Z[j, p]
+        w = sc * cnt[p] * jv
+        if w == 0.0:
+            continue
+        for j in range(n):
+            if mask[j, p]:
+                Hv[nD + j] += w * Z[j, p]
+                c = w * theta[nD + j]
+                for k in range(D):
+                    Hv[j * D + k] += c * X[p, k]
+    S = np.empty(D)
+    for j in range(n):
+        masked_sums(model, j, S)
+        acc = 0.0
+        for k in range(D):
+            acc += S[k] * dth[j * D + k]
+            Hv[j * D + k] += sc * S[k] * dth[nD + j]
+        Hv[nD + j] += sc * acc
+    state_of(model, Hv, out)

@@ -220,3 +220,53 @@ def add_curvature(code, W, a, XT, r, scale, pos, sign, H):
                 H[pk, pl] += v
                 if pl != pk:
                     H[pl, pk] += v
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def hvp(code, W, a, XT, y, scale, vW, va, oW, oa):
+    """Hessian-vector product of L in kernel form: (oW, oa) = H (vW, va), without H.
+
+    H = scale (J^T J + sum_i r_i Hess f(x_i)), with J the Jacobian of the outputs: per
+    point, (J v)_i = sum_j va_j sigma(z_ij) + a_j sigma'(z_ij) (vW_j . x_i); J^T w has
+    a_j-entries sum_i w_i sigma(z_ij) and W_j-entries a_j sum_i w_i sigma'(z_ij) x_i; the
+    curvature term adds r_i sigma'(z_ij) (vW_j . x_i) to a_j, and r_i (sigma'(z_ij) va_j
+    + a_j sigma''(z_ij) (vW_j . x_i)) x_i to W_j.  O(m n d): two passes over the data.
+    """
+    n, d1 = W.shape
+    m = XT.shape[1]
+    r = np.empty(m)
+    Jv = np.zeros(m)
+    for i in range(m):
+        f = 0.0
+        jv = 0.0
+        for j in range(n):
+            z = 0.0
+            u = 0.0
+            for k in range(d1):
+                z += W[j, k] * XT[k, i]
+                u += vW[j, k] * XT[k, i]
+            s, ds, _ = act(code, z)
+            f += a[j] * s
+            jv += va[j] * s + a[j] * ds * u
+        r[i] = f - y[i]
+        Jv[i] = jv
+    for j in range(n):
+        oa[j] = 0.0
+        for k in range(d1):
+            oW[j, k] = 0.0
+    for i in range(m):
+        for j in range(n):
+            z = 0.0
+            u = 0.0
+            for k in range(d1):
+                z += W[j, k] * XT[k, i]
+                u += vW[j, k] * XT[k, i]
+            s, ds, d2s = act(code, z)
+            oa[j] += Jv[i] * s + r[i] * ds * u
+            cW = Jv[i] * a[j] * ds + r[i] * (ds * va[j] + a[j] * d2s * u)
+            for k in range(d1):
+                oW[j, k] += cW * XT[k, i]
+    for j in range(n):
+        oa[j] *= scale
+        for k in range(d1):
+            oW[j, k] *= scale

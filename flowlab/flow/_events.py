@@ -18,6 +18,18 @@ BUFFER_BYTES = 32 * 2 ** 20
 NODES = 5
 
 
+def _hvp(kernel, model, u):
+    """v -> the stage Hessian times v in state coordinates at u (``kernel`` the model's
+    compiled ``hvp``), for the stiffness check of :mod:`flowlab.flow._stepper`."""
+    u = u.copy()
+
+    def apply(v):
+        out = np.empty(u.size)
+        kernel(model, u, np.ascontiguousarray(v, dtype=np.float64), out)
+        return out
+    return apply
+
+
 class ZenoError(RuntimeError):
     """Raised internally when events accumulate (chattering)."""
 

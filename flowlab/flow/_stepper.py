@@ -11,9 +11,11 @@ The rule (``stepper="auto"``, the default):
 - the explicit stepper estimates h lambda_max after every accepted step from two of its
   stages (Hairer's test: for a gradient flow the Jacobian is minus the Hessian, with
   real eigenvalues); when its steps sit on the stability bound (h lambda_max > 3.25)
-  for 15 accepted steps in a row, the flow is stiff at this tolerance, and the stretch
-  goes to Radau IIA with the exact Jacobian, if the dense Jacobian fits
-  (state size <= ``DENSE_MAX``);
+  for 15 accepted steps in a row, the estimate is checked by 30 power iterations on the
+  model's analytic Hessian-vector product (matrix-free, O(n m d) each: about 30 right-hand
+  sides, once per suspicion); if h lambda_max is then at least 0.8 of the stability
+  interval, the flow is stiff at this tolerance, and the stretch goes to Radau IIA with
+  the exact Jacobian, if the dense Jacobian fits (state size <= ``DENSE_MAX``);
 - Radau knows the Jacobian's eigenvalues (it diagonalises it); when its step size h
   gives h lambda_max below ``NONSTIFF_HLAMBDA`` (well inside the explicit stability
   interval, about 3.3), the explicit stepper could take the same steps at a fraction of
@@ -33,6 +35,7 @@ import numpy as np
 
 from .._kernels import explicit as _ex
 from .._kernels import radau as _rd
+from .._problem import power_lambda
 
 #: stepper names accepted by ``flow(..., stepper=...)``
 STEPPERS = ("auto", "explicit", "radau")
@@ -43,6 +46,11 @@ DENSE_MAX = 2000
 NONSTIFF_HLAMBDA = 1.0
 #: a stiff flow that would need more explicit steps than this stops with status "stiff"
 EXPLICIT_STEP_LIMIT = 10 ** 6
+#: power iterations on the Hessian-vector product that confirm a stiffness estimate
+POWER_ITERATIONS = 30
+#: the flow is stiff when h lambda_max (power iteration) is at least this fraction of the
+#: explicit stepper's stability interval
+CONFIRM = 0.8
 
 
 class StiffStop(RuntimeError):
@@ -70,6 +78,7 @@ class Stepper:
         self.switches = []          # (t, stepper, h lambda_max)
         self.steps = {"explicit": 0, "radau": 0}
         self.stiff_note = None
+        self.power_estimates = []   # (t, stage estimate, power-iteration lambda_max)
         self._empty_lin = self._empty_xw = None
 
     @property
@@ -131,16 +140,27 @@ class Stepper:
             return h * float(np.abs(lam).max())
         return np.nan
 
-    def after(self, st, t, t_end, n_state, stats):
+    def after(self, st, t, t_end, n_state, stats, hvp=None):
         """Decide on the stepper after a call that returned ``st`` at time t.
 
-        Raises :class:`StiffStop` when an explicit stepper would take more than
-        ``EXPLICIT_STEP_LIMIT`` steps on a stiff flow and nothing better is available.
+        ``hvp(v)``: the stage Hessian (in state coordinates) times v, the model's analytic
+        Hessian-vector product; when given, the explicit stepper's estimate of lambda_max
+        (from two stages of one step) is confirmed by power iteration on it before the
+        flow is called stiff.  Raises :class:`StiffStop` when an explicit stepper would
+        take more than ``EXPLICIT_STEP_LIMIT`` steps on a stiff flow and nothing better
+        is available.
         """
         if self.mode == "explicit" and st == _ex.STIFF:
             lam = float(self.xw[2][0])
+            h = float(stats[1])
+            if hvp is not None:
+                lam_pow = power_lambda(hvp, n_state, POWER_ITERATIONS)
+                self.power_estimates.append((float(t), lam, lam_pow))
+                if h * lam_pow < CONFIRM * _ex.STABILITY:
+                    return                  # the step size is not at the stability bound
+                lam = lam_pow
             if self.policy == "auto" and n_state <= DENSE_MAX:
-                self._switch(t, "radau", float(stats[1]) * lam)
+                self._switch(t, "radau", h * lam)
                 return
             left = (t_end - t) * lam / _ex.STABILITY
             if left > EXPLICIT_STEP_LIMIT:
@@ -174,4 +194,6 @@ class Stepper:
             out["lambda_max_estimate"] = float(self.xw[2][1])
         if self.stiff_note is not None:
             out["stiff_from"] = self.stiff_note
+        if self.power_estimates:
+            out["lambda_max_power"] = list(self.power_estimates)
         return out

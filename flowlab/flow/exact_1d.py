@@ -49,7 +49,7 @@ from .._kernels import radau as _rd
 from .._kernels import relu1d as _k
 from .._kernels import relu1d_stage as _ks
 from ..models import TwoLayer
-from ._events import DegenerateError, EventDriver, ZenoError, zeno_message
+from ._events import DegenerateError, EventDriver, ZenoError, _hvp, zeno_message
 
 _EVENTS = 4096
 #: state layouts kept (one per pinning pattern; a wide network visits many)
@@ -418,7 +418,7 @@ class Exact1D(EventDriver):
                 return stop
             if st == _ks.SWITCH:
                 stepper.after(_ex.STIFF if stepper.explicit else _rd.EVENT, t, self.t_end,
-                              u.size, self.stats)
+                              u.size, self.stats, _hvp(_k.hvp, model, u))
                 continue
             if st == _ks.FULL:
                 continue

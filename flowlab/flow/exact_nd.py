@@ -70,7 +70,7 @@ from .._kernels import relu1d_stage as _ks
 from .._kernels import relund as _k
 from .._kernels import relund_stage as _kst
 from .._kernels.relu1d import NOISE_ROUNDINGS
-from ._events import DegenerateError, EventDriver, ZenoError, zeno_message
+from ._events import DegenerateError, EventDriver, ZenoError, _hvp, zeno_message
 
 _EPS = np.finfo(np.float64).eps
 #: events the compiled loop may decide between two returns to Python
@@ -542,7 +542,7 @@ class ExactND(EventDriver):
                 return stop
             if st == _ks.SWITCH:
                 stepper.after(_ex.STIFF if stepper.explicit else _rd.EVENT, self.t,
-                              self.t_end, u.size, self.stats)
+                              self.t_end, u.size, self.stats, _hvp(_k.hvp, model, u))
                 continue
             if st == _ks.FULL:
                 continue
