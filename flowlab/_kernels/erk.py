@@ -24,7 +24,13 @@ parameter vector, overwritten; ``kidx``/``ksign`` map the state u to it:
 
 Status codes returned by :func:`advance`: 0 chunk full (call again), 1 reached
 ``t_end``, 2 steady state (||grad L|| < gtol), 3 the loss reached ``stop_loss``
-(the end of the step where it first did), -1 step size below 10 ulp of t.
+(the end of the step where it first did), -1 step size below 10 ulp of t, 4 the flow
+is stiff (when asked).
+
+Stiffness: both pairs end with a stage at c = 1 and evaluate the field at the new
+state, so after each accepted step h ||F(y_new) - F(y_last stage)|| / ||y_new -
+y_last stage|| estimates h lambda_max for free (Hairer's test in DOPRI5 and DOP853);
+``STIFF_STEPS`` steps in a row beyond ``STIFF_HLAMBDA`` declare the flow stiff.
 """
 
 import math
@@ -36,7 +42,12 @@ from .._config import NUMBA_OPTIONS
 from . import twolayer as _tk
 
 RK45, DOP853 = 0, 1
-RUNNING, FINISHED, STEADY, LEVEL, TOO_SMALL = 0, 1, 2, 3, -1
+RUNNING, FINISHED, STEADY, LEVEL, TOO_SMALL, STIFF = 0, 1, 2, 3, -1, 4
+#: h lambda_max beyond which a step is on the stability bound (the real stability
+#: intervals: about [-3.3, 0] for RK45, [-6.1, 0] for DOP853; Hairer's DOPRI5 and DOP853)
+STIFF_HLAMBDA = (3.25, 6.1)
+#: stability-bound steps in a row that declare the flow stiff, and steps below that reset
+STIFF_STEPS, NONSTIFF_STEPS = 15, 6
 
 SAFETY = 0.9
 MIN_FACTOR = 0.2
@@ -218,15 +229,18 @@ def _pin_ends(vals, y_old, y_new):
 
 @nb.njit(**NUMBA_OPTIONS)
 def advance(kind, tab, order, prob, t, t_end, y, f, h_abs, rtol, atol, max_step, gtol,
-            stop_loss, max_steps, want_dense, lob, out_t, out_y, out_vals, stats):
+            stop_loss, max_steps, want_dense, lob, out_t, out_y, out_vals, stats, lam,
+            stiff_stop):
     """Take up to ``max_steps`` accepted steps from (t, y) toward ``t_end``.
 
     ``y`` and ``f`` (= rhs at y) are updated in place; accepted step ends go to
     ``out_t[k]``, ``out_y[k]`` and, if ``want_dense``, the continuous extension
     at the fractions ``lob`` of each step to ``out_vals[k]``.  ``stats`` holds
-    [nfev, nrejected] and is incremented.  Returns (status, steps taken, t,
-    next h_abs).  ``gtol`` <= 0 disables the steady-state test, a negative
-    ``stop_loss`` the loss-level test.
+    [nfev, nrejected, stiff count, non-stiff count, stiff declarations] and is
+    updated; ``lam`` [the last estimate of lambda_max, the largest].  With
+    ``stiff_stop`` a declared stiffness ends the call (status STIFF, after the step
+    that declared it).  Returns (status, steps taken, t, next h_abs).  ``gtol`` <= 0
+    disables the steady-state test, a negative ``stop_loss`` the loss-level test.
     """
     A, B, C, E, E3, Dm, AX, CX = tab
     P = y.size
@@ -291,6 +305,29 @@ def advance(kind, tab, order, prob, t, t_end, y, f, h_abs, rtol, atol, max_step,
             stats[1] += 1
         if status == TOO_SMALL:
             break
+        # stiffness: h lambda_max from the last stage and the new field (both at c = 1)
+        num = 0.0
+        den = 0.0
+        for i in range(P):
+            a_ = K[nst, i] - K[nst - 1, i]
+            b_ = y_new[i] - ytmp[i]
+            num += a_ * a_
+            den += b_ * b_
+        declared = False
+        if den > 0.0:
+            lam[0] = math.sqrt(num / den)
+            lam[1] = max(lam[1], lam[0])
+            if abs(t_new - t) * lam[0] > STIFF_HLAMBDA[kind]:
+                stats[3] = 0
+                stats[2] += 1
+                if stats[2] >= STIFF_STEPS:
+                    stats[2] = 0
+                    stats[4] += 1
+                    declared = True
+            else:
+                stats[3] += 1
+                if stats[3] >= NONSTIFF_STEPS:
+                    stats[2] = 0
         for i in range(P):
             f_old[i] = f[i]
             f[i] = K[nst, i]
@@ -316,5 +353,8 @@ def advance(kind, tab, order, prob, t, t_end, y, f, h_abs, rtol, atol, max_step,
             if math.sqrt(g2) < gtol:
                 status = STEADY
                 break
+        if declared and stiff_stop:
+            status = STIFF
+            break
     stats[0] += nfev
     return status, steps, t, h_abs
