@@ -82,8 +82,9 @@ def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, ato
     y = prob.u0.copy()
     f = np.empty(P)
     _ke.rhs(kp, y, f)
-    stats = np.zeros(2, dtype=np.int64)
+    stats = np.zeros(5, dtype=np.int64)
     stats[0] = 1
+    lam = np.zeros(2)
     max_step = np.inf if max_step is None else float(max_step)
     if first_step is None:
         h_abs = _ke.initial_step(kp, t0, y, f, t_end, max_step, order, rtol, atol,
@@ -106,7 +107,8 @@ def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, ato
             clock = time.perf_counter()
             code, k, t_new, h_abs = _ke.advance(kind, tab, order, kp, t, t_end, y, f, h_abs,
                                                 rtol, atol, max_step, gtol_k, stop_k, budget,
-                                                want_dense, lob, out_t, out_y, out_v, stats)
+                                                want_dense, lob, out_t, out_y, out_v, stats,
+                                                lam, False)
             elapsed = time.perf_counter() - clock
             t_prev = t
             for s in range(k):
