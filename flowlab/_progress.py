@@ -70,18 +70,27 @@ class Progress:
         Seconds between lines (default :data:`EVERY`).
     clock : callable, optional
         Time source (default ``time.perf_counter``; tests pass their own).
+    initial : float, optional
+        Units already done before this display (a resumed run).
+    line : callable, optional
+        Builds the plain line instead of the default ``flowlab desc: t = ... of ...``;
+        with it the first update prints a line at once (short runs show one too).
     """
 
     def __init__(self, total: float, desc: str, *, unit: str = "it", mode: str = "lines",
-                 status=None, stream=None, every: float | None = None, clock=None):
+                 status=None, stream=None, every: float | None = None, clock=None,
+                 initial: float = 0.0, line=None):
         self.total, self.desc, self.unit, self.mode = total, desc, unit, mode
         self.status = status if status is not None else _PROVIDER.get()
         self.stream = sys.stderr if stream is None else stream
         self.every = EVERY if every is None else float(every)
         self.clock = clock or time.perf_counter
-        self.n = 0.0
+        self.n = float(initial)
         self.items: dict = {}
+        self.line_fn = line
         self.start = self.last = self.clock()
+        if line is not None:
+            self.last = -float("inf")
         self.lines = 0
         self.bar = None
         if mode == "bar":
@@ -89,7 +98,7 @@ class Progress:
             fmt = ("{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]{postfix}"
                    if unit == "t" else None)
             self.bar = tqdm(total=total, unit=unit, delay=1.0, leave=False, desc=desc,
-                            bar_format=fmt, file=self.stream)
+                            bar_format=fmt, file=self.stream, initial=initial)
 
     def update(self, n: float = 1, **items) -> None:
         """Advance by ``n`` units; ``items`` (loss=..., events=...) join the status."""
@@ -107,6 +116,11 @@ class Progress:
             self._line(now)
 
     def _line(self, now, final: bool = False) -> None:
+        if self.line_fn is not None:
+            print(self.line_fn(), file=self.stream, flush=True)
+            self.lines += 1
+            _LAST_LINE[0] = time.perf_counter()
+            return
         items = dict(self.status() if self.status is not None else {})
         items.update(self.items)
         where = (f"t = {self.n:.4g} of {self.total:.4g}" if self.unit == "t"
@@ -163,10 +177,13 @@ def heartbeat(progress, desc: str, status=None, every: float | None = None, stre
         thread.join()
 
 
-def progress_bar(progress, total, desc, *, unit: str = "t", status=None) -> Progress | None:
+def progress_bar(progress, total, desc, *, unit: str = "t", status=None,
+                 **options) -> Progress | None:
     """The display for ``progress`` (None: a bar on a terminal, lines otherwise; True:
-    shown either way; False: none), or None when nothing is to be shown."""
+    shown either way; False: none), or None when nothing is to be shown.  ``options``
+    (``initial``, ``line``, ``every``, ``stream``) go to :class:`Progress`."""
     if progress is False or not total:
         return None
     tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
-    return Progress(total, desc, unit=unit, mode="bar" if tty else "lines", status=status)
+    return Progress(total, desc, unit=unit, mode="bar" if tty else "lines", status=status,
+                    **options)

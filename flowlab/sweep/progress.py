@@ -1,9 +1,11 @@
-"""Progress of a sweep over its points: a tqdm bar on a terminal, plain lines elsewhere."""
+"""Progress of a sweep over its points, shown by flowlab's one progress helper
+(:mod:`flowlab._progress`): a bar on a terminal, plain lines elsewhere."""
 
 from __future__ import annotations
 
-import sys
 import time
+
+from .._progress import progress_bar
 
 __all__ = ["Progress", "format_seconds"]
 
@@ -25,34 +27,27 @@ class Progress:
         Points of the grid.
     already : int
         Points finished before this run (resumed).
-    mode : {"bar", "lines", None}
-        ``"bar"``: a tqdm bar (stderr is a terminal); ``"lines"``: a plain line on
-        stderr at most every ``every`` seconds and at the end (logs, CI, pipes);
-        None: nothing.
-    every : float
-        Seconds between plain lines.
+    progress : bool or None
+        None: a bar on a terminal, a plain line on stderr at most every ``every``
+        seconds and at the end otherwise (logs, CI, pipes); True: shown either way;
+        False: nothing.
+    every : float, optional
+        Seconds between plain lines (default: the helper's).
     """
 
-    def __init__(self, total: int, already: int, mode: str | None, every: float = 10.0,
-                 stream=None):
-        self.total, self.already, self.mode, self.every = total, already, mode, every
-        self.stream = stream if stream is not None else sys.stderr
+    def __init__(self, total: int, already: int, progress: bool | None = None,
+                 every: float | None = None, stream=None):
+        self.total, self.already = total, already
         self.done = already
         self.failed = 0
         self.start = time.perf_counter()
-        self.last = -float("inf")
-        self.bar = None
-        if mode == "bar":
-            from tqdm.auto import tqdm
-            self.bar = tqdm(total=total, initial=already, unit="point", desc="sweep",
-                            file=self.stream, dynamic_ncols=True)
+        self.display = progress_bar(progress, total, "sweep", unit="point", initial=already,
+                                    line=self.line, every=every, stream=stream)
 
     @classmethod
     def auto(cls, total: int, already: int, progress: bool | None) -> "Progress":
         """A bar on a terminal, plain lines otherwise; nothing with ``progress=False``."""
-        if progress is False:
-            return cls(total, already, None)
-        return cls(total, already, "bar" if sys.stderr.isatty() else "lines")
+        return cls(total, already, progress)
 
     def eta(self) -> float:
         """Seconds left at this run's rate (inf before the first point)."""
@@ -71,16 +66,10 @@ class Progress:
         """One more point done (or recorded as failed)."""
         self.done += 1
         self.failed += bool(failed)
-        if self.bar is not None:
-            self.bar.update(1)
-            if failed:
-                self.bar.set_postfix(failed=self.failed)
-        elif self.mode == "lines":
-            now = time.perf_counter()
-            if now - self.last >= self.every or self.done == self.total:
-                self.last = now
-                print(self.line(), file=self.stream, flush=True)
+        if self.display is not None:
+            self.display.update(1, **({"failed": self.failed} if self.failed else {}))
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        """Close the bar, or print the last plain line."""
+        if self.display is not None:
+            self.display.close()
