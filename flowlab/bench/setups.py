@@ -216,6 +216,8 @@ def _exact_nd_applies(inst):
     if inst.kind != "native" or not isinstance(inst.net, TwoLayer) or \
             inst.net.activation != "relu":
         return "the general exact engine integrates TwoLayer relu networks only"
+    if inst.net.input_dim > 1:
+        return "for d > 1 fl.flow's 'exact' already is the general engine (the same runs)"
     return None
 
 

@@ -34,8 +34,8 @@ from .setups import SETUPS, Outcome, get_setup
 __all__ = ["run_bench", "run_setup"]
 
 _STOPPED = ("timeout", "max_steps")
-#: seconds the warm-up run (compilation or loading of compiled code) may take
-_WARMUP_LIMIT = 900.0
+#: seconds the warm-up run (compilation or loading of compiled code) may take by default
+WARMUP_LIMIT = 300.0
 
 
 def _ladder(setup, inst):
@@ -109,7 +109,7 @@ def _skip_row(setup, inst, value, status, message):
 def run_bench(problem, *, quick: bool = False, out=None, setups=None, cache_dir=None,
               use_cache: bool = True, time_limit: float | None = None,
               repeat_budget: float | None = None, max_repeats: int | None = None,
-              plots: bool = True, log=None) -> dict:
+              warmup_limit: float = WARMUP_LIMIT, plots: bool = True, log=None) -> dict:
     """Run the work-precision suite on one problem and write its results.
 
     Parameters
@@ -134,6 +134,9 @@ def run_bench(problem, *, quick: bool = False, out=None, setups=None, cache_dir=
         Seconds spent repeating a run for its best time (default 0.5 quick, 5 full).
     max_repeats : int, optional
         Most runs per row for timing (default 3 quick, 5 full).
+    warmup_limit : float
+        Seconds the warm-up run of a setup may take (the first compilation of
+        flowlab's kernels can take a minute or more).
     plots : bool
         Write the PNG diagrams.
     log : callable, optional
@@ -166,7 +169,7 @@ def run_bench(problem, *, quick: bool = False, out=None, setups=None, cache_dir=
         ladder = _ladder(setup, inst)
         warm = dataclasses.replace(inst, t_end=float(times[0]))
         # compilation can take minutes the first time: the warm-up gets its own limit
-        wout, wsec = run_setup(setup, warm, ladder[0], times[:1], Limits(_WARMUP_LIMIT))
+        wout, wsec = run_setup(setup, warm, ladder[0], times[:1], Limits(warmup_limit))
         info[name] = {"family": setup.family, "sweep": setup.sweep, "note": setup.note,
                       "compile_seconds": wsec, "warmup_status": wout.status}
         stopped = None
