@@ -10,6 +10,9 @@ custom JVP, never finite differences.
 
 from __future__ import annotations
 
+import logging
+import time
+
 import numpy as np
 
 from .problems import Instance
@@ -51,65 +54,111 @@ def _torchdiffeq_run(method):
             count[0] += 1
             return torch.from_numpy(np.asarray(rhs(y.detach().numpy()), dtype=np.float64))
         tt = torch.from_numpy(np.concatenate([[0.0], times]))
-        with torch.no_grad():
-            Y = torchdiffeq.odeint(f, torch.from_numpy(u0), tt, rtol=rtol,
-                                   atol=rtol * inst.atol_ratio, method=method,
-                                   options={"max_num_steps": int(limits.max_steps)})
+        # no torch.no_grad() here: a module's field needs autograd; the states carry no
+        # graph, as the field returns plain tensors
+        Y = torchdiffeq.odeint(f, torch.from_numpy(u0), tt, rtol=rtol,
+                               atol=rtol * inst.atol_ratio, method=method,
+                               options={"max_num_steps": int(limits.max_steps)})
         return Outcome("finished", f"torchdiffeq {method} reached t_end",
                        to_theta(Y[1:].numpy()), count[0], 0, 0)
     return run
 
 
-def _diffrax_run(solver_name):
-    def run(inst, rtol, times, limits):
-        import diffrax
-        import jax
-        import jax.numpy as jnp
-        jax.config.update("jax_enable_x64", True)
+_DIFFRAX = {}
 
-        from .setups import Outcome
-        rhs, jac, u0, to_theta = numpy_field(inst)
-        p = u0.size
-        counts = [0, 0]
 
-        def _rhs(u):
-            counts[0] += 1
-            return np.asarray(rhs(np.asarray(u, dtype=np.float64)), dtype=np.float64)
+def _diffrax_compiled(solver_name, inst: Instance, times):
+    """The compiled diffrax solve of ``inst`` to ``times`` (cached: compiled once)."""
+    key = (solver_name, inst.fingerprint(), inst.t_end, np.asarray(times).tobytes())
+    if key in _DIFFRAX:
+        return _DIFFRAX[key]
+    import diffrax
+    import jax
+    import jax.numpy as jnp
+    jax.config.update("jax_enable_x64", True)
+    rhs, jac, u0, to_theta = numpy_field(inst)
+    p = u0.size
+    counts = [0, 0, np.inf]          # rhs and Jacobian calls, deadline (perf_counter)
 
-        def _jac(u):
-            counts[1] += 1
-            return np.asarray(jac(np.asarray(u, dtype=np.float64)), dtype=np.float64)
+    def _check():
+        if time.perf_counter() > counts[2]:
+            raise TimeoutError("the time limit passed")
 
-        vec = jax.ShapeDtypeStruct((p,), jnp.float64)
-        mat = jax.ShapeDtypeStruct((p, p), jnp.float64)
+    def _rhs(u):
+        _check()
+        counts[0] += 1
+        return np.asarray(rhs(np.asarray(u, dtype=np.float64)), dtype=np.float64)
 
-        @jax.custom_jvp
-        def field(y):
-            return jax.pure_callback(_rhs, vec, y, vmap_method="sequential")
+    def _jac(u):
+        _check()
+        counts[1] += 1
+        return np.asarray(jac(np.asarray(u, dtype=np.float64)), dtype=np.float64)
 
-        @field.defjvp
-        def field_jvp(primals, tangents):
-            (y,), (dy,) = primals, tangents
-            J = jax.pure_callback(_jac, mat, y, vmap_method="sequential")
-            return field(y), J @ dy
+    vec = jax.ShapeDtypeStruct((p,), jnp.float64)
+    mat = jax.ShapeDtypeStruct((p, p), jnp.float64)
 
-        term = diffrax.ODETerm(lambda t, y, args: field(y))
-        solver = getattr(diffrax, solver_name)()
+    @jax.custom_jvp
+    def field(y):
+        return jax.pure_callback(_rhs, vec, y, vmap_method="sequential")
+
+    @field.defjvp
+    def field_jvp(primals, tangents):
+        (y,), (dy,) = primals, tangents
+        J = jax.pure_callback(_jac, mat, y, vmap_method="sequential")
+        return field(y), J @ dy
+
+    term = diffrax.ODETerm(lambda t, y, args: field(y))
+    solver = getattr(diffrax, solver_name)()
+    ts = jnp.asarray(times)
+
+    def solve(rtol, atol):
         sol = diffrax.diffeqsolve(
             term, solver, t0=0.0, t1=float(inst.t_end), dt0=None, y0=jnp.asarray(u0),
-            saveat=diffrax.SaveAt(ts=jnp.asarray(times)),
-            stepsize_controller=diffrax.PIDController(rtol=rtol, atol=rtol * inst.atol_ratio),
-            max_steps=int(min(limits.max_steps, 10 ** 6)), throw=False)
-        ok = sol.result == diffrax.RESULTS.successful
-        Y = np.asarray(sol.ys)
+            saveat=diffrax.SaveAt(ts=ts),
+            stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+            max_steps=10 ** 6, throw=False)
+        return sol.ys, sol.result._value, sol.stats["num_accepted_steps"]
+    args = (jnp.float64(1e-4), jnp.float64(1e-6))
+    compiled = jax.jit(solve).lower(*args).compile()
+    ok = diffrax.RESULTS.successful._value
+    _DIFFRAX[key] = (compiled, counts, to_theta, ok)
+    return _DIFFRAX[key]
+
+
+def _diffrax_prepare(solver_name):
+    def prepare(inst, times):
+        _diffrax_compiled(solver_name, inst, times)
+    return prepare
+
+
+def _diffrax_run(solver_name):
+    def run(inst, rtol, times, limits):
+        import jax.numpy as jnp
+
+        from .setups import Outcome
+        compiled, counts, to_theta, ok_code = _diffrax_compiled(solver_name, inst, times)
+        # XLA cannot be interrupted from Python: the callbacks stop it at the deadline
+        counts[:] = [0, 0, time.perf_counter() + limits.seconds]
+        quiet = logging.getLogger("jax")          # a stopped callback is not news
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            ys, code, steps = compiled(jnp.float64(rtol), jnp.float64(rtol * inst.atol_ratio))
+        except Exception:
+            if time.perf_counter() < counts[2]:
+                raise
+            return Outcome("timeout", f"stopped by the time limit of {limits.seconds:g} s",
+                           np.zeros((0, inst.size)), counts[0], counts[1], 0)
+        finally:
+            counts[2] = np.inf
+            quiet.setLevel(level)
+        ok = int(code) == int(ok_code)
+        Y = np.asarray(ys)
         good = np.all(np.isfinite(Y), axis=1)
-        k = Y.shape[0] if ok else int(np.argmin(good)) if not np.all(good) else Y.shape[0]
-        steps = int(sol.stats.get("num_accepted_steps", sol.stats.get("num_steps", 0)))
+        k = Y.shape[0] if ok else (int(np.argmin(good)) if not np.all(good) else Y.shape[0])
         status = "finished" if ok else "failed"
-        msg = "diffrax reached t_end" if ok else f"diffrax stopped: {sol.result}"
-        if not ok and "max_steps" in str(sol.result).lower():
-            status = "max_steps"
-        return Outcome(status, msg, to_theta(Y[:k]), counts[0], counts[1], steps)
+        msg = "diffrax reached t_end" if ok else f"diffrax stopped (result code {int(code)})"
+        return Outcome(status, msg, to_theta(Y[:k]), counts[0], counts[1], int(steps))
     return run
 
 
@@ -127,4 +176,5 @@ def peer_setups():
                                     "JVP")):
         yield Setup(f"diffrax-{name}", "peer", "tol", _diffrax_run(name), _peer_applies,
                     requires=("jax", "diffrax"), note=f"diffrax's {name}: {what}; JAX float64, "
-                                                      "CPU")
+                                                      "CPU", prepare=_diffrax_prepare(name),
+                    interruptible=False)

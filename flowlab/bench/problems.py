@@ -158,12 +158,14 @@ class Instance:
 
     # -- cache key -----------------------------------------------------------------------
     def fingerprint(self) -> str:
-        """A hash of everything that defines the flow and the measurement times."""
+        """A hash of everything that defines the flow and the measurement times (these
+        follow from t_end, t_first and the learning rates)."""
         h = hashlib.sha256()
         parts = [self.name, self.quick, self.t_end, self.loss, self.trainable, self.kind,
-                 REFERENCE_RTOL, self.atol_ratio, self.reference, __version__]
+                 REFERENCE_RTOL, self.atol_ratio, self.reference, self.lrs, self.t_first,
+                 N_TIMES, __version__]
         h.update(repr(parts).encode())
-        arrays = [self.theta0, self.times()]
+        arrays = [self.theta0]
         if self.kind == "native":
             arrays += [np.asarray(self.x, dtype=float), np.asarray(self.y, dtype=float)]
             h.update(repr((type(self.net).__name__, getattr(self.net, "activation", None),
@@ -313,7 +315,7 @@ def _condense(quick: bool) -> Instance:
             16000.0, "width 100, N(0, 0.005^2) as condense-1d: initial stage ends at t = 13514"
     return Instance(
         name="condense-x2tanh", quick=quick, t_end=T, loss="mean", net=net, x=x, y=y,
-        tols=QUICK_TOLS if quick else FULL_TOLS, lrs=_ladder(0.25, 4), t_first=T * 1e-3,
+        tols=QUICK_TOLS if quick else FULL_TOLS, lrs=_ladder(0.0625, 6), t_first=T * 1e-3,
         reference=("Radau", "DOP853"), time_limit=5.0 if quick else 120.0,
         description={"model": "TwoLayer x2tanh, every parameter N(0, std^2), seed 0",
                      "data": "40 points of sin(3x) + sin(6x)/2 on [-1, 1.5]", "size": desc})

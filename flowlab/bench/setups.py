@@ -84,6 +84,21 @@ class Setup:
         Importable packages it needs (a missing one skips it with a note).
     note : str
         What the setup is, in words.
+    skip_after_stop : bool
+        True when a tighter rung surely costs more than a looser one: after a
+        run stopped by the time or step limit the tighter rungs are recorded as
+        "skipped" instead of being run.  False for the exact engines, whose
+        cost is not monotone in the tolerance (a loose tolerance can make them
+        stall where a tight one does not).
+    prepare : callable, optional
+        ``prepare(instance, times)``, called once before the ladder and not
+        timed (e.g. JAX's compilation for the measurement times); its seconds
+        are added to ``compile_seconds``.
+    interruptible : bool
+        True when the suite may stop a run by interrupting Python (see
+        :mod:`flowlab.bench._limits`); False for runs inside foreign runtimes
+        (XLA), which enforce ``limits.seconds`` themselves and return status
+        "timeout".
     """
 
     name: str
@@ -93,6 +108,9 @@ class Setup:
     applies: Callable
     requires: tuple = ()
     note: str = ""
+    skip_after_stop: bool = True
+    prepare: Callable | None = None
+    interruptible: bool = True
 
     def unavailable(self, inst: Instance) -> str | None:
         """Why this setup is skipped on ``inst`` (None when it runs)."""
@@ -209,7 +227,7 @@ def flow_setup(method: str, note: str = "") -> Setup:
                             ("Radau", "BDF", "LSODA") else ""),
                 "exact": "fl.flow(method='exact'): event-driven Filippov flow (ReLU only)",
                 "flowlab-compiled": f"fl.flow(method={method!r}), compiled step loop"}[fam]
-    return Setup(method, fam, "tol", run, applies, note=note)
+    return Setup(method, fam, "tol", run, applies, note=note, skip_after_stop=fam != "exact")
 
 
 def _exact_nd_applies(inst):
@@ -317,7 +335,8 @@ def _build_table():
         add_setup(flow_setup(method))
     add_setup(Setup("exact-nd", "exact", "tol", _exact_nd_run, _exact_nd_applies,
                     note="the general exact engine (any d), forced also where fl.flow takes "
-                         "the univariate one: a second, independent exact method"))
+                         "the univariate one: a second, independent exact method",
+                    skip_after_stop=False))
     add_setup(Setup("RKC", "bridge", "tol", _rkc_run, _rkc_applies, requires=("torch",),
                     note="the PyTorch bridge's stabilised explicit Runge-Kutta-Chebyshev "
                          "method (Sommeijer, Shampine & Verwer 1997)"))

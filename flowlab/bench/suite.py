@@ -7,7 +7,8 @@ ladder is run under the problem's time limit, timed as the minimum over
 repeats within a time budget, and measured against the reference
 (:mod:`flowlab.bench.measures`).  A run that hits the time limit is
 recorded with status "timeout", and the tighter rungs of that setup are
-recorded as "skipped" (they would take longer still); a run that raises is
+recorded as "skipped" (they would take longer still; not for the exact
+engines, see ``Setup.skip_after_stop``); a run that raises is
 recorded with status "error" and its message: failures are rows, never
 exceptions.
 """
@@ -49,7 +50,8 @@ def run_setup(setup, inst: Instance, value: float, times, limits: Limits) -> tup
             warnings.simplefilter("ignore", RuntimeWarning)
             return setup.run(inst, value, times, limits)
     try:
-        out, fired, seconds = call_with_limit(call, limits.seconds)
+        out, fired, seconds = call_with_limit(
+            call, limits.seconds if setup.interruptible else float("inf"))
     except Exception as exc:            # a failed setup is a row, not an exception
         msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return Outcome("error", msg, np.zeros((0, inst.size))), float("nan")
@@ -63,6 +65,19 @@ def run_setup(setup, inst: Instance, value: float, times, limits: Limits) -> tup
     elif out.status == "interrupted" and fired:
         out.status = "timeout"
     return out, seconds
+
+
+def _prepare(setup, inst, times, limit):
+    """Run ``setup.prepare`` (untimed compilation): ``(Outcome or None, seconds)``."""
+    clock = time.perf_counter()
+    try:
+        _, fired, sec = call_with_limit(lambda: setup.prepare(inst, times), limit)
+    except Exception as exc:
+        msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return Outcome("error", f"prepare: {msg}", np.zeros((0, inst.size))), \
+            time.perf_counter() - clock
+    return (Outcome("timeout", "prepare hit the warm-up limit", np.zeros((0, inst.size)))
+            if fired else None), sec
 
 
 def _row(setup, inst, value, out, seconds, repeats, ref: Reference, times, exact_theta):
@@ -170,6 +185,11 @@ def run_bench(problem, *, quick: bool = False, out=None, setups=None, cache_dir=
         warm = dataclasses.replace(inst, t_end=float(times[0]))
         # compilation can take minutes the first time: the warm-up gets its own limit
         wout, wsec = run_setup(setup, warm, ladder[0], times[:1], Limits(warmup_limit))
+        if setup.prepare is not None and wout.status != "error":
+            pout, psec = _prepare(setup, inst, times, warmup_limit)
+            wsec += psec
+            if pout is not None:
+                wout = pout
         info[name] = {"family": setup.family, "sweep": setup.sweep, "note": setup.note,
                       "compile_seconds": wsec, "warmup_status": wout.status}
         stopped = None
@@ -187,7 +207,7 @@ def run_bench(problem, *, quick: bool = False, out=None, setups=None, cache_dir=
             rows.append(row)
             log(f"{name:20s} {setup.sweep}={value:<8.2g} {row['status']:9s} "
                 f"error={row['error']:.3g} seconds={row['seconds']:.3g} nfev={row['nfev']}")
-            if out_.status in _STOPPED:
+            if out_.status in _STOPPED and setup.skip_after_stop:
                 stopped = (f"not run: the looser {setup.sweep} {value:g} already stopped "
                            f"({out_.status})")
     result = {"problem": inst.name, "title": get_problem(inst.name).title
