@@ -46,6 +46,11 @@ def work_precision_figures(result: dict, out: Path, error_key: str = "error") ->
             y = np.array([r[error_key] for r in fin], dtype=float)
             ax.loglog(x, y, ls=ls, marker=mk, ms=4, color=cmap(i % 20), label=name)
             drawn += 1
+        none = [n for n in names if not any(r["setup"] == n and r["status"] == "finished"
+                                            for r in result["rows"])]
+        if none:
+            ax.text(0.0, -0.16, "no finished run: " + ", ".join(none), fontsize=7,
+                    transform=ax.transAxes, va="top")
         ax.axhline(1e-8, color="k", lw=0.6, ls=":")
         ax.set_xlabel(_XLABEL[work])
         ax.set_ylabel(_ylabel(error_key))

@@ -116,7 +116,8 @@ def _skip_row(setup, inst, value, status, message):
             "tol": value if setup.sweep == "tol" else None,
             "atol": value * inst.atol_ratio if setup.sweep == "tol" else None,
             "lr": value if setup.sweep == "lr" else None, "status": status,
-            "message": message, "seconds": float("nan"), "nfev": 0, "njev": 0, "nsteps": 0,
+            "message": message, "seconds": float("nan"), "repeats": 0, "nfev": 0, "njev": 0,
+            "nsteps": 0, "t_reached": float("nan"),
             "error": float("nan"), "error_dense_l2": float("nan"),
             "error_dense_max": float("nan"), "loss_error": float("nan")}
 
