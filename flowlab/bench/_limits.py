@@ -5,13 +5,16 @@ after ``seconds`` by raising ``KeyboardInterrupt`` in the main thread.
 flowlab's integrators and trainers catch that interrupt and return what they
 computed so far (status "interrupted"), which the suite then records as
 "timeout"; a run stopped elsewhere raises the interrupt, which the suite
-catches.  A real Ctrl-C (when the timer has not fired) still stops the suite.
+catches.  A real Ctrl-C (when the timer has not fired) still stops the suite.  In a
+process that ignores SIGINT (one started in the background by a shell)
+Python's handler is installed for the duration of each run.
 Outside the main thread no timer is set and only ``max_steps`` bounds a run.
 """
 
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -43,7 +46,16 @@ class TimeLimit:
                 _thread.interrupt_main()
 
     def __enter__(self):
+        self._previous = None
         if self.enabled and self.seconds < float("inf"):
+            # a process started in the background ignores SIGINT, and interrupt_main then
+            # does nothing: Python's own handler is put in place for the duration
+            current = signal.getsignal(signal.SIGINT)
+            if current in (signal.SIG_IGN, signal.SIG_DFL):
+                self._previous = current
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            elif current is None:           # set outside Python: leave Python's in place
+                signal.signal(signal.SIGINT, signal.default_int_handler)
             self._active = True
             self._timer = threading.Timer(self.seconds, self._fire)
             self._timer.daemon = True
@@ -55,6 +67,8 @@ class TimeLimit:
             self._active = False
         if self._timer is not None:
             self._timer.cancel()
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
         return False
 
 

@@ -69,3 +69,23 @@ def test_every_flow_method_is_a_setup():
     import flowlab as fl
     assert set(fl.METHODS) <= set(flb.SETUPS)
     assert {"gd", "adam", "RKC", "exact-nd", "torchdiffeq-dopri5"} <= set(flb.SETUPS)
+
+
+def test_time_limit_works_where_sigint_is_ignored():
+    """A process started in the background ignores SIGINT; the limit must still stop a run."""
+    import signal
+    import subprocess
+    import sys
+    code = ("import time\n"
+            "from flowlab.bench._limits import call_with_limit\n"
+            "def busy():\n"
+            "    t = time.perf_counter()\n"
+            "    while time.perf_counter() - t < 60:\n"
+            "        sum(range(100))\n"
+            "    return 'done'\n"
+            "res, fired, sec = call_with_limit(busy, 0.3)\n"
+            "print(res, fired)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=50, preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                      signal.SIG_IGN))
+    assert out.stdout.split() == ["None", "True"], out.stderr
