@@ -25,7 +25,7 @@ import numpy as np
 from .. import init
 from .._version import __version__
 from ..activations import get_activation
-from ..models import Network, ReLU1D, TwoLayer
+from ..models import Network, TwoLayer
 
 __all__ = ["Instance", "BenchProblem", "register_problem", "problems", "get_problem",
            "problem_names", "closed_form_linear"]
@@ -290,8 +290,8 @@ def _teacher(quick: bool) -> Instance:
     X = rng.standard_normal((m, d))
     teacher = TwoLayer(rng.standard_normal((3, d + 1)) / np.sqrt(d), np.array([1.0, -0.8, 0.6]),
                        "relu")
-    net = TwoLayer(rng.standard_normal((6, d + 1)) / np.sqrt(d), rng.standard_normal(6) / np.sqrt(6),
-                   "relu")
+    net = TwoLayer(rng.standard_normal((6, d + 1)) / np.sqrt(d),
+                   rng.standard_normal(6) / np.sqrt(6), "relu")
     T = 2.0 if quick else 20.0
     return Instance(
         name="relu-teacher-10d", quick=quick, t_end=T, loss="mean", net=net, x=X, y=teacher(X),
@@ -405,6 +405,3 @@ def _deep_mlp(quick: bool) -> Instance:
                               "initialisation (seed 0), float64",
                      "data": "40 points of sin(3x) + sin(6x)/2 on [-1, 1.5]"})
 
-
-def is_relu_net(net) -> bool:
-    return isinstance(net, ReLU1D) or (isinstance(net, TwoLayer) and net.activation == "relu")

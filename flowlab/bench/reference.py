@@ -17,7 +17,6 @@ the fingerprint differs.
 from __future__ import annotations
 
 import os
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -25,8 +25,7 @@ import numpy as np
 
 from ..flow import METHODS as FLOW_METHODS
 from ..models import TwoLayer
-from ._limits import Limits
-from .problems import Instance, is_relu_net
+from .problems import Instance
 
 __all__ = ["Setup", "Outcome", "SETUPS", "add_setup", "setup_names", "get_setup",
            "CLASSICAL_FAMILIES"]
