@@ -83,3 +83,22 @@ def test_closed_form_and_reference_errors_agree_and_gd_is_first_order(tmp_path):
     gd = res["orders"]["gd"]
     assert 0.95 <= gd["order_lr"] <= 1.05
     assert len(checks) >= 4
+
+
+@pytest.mark.parametrize("name", ["plateau-sine", "linear-features", "relu-teacher-10d"])
+def test_measurement_times_lie_on_every_learning_rate_grid(name):
+    """GD at each rung has an iterate exactly at every measurement time."""
+    for quick in (True, False):
+        inst = flb.get_problem(name).instance(quick=quick)
+        t = inst.times()
+        assert t.size == 100 and np.all(np.diff(t) > 0) and t[-1] == inst.t_end
+        for lr in inst.lrs:
+            k = t / lr                      # integers, to the rounding of t = k0 lrs[0]
+            assert np.all(np.abs(k - np.round(k)) <= 1e-12 * k) and np.all(np.round(k) >= 1)
+
+
+def test_instance_rejects_a_span_off_the_grid():
+    inst = flb.get_problem("tanh-sine").instance(quick=True)
+    import dataclasses
+    with pytest.raises(ValueError, match="multiple of the largest learning rate"):
+        dataclasses.replace(inst, t_end=inst.t_end + inst.lrs[0] / 3)
