@@ -26,6 +26,7 @@ from .measures import (best_time, error_measures, errors_fall, loglog_slope, los
 from .problems import (BenchProblem, Instance, closed_form_linear, get_problem, problem_names,
                        problems, register_problem)
 from .reference import Reference, default_cache_dir, get_reference
+from .report import load_result, markdown_table
 from .setups import SETUPS, Outcome, Setup, add_setup, get_setup, setup_names
 from .suite import run_bench, run_setup
 
@@ -33,4 +34,5 @@ __all__ = ["run_bench", "run_setup", "problems", "problem_names", "get_problem",
            "register_problem", "BenchProblem", "Instance", "closed_form_linear", "SETUPS",
            "Setup", "Outcome", "add_setup", "get_setup", "setup_names", "Reference",
            "get_reference", "default_cache_dir", "relative_errors", "error_measures",
-           "loss_error", "loglog_slope", "errors_fall", "best_time"]
+           "loss_error", "loglog_slope", "errors_fall", "best_time", "markdown_table",
+           "load_result"]

@@ -211,8 +211,7 @@ def run_bench(problem, *, quick: bool = False, out=None, setups=None, cache_dir=
             if out_.status in _STOPPED and setup.skip_after_stop:
                 stopped = (f"not run: the looser {setup.sweep} {value:g} already stopped "
                            f"({out_.status})")
-    result = {"problem": inst.name, "title": get_problem(inst.name).title
-              if not isinstance(problem, Instance) else inst.name, "quick": inst.quick,
+    result = {"problem": inst.name, "title": _title(inst.name), "quick": inst.quick,
               "flowlab": __version__, "t_end": inst.t_end, "loss": inst.loss,
               "parameters": inst.size, "description": inst.description,
               "time_limit_s": limit, "repeat_budget_s": budget, "max_repeats": reps,
@@ -239,6 +238,13 @@ def run_bench(problem, *, quick: bool = False, out=None, setups=None, cache_dir=
         result["figures"] = work_precision_figures(result, out_dir)
     _io.write_json(out_dir / "work_precision.json", _plain(result))
     return result
+
+
+def _title(name: str) -> str:
+    try:
+        return get_problem(name).title
+    except ValueError:                     # an Instance built by hand
+        return name
 
 
 def _check_setups(setups) -> list[str]:

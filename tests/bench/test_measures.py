@@ -102,3 +102,15 @@ def test_instance_rejects_a_span_off_the_grid():
     import dataclasses
     with pytest.raises(ValueError, match="multiple of the largest learning rate"):
         dataclasses.replace(inst, t_end=inst.t_end + inst.lrs[0] / 3)
+
+
+def test_markdown_table_of_a_result():
+    rows = [{"setup": "A", "sweep": "tol", "tol": 1e-4, "status": "finished", "error": 2e-5,
+             "seconds": 0.5, "nfev": 10},
+            {"setup": "A", "sweep": "tol", "tol": 1e-8, "status": "finished", "error": 3e-10,
+             "seconds": 2.0, "nfev": 40},
+            {"setup": "B", "sweep": "tol", "tol": 1e-4, "status": "timeout", "error": None,
+             "seconds": 1.5, "nfev": 0}]
+    lines = flb.markdown_table({"rows": rows}).splitlines()
+    assert lines[2].split(" | ")[1:8] == ["3e-10", "tol 1e-08", "2", "40", "2", "2", "2/2"]
+    assert "timeout at 1e-04" in lines[3] and "0/1" in lines[3]
