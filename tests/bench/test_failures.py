@@ -73,10 +73,12 @@ def test_every_flow_method_is_a_setup():
 
 def test_time_limit_works_where_sigint_is_ignored():
     """A process started in the background ignores SIGINT; the limit must still stop a run."""
-    import signal
     import subprocess
     import sys
-    code = ("import time\n"
+    # the child ignores SIGINT as a shell's background job does (set in the child itself:
+    # a preexec_fn would fork a process that may hold JAX's threads)
+    code = ("import signal, time\n"
+            "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
             "from flowlab.bench._limits import call_with_limit\n"
             "def busy():\n"
             "    t = time.perf_counter()\n"
@@ -86,6 +88,5 @@ def test_time_limit_works_where_sigint_is_ignored():
             "res, fired, sec = call_with_limit(busy, 0.3)\n"
             "print(res, fired)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=50, preexec_fn=lambda: signal.signal(signal.SIGINT,
-                                                                      signal.SIG_IGN))
+                         timeout=50)
     assert out.stdout.split() == ["None", "True"], out.stderr
