@@ -137,7 +137,8 @@ def run_bench(problem, *, quick: bool = False, out=None, setups=None, cache_dir=
         ``Instance``.
     out : path, optional
         Folder for ``work_precision.json`` and the PNG diagrams (default
-        ``results/bench/<problem>``).
+        ``results/bench/<problem>``).  The JSON is rewritten after every setup
+        (``"complete": false`` until the end), so a run cut short keeps its rows.
     setups : sequence of str, optional
         Setup names to run (default: all of :data:`flowlab.bench.SETUPS`).
     cache_dir : path, optional
@@ -175,6 +176,8 @@ def run_bench(problem, *, quick: bool = False, out=None, setups=None, cache_dir=
     ref = get_reference(inst, cache_dir, use_cache=use_cache, log=log)
     exact_theta = inst.exact(times) if inst.exact is not None else None
     rows, skipped, info = [], [], {}
+    out_dir = Path(out) if out is not None else Path("results") / "bench" / inst.name
+    out_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
         setup = get_setup(name)
         why = setup.unavailable(inst)
@@ -211,7 +214,12 @@ def run_bench(problem, *, quick: bool = False, out=None, setups=None, cache_dir=
             if out_.status in _STOPPED and setup.skip_after_stop:
                 stopped = (f"not run: the looser {setup.sweep} {value:g} already stopped "
                            f"({out_.status})")
+        # nothing measured is lost if a long run is cut short: the rows so far, on disk
+        _io.write_json(out_dir / "work_precision.json", _plain(
+            {"problem": inst.name, "quick": inst.quick, "complete": False,
+             "reference": ref.summary(), "setups": info, "skipped": skipped, "rows": rows}))
     result = {"problem": inst.name, "title": _title(inst.name), "quick": inst.quick,
+              "complete": True,
               "flowlab": __version__, "t_end": inst.t_end, "loss": inst.loss,
               "parameters": inst.size, "description": inst.description,
               "time_limit_s": limit, "repeat_budget_s": budget, "max_repeats": reps,
@@ -231,8 +239,6 @@ def run_bench(problem, *, quick: bool = False, out=None, setups=None, cache_dir=
     result["orders"] = setup_orders(result)
     result["checks"] = checks_for(result, inst)
     result["wall_time_s"] = time.perf_counter() - clock
-    out_dir = Path(out) if out is not None else Path("results") / "bench" / inst.name
-    out_dir.mkdir(parents=True, exist_ok=True)
     if plots:
         from .plots import work_precision_figures
         result["figures"] = work_precision_figures(result, out_dir)

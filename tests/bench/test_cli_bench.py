@@ -37,7 +37,7 @@ def plateau_quick(tmp_path_factory):
 
 def test_plateau_sine_quick_writes_both_files(plateau_quick):
     out, res = plateau_quick
-    assert res["problem"] == "plateau-sine" and res["quick"] is True
+    assert res["problem"] == "plateau-sine" and res["quick"] is True and res["complete"]
     assert {"method", "tol", "seconds"} <= set(res["reference"])
     assert res["reference"]["method"] == "exact" and res["reference"]["tol"] == 1e-13
     for png in ("work_precision_time.png", "work_precision_nfev.png"):
