@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -214,9 +215,11 @@ def flow_setup(method: str, note: str = "") -> Setup:
                         progress=False)
             return _outcome(sol, times)
         from ..flow import flow
-        sol = flow(inst.net, inst.x, inst.y, inst.t_end, loss=inst.loss, method=method,
-                   rtol=rtol, atol=atol, trainable=inst.trainable, t_eval=times, dense=False,
-                   max_steps=limits.max_steps, progress=False)
+        with warnings.catch_warnings():     # smooth solvers on ReLU flows are the point here
+            warnings.filterwarnings("ignore", "the gradient flow of a ReLU network is not smooth")
+            sol = flow(inst.net, inst.x, inst.y, inst.t_end, loss=inst.loss, method=method,
+                       rtol=rtol, atol=atol, trainable=inst.trainable, t_eval=times,
+                       dense=False, max_steps=limits.max_steps, progress=False)
         return _outcome(sol, times)
 
     fam = _family_of(method)
