@@ -18,6 +18,10 @@ def as_array(value, name: str, *, ndim: int | None = None, allow_empty: bool = F
     """Convert ``value`` to a C-contiguous array of ``dtype`` and check it."""
     if value is None:
         raise TypeError(f"`{name}` is required, got None.")
+    if np.iscomplexobj(value):
+        raise TypeError(f"`{name}` must be an array of real numbers, got complex values "
+                        f"(dtype {np.asarray(value).dtype}); pass the real part, e.g. "
+                        f"np.real({name}), if the imaginary part is zero.")
     try:
         arr = np.array(value, dtype=dtype, copy=True, order="C")
     except (TypeError, ValueError) as exc:

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from .. import io as _io
+from .._interrupt import propagating
 from .._version import __version__
 
 __all__ = ["Report", "register", "run", "names", "describe"]
@@ -140,7 +141,10 @@ def run(name: str, out=None, quick: bool = False, progress: bool = False) -> dic
     """Run the reproduction ``name``, write its figures and ``summary.json`` in ``out``.
 
     Returns the summary.  If the reproduction raises, the summary records the
-    error (and the checks made so far) before the exception propagates.
+    error (and the checks made so far) with ``"all_hold": false`` before the
+    exception propagates; Ctrl-C inside any of its flows stops the whole
+    reproduction (the flow saves what it has, then ``KeyboardInterrupt``
+    propagates) and the summary is marked ``"interrupted": true``.
     """
     _discover()
     if name not in _REGISTRY:
@@ -154,14 +158,21 @@ def run(name: str, out=None, quick: bool = False, progress: bool = False) -> dic
     report = Report(name=name, out=out, quick=bool(quick), progress=progress)
     clock = time.perf_counter()
     try:
-        entry.func(report)
+        with propagating():            # an interrupted flow stops the whole reproduction
+            entry.func(report)
     except BaseException as exc:
         summary = report.summary()
-        summary["error"] = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        # an unfinished reproduction never claims that all its checks hold
+        summary["all_hold"] = False
+        summary["interrupted"] = isinstance(exc, KeyboardInterrupt)
+        summary["error"] = ("interrupted (KeyboardInterrupt) before the reproduction finished"
+                            if isinstance(exc, KeyboardInterrupt) else
+                            "".join(traceback.format_exception_only(type(exc), exc)).strip())
         summary["wall_time_s"] = time.perf_counter() - clock
         _io.write_json(out / "summary.json", summary)
         raise
     summary = report.summary()
+    summary["interrupted"] = False
     summary["title"] = entry.title
     summary["seeds"] = list(entry.seeds)
     summary["wall_time_s"] = time.perf_counter() - clock

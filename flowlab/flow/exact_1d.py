@@ -389,6 +389,7 @@ class Exact1D(EventDriver):
         budget = self._budget()
         gtol = 0.0 if self.gtol is None else float(self.gtol)
         while True:
+            self._checkpoint()
             u = self.theta[model[14]].copy()
             if lin[2].shape[0] != u.size:
                 lin = _rd.new_lin(u.size)

@@ -456,6 +456,7 @@ class ExactND(EventDriver):
         armed = self._armed()
         lin = _rd.new_lin(model[11].size)
         while True:
+            self._checkpoint()
             u = self._state(model)
             if lin[2].shape[0] != u.size:
                 lin = _rd.new_lin(u.size)

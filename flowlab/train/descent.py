@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from .. import _validate as v
+from .._interrupt import reraise_if_propagating
 from .._kernels import optim as _ko
 from .._kernels import relu1d_descent as _kr
 from .._problem import Problem, resolve_trainable
@@ -190,6 +191,18 @@ def _runner(method, hyper, net, x, y, loss, trainable):
     return _Generic(method, hyper, net, x, y, loss, trainable)
 
 
+def check_initial_loss(net, x, y, loss) -> None:
+    """ValueError unless the loss of ``net`` on (x, y) is finite (before any iteration)."""
+    with np.errstate(all="ignore"):
+        L = net.loss(x, y, loss)
+    if not np.isfinite(L):
+        big = float(np.abs(net.params()).max())
+        raise ValueError(f"the loss of `net` on the data is {L} (not finite) before the first "
+                         f"iteration: the network's outputs overflow (largest |parameter| "
+                         f"{big:.3g}, largest |x| {float(np.abs(np.asarray(x, float)).max()):.3g}); "
+                         "rescale the parameters or the data (no learning rate can help).")
+
+
 def _record_points(steps, record_every, record_at):
     if record_at is None:
         record_every = v.check_int(record_every, "record_every", minimum=1)
@@ -208,6 +221,7 @@ def _drive(method, hyper, net, x, y, steps, loss, trainable, record_every, recor
     """Run a compiled loop in chunks (progress bar, Ctrl-C) and wrap the result."""
     run = _runner(method, hyper, net, x, y, loss, trainable)
     steps = v.check_int(steps, "steps", minimum=0)
+    check_initial_loss(net, x, y, run.loss_kind)
     rec = _record_points(steps, record_every, record_at)
     if target_loss is not None:
         target_loss = v.check_real(target_loss, "target_loss")
@@ -241,6 +255,7 @@ def _drive(method, hyper, net, x, y, steps, loss, trainable, record_every, recor
             if bar is not None:
                 bar.update(k)
     except KeyboardInterrupt:
+        reraise_if_propagating()
         stop = f"interrupted after about {done} iterations"
     if bar is not None:
         bar.close()
