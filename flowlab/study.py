@@ -275,6 +275,9 @@ def eval_target(expr: str, x: np.ndarray) -> np.ndarray:
                          f"have d = {d} input column(s): x[:, 0] ... x[:, {d - 1}]"
                          + (" (with d = 1, x is one-dimensional: use x)" if d == 1 else "")
                          + ".") from None
+    except OverflowError:
+        raise StudyError(f"[data] target {expr!r} overflows float64 (a value beyond "
+                         "1.8e308, e.g. a large power).") from None
     except (TypeError, ValueError, ArithmeticError, RecursionError, MemoryError) as exc:
         raise StudyError(f"[data] target {expr!r} cannot be evaluated on x of shape "
                          f"{x.shape}: {type(exc).__name__}: {exc}.") from None
