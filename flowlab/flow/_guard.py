@@ -124,7 +124,10 @@ class Watchdog:
         self.bytes_per_step = 0.0
         self.strikes = 0
 
-    def check(self, t_old: float, t_new: float, u_new, loss: float | None = None) -> None:
+    def check(self, t_old: float, t_new: float, u_new, loss: float | None = None,
+              last: bool = False) -> None:
+        """Raise StopRun for a non-finite state or loss, or a step below 10 ulp of t
+        (not tested for the ``last`` step, which a solver may shorten to land on t_end)."""
         h = t_new - t_old
         if not np.all(np.isfinite(u_new)):
             bad = int(np.flatnonzero(~np.isfinite(np.asarray(u_new)))[0])
@@ -134,7 +137,7 @@ class Watchdog:
         if loss is not None and not math.isfinite(loss):
             raise StopRun(f"the loss became non-finite ({loss}) at t = {t_new:.6g}: the network's "
                           "outputs overflow; rescale the parameters or the data")
-        if not h > 10.0 * abs(np.spacing(t_old)):
+        if not last and not h > 10.0 * abs(np.spacing(t_old)):
             raise StopRun(f"the step size h = {h:.3g} at t = {t_old:.12g} is below 10 units in "
                           "the last place of t: the run makes no progress (a singularity or a "
                           "non-smooth right-hand side); for ReLU networks use method='exact'")
@@ -191,15 +194,14 @@ def monotonicity(t, U, loss, prob, rtol: float, atol: float, steps_between=None)
     ``largest_rise`` (beyond tolerance, relative to it), ``at`` (the two times),
     ``rise``, ``tolerance``, ``rtol``, ``atol``, ``atol_used``.
     """
-    loss = np.asarray(loss, dtype=np.float64)
+    loss = np.asarray(loss, dtype=np.float64)       # U: a sequence of states (rows)
     out = {"holds": True, "rise": 0.0, "tolerance": None, "at": None, "rtol": float(rtol),
            "atol": float(atol), "atol_used": float(atol), "checked": int(max(loss.size - 1, 0))}
     if loss.size < 2:
         return out
-    U = np.asarray(U, dtype=np.float64)
-    scale_u = float(np.abs(U[0]).max()) if U.size else 0.0
-    if scale_u == 0.0 and U.size:
-        scale_u = float(np.abs(U).max())
+    scale_u = float(np.abs(np.asarray(U[0])).max()) if len(U[0]) else 0.0
+    if scale_u == 0.0:
+        scale_u = max(float(np.abs(np.asarray(u)).max(initial=0.0)) for u in U)
     atol_used = atol if atol < scale_u else 0.0
     out["atol_used"] = float(atol_used)
     m = float(getattr(prob, "m", 1) or 1)
@@ -209,9 +211,9 @@ def monotonicity(t, U, loss, prob, rtol: float, atol: float, steps_between=None)
     if steps_between is None:
         steps_between = np.ones(dL.size)
     worst = None
-    P = U.shape[1] if U.ndim == 2 else 1
+    P = len(U[0])
     for k in cand:
-        ua, ub = U[k], U[k + 1]
+        ua, ub = np.asarray(U[k]), np.asarray(U[k + 1])
         with np.errstate(all="ignore"):
             ga, gb = prob.grad(ua), prob.grad(ub)
         s = atol_used + (rtol + _EPS) * np.maximum(np.abs(ua), np.abs(ub))

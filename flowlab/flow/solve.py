@@ -256,10 +256,7 @@ class Recorder:
 
         Raises :class:`flowlab.flow._guard.StopRun` when the watchdog stops the run.
         """
-        if t_new < self.t_end:
-            self.watchdog.check(t_old, t_new, u_new)
-        elif not np.all(np.isfinite(u_new)):
-            self.watchdog.check(t_old, t_new, u_new)
+        self.watchdog.check(t_old, t_new, u_new, last=t_new >= self.t_end)
         if self.dense is not None:
             if interp is not None:
                 self.dense.append_solver_step(interp, self.u_last, u_new)
@@ -352,9 +349,8 @@ class Recorder:
         """
         if self.bar is not None:
             self.bar.close()
-        mono = _guard.monotonicity(np.asarray(self.ts), np.asarray(self.us),
-                                   np.asarray(self.losses), self.prob, self.rtol, self.atol,
-                                   np.diff(np.asarray(self.steps_at, dtype=np.float64)))
+        mono = _guard.monotonicity(self.ts, self.us, self.losses, self.prob, self.rtol,
+                                   self.atol, np.diff(np.asarray(self.steps_at, dtype=np.float64)))
         self.info["monotone"] = mono
         sol = self.finish(status, message)
         if self.journal is not None:
@@ -481,7 +477,7 @@ def resume(sol, t_end: float | None = None, **options) -> Solution:
     return _join(sol, nxt)
 
 
-def _continued_slides_dropped(a: Solution, b: Solution) -> np.ndarray:
+def _continued_events_dropped(a: Solution, b: Solution) -> np.ndarray:
     """``b``'s events without those that repeat ``a``'s at the join.
 
     A restarted exact flow decides the points it finds on their surfaces at its
@@ -531,7 +527,7 @@ def _join(a: Solution, b: Solution) -> Solution:
     if a.stages is not None and b.stages is not None:
         stages = np.rec.array(np.concatenate([np.asarray(a.stages), np.asarray(b.stages)]))
     events = np.rec.array(np.concatenate([np.asarray(a.events),
-                                          _continued_slides_dropped(a, b)]))
+                                          _continued_events_dropped(a, b)]))
     info = dict(b.info)
     info["wall_time"] = a.info.get("wall_time", 0.0) + b.info.get("wall_time", 0.0)
     if "n_events" in info:                        # counts over both pieces
