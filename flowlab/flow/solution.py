@@ -23,8 +23,10 @@ EVENT_DTYPE = np.dtype([("t", "f8"), ("neuron", "i8"), ("point", "i8"), ("kind",
                         ("side", "i1")])
 
 #: Statuses: "finished" (reached t_end), "steady_state" (gradient norm below
-#: ``gtol``), "interrupted" (KeyboardInterrupt, partial result), "failed" (the
-#: solver could not continue; see ``message``), "zeno" (an accumulation of
+#: ``gtol``), "interrupted" (KeyboardInterrupt, partial result; or the last checkpoint
+#: of a run that did not finish), "failed" (the solver or the watchdog stopped the run:
+#: non-finite values, a step size below 10 ulp of t, a run that cannot finish; see
+#: ``message`` and docs/reliability.md), "zeno" (an accumulation of
 #: events was detected; see ``message``), "degenerate" (the Filippov solution stops
 #: being unique, e.g. a neuron collapses to w = b = 0; see ``message``),
 #: "max_steps" (step budget exhausted).

@@ -70,3 +70,22 @@ def test_bridge_checkpoints_load_from_the_journal(tmp_path, monkeypatch):
     assert part.status == "interrupted" and 0 < part.t_final < 2.0
     np.testing.assert_array_equal(part.theta, one.theta[:part.t.size])
     assert part.info["checkpoints"] == kill_at
+
+
+def test_rkc_stops_on_a_nan_step_size():
+    """The RKC stepper's watchdog: a NaN spectral radius (an overflowing Hessian) or a NaN
+    step size ends the run with a message instead of an error or endless retries."""
+    from flowlab.torch.rkc import RKCSolver
+
+    def rho_fun(y, v):
+        return np.nan, v
+
+    solver = RKCSolver(lambda y: -y, rho_fun, np.ones(3), 0.0, 1.0, rtol=1e-6, atol=1e-8,
+                       first_step=0.1)
+    msg = within(30, solver.step)
+    assert solver.status == "failed" and "spectral radius estimate" in msg
+    solver = RKCSolver(lambda y: -y, lambda y, v: (1.0, v), np.ones(3), 0.0, 1.0, rtol=1e-6,
+                       atol=1e-8, first_step=0.1)
+    solver.h = np.nan
+    msg = within(30, solver.step)
+    assert solver.status == "failed" and "not finite" in msg
