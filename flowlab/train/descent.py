@@ -197,10 +197,11 @@ def check_initial_loss(net, x, y, loss) -> None:
         L = net.loss(x, y, loss)
     if not np.isfinite(L):
         big = float(np.abs(net.params()).max())
+        xmax = float(np.abs(np.asarray(x, dtype=float)).max())
         raise ValueError(f"the loss of `net` on the data is {L} (not finite) before the first "
                          f"iteration: the network's outputs overflow (largest |parameter| "
-                         f"{big:.3g}, largest |x| {float(np.abs(np.asarray(x, float)).max()):.3g}); "
-                         "rescale the parameters or the data (no learning rate can help).")
+                         f"{big:.3g}, largest |x| {xmax:.3g}); rescale the parameters or the "
+                         "data (no learning rate can help).")
 
 
 def _record_points(steps, record_every, record_at):

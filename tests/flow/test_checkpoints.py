@@ -6,7 +6,6 @@ uninterrupted run: parameters within 1e-10, the same events.
 """
 
 import json
-import os
 import pickle
 import signal
 import subprocess

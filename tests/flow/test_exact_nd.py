@@ -84,7 +84,8 @@ def _event_jitter(sol, X, y, loss):
     for e in sol.events:
         net_e = sol.net_at(float(e.t))
         r = net_e(X) - y
-        J += scale * abs(net_e.a[int(e.neuron)] * r[int(e.point)]) * np.linalg.norm(Xt[int(e.point)])
+        j, p = int(e.neuron), int(e.point)
+        J += scale * abs(net_e.a[j] * r[p]) * np.linalg.norm(Xt[p])
     return J
 
 
