@@ -19,13 +19,20 @@ def as_array(value, name: str, *, ndim: int | None = None, allow_empty: bool = F
     if value is None:
         raise TypeError(f"`{name}` is required, got None.")
     try:
+        is_complex = np.iscomplexobj(value)
+    except (TypeError, ValueError):            # ragged or odd input: np.array reports it
+        is_complex = False
+    if is_complex:
+        raise TypeError(f"`{name}` must be an array of real numbers, got complex values "
+                        f"(dtype {np.asarray(value).dtype}); pass the real part, e.g. "
+                        f"np.real({name}), if the imaginary part is zero.")
+    try:
         arr = np.array(value, dtype=dtype, copy=True, order="C")
     except (TypeError, ValueError) as exc:
         raise TypeError(f"`{name}` must be an array of real numbers ({exc}).") from None
     if ndim is not None and arr.ndim != ndim:
-        shape = "(m,)" if ndim == 1 else "(m, d)" if ndim == 2 else f"{ndim}-d"
-        raise ValueError(f"`{name}` must be {ndim}-dimensional with shape {shape}, "
-                         f"got shape {arr.shape}.")
+        kind = {1: " (a vector)", 2: " (a matrix)"}.get(ndim, "")
+        raise ValueError(f"`{name}` must be {ndim}-dimensional{kind}, got shape {arr.shape}.")
     if not allow_empty and arr.size == 0:
         raise ValueError(f"`{name}` is empty; give at least one value.")
     if finite and not np.all(np.isfinite(arr)):

@@ -2,7 +2,11 @@
 bench [--list] PROBLEM | warmup``.
 
 Bad input (a wrong argument, an invalid study file, an unknown reproduction)
-prints one line ``flowlab: error: ...`` and exits with status 2.
+prints one line ``flowlab: error: ...`` and exits with status 2.  A flow that
+stops early (failed, zeno, degenerate, stiff, max_steps) or a reproduction that
+raises exits with status 1, an interrupted one (Ctrl-C) with 130, after
+saving what was computed (the flow's solution, a summary marked
+``"interrupted": true``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import argparse
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 from ._version import __version__
 
@@ -30,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("study", help="path to STUDY.toml")
     f.add_argument("--out", help="output folder (default: [output] dir or results/<study>)")
     f.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
+    f.add_argument("--force", action="store_true",
+                   help="overwrite the results of an earlier run in the output folder")
     w = sub.add_parser("warmup", help="compile flowlab's numba kernels ahead (once per install)",
                        description="Compile every numba kernel of flowlab ahead, by running "
                        "each public path on a tiny problem; later runs load them from numba's "
@@ -114,40 +121,82 @@ def _bench(args) -> int:
     return 0
 
 
+#: Exit statuses: 0 success, 1 a run that stopped early (failed, zeno, degenerate, stiff,
+#: max_steps, or a reproduction that raised), 2 bad input, 130 interrupted (Ctrl-C).
+EXIT_OK, EXIT_STOPPED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
 def main(argv=None) -> int:
+    """Run the command line; returns the exit status (see ``EXIT_*``)."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "flow":
-            from .study import run_study
-            s = run_study(args.study, out=args.out,
-                          progress=False if args.no_progress else None)
-            print(f"{s['status']}: loss {s['initial_loss']:.6g} -> {s['final_loss']:.6g} at "
-                  f"t = {s['t_final']:.6g}; results in {s['out']}")
-            return 0
+            return _flow(args)
         if args.command == "warmup":
             return _warmup(args)
         if args.command == "sweep":
             return _sweep(args)
         if args.command == "reproduce":
-            from . import experiments
-            if args.list:
-                for name, title, papers in experiments.describe():
-                    print(f"{name:24s} {title}  [{'; '.join(papers)}]")
-                return 0
-            if not args.name:
-                raise ValueError("give a reproduction NAME or --list.")
-            summary = experiments.run(args.name, out=args.out, quick=args.quick,
-                                      progress=False if args.no_progress else None)
-            _print_summary(summary, args.out or f"results/{args.name}")
-            return 0
+            return _reproduce(args)
         if args.command == "bench":
             return _bench(args)
         parser.print_help()
-        return 2
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("flowlab: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, TypeError, OSError, ImportError) as exc:
         print(f"flowlab: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+
+
+def _flow(args) -> int:
+    from .study import run_study
+    s = run_study(args.study, out=args.out, progress=False if args.no_progress else None,
+                  force=args.force)
+    print(f"{s['status']}: loss {s['initial_loss']:.6g} -> {s['final_loss']:.6g} at "
+          f"t = {s['t_final']:.6g}; results in {s['out']}")
+    if s["status"] == "interrupted":
+        print(f"flowlab: interrupted; the solution so far is in {s['out']}/solution.npz "
+              "(continue it with flowlab.resume)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if s["status"] not in ("finished", "steady_state"):
+        print(f"flowlab: the flow stopped early ({s['status']}): {s['message']}",
+              file=sys.stderr)
+        return EXIT_STOPPED
+    return EXIT_OK
+
+
+def _reproduce(args) -> int:
+    from . import experiments
+    if args.list:
+        for name, title, papers in experiments.describe():
+            print(f"{name:24s} {title}  [{'; '.join(papers)}]")
+        return EXIT_OK
+    if not args.name:
+        raise ValueError("give a reproduction NAME or --list.")
+    names = experiments.names()
+    if args.name not in names:
+        raise ValueError(f"unknown reproduction {args.name!r}; `flowlab reproduce --list` shows "
+                         f"the {len(names)} available: {', '.join(names)}.")
+    out = Path(args.out or Path("results") / args.name)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the output folder {str(out)!r} is a file; choose a folder (--out).")
+    where = out / "summary.json"
+    try:
+        summary = experiments.run(args.name, out=args.out, quick=args.quick,
+                                  progress=False if args.no_progress else None)
+    except KeyboardInterrupt:
+        print(f"flowlab: {args.name} interrupted; the partial summary (marked interrupted) is "
+              f"in {where}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        print(f"flowlab: {args.name} stopped with an error ({type(exc).__name__}: {exc}); "
+              f"the partial summary is in {where}", file=sys.stderr)
+        return EXIT_STOPPED
+    _print_summary(summary, str(out))
+    return EXIT_OK
 
 
 def _sweep(args) -> int:
@@ -184,7 +233,6 @@ def _warmup(args) -> int:
     print(f"warmup: {total:.1f} s, {compiled} kernel signatures compiled"
           f"{'' if compiled else ' (all were in the cache)'}")
     if args.table:
-        from pathlib import Path
         Path(args.table).write_text(_compile.table_markdown(rows, timer))
         print(f"compile times written to {args.table}")
     return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,8 +106,20 @@ def read_toml(path) -> dict:
     path = Path(path)
     if not path.exists():
         raise StudyError(f"study file {str(path)!r} does not exist.")
+    if not path.is_file():
+        raise StudyError(f"{str(path)!r} is a folder, not a study file; give the path of a "
+                         "STUDY.toml file.")
+    raw = path.read_bytes()
+    if len(raw) > _MAX_STUDY_BYTES:
+        raise StudyError(f"{path}: {len(raw)} bytes is too large for a study file (at most "
+                         f"{_MAX_STUDY_BYTES}); put data in a [data] file.")
     try:
-        return tomllib.loads(path.read_text())
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StudyError(f"{path}: not a text file (it is not UTF-8 text); a study file is "
+                         "TOML text.") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise StudyError(f"{path}: not valid TOML ({exc}).") from None
 
@@ -147,6 +160,7 @@ def validate_config(cfg: dict, path="<study>") -> dict:
         raise StudyError(f"{path}: [model] kind must be 'TwoLayer' or 'ReLU1D', got "
                          f"{cfg['model']['kind']!r}.")
     _check_unused(cfg, path)
+    _check_sizes(cfg, path)
     return cfg
 
 
@@ -200,6 +214,43 @@ def _check_unused(cfg: dict, path) -> None:
                          "(evenly spaced); set sampling = 'uniform' or remove the seed.")
 
 
+#: Largest study file, network width, data set and input dimension a study may ask for.
+_MAX_STUDY_BYTES = 1_000_000
+_MAX_WIDTH = 100_000
+_MAX_POINTS = 10_000_000
+_MAX_DIM = 10_000
+#: Largest number of trained parameters (an implicit method keeps a P x P Jacobian).
+_MAX_PARAMS = 1_000_000
+
+
+def _check_sizes(cfg: dict, path) -> None:
+    """Ranges of the sizes and the interval, checked before anything is allocated."""
+    model, data = cfg["model"], cfg["data"]
+    for section, key, value, top in (("model", "width", model["width"], _MAX_WIDTH),
+                                     ("model", "input_dim", model.get("input_dim", 1), _MAX_DIM),
+                                     ("data", "points", data.get("points", 100), _MAX_POINTS),
+                                     ("data", "dim", data.get("dim", 1), _MAX_DIM)):
+        if not 1 <= value <= top:
+            raise StudyError(f"{path}: [{section}] {key} must be between 1 and {top}, got "
+                             f"{value}.")
+    if "interval" in data:
+        iv = data["interval"]
+        if len(iv) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                   for v in iv):
+            raise StudyError(f"{path}: [data] interval must be two numbers [lo, hi], got "
+                             f"{iv!r}.")
+        lo, hi = float(iv[0]), float(iv[1])
+        if not (np.isfinite(lo) and np.isfinite(hi)) or not lo < hi:
+            raise StudyError(f"{path}: [data] interval must have finite lo < hi, got {iv!r}"
+                             + ("; all points would be identical" if lo == hi else "") + ".")
+    d = data.get("dim", model.get("input_dim", 1))
+    P = model["width"] * (d + 2)
+    if P > _MAX_PARAMS:
+        raise StudyError(f"{path}: the network would have about {P:.3g} parameters "
+                         f"(width {model['width']}, input dimension {d}); at most {_MAX_PARAMS} "
+                         "(lower [model] width).")
+
+
 def _tname(typ) -> str:
     names = {int: "an integer", float: "a number", str: "a string", list: "a list",
              bool: "true or false"}
@@ -215,6 +266,39 @@ _ALLOWED.update(pi=np.pi, e=np.e)
 _NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Constant, ast.Load,
           ast.Subscript, ast.Slice, ast.Tuple, ast.Compare, ast.operator, ast.unaryop,
           ast.cmpop, ast.IfExp)
+
+#: Longest target expression (characters).
+_MAX_TARGET = 2000
+
+
+class _Floats(ast.NodeTransformer):
+    """Numbers become floats (outside the indices of x), so that ``9**9**9**9`` or
+    ``10**400`` overflow at once instead of building huge Python integers."""
+
+    def visit_Subscript(self, node):
+        node.value = self.visit(node.value)       # the index stays as written (checked)
+        return node
+
+    def visit_Constant(self, node):
+        if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            try:
+                value = float(node.value)
+            except OverflowError:
+                value = float("inf")
+            return ast.copy_location(ast.Constant(value=value), node)
+        return node
+
+
+def _check_index(node, expr: str) -> None:
+    """Indices of x: integer constants, slices of them, tuples of those."""
+    ok = (ast.Slice, ast.Tuple, ast.Load, ast.UnaryOp, ast.USub, ast.Constant)
+    for sub in ast.walk(node):
+        if not isinstance(sub, ok) or (isinstance(sub, ast.Constant) and not (
+                sub.value is None or sub.value is Ellipsis
+                or (isinstance(sub.value, int) and not isinstance(sub.value, bool)
+                    and abs(sub.value) < 2 ** 31))):
+            raise StudyError(f"[data] target {expr!r}: indices of x must be integer constants "
+                             "such as x[:, 0].")
 
 
 class _NumpyNames(ast.NodeTransformer):
@@ -236,12 +320,18 @@ def eval_target(expr: str, x: np.ndarray) -> np.ndarray:
     Only arithmetic, comparisons, indexing of ``x`` and the numpy functions
     sin, cos, tan, exp, log, sqrt, tanh, sinh, cosh, arctan, abs, sign, where,
     maximum, minimum, floor, heaviside (and pi, e) are allowed, with or without
-    the prefix ``np.`` (``"np.sin(np.pi*x)"`` is ``"sin(pi*x)"``).
+    the prefix ``np.`` (``"np.sin(np.pi*x)"`` is ``"sin(pi*x)"``); ``x`` may be
+    indexed by integer constants only.  Numbers are evaluated as float64, so every
+    operation costs O(m) and an overflow is reported at once, never a hang.
     """
+    if len(expr) > _MAX_TARGET:
+        raise StudyError(f"[data] target is {len(expr)} characters long; at most {_MAX_TARGET}.")
     try:
         tree = ast.parse(expr, mode="eval")
     except SyntaxError as exc:
         raise StudyError(f"[data] target {expr!r} is not a valid expression ({exc.msg}).") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise StudyError(f"[data] target {expr[:60]!r}... is nested too deeply.") from None
     tree = ast.fix_missing_locations(_NumpyNames().visit(tree))
     for node in ast.walk(tree):
         if not isinstance(node, _NODES):
@@ -251,11 +341,32 @@ def eval_target(expr: str, x: np.ndarray) -> np.ndarray:
             raise StudyError(f"[data] target uses unknown name {node.id!r}; allowed: x, "
                              f"{', '.join(_ALLOWED)} (with or without 'np.')."
                              f"{_suggest(node.id, _ALLOWED)}")
-    with np.errstate(all="ignore"):
-        y = eval(compile(tree, "<target>", "eval"), {"__builtins__": {}}, dict(_ALLOWED, x=x))
-    y = np.broadcast_to(np.asarray(y, dtype=float), (x.shape[0],)).copy()
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
+            raise StudyError(f"[data] target may contain numbers only, got {node.value!r} "
+                             f"(in {expr!r}).")
+        if isinstance(node, ast.Subscript):
+            _check_index(node.slice, expr)
+    tree = ast.fix_missing_locations(_Floats().visit(tree))
+    d = 1 if x.ndim == 1 else x.shape[1]
+    try:
+        with np.errstate(all="ignore"):
+            y = eval(compile(tree, "<target>", "eval"), {"__builtins__": {}},
+                     dict(_ALLOWED, x=x))
+            y = np.broadcast_to(np.asarray(y, dtype=float), (x.shape[0],)).copy()
+    except IndexError as exc:
+        raise StudyError(f"[data] target {expr!r} indexes x out of range ({exc}); the data "
+                         f"have d = {d} input column(s): x[:, 0] ... x[:, {d - 1}]"
+                         + (" (with d = 1, x is one-dimensional: use x)" if d == 1 else "")
+                         + ".") from None
+    except OverflowError:
+        raise StudyError(f"[data] target {expr!r} overflows float64 (a value beyond "
+                         "1.8e308, e.g. a large power).") from None
+    except (TypeError, ValueError, ArithmeticError, RecursionError, MemoryError) as exc:
+        raise StudyError(f"[data] target {expr!r} cannot be evaluated on x of shape "
+                         f"{x.shape}: {type(exc).__name__}: {exc}.") from None
     if not np.all(np.isfinite(y)):
-        raise StudyError(f"[data] target {expr!r} is not finite at every data point.")
+        raise StudyError(f"[data] target {expr!r} is not finite at every data point (it "
+                         "overflows or divides by zero).")
     return y
 
 
@@ -265,18 +376,25 @@ def _data(cfg: dict, base: Path, d_model: int | None):
         f = (base / data["file"]) if not Path(data["file"]).is_absolute() else Path(data["file"])
         if not f.exists():
             raise StudyError(f"[data] file {str(f)!r} does not exist.")
-        if f.suffix == ".npz":
-            with np.load(f) as z:
-                if "x" not in z.files or "y" not in z.files:
-                    raise StudyError(f"[data] file {f} must hold arrays named 'x' and 'y'.")
-                return np.asarray(z["x"], float), np.asarray(z["y"], float)
-        arr = np.loadtxt(f, delimiter=",", ndmin=2)
+        try:
+            if f.suffix == ".npz":
+                with np.load(f, allow_pickle=False) as z:
+                    if "x" not in z.files or "y" not in z.files:
+                        raise StudyError(f"[data] file {f} must hold arrays named 'x' and 'y'.")
+                    return np.asarray(z["x"], float), np.asarray(z["y"], float)
+            arr = np.loadtxt(f, delimiter=",", ndmin=2)
+        except StudyError:
+            raise
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            kind = "an .npz with arrays x, y" if f.suffix == ".npz" else "a CSV of numbers"
+            raise StudyError(f"[data] file {f} cannot be read as {kind} "
+                             f"({type(exc).__name__}: {exc}).") from None
         if arr.shape[1] < 2:
             raise StudyError(f"[data] file {f} needs at least two columns (x..., y).")
         x = arr[:, :-1]
         return (x[:, 0] if x.shape[1] == 1 else x), arr[:, -1]
     dim = data.get("dim", d_model or 1)
-    lo, hi = data.get("interval", [-1.0, 1.0])
+    lo, hi = (float(v) for v in data.get("interval", [-1.0, 1.0]))
     m = data.get("points", 100)
     if m < 1:
         raise StudyError("[data] points must be >= 1.")
@@ -349,16 +467,48 @@ def prepare(cfg: dict, base) -> tuple:
     return net, x, y, fcfg["t_end"], kwargs
 
 
-def run_study(path, out=None, progress: bool | None = None) -> dict:
-    """Run a study file and write ``solution.npz``, ``loss.png`` and ``summary.json``."""
+#: The files a study writes in its output folder.
+OUTPUTS = ("solution.npz", "loss.png", "summary.json")
+
+
+def check_output(out, force: bool = False) -> Path:
+    """The output folder of a study, checked before anything runs.
+
+    Raises StudyError when ``out`` is a file, or holds the results of an earlier
+    run (``solution.npz`` or ``summary.json``, or the checkpoint journal of an
+    unfinished one) and ``force`` is false.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise StudyError(f"the output folder {str(out)!r} is a file; choose a folder (--out).")
+    found = [f for f in OUTPUTS + ("solution.npz.journal",) if (out / f).exists()]
+    if found and not force:
+        raise StudyError(f"the output folder {str(out)!r} already holds {', '.join(found)} of "
+                         "an earlier run; choose another folder with --out, or pass --force to "
+                         "overwrite them.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StudyError(f"cannot create the output folder {str(out)!r} "
+                         f"({exc.strerror or exc}).") from None
+    return out
+
+
+def run_study(path, out=None, progress: bool | None = None, force: bool = False) -> dict:
+    """Run a study file and write ``solution.npz``, ``loss.png`` and ``summary.json``.
+
+    An output folder that holds an earlier run's results is refused unless
+    ``force``.  The summary's ``status`` is that of the flow ("interrupted"
+    after Ctrl-C: the solution so far is saved and can be resumed).
+    """
     from .flow import flow
     from .flow.solution import SAVE_LIMIT_BYTES
     from .plotting import figure, loss_axes, positive
     study = load_study(path)
     cfg = study.config
-    net, x, y, t_end, kwargs = prepare(cfg, study.source.parent)
     out = Path(out or cfg.get("output", {}).get("dir") or Path("results") / study.source.stem)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output(out, force)
+    net, x, y, t_end, kwargs = prepare(cfg, study.source.parent)
     sol = flow(net, x, y, t_end, progress=progress, save=out / "solution.npz", **kwargs)
     fig, ax = figure(1)
     t = sol.t
@@ -378,6 +528,6 @@ def run_study(path, out=None, progress: bool | None = None) -> dict:
                                             if drop > 0 and sol.dense is not None else None),
                "model": repr(net), "out": str(out),
                "solution_file": saved or {"complete": True},
-               "files": ["solution.npz", "loss.png", "summary.json"]}
+               "files": list(OUTPUTS)}
     write_json(out / "summary.json", summary)
     return summary

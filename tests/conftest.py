@@ -10,9 +10,20 @@ os.environ["FLOWLAB_STRICT_FIGURES"] = "1"
 import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 matplotlib.use("Agg")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Deterministic property tests: every run (a developer's, `.ci/run`'s) draws the same
+# examples (derandomize), remembers nothing between runs (no example database) and has no
+# per-example deadline (timings are not assertions; numba compiles on first use).  "ci" is
+# the profile Hypothesis loads by itself when it detects a CI service; "explore" draws
+# fresh examples: `pytest --hypothesis-profile=explore --hypothesis-seed=N`.
+settings.register_profile("flowlab", derandomize=True, database=None, deadline=None)
+settings.register_profile("ci", parent=settings.get_profile("flowlab"))
+settings.register_profile("explore", derandomize=False, database=None, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "flowlab"))
 
 
 def pytest_addoption(parser):

@@ -264,7 +264,7 @@ def advance(kind, tab, order, prob, t, t_end, y, f, h_abs, rtol, atol, max_step,
             h_abs = min_step
         rejected = False
         while True:
-            if h_abs < min_step:
+            if not h_abs >= min_step:              # below 10 ulp of t, or NaN
                 status = TOO_SMALL
                 break
             t_new = t + h_abs

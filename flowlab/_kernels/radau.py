@@ -715,7 +715,7 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         if t + 1.0001 * h >= t_end:
             h = t_end - t
             lu_ok = False
-        if h <= 10.0 * eps * max(abs(t), 1e-300):
+        if not h > 10.0 * eps * max(abs(t), 1e-300):      # underflow, or NaN
             status = FAILED
             break
         # -- one step, retried with smaller h until accepted -------------------------
@@ -752,7 +752,7 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
                 Z[:, :] = 0.0
                 rejected = True
             lu_ok = False
-        if h <= 10.0 * eps * max(abs(t), 1e-300):
+        if not h > 10.0 * eps * max(abs(t), 1e-300):      # underflow, or NaN
             status = FAILED
             break
         # -- accepted: events ---------------------------------------------------------

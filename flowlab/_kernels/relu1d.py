@@ -645,8 +645,7 @@ def events(model, nodes, armed):
 
     Writes (kind, watch index) into ev and returns (found, s).
     """
-    xs, fpar, ipar, watch, sigma, ev = (model[1], model[6], model[7], model[19], model[20],
-                                        model[21])
+    xs, fpar, ipar, watch, ev = model[1], model[6], model[7], model[19], model[21]
     pin, ub, uc, uw, theta0 = model[10], model[15], model[16], model[17], model[18]
     n = ipar[0]
     tw = ipar[1] == 1

@@ -679,8 +679,8 @@ def hvp(model, u, v, out):
     a_j with W_j through S_j = sum_{p in S_j} R_p x~_p).  -out is the Jacobian of the
     state velocity times v.
     """
-    X, cnt, fpar, ipar, mask, Z, RR = (model[1], model[2], model[7], model[8], model[9],
-                                       model[20], model[21])
+    X, cnt, fpar, ipar, mask, Z = (model[1], model[2], model[7], model[8], model[9],
+                                   model[20])
     n, D = ipar[0], ipar[1]
     sc = fpar[0]
     nD = n * D

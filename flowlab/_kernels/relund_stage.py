@@ -15,8 +15,6 @@ their order are those of ``ExactND._handle`` and ``ExactND._contact``, so a run 
 the same decisions whichever side makes them.
 """
 
-import math
-
 import numba as nb
 import numpy as np
 

@@ -30,6 +30,7 @@ import numpy as np
 from .. import _progress
 from .. import io as _io
 from .. import references as _references
+from .._interrupt import propagating
 from .._version import __version__
 from ._findings import finding as _finding
 
@@ -225,7 +226,10 @@ def run(name: str, out=None, quick: bool = False, progress: bool | None = None) 
     """Run the reproduction ``name``, write its figures and ``summary.json`` in ``out``.
 
     Returns the summary.  If the reproduction raises, the summary records the
-    error (and the checks made so far) before the exception propagates.
+    error (and the checks made so far) with ``"all_hold": false`` before the
+    exception propagates; Ctrl-C inside any of its flows stops the whole
+    reproduction (the flow saves what it has, then ``KeyboardInterrupt``
+    propagates) and the summary is marked ``"interrupted": true``.
     """
     _discover()
     if name not in _REGISTRY:
@@ -253,9 +257,15 @@ def run(name: str, out=None, quick: bool = False, progress: bool | None = None) 
                 "last": None if last is None else (last[:60] + ("..." if len(last) > 60 else ""))}
 
     try:
-        with _progress.heartbeat(progress, f"reproduce {name}", status):
+        # an interrupted flow stops the whole reproduction
+        with propagating(), _progress.heartbeat(progress, f"reproduce {name}", status):
             entry.func(report)
     except BaseException as exc:
-        finish(error="".join(traceback.format_exception_only(type(exc), exc)).strip())
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        # an unfinished reproduction never claims that all its checks hold
+        finish(all_hold=False, interrupted=interrupted,
+               error=("interrupted (KeyboardInterrupt) before the reproduction finished"
+                      if interrupted else
+                      "".join(traceback.format_exception_only(type(exc), exc)).strip()))
         raise
-    return finish()
+    return finish(interrupted=False)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _interrupt
 from .._kernels import relu1d_stage as _ks
+from ._guard import StopRun, Watchdog
+from ._stepper import StiffStop, Stepper, check_stepper
 from .dense import DenseOutput
 from .solution import EVENT_DTYPE, Solution
-from ._stepper import StiffStop, Stepper, check_stepper
 from .solve import _raw_x, progress_bar
 
 #: Steps kept in memory between two returns of the compiled integrator (at most).
@@ -73,6 +75,9 @@ class EventDriver:
         self.stats = np.zeros(8)
         self.stats[6] = -1.0
         self.stats[7] = -1.0
+        # watchdog: a run whose stored steps would outgrow the memory stops ("failed")
+        self.watchdog = Watchdog(t0, t_end, "exact")
+        self.watchdog.bytes_per_step = 8.0 * (5 * prob.theta0.size + 2)
 
     def run(self):
         """Integrate from t0 to t_end; returns (status, message) (see ``STATUSES``)."""
@@ -80,7 +85,8 @@ class EventDriver:
         self.stats[1] = max(1e-6, 1e-6 * abs(self.t_end - self.t0))
         bar = progress_bar(self.progress, self.t_end - self.t0, "exact")
         try:
-            status, message = self._integrate(bar)
+            with _interrupt.deferred() as self._interrupts:
+                status, message = self._integrate(bar)
         except ZenoError as exc:
             status, message = "zeno", str(exc)
         except DegenerateError as exc:
@@ -89,6 +95,13 @@ class EventDriver:
             status, message = "stiff", str(exc)
         except KeyboardInterrupt:
             status, message = "interrupted", f"interrupted at t = {self.t:.6g}"
+        except StopRun as exc:
+            status, message = "failed", str(exc)
+        except np.linalg.LinAlgError as exc:
+            status, message = "failed", (
+                f"a linear solve of the implicit stepper failed at t = {self.t:.6g} ({exc}): "
+                "the Jacobian (the Hessian of the loss) is not finite, so the parameters or the "
+                "data overflow; rescale them")
         finally:
             if bar is not None:
                 bar.close()
@@ -113,8 +126,17 @@ class EventDriver:
         """(status, message) when the integrator failed or the step budget is spent, else None."""
         t = self.t
         if failed:
-            return "failed", (f"step size underflow at t = {t:.12g}: the flow could not be "
-                              "continued")
+            full = self._to_net_rows(self.theta[None, :])[0]
+            with np.errstate(all="ignore"):
+                loss = self.prob.loss(full[self.prob.user_index])
+            big = float(np.abs(full).max())
+            xmax = float(np.abs(self.prob.XT[:-1]).max())
+            what = (f" (largest |parameter| {big:.3g}, largest |x| {xmax:.3g}: rescale them if "
+                    "they are far from 1)" if np.all(np.isfinite(full)) and np.isfinite(loss) else
+                    f" (the loss is {loss:.3g} there: the parameters or the data overflow; "
+                    "rescale them)")
+            return "failed", (f"step size underflow at t = {t:.12g}: the step size fell below "
+                              f"10 ulp of t and the flow could not be continued{what}")
         if self.n_steps >= budget:
             return "max_steps", f"stopped after max_steps = {budget} steps at t = {t:.6g}"
         return None
@@ -152,12 +174,93 @@ class EventDriver:
         self.stationary_from = t
 
     def _keep_steps(self, out_t, out_nodes, out_loss, k, degree=3):
-        """Keep the k steps recorded in the buffers, each with ``degree + 1`` nodes."""
+        """Keep the k steps recorded in the buffers, each with ``degree + 1`` nodes (the
+        last one the step's end); the watchdog stops the run (StopRun) at the first
+        non-finite step, keeping the finite ones, or when the kept steps would outgrow
+        the memory."""
+        end = degree
+        if k and not (np.all(np.isfinite(out_nodes[:k, :degree + 1]))
+                      and np.all(np.isfinite(out_loss[:k]))):
+            ok = (np.isfinite(out_nodes[:k, :degree + 1]).all(axis=(1, 2))
+                  & np.isfinite(out_loss[:k]))
+            good = int(np.argmin(ok))
+            self._keep_steps(out_t, out_nodes, out_loss, good, degree)
+            if good:
+                self.theta[:] = out_nodes[good - 1, end]
+                self.t = float(out_t[good - 1])
+            raise StopRun(f"the parameters or the loss became non-finite at t = "
+                          f"{float(out_t[good]):.6g}: the flow overflowed; rescale the "
+                          "parameters or the data")
         if k:
             self.steps_t.append(out_t[:k].copy())
             self.steps_nodes.append(out_nodes[:k, :degree + 1].copy())
             self.steps_loss.append(out_loss[:k].copy())
             self.n_steps += k
+            try:
+                self.watchdog.advance(float(out_t[k - 1]), k)
+            except StopRun:
+                self.theta[:] = out_nodes[k - 1, end]
+                self.t = float(out_t[k - 1])
+                raise
+
+    #: the checkpoint journal (:mod:`flowlab.flow._journal`), set when the run saves
+    journal = None
+    #: whether checkpoints carry the dense output
+    journal_dense = True
+
+    def _checkpoint(self):
+        """Append the steps and events since the last checkpoint to the journal, when due
+        and there are new steps (called by the stage loops between two calls of the compiled integrator, where
+        ``self.theta`` and the events are those at ``self.t``); a Ctrl-C that arrived
+        since the previous call is raised here, at this safe point."""
+        new_steps = len(self.steps_t) > getattr(self, "_written", (0,))[0]
+        if self.journal is not None and new_steps and self.journal.due():
+            self.journal.append(*self._increment())
+        self._interrupts.check()          # a Ctrl-C held since the last safe point
+
+    def _increment(self):
+        """(arrays, meta) of one checkpoint: the rows, dense steps and events since the
+        last one, the state at ``self.t``, the counters and the stage table."""
+        prob, P = self.prob, self.theta.size
+        k_steps, k_events, n_rows, n_slides = getattr(self, "_written", (0, 0, 0, 0))
+        pieces = self.steps_nodes[k_steps:]
+        ends = (np.concatenate([p[:, -1, :] for p in pieces]) if pieces
+                else np.empty((0, P)))
+        t_new = np.concatenate(self.steps_t[k_steps:]) if pieces else np.empty(0)
+        arrays = {"t": t_new, "theta": self._to_net_rows(ends),
+                  "loss": (np.concatenate(self.steps_loss[k_steps:]) if pieces
+                           else np.empty(0)),
+                  "theta_final": self._to_net_rows(self.theta[None, :])[0]}
+        if self.journal_dense and t_new.size:
+            t_prev = self.t0 if k_steps == 0 else float(self.steps_t[k_steps - 1][-1])
+            vals = self._to_net_rows(np.concatenate([p.reshape(-1, P) for p in pieces]))
+            arrays.update({"dense.breaks": np.concatenate([[t_prev], t_new]),
+                           "dense.degree": np.concatenate(
+                               [np.full(len(p), p.shape[1] - 1, dtype=np.int64)
+                                for p in pieces]),
+                           "dense.values": np.ascontiguousarray(vals[:, prob.user_index])})
+        everything = self.events
+        try:
+            self.events = everything[k_events:]
+            rows = self._event_rows()
+        finally:
+            self.events = everything
+        arrays["events"] = np.array(rows, dtype=EVENT_DTYPE)
+        self.t_final = self.t
+        stage_list = self._stages()
+        arrays["stages"] = np.asarray(_stage_table(stage_list))
+        n_rows += len(rows)
+        n_slides += int(np.sum(arrays["events"]["kind"] == "slide_start"))
+        info = {"run_id": getattr(self, "run_id", None), "n_events": n_rows,
+                "n_slides": n_slides, "n_stages": len(stage_list),
+                "stationary_from": self.stationary_from}
+        info.update(self.stepper.info())
+        info.update(self._info())
+        meta = {"t_final": float(self.t), "nfev": int(self.stats[2]),
+                "njev": int(self.stats[3]), "nlu": int(self.stats[4]), "nsteps": self.n_steps,
+                "info": info, "stages_dtype": arrays["stages"].dtype.descr}
+        self._written = (len(self.steps_t), len(self.events), n_rows, n_slides)
+        return arrays, meta
 
     def solution(self, status, message, wall):
         """Assemble the :class:`Solution` (steps, dense output, events, stages)."""
@@ -184,10 +287,7 @@ class EventDriver:
             dense = DenseOutput.from_arrays(t, degree, offsets, vals)
         ev = np.rec.array(np.array(self._event_rows(), dtype=EVENT_DTYPE))
         stage_list = self._stages()
-        n = stage_list[0][2].size - 1
-        stages = np.rec.array(np.array(
-            [(s_, e_, u) for s_, e_, u in stage_list],
-            dtype=[("start", "f8"), ("end", "f8"), ("u_l", "i8", (n + 1,))]))
+        stages = _stage_table(stage_list)
         info = {"wall_time": wall, "n_events": int(len(ev)),
                 "n_slides": int(np.sum(ev["kind"] == "slide_start")) if len(ev) else 0,
                 "n_stages": len(stage_list), "stationary_from": self.stationary_from}
@@ -220,3 +320,10 @@ class EventDriver:
 
     def _info(self):
         return {}
+
+
+def _stage_table(stage_list):
+    """The stage records (start, end, u_l) of a list of [start, end, u_l]."""
+    n = stage_list[0][2].size - 1
+    return np.rec.array(np.array([(s_, e_, u) for s_, e_, u in stage_list],
+                                 dtype=[("start", "f8"), ("end", "f8"), ("u_l", "i8", (n + 1,))]))

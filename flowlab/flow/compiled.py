@@ -27,6 +27,7 @@ from scipy import integrate
 from .._kernels import dense as _kd
 from .._kernels import erk as _ke
 from .._problem import Problem
+from ._guard import StopRun
 from .solution import Solution
 
 __all__ = ["COMPILED", "solve_compiled"]
@@ -61,8 +62,8 @@ def kernel_problem(prob: Problem) -> tuple:
 
 def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, atol: float,
                    t_eval, gtol, max_steps, first_step, max_step, dense: bool, progress, save,
-                   checkpoint_every: float, t0: float, stop_loss: float | None = None
-                   ) -> Solution:
+                   checkpoint_every: float, t0: float, stop_loss: float | None = None,
+                   prefix: Solution | None = None) -> Solution:
     """Run one compiled explicit flow; the arguments are those of :func:`flowlab.flow`.
 
     ``stop_loss`` (not an option of ``flow``) ends the run at the first step
@@ -76,7 +77,7 @@ def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, ato
     order = int(cls.error_estimator_order)
     rec = Recorder(prob, t_end, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
                    dense=dense, progress=progress, save=save,
-                   checkpoint_every=checkpoint_every, t0=t0)
+                   checkpoint_every=checkpoint_every, t0=t0, prefix=prefix)
     kp = kernel_problem(prob)
     P = prob.size
     y = prob.u0.copy()
@@ -129,8 +130,9 @@ def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, ato
                 break
             if code == _ke.TOO_SMALL:
                 status = "failed"
-                message = (f"{method} failed at t = {t:.6g}: the step size fell below 10 ulp "
-                           "of t (non-finite values or a singularity); try method='Radau'")
+                message = (f"{method} failed at t = {t:.6g}: the step size h = {h_abs:.3g} fell "
+                           "below 10 ulp of t, or is not finite (non-finite values or a "
+                           "singularity); try method='Radau'")
                 break
             if max_steps is not None and taken >= max_steps:
                 status = "max_steps"
@@ -142,6 +144,8 @@ def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, ato
     except KeyboardInterrupt:
         status = "interrupted"
         message = f"interrupted at t = {rec.t_last:.6g}; continue with flowlab.resume(sol)"
+    except StopRun as exc:
+        status, message = "failed", f"{method} stopped: {exc}"
     rec.stats.update(nfev=int(stats[0]), njev=0, nlu=0)
     rec.info["rejected_steps"] = int(stats[1])
     return rec.close(status, message)

@@ -28,6 +28,8 @@ class DenseOutput:
         self._degree = []
         self._values = []
         self._frozen = None
+        #: number of stored node values (rows of ``values``)
+        self.n_values = 0
 
     # -- building -------------------------------------------------------------------
     @staticmethod
@@ -51,6 +53,17 @@ class DenseOutput:
         self._degree.append(values.shape[0] - 1)
         self._values.append(values)
         self._frozen = None
+        self.n_values += values.shape[0]
+
+    def pieces(self, start: int) -> dict[str, np.ndarray]:
+        """The steps from ``start`` on, as arrays ``dense.breaks`` (k+1,), ``dense.degree``
+        (k,) and ``dense.values`` (N, P) (a checkpoint's increment)."""
+        self._thaw()
+        values = self._values[start:]
+        return {"dense.breaks": np.asarray(self._breaks[start:], dtype=np.float64),
+                "dense.degree": np.asarray(self._degree[start:], dtype=np.int64),
+                "dense.values": (np.concatenate(values) if values
+                                 else np.empty((0, self.size)))}
 
     def append_solver_step(self, interp, y_old, y_new) -> None:
         """Add the continuous extension of one scipy step (``solver.dense_output()``).
@@ -96,6 +109,7 @@ class DenseOutput:
         """
         values = np.ascontiguousarray(values, dtype=np.float64)
         out = cls(values.shape[1])
+        out.n_values = values.shape[0]
         out._frozen = {"breaks": np.array(breaks, dtype=np.float64),
                        "degree": np.array(degree, dtype=np.int64),
                        "offsets": np.array(offsets, dtype=np.int64), "values": values}

@@ -13,30 +13,53 @@ from __future__ import annotations
 import time
 import warnings
 
+from .._interrupt import reraise_if_propagating
 from .._progress import status_provider
 from ..models import TwoLayer
+from ._journal import Journal, new_run_id
 from .exact_1d import Exact1D
 from .exact_nd import ExactND
 
 
-def solve_exact(prob, t_end, *, dense=True, t_eval=None, save=None, **opts):
-    """Run the exact flow for the problem ``prob`` (see :func:`flowlab.flow`)."""
+def solve_exact(prob, t_end, *, dense=True, t_eval=None, save=None, checkpoint_every=60.0,
+                prefix=None, **opts):
+    """Run the exact flow for the problem ``prob`` (see :func:`flowlab.flow`).
+
+    With ``save``, the engine appends checkpoints to the journal of
+    :mod:`flowlab.flow._journal` between two calls of its compiled integrator,
+    and the complete solution (joined to ``prefix``, the solution a resumed run
+    continues) is written at the end.
+    """
     net = prob.template
     general = isinstance(net, TwoLayer) and (net.input_dim > 1 or not net.has_bias)
     clock = time.perf_counter()
     engine = (ExactND if general else Exact1D)(prob, t_end, **opts)
-    with status_provider(lambda: _status(engine, general)):
-        status, message = engine.run()
+    engine.run_id = new_run_id()
+    journal = None
+    if save is not None:
+        journal = Journal(save, _head(prob, t_end, engine, opts)._payload(), checkpoint_every,
+                          None if prefix is None else prefix._payload())
+        engine.journal, engine.journal_dense = journal, bool(dense)
+    try:
+        with status_provider(lambda: _status(engine, general)):
+            status, message = engine.run()
+    finally:
+        if journal is not None:
+            journal.close()
     sol = engine.solution(status, message, time.perf_counter() - clock)
+    sol.info["run_id"] = engine.run_id
     if t_eval is not None:
         sol = _resample(sol, t_eval)
     if not dense:
         sol.dense = None
-    if save is not None:
-        from .solution import SAVE_LIMIT_BYTES
-        sol.save(save, max_bytes=SAVE_LIMIT_BYTES)
+    if journal is not None:
+        from . import solve as _solve
+        journal.finish(sol if prefix is None else _solve._join(prefix, sol),
+                       max_bytes=_solve.SAVE_LIMIT_BYTES)
     if status not in ("finished", "steady_state", "interrupted"):
         warnings.warn(f"flow stopped early ({status}): {message}", RuntimeWarning, stacklevel=3)
+    if status == "interrupted":
+        reraise_if_propagating()
     return sol
 
 
@@ -48,6 +71,20 @@ def _status(engine, general) -> dict:
             "steps": getattr(engine, "n_steps", None),
             "stepper": ({"explicit": "Dormand-Prince 5(4)", "radau": "Radau IIA"}[
                 engine.stepper.mode] + (", general engine" if general else ", 1-d engine"))}
+
+
+def _head(prob, t_end, engine, opts):
+    """The solution at the start time (the journal's head record)."""
+    import numpy as np
+    from .solution import Solution
+    from .solve import _raw_x
+    t0 = float(opts["t0"])
+    return Solution(t=np.array([t0]), theta=prob.theta0[None, :].copy(),
+                    loss=np.array([prob.loss(prob.u0)]), net0=prob.template, x=_raw_x(prob),
+                    y=prob.y.copy(), loss_kind=prob.loss_kind, trainable=prob.trainable,
+                    method="exact", t_end=t_end, t_final=t0, theta_final=prob.theta0.copy(),
+                    status="interrupted", message="", rtol=opts["rtol"], atol=opts["atol"],
+                    info={"run_id": engine.run_id})
 
 
 def _resample(sol, t_eval):

@@ -384,6 +384,7 @@ class Exact1D(EventDriver):
         gtol = 0.0 if self.gtol is None else float(self.gtol)
         stepper = self.stepper
         while True:
+            self._checkpoint()
             u = self.theta[model[14]].copy()
             lin, xw, mode = stepper.arrays(u.size)
             self.counters[0] = self.counters[1] = 0

@@ -416,7 +416,7 @@ class ExactND(EventDriver):
         n, D = self.n, self.D
         contacts = {}
         forced = {}
-        rows, sigma, ns = model[13], model[14], int(model[8][4])
+        rows, ns = model[13], int(model[8][4])
         if ns:
             _k.forward(model, self.theta)
             hits = np.empty(ns, dtype=np.int64)
@@ -513,6 +513,7 @@ class ExactND(EventDriver):
         # with gtol every step is checked here, so the compiled loop returns at each event
         handle = not self.gtol
         while True:
+            self._checkpoint()
             u = self._state(model)
             lin, xw, mode = stepper.arrays(u.size)
             self.counters[0] = self.counters[1] = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -28,14 +29,19 @@ EVENT_DTYPE = np.dtype([("t", "f8"), ("neuron", "i8"), ("point", "i8"), ("kind",
                         ("side", "i1")])
 
 #: Statuses: "finished" (reached t_end), "steady_state" (gradient norm below
-#: ``gtol``), "interrupted" (KeyboardInterrupt, partial result), "failed" (the
-#: solver could not continue; see ``message``), "zeno" (an accumulation of
+#: ``gtol``), "interrupted" (KeyboardInterrupt, partial result; or the last checkpoint
+#: of a run that did not finish), "failed" (the solver or the watchdog stopped the run:
+#: non-finite values, a step size below 10 ulp of t, a run that cannot finish; see
+#: ``message`` and docs/reliability.md), "zeno" (an accumulation of
 #: events was detected; see ``message``), "degenerate" (the Filippov solution stops
 #: being unique, e.g. a neuron collapses to w = b = 0; see ``message``),
 #: "max_steps" (step budget exhausted), "stiff" (an explicit stepper stopped on a
 #: stiff flow rather than take millions of steps; see ``message``).
 STATUSES = ("finished", "steady_state", "interrupted", "failed", "zeno", "degenerate",
             "max_steps", "stiff")
+
+#: Version of the file format written by :meth:`Solution.save`.
+FORMAT_VERSION = 1
 
 
 def empty_events() -> np.recarray:
@@ -264,14 +270,8 @@ class Solution:
                          f", to stay under {max_bytes / 2 ** 20:.0f} MB]")
         return light
 
-    def save(self, path, max_bytes: int | None = None):
-        """Write the solution to one ``.npz`` file; :func:`load` restores it exactly.
-
-        ``max_bytes``: write :meth:`within` ``(max_bytes)`` instead (``flow(save=...)``
-        uses :data:`SAVE_LIMIT_BYTES`); by default everything is written.
-        """
-        if max_bytes is not None and self.nbytes() > max_bytes:
-            return self.within(max_bytes).save(path)
+    def _payload(self) -> tuple[dict, dict]:
+        """``(arrays, meta)`` as :meth:`save` writes them."""
         arrays, net_meta = _io.net_to_dict(self.net0, "net0")
         arrays.update({"t": self.t, "theta": self.theta, "loss": self.loss, "x": self.x,
                        "y": self.y, "theta_final": self.theta_final,
@@ -284,7 +284,7 @@ class Solution:
         if self.teacher is not None:
             t_arrays, teacher_meta = _io.net_to_dict(self.teacher, "teacher")
             arrays.update(t_arrays)
-        meta = {"format": "flowlab.Solution", "version": 1, "net0": net_meta,
+        meta = {"format": "flowlab.Solution", "version": FORMAT_VERSION, "net0": net_meta,
                 "loss_kind": self.loss_kind, "trainable": list(self.trainable),
                 "method": self.method, "t_end": self.t_end, "t_final": self.t_final,
                 "status": self.status, "message": self.message, "rtol": self.rtol,
@@ -292,34 +292,126 @@ class Solution:
                 "nsteps": self.nsteps, "info": self.info,
                 "stages_dtype": None if self.stages is None else self.stages.dtype.descr,
                 "teacher": teacher_meta}
-        return _io.save_npz(path, arrays, meta)
+        return arrays, meta
+
+    def save(self, path, max_bytes: int | None = None):
+        """Write the solution to one ``.npz`` file; :func:`load` restores it exactly.
+
+        ``.npz`` is appended to ``path`` unless it ends with it (``load`` finds
+        the file under either name); a folder raises ValueError.  ``max_bytes``:
+        write :meth:`within` ``(max_bytes)`` instead (``flow(save=...)`` uses
+        :data:`SAVE_LIMIT_BYTES`); by default everything is written.
+        """
+        if max_bytes is not None and self.nbytes() > max_bytes:
+            return self.within(max_bytes).save(path)
+        return _io.save_npz(path, *self._payload())
 
     @classmethod
     def load(cls, path) -> "Solution":
-        """Read a file written by :meth:`save`."""
-        arrays, meta = _io.load_npz(path)
-        if meta.get("format") != "flowlab.Solution":
-            raise ValueError(f"{path} does not hold a flowlab Solution.")
-        dense = None
-        if "dense.values" in arrays:
-            dense = DenseOutput.from_arrays(arrays["dense.breaks"], arrays["dense.degree"],
-                                            arrays["dense.offsets"], arrays["dense.values"])
-        stages = None
-        if "stages" in arrays:
-            stages = np.rec.array(arrays["stages"])
-        return cls(t=arrays["t"], theta=arrays["theta"], loss=arrays["loss"],
-                   net0=_io.net_from_dict(arrays, meta["net0"], "net0"), x=arrays["x"],
-                   y=arrays["y"], loss_kind=meta["loss_kind"], trainable=tuple(meta["trainable"]),
-                   method=meta["method"], t_end=meta["t_end"], t_final=meta["t_final"],
-                   theta_final=arrays["theta_final"], status=meta["status"],
-                   message=meta["message"], rtol=meta["rtol"], atol=meta["atol"],
-                   nfev=meta["nfev"], njev=meta["njev"], nlu=meta["nlu"], nsteps=meta["nsteps"],
-                   events=np.rec.array(arrays["events"]), stages=stages, dense=dense,
-                   info=meta["info"],
-                   teacher=(None if meta.get("teacher") is None else
-                            _io.net_from_dict(arrays, meta["teacher"], "teacher")))
+        """Read a file written by :meth:`save`, or the checkpoints of an unfinished run.
+
+        When the run that was saving to ``path`` did not finish (it was
+        killed, or is still running), the solution up to its last checkpoint
+        is returned with status "interrupted" (see :mod:`flowlab.flow._journal`);
+        :func:`flowlab.resume` continues it.  A file that is truncated,
+        corrupted, of another format or of a newer format version raises
+        ``ValueError``.
+        """
+        arrays, meta, prefix, where = read_result(path)
+        sol = cls._from_payload(arrays, meta, where)
+        if prefix is not None:
+            from .solve import _join
+            sol = _join(cls._from_payload(*prefix, where), sol)
+        return sol
+
+    @classmethod
+    def _from_payload(cls, arrays, meta, path) -> "Solution":
+        _io.check_format(meta, "flowlab.Solution", FORMAT_VERSION, path)
+        try:
+            dense = None
+            if "dense.values" in arrays:
+                dense = DenseOutput.from_arrays(arrays["dense.breaks"], arrays["dense.degree"],
+                                                arrays["dense.offsets"], arrays["dense.values"])
+            stages = None
+            if "stages" in arrays:
+                stages = np.rec.array(arrays["stages"])
+            teacher = None
+            if meta.get("teacher") is not None:
+                teacher = _io.net_from_dict(arrays, meta["teacher"], "teacher")
+            sol = cls(t=arrays["t"], theta=arrays["theta"], loss=arrays["loss"],
+                      net0=_io.net_from_dict(arrays, meta["net0"], "net0"), x=arrays["x"],
+                      y=arrays["y"], loss_kind=meta["loss_kind"],
+                      trainable=tuple(meta["trainable"]), method=meta["method"],
+                      t_end=meta["t_end"], t_final=meta["t_final"],
+                      theta_final=arrays["theta_final"], status=meta["status"],
+                      message=meta["message"], rtol=meta["rtol"], atol=meta["atol"],
+                      nfev=meta["nfev"], njev=meta["njev"], nlu=meta["nlu"],
+                      nsteps=meta["nsteps"], events=np.rec.array(arrays["events"]),
+                      stages=stages, dense=dense, info=meta["info"], teacher=teacher)
+        except KeyError as exc:
+            raise ValueError(f"{str(path)!r} is incomplete: the entry {exc} is missing; the "
+                             "file is corrupted or was not written by flowlab.") from None
+        except (TypeError, AttributeError, ValueError) as exc:
+            raise ValueError(f"{str(path)!r} has inconsistent contents ({exc}); the file is "
+                             "corrupted.") from None
+        check_loaded(sol, path)
+        return sol
 
 
 def load(path) -> Solution:
-    """Load a :class:`Solution` saved with ``Solution.save``."""
+    """Load a :class:`Solution` saved with ``Solution.save`` or ``flow(save=...)``.
+
+    For a run that did not finish, the solution up to its last checkpoint
+    (status "interrupted"); see :meth:`Solution.load`.
+    """
     return Solution.load(path)
+
+
+def read_result(path) -> tuple[dict, dict, tuple | None, str]:
+    """``(arrays, meta, prefix, where)`` of a result file or of its checkpoint journal.
+
+    The journal (``<file>.journal``) is read when it belongs to a run that has
+    not written the result file: no result file, or one of another run.
+    ``prefix`` is the payload a resumed run continues (journals only).
+    """
+    from . import _journal
+    given = Path(path)
+    if given.name.endswith(".journal") and given.is_file():
+        arrays, meta, prefix = _journal.read(given)
+        return arrays, meta, prefix, str(given)
+    jpath = _journal.journal_path(given)
+    if jpath.is_file():
+        final = _io.npz_path(given)
+        use_journal = True
+        if final.is_file():
+            arrays, meta = _io.load_npz(final)
+            done_id = (meta.get("info") or {}).get("run_id")
+            use_journal = done_id is None or done_id != _journal.run_id(jpath)
+            if not use_journal:
+                return arrays, meta, None, str(final)
+        if use_journal:
+            arrays, meta, prefix = _journal.read(jpath)
+            return arrays, meta, prefix, str(jpath)
+    arrays, meta = _io.load_npz(given)
+    return arrays, meta, None, str(given)
+
+
+def check_loaded(sol: "Solution", path) -> None:
+    """Shapes and finiteness of a loaded solution (``ValueError`` naming the entry)."""
+    where = str(path)
+    P = sol.net0.n_params
+    K = np.asarray(sol.t).shape[0] if np.ndim(sol.t) == 1 else -1
+    if K < 0 or np.shape(sol.theta) != (K, P) or np.shape(sol.loss) != (K,):
+        raise ValueError(f"{where!r} is corrupted: t, theta and loss have shapes "
+                         f"{np.shape(sol.t)}, {np.shape(sol.theta)}, {np.shape(sol.loss)}, "
+                         f"expected (K,), (K, {P}), (K,).")
+    if np.shape(sol.theta_final) != (P,):
+        raise ValueError(f"{where!r} is corrupted: theta_final has shape "
+                         f"{np.shape(sol.theta_final)}, expected ({P},) for its network.")
+    for name in ("t", "theta", "theta_final"):
+        if not np.all(np.isfinite(getattr(sol, name))):
+            raise ValueError(f"{where!r} is corrupted: {name} contains NaN or inf.")
+    if not (np.isfinite(sol.t_final) and np.isfinite(sol.t_end)):
+        raise ValueError(f"{where!r} is corrupted: t_final or t_end is not finite.")
+    if sol.status not in STATUSES:
+        raise ValueError(f"{where!r} is corrupted: unknown status {sol.status!r}.")

@@ -14,11 +14,14 @@ import warnings
 import numpy as np
 from scipy import integrate
 
-from .. import _progress
-from .._compile import compile_task
+from .. import _interrupt, _progress
 from .. import _validate as v
+from .. import io as _io
+from .._compile import compile_task
 from .._problem import Problem
 from ..models import Network, ReLU1D, TwoLayer
+from . import _guard
+from ._journal import Journal, new_run_id
 from .dense import DenseOutput
 from .solution import SAVE_LIMIT_BYTES, Solution, empty_events
 
@@ -58,6 +61,19 @@ def _check_method(method, net: Network) -> str:
     return method
 
 
+def _check_max_step(max_step) -> float:
+    if max_step is None:
+        return np.inf
+    if isinstance(max_step, bool) or not isinstance(max_step, (int, float, np.integer,
+                                                                np.floating)):
+        raise TypeError(f"`max_step` must be a positive number or np.inf, got "
+                        f"{type(max_step).__name__}.")
+    max_step = float(max_step)
+    if not max_step > 0:
+        raise ValueError(f"`max_step` must be > 0 (np.inf for no limit), got {max_step}.")
+    return max_step
+
+
 def _check_t_eval(t_eval, t0: float, t_end: float):
     if t_eval is None:
         return None
@@ -74,7 +90,7 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
          gtol: float | None = None, max_steps: int | None = None, first_step: float | None = None,
          max_step: float = np.inf, dense: bool = True, progress: bool | None = None,
          save=None, checkpoint_every: float = 60.0, t0: float = 0.0,
-         stepper: str | None = None) -> Solution:
+         stepper: str | None = None, _prefix: Solution | None = None) -> Solution:
     """Integrate the gradient flow d theta/dt = -grad L(theta) from ``net`` up to ``t_end``.
 
     Parameters
@@ -121,12 +137,18 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         first second), else a plain line every ten seconds (t, loss, steps or
         events, stepper); ``False``: nothing.
     save : path, optional
-        Write the solution there at the end and every ``checkpoint_every``
-        seconds while running; a run cut short can be continued with
-        :func:`resume`.  The file holds at most ``SAVE_LIMIT_BYTES`` (64 MB) of
-        arrays: a longer run is saved without its dense output, then with every
-        k-th step (``Solution.within``); the returned solution is always complete
-        and ``sol.save(path)`` writes all of it.
+        Write the solution there (``.npz`` is added if missing) at the end, and
+        checkpoints every ``checkpoint_every`` seconds while running (appended
+        to ``<save>.journal``, which the end removes).  The path is checked
+        before the run starts.  ``flowlab.load(save)`` of a run that was killed
+        returns the solution up to its last checkpoint, which :func:`resume`
+        continues (docs/reliability.md).  The file holds at most
+        ``SAVE_LIMIT_BYTES`` (64 MB) of arrays: a longer run is saved without its dense
+        output, then with every k-th step (``Solution.within``); the returned solution
+        is always complete and ``sol.save(path)`` writes all of it.
+    checkpoint_every : float
+        Seconds between checkpoints (> 0); each costs in proportion to the
+        steps since the previous one.
     t0 : float
         Start time (used by :func:`resume`).
     stepper : {"auto", "explicit", "radau"}, optional
@@ -137,6 +159,22 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         switch is listed in ``sol.info["stepper_switches"]``); ``"explicit"`` and
         ``"radau"`` force one of them.  A forced explicit stepper on a stiff flow stops
         with status "stiff" rather than take millions of steps.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad arguments (naming the argument), an unwritable ``save`` path, or a
+        loss or gradient that is not finite at the start.
+
+    Notes
+    -----
+    Every run ends with a status (``sol.status``, see
+    :data:`flowlab.flow.solution.STATUSES`) and a message.  A watchdog stops
+    a run whose state or loss becomes non-finite, whose step size falls
+    below 10 ulp of t, or whose stored solution would outgrow the memory
+    (status "failed").  Runs of the non-exact methods are checked for a loss
+    that rises by more than the tolerances allow (``sol.info["monotone"]``,
+    :class:`~flowlab.flow.LossRiseWarning`).
 
     Returns
     -------
@@ -173,9 +211,15 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     if stepper is not None and method != "exact":
         raise ValueError(f"`stepper` chooses the stepper of method='exact'; method={method!r} "
                          "has its own: leave stepper=None.")
+    first_step = _guard.check_first_step(first_step)
+    max_step = _check_max_step(max_step)
+    if save is not None:
+        _io.check_save_path(save, "save")
+    _guard.check_start(prob, prob.u0, t0)
     opts = dict(method=method, rtol=rtol, atol=atol, t_eval=t_eval, gtol=gtol,
                 max_steps=max_steps, first_step=first_step, max_step=max_step, dense=bool(dense),
-                progress=progress, save=save, checkpoint_every=checkpoint_every, t0=t0)
+                progress=progress, save=save, checkpoint_every=checkpoint_every, t0=t0,
+                prefix=_prefix)
     if method == "exact":
         from ._stepper import check_stepper
         from .exact import solve_exact
@@ -191,10 +235,20 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
 
 
 class Recorder:
-    """Collects outputs, dense steps, progress and checkpoints for one run."""
+    """Collects outputs, dense steps, progress and checkpoints for one run.
+
+    Every accepted step goes through :meth:`step`, which also runs the
+    watchdog (:class:`flowlab.flow._guard.Watchdog`) and, with ``save``,
+    appends a checkpoint to the journal every ``checkpoint_every`` seconds
+    (:mod:`flowlab.flow._journal`): only the rows, dense steps and events since
+    the previous checkpoint.
+    """
+
+    #: whether the final file is kept within SAVE_LIMIT_BYTES (``Solution.save``)
+    limit_save = True
 
     def __init__(self, prob: Problem, t_end: float, *, method, rtol, atol, t_eval, dense,
-                 progress, save, checkpoint_every, t0, **_):
+                 progress, save, checkpoint_every, t0, prefix=None, **_):
         self.prob, self.t_end, self.method = prob, t_end, method
         self.rtol, self.atol, self.t_eval = rtol, atol, t_eval
         self.save_path, self.checkpoint_every = save, checkpoint_every
@@ -204,13 +258,22 @@ class Recorder:
         self.next_eval = 0
         self.t_last, self.u_last = t0, prob.u0.copy()
         self.stats = {"nfev": 0, "njev": 0, "nlu": 0, "nsteps": 0}
-        self.events, self.stages, self.info = empty_events(), None, {}
+        self.events, self.stages, self.info = empty_events(), None, {"run_id": new_run_id()}
         self.clock = time.perf_counter()
-        self.last_checkpoint = self.clock
-        self.bar = progress_bar(progress, t_end - t0, method, status=self._status)
+        self.watchdog = _guard.Watchdog(t0, t_end,
+                                        "implicit" if method in _IMPLICIT else "explicit")
+        self.steps_at = []                  # accepted steps before each recorded row
         if t_eval is None or t_eval[0] == t0:
             self._record(t0, prob.u0)
             self.next_eval = 0 if t_eval is None else 1
+        self.journal = None
+        self.prefix = prefix
+        if save is not None:
+            head = self.finish("interrupted", "")._payload()
+            self.journal = Journal(save, head, checkpoint_every,
+                                   None if prefix is None else prefix._payload())
+            self.written = (len(self.ts), 0)
+        self.bar = progress_bar(progress, t_end - t0, method, status=self._status)
 
     def _status(self) -> dict:
         """Status items of the progress line: loss, steps, stepper."""
@@ -221,14 +284,20 @@ class Recorder:
         self.ts.append(float(t))
         self.us.append(np.array(u, dtype=np.float64))
         self.losses.append(self.prob.loss(u))
+        self.steps_at.append(self.stats["nsteps"])
 
     def step(self, t_old, t_new, u_new, interp=None, values=None):
-        """Register one step: outputs, dense piece (``interp`` from scipy or node ``values``)."""
+        """Register one step: outputs, dense piece (``interp`` from scipy or node ``values``).
+
+        Raises :class:`flowlab.flow._guard.StopRun` when the watchdog stops the run.
+        """
+        self.watchdog.check(t_old, t_new, u_new, last=t_new >= self.t_end)
         if self.dense is not None:
             if interp is not None:
                 self.dense.append_solver_step(interp, self.u_last, u_new)
             elif values is not None:
                 self.dense.append(t_old, t_new, values)
+        self.stats["nsteps"] += 1
         if self.t_eval is None:
             self._record(t_new, u_new)
         else:
@@ -242,16 +311,47 @@ class Recorder:
                     ue = self._interp_values(t_old, t_new, values, te)
                 self._record(te, ue)
                 self.next_eval += 1
+        if self.losses and not np.isfinite(self.losses[-1]):
+            raise _guard.StopRun(f"the loss became non-finite ({self.losses[-1]}) at t = "
+                                 f"{self.ts[-1]:.6g}: the network's outputs overflow; rescale "
+                                 "the parameters or the data")
         self.t_last, self.u_last = t_new, np.array(u_new, dtype=np.float64)
-        self.stats["nsteps"] += 1
+        if self.watchdog.steps % 1024 == 0:
+            self.watchdog.bytes_per_step = self._bytes_per_step()
         if self.bar is not None:
             self.bar.update(t_new - t_old)
-        if self.save_path is not None:
-            now = time.perf_counter()
-            if now - self.last_checkpoint > self.checkpoint_every:
-                self.finish("running", f"checkpoint at t = {t_new:.6g}; resume with "
-                            "flowlab.resume").save(self.save_path, max_bytes=SAVE_LIMIT_BYTES)
-                self.last_checkpoint = time.perf_counter()
+        if self.journal is not None and self.journal.due():
+            self.checkpoint()
+
+    def _bytes_per_step(self) -> float:
+        """Bytes this run keeps per accepted step (output rows and dense values)."""
+        n = max(self.stats["nsteps"], 1)
+        values = len(self.us) * (self.prob.size + 2)
+        if self.dense is not None:
+            values += self.dense.n_values * self.prob.size + 2 * self.dense.n_steps
+        return 8.0 * values / n
+
+    def checkpoint(self) -> None:
+        """Append the rows and dense steps since the last checkpoint to the journal."""
+        k_rows, k_dense = self.written
+        prob = self.prob
+        arrays = {"t": np.asarray(self.ts[k_rows:], dtype=np.float64),
+                  "theta": self._full_rows(self.us[k_rows:]),
+                  "loss": np.asarray(self.losses[k_rows:], dtype=np.float64),
+                  "theta_final": prob.theta(self.u_last)}
+        if self.dense is not None and self.dense.n_steps > k_dense:
+            arrays.update(self.dense.pieces(k_dense))
+        meta = {"t_final": float(self.t_last), "info": dict(self.info),
+                "nsteps": int(self.stats["nsteps"])}
+        self.journal.append(arrays, meta)
+        self.written = (len(self.ts), self.dense.n_steps if self.dense is not None else 0)
+
+    def _full_rows(self, us) -> np.ndarray:
+        prob = self.prob
+        theta = np.repeat(prob.theta0[None, :], len(us), axis=0)
+        if len(us):
+            theta[:, prob.user_index] = np.asarray(us)
+        return theta
 
     @staticmethod
     def _interp_values(t_old, t_new, values, te):
@@ -260,11 +360,9 @@ class Recorder:
         return piece(te)
 
     def finish(self, status: str, message: str) -> Solution:
-        """Assemble the Solution (called at the end and for checkpoints)."""
+        """Assemble the Solution (called at the end and for the journal's head)."""
         prob = self.prob
-        U = np.array(self.us) if self.us else np.empty((0, prob.size))
-        theta = np.repeat(prob.theta0[None, :], len(U), axis=0)
-        theta[:, prob.user_index] = U
+        theta = self._full_rows(self.us)
         dense = None
         if self.dense is not None and self.dense.n_steps:
             dense = DenseOutput.from_arrays(**self.dense.arrays())
@@ -282,13 +380,26 @@ class Recorder:
                         dense=dense, info=info, teacher=teacher, **self.stats)
 
     def close(self, status: str, message: str) -> Solution:
+        """The final Solution: monotonicity check, final save, warnings.
+
+        Within :func:`flowlab._interrupt.propagating` (a reproduction), an
+        interrupted run is saved and then ``KeyboardInterrupt`` is raised again.
+        """
         if self.bar is not None:
             self.bar.close()
+        mono = _guard.monotonicity(self.ts, self.us, self.losses, self.prob, self.rtol,
+                                   self.atol, np.diff(np.asarray(self.steps_at, dtype=np.float64)))
+        self.info["monotone"] = mono
         sol = self.finish(status, message)
-        if self.save_path is not None:
-            sol.save(self.save_path, max_bytes=SAVE_LIMIT_BYTES)
+        if self.journal is not None:
+            self.journal.finish(sol if self.prefix is None else _join(self.prefix, sol),
+                                max_bytes=SAVE_LIMIT_BYTES if self.limit_save else None)
         if status not in ("finished", "steady_state", "interrupted"):
             warnings.warn(f"flow stopped early ({status}): {message}", RuntimeWarning, stacklevel=3)
+        if not mono["holds"]:
+            warnings.warn(_guard.rise_message(mono), _guard.LossRiseWarning, stacklevel=3)
+        if status == "interrupted":
+            _interrupt.reraise_if_propagating()
         return sol
 
 
@@ -347,8 +458,23 @@ class _ScipyRun:
         except KeyboardInterrupt:
             status = "interrupted"
             message = f"interrupted at t = {rec.t_last:.6g}; continue with flowlab.resume(sol)"
+        except _guard.StopRun as exc:
+            status, message = "failed", f"{o['method']} stopped: {exc}"
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            if not _non_finite_error(exc):
+                raise
+            status = "failed"
+            message = (f"{o['method']} failed at t = {solver.t:.6g}: the Jacobian (the Hessian "
+                       "of the loss) has non-finite entries, so the parameters or the data "
+                       "overflow there; rescale them, or use an explicit method")
         rec.stats.update(nfev=solver.nfev, njev=solver.njev, nlu=solver.nlu)
         return rec.close(status, message)
+
+
+def _non_finite_error(exc: Exception) -> bool:
+    """True for numpy/scipy's errors about infs or NaNs in a matrix."""
+    text = str(exc).lower()
+    return "inf" in text or "nan" in text
 
 
 def resume(sol, t_end: float | None = None, **options) -> Solution:
@@ -362,7 +488,12 @@ def resume(sol, t_end: float | None = None, **options) -> Solution:
         New final time; by default the original ``t_end``.
     **options
         Overrides for :func:`flow` (tolerances, ``save``, ``progress``...);
-        method, loss and trainable groups are those of ``sol``.
+        method, loss and trainable groups are those of ``sol``.  With ``save``
+        the file (and its checkpoints) hold the joined solution.
+
+    A ``sol`` read from the checkpoints of a killed run continues from its
+    last checkpoint; the joined solution equals one uninterrupted run to the
+    integration tolerance (docs/reliability.md).
     """
     if not isinstance(sol, Solution):
         sol = Solution.load(sol)
@@ -383,29 +514,46 @@ def resume(sol, t_end: float | None = None, **options) -> Solution:
                               **sol.info.get("population", {}), **opts)
     else:
         nxt = flow(sol.net, sol.x, sol.y, t_end, loss=sol.loss_kind, method=sol.method,
-                   trainable=sol.trainable, t0=sol.t_final, t_eval=t_eval, **opts)
+                   trainable=sol.trainable, t0=sol.t_final, t_eval=t_eval, _prefix=sol, **opts)
     return _join(sol, nxt)
 
 
-def _continued_slides_dropped(a: Solution, b: Solution) -> np.ndarray:
-    """``b``'s events without the slide starts it finds in its first step for the
-    pairs (neuron, point) that were sliding when ``a`` ended (a restarted exact flow
-    finds them on their surfaces again: the slide continues, it does not start)."""
+def _continued_events_dropped(a: Solution, b: Solution) -> np.ndarray:
+    """``b``'s events without those that repeat ``a``'s at the join.
+
+    A restarted exact flow decides the points it finds on their surfaces at its
+    start time again: the pairs (neuron, point) that were sliding when ``a``
+    ended give slide starts (in its first step: the slide continues, it does not
+    start), and a pair that ``a`` left exactly on its surface (a checkpoint taken
+    right after an event, or a neuron that died with the point on its knot) is
+    moved to the same side again ("cross" after a "slide_end" to that side, say):
+    such an event of ``b`` at the join time, whose pair ends on the side ``a``'s
+    latest event for it put it, is no new event.
+    """
     ev = np.asarray(b.events)
     if not len(ev) or not len(a.events):
         return ev
     sliding = set()
+    side_at_end = {}
     for e in a.events:
+        key = (int(e.neuron), int(e.point))
         if e.kind == "slide_start":
-            sliding.add((int(e.neuron), int(e.point)))
+            sliding.add(key)
         elif e.kind == "slide_end":
-            sliding.discard((int(e.neuron), int(e.point)))
+            sliding.discard(key)
+        side_at_end[key] = int(e.side)           # the side its latest event put it on
     # the restart finds them at t_final (points within rounding of a surface are contacts
     # at the start); the window reaches to the end of the first step, for any it finds
     # only there
     upto = max(b.t[1] if b.t.size > 1 else a.t_final, a.t_final)
-    keep = np.array([not (e["t"] <= upto and e["kind"] == "slide_start"
-                          and (int(e["neuron"]), int(e["point"])) in sliding) for e in ev])
+
+    def repeats(e):
+        key = (int(e["neuron"]), int(e["point"]))
+        if e["t"] <= upto and e["kind"] == "slide_start" and key in sliding:
+            return True
+        return e["t"] == a.t_final and side_at_end.get(key) == int(e["side"])
+
+    keep = np.array([not repeats(e) for e in ev])
     return ev[keep]
 
 
@@ -420,7 +568,7 @@ def _join(a: Solution, b: Solution) -> Solution:
     if a.stages is not None and b.stages is not None:
         stages = np.rec.array(np.concatenate([np.asarray(a.stages), np.asarray(b.stages)]))
     events = np.rec.array(np.concatenate([np.asarray(a.events),
-                                          _continued_slides_dropped(a, b)]))
+                                          _continued_events_dropped(a, b)]))
     info = dict(b.info)
     info["wall_time"] = a.info.get("wall_time", 0.0) + b.info.get("wall_time", 0.0)
     if "n_events" in info:                        # counts over both pieces

@@ -170,7 +170,13 @@ class FlatModule:
         return t.requires_grad_(grad)
 
     def _loss_t(self, u_t):
-        return self.loss_fn(self.model(self._full(u_t)))
+        L = self.loss_fn(self.model(self._full(u_t)))
+        if not isinstance(L, torch.Tensor) or L.numel() != 1:
+            shape = tuple(L.shape) if isinstance(L, torch.Tensor) else type(L).__name__
+            raise ValueError(f"`loss_fn(model)` must return a scalar tensor (one value), got "
+                             f"{shape}; reduce it, e.g. with .sum() or .mean(), or use "
+                             "flowlab.torch.MSELoss.")
+        return L.reshape(())
 
     def loss(self, u) -> float:
         """L(u) (in ``loss_kind``'s convention)."""

@@ -26,7 +26,8 @@ from flowlab import _validate as v
 from flowlab import io as _io
 from flowlab.flow.dense import DenseOutput
 from flowlab.flow.solution import Solution
-from flowlab.flow.solve import _SCIPY, Recorder, _check_t_eval, _ScipyRun
+from flowlab.flow._guard import StopRun, check_first_step, check_start
+from flowlab.flow.solve import _SCIPY, Recorder, _check_max_step, _check_t_eval, _ScipyRun
 from flowlab.torch.flat import FlatModule, module_to_float64
 from flowlab.torch.probes import ProbeRecord, check_probes, evaluate_probes, finish_records
 from flowlab.torch.rkc import MAX_STAGES, RKCSolver, spectral_radius
@@ -103,12 +104,8 @@ class TorchSolution(Solution):
                 f"method={self.method!r}, t_final={self.t_final:.6g}, status={self.status!r}, "
                 f"steps={self.nsteps}, loss {self.loss[0]:.6g} -> {self.loss[-1]:.6g})")
 
-    def save(self, path):
-        """Write times, parameters, losses and the dense output to one ``.npz`` file.
-
-        The module and the loss are code, not data: :meth:`load` needs them
-        again.  Probe records are not saved.
-        """
+    def _payload(self) -> tuple[dict, dict]:
+        """``(arrays, meta)`` as :meth:`save` writes them."""
         arrays = {"t": self.t, "theta": self.theta, "loss": self.loss,
                   "theta_final": self.theta_final}
         if self.dense is not None:
@@ -120,32 +117,53 @@ class TorchSolution(Solution):
                 "t_final": self.t_final, "status": self.status, "message": self.message,
                 "rtol": self.rtol, "atol": self.atol, "nfev": self.nfev, "njev": self.njev,
                 "nlu": self.nlu, "nsteps": self.nsteps, "info": self.info}
-        return _io.save_npz(path, arrays, meta)
+        return arrays, meta
+
+    def save(self, path):
+        """Write times, parameters, losses and the dense output to one ``.npz`` file.
+
+        The module and the loss are code, not data: :meth:`load` needs them
+        again.  Probe records are not saved.
+        """
+        return _io.save_npz(path, *self._payload())
 
     @classmethod
     def load(cls, path, module: torch.nn.Module, loss_fn) -> "TorchSolution":
-        """Read a file of :meth:`save`; ``module`` must have the saved parameter layout."""
-        arrays, meta = _io.load_npz(path)
-        if meta.get("format") != "flowlab.TorchSolution":
-            raise ValueError(f"{path} does not hold a flowlab TorchSolution.")
+        """Read a file of :meth:`save` (or the last checkpoint of a run that did not finish);
+        ``module`` must have the saved parameter layout."""
+        from flowlab.flow.solution import read_result
+        arrays, meta, _, where = read_result(path)
+        _io.check_format(meta, "flowlab.TorchSolution", 1, where)
         mod = module_to_float64(module)
-        fm = FlatModule(mod, loss_fn, trainable=meta["trainable"])
-        if list(fm.names) != meta["names"] or [list(s) for s in fm.shapes] != meta["shapes"]:
-            raise ValueError(f"`module` does not match the saved parameters {meta['names']} "
-                             f"with shapes {meta['shapes']}.")
-        _load(mod, arrays["theta"][0])
-        fm = FlatModule(mod, loss_fn, trainable=meta["trainable"])
-        dense = None
-        if "dense.values" in arrays:
-            dense = DenseOutput.from_arrays(arrays["dense.breaks"], arrays["dense.degree"],
-                                            arrays["dense.offsets"], arrays["dense.values"])
-        return cls(t=arrays["t"], theta=arrays["theta"], loss=arrays["loss"], net0=None, x=None,
-                   y=None, loss_kind=meta["loss_kind"], trainable=tuple(meta["trainable"]),
-                   method=meta["method"], t_end=meta["t_end"], t_final=meta["t_final"],
-                   theta_final=arrays["theta_final"], status=meta["status"],
-                   message=meta["message"], rtol=meta["rtol"], atol=meta["atol"],
-                   nfev=meta["nfev"], njev=meta["njev"], nlu=meta["nlu"], nsteps=meta["nsteps"],
-                   dense=dense, info=meta["info"], module=mod, loss_fn=loss_fn, flat=fm)
+        try:
+            fm = FlatModule(mod, loss_fn, trainable=meta["trainable"])
+            if list(fm.names) != meta["names"] or [list(s) for s in fm.shapes] != meta["shapes"]:
+                raise ValueError(f"`module` does not match the saved parameters {meta['names']} "
+                                 f"with shapes {meta['shapes']}.")
+            theta = np.asarray(arrays["theta"])
+            P = fm.theta0.size
+            if theta.ndim != 2 or theta.shape[1] != P or not theta.shape[0] or \
+                    np.shape(arrays["theta_final"]) != (P,) or \
+                    not np.all(np.isfinite(arrays["theta_final"])):
+                raise ValueError(f"{where!r} is corrupted: theta or theta_final has the wrong "
+                                 f"shape or non-finite values (the module has {P} parameters).")
+            _load(mod, theta[0])
+            fm = FlatModule(mod, loss_fn, trainable=meta["trainable"])
+            dense = None
+            if "dense.values" in arrays:
+                dense = DenseOutput.from_arrays(arrays["dense.breaks"], arrays["dense.degree"],
+                                                arrays["dense.offsets"], arrays["dense.values"])
+            return cls(t=arrays["t"], theta=theta, loss=arrays["loss"], net0=None, x=None,
+                       y=None, loss_kind=meta["loss_kind"], trainable=tuple(meta["trainable"]),
+                       method=meta["method"], t_end=meta["t_end"], t_final=meta["t_final"],
+                       theta_final=arrays["theta_final"], status=meta["status"],
+                       message=meta["message"], rtol=meta["rtol"], atol=meta["atol"],
+                       nfev=meta["nfev"], njev=meta["njev"], nlu=meta["nlu"],
+                       nsteps=meta["nsteps"], dense=dense, info=meta["info"], module=mod,
+                       loss_fn=loss_fn, flat=fm)
+        except KeyError as exc:
+            raise ValueError(f"{where!r} is incomplete: the entry {exc} is missing; the file is "
+                             "corrupted or was not written by flowlab.") from None
 
 
 def _load(module, theta) -> None:
@@ -155,6 +173,8 @@ def _load(module, theta) -> None:
 
 class _Recorder(Recorder):
     """flowlab's step recorder, assembling a :class:`TorchSolution`."""
+
+    limit_save = False          # TorchSolution.save writes everything
 
     def finish(self, status: str, message: str) -> TorchSolution:
         fm = self.prob
@@ -223,6 +243,8 @@ class _RKCRun:
         except KeyboardInterrupt:
             status = "interrupted"
             message = f"interrupted at t = {rec.t_last:.6g}"
+        except StopRun as exc:
+            status, message = "failed", f"RKC stopped: {exc}"
         rec.stats.update(nfev=solver.nfev, njev=solver.nrho, nlu=0)
         rec.info.update(rejected=solver.nrejected, rho=solver.rho, stages=solver.stages,
                         stages_max=solver.stages_max, max_stages=solver.max_stages)
@@ -333,6 +355,11 @@ def flow(module: torch.nn.Module, loss_fn, t_end: float, *, method: str = "DOP85
         max_steps = v.check_int(max_steps, "max_steps", minimum=1)
     probes = check_probes(probes)
     checkpoint_every = v.check_real(checkpoint_every, "checkpoint_every", positive=True)
+    first_step = check_first_step(first_step)
+    max_step = _check_max_step(max_step)
+    if save is not None:
+        _io.check_save_path(save, "save")
+    check_start(fm, fm.u0)
     opts = dict(method=method, rtol=rtol, atol=atol, t_eval=t_eval, gtol=gtol,
                 max_steps=max_steps, first_step=first_step, max_step=max_step, dense=bool(dense),
                 progress=progress, save=save, checkpoint_every=checkpoint_every, t0=0.0)

@@ -226,10 +226,15 @@ class RKCSolver:
     def step(self) -> str | None:
         """Advance one accepted step (retrying rejected ones); return a message on failure."""
         while True:
-            h = min(self.h, self.t_end - self.t, self._beta_max / max(self.rho, 1e-300))
-            if h <= 10 * np.spacing(max(abs(self.t), 1.0)):
+            if not np.isfinite(self.rho):
                 self.status = "failed"
-                return f"step size {h:.3g} too small at t = {self.t:.6g}"
+                return (f"the spectral radius estimate of the Hessian is not finite "
+                        f"({self.rho}) at t = {self.t:.6g}: the Hessian overflows; rescale "
+                        "the parameters or the data")
+            h = min(self.h, self.t_end - self.t, self._beta_max / max(self.rho, 1e-300))
+            if not h > 10 * np.spacing(max(abs(self.t), 1.0)):     # underflow, or NaN
+                self.status = "failed"
+                return f"step size {h:.3g} too small or not finite at t = {self.t:.6g}"
             y1, F1, err, s = self._step_with(h)
             if np.isfinite(err) and err <= 1.0:
                 break

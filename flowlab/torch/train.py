@@ -25,6 +25,7 @@ import torch
 from flowlab import _validate as v
 from flowlab._progress import progress_bar
 from flowlab import io as _io
+from flowlab._interrupt import reraise_if_propagating
 from flowlab.train.descent import _record_points
 from flowlab.train.result import TrainResult
 from flowlab.torch.flat import FlatModule, flatten, load_flat, module_to_float64
@@ -184,6 +185,7 @@ def train(module: torch.nn.Module, loss_fn, optimizer: str = "adam", lr: float =
             if bar is not None:
                 bar.update(1, loss=val)
     except KeyboardInterrupt:
+        reraise_if_propagating()
         stop = f"interrupted after {done} iterations"
         if not iters or iters[-1] != done:
             losses.append(float(loss_fn(net).detach()))

@@ -50,6 +50,7 @@ paper's plotted curves), ``"sum"`` is L = 1/2 sum r_i^2 ((2.1)).
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -137,8 +138,33 @@ def _data(x, y, b, loss, delta, rcond):
     delta = v.check_real(delta, "delta", positive=True)
     if rcond is not None:
         rcond = v.check_real(rcond, "rcond", nonnegative=True)
+    _check_range(x, y, b)
     order = np.argsort(x, kind="stable")
     return x[order], y[order], np.unique(x), b, loss, delta, rcond
+
+
+def _check_range(x, y, b) -> None:
+    """ValueError when squares of the entries of A = relu(x - b) or of y would overflow.
+
+    The least-squares losses are sums of squares: with |x - b| or |y| beyond
+    about sqrt(max float / (m n)) they overflow to inf and every candidate looks
+    equally bad (a silent "converged").  ANLS is equivariant under rescaling:
+    x and b by one factor s (the coefficients c scale by 1/s, the loss is
+    unchanged), y by a factor r (c and the residuals scale by r, the loss by
+    r^2), so rescaled data give the same moves.
+    """
+    limit = np.sqrt(np.finfo(np.float64).max / (4.0 * x.size * max(b.size, 1)))
+    span = float(np.abs(x).max() + (np.abs(b).max() if b.size else 0.0))
+    if not span < limit:
+        raise ValueError(f"`x` and `b` reach {span:.3g} in magnitude: the squares of "
+                         f"relu(x - b) overflow in float64 beyond {limit:.3g}, and the "
+                         "least-squares losses with them; rescale x and b by one common "
+                         "factor (ANLS makes the same moves; the coefficients scale inversely).")
+    ymax = float(np.abs(y).max())
+    if not ymax < limit:
+        raise ValueError(f"`y` reaches {ymax:.3g} in magnitude: its sum of squares overflows in "
+                         f"float64 beyond {limit:.3g}; rescale y (ANLS makes the same moves, the "
+                         "coefficients scale with y and the loss with its square).")
 
 
 def anls_candidates(x, y, b, *, loss: str = "mean", delta: float = 1e-8,
@@ -261,6 +287,11 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
             break
         if not st.k.size:
             stop = "no candidate moves (every neuron is dead or blocked)"
+            break
+        if not (np.isfinite(st.rss) and np.all(np.isfinite(st.cand_rss))):
+            stop = (f"overflow: the least-squares losses are not finite at iteration {k} (the "
+                    "sums of squares exceed float64); rescale x, b and y")
+            warnings.warn(f"anls stopped: {stop}", RuntimeWarning, stacklevel=2)
             break
         i = int(np.argmin(st.cand_rss))
         if not st.cand_rss[i] < (1.0 - rtol) * st.rss:

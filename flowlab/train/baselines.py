@@ -26,10 +26,11 @@ import time
 import numpy as np
 
 from .. import _validate as v
+from .._interrupt import reraise_if_propagating
 from .._progress import progress_bar
 from ..models import ReLU1D
 from .cod import cod
-from .descent import _record_points, _SeedModel, adam, gd
+from .descent import _record_points, _SeedModel, adam, check_initial_loss, gd
 from .result import TrainResult
 
 __all__ = ["gd", "adam", "lsq", "ls_gd", "ls_adam", "lsq_coefficients", "run_baseline",
@@ -142,6 +143,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
     net = _seed_net(net)
     run = _SeedModel("gd" if method == "lsgd" else "adam", hyper, net, x, y, loss, ("b",))
     steps = v.check_int(steps, "steps", minimum=0)
+    check_initial_loss(net, x, y, run.loss_kind)
     rec = set(_record_points(steps, record_every, record_at).tolist())
     if target_loss is not None:
         target_loss = v.check_real(target_loss, "target_loss")
@@ -179,6 +181,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
             if bar is not None and it % 100 == 0:
                 bar.update(100, loss=L)
     except KeyboardInterrupt:
+        reraise_if_propagating()
         stop = f"interrupted after {it} iterations"
     if bar is not None:
         bar.close()

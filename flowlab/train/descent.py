@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import _validate as v
 from .._compile import compile_task
+from .._interrupt import reraise_if_propagating
 from .._progress import progress_bar
 from .._kernels import optim as _ko
 from .._kernels import relu1d_descent as _kr
@@ -191,6 +192,19 @@ def _runner(method, hyper, net, x, y, loss, trainable):
     return _Generic(method, hyper, net, x, y, loss, trainable)
 
 
+def check_initial_loss(net, x, y, loss) -> None:
+    """ValueError unless the loss of ``net`` on (x, y) is finite (before any iteration)."""
+    with np.errstate(all="ignore"):
+        L = net.loss(x, y, loss)
+    if not np.isfinite(L):
+        big = float(np.abs(net.params()).max())
+        xmax = float(np.abs(np.asarray(x, dtype=float)).max())
+        raise ValueError(f"the loss of `net` on the data is {L} (not finite) before the first "
+                         f"iteration: the network's outputs overflow (largest |parameter| "
+                         f"{big:.3g}, largest |x| {xmax:.3g}); rescale the parameters or the "
+                         "data (no learning rate can help).")
+
+
 def _record_points(steps, record_every, record_at):
     if record_at is None:
         record_every = v.check_int(record_every, "record_every", minimum=1)
@@ -216,6 +230,7 @@ def _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every, 
                 record_params, target_loss, progress) -> TrainResult:
     run = _runner(method, hyper, net, x, y, loss, trainable)
     steps = v.check_int(steps, "steps", minimum=0)
+    check_initial_loss(net, x, y, run.loss_kind)
     rec = _record_points(steps, record_every, record_at)
     if target_loss is not None:
         target_loss = v.check_real(target_loss, "target_loss")
@@ -249,6 +264,7 @@ def _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every, 
             if bar is not None:
                 bar.update(k, loss=float(losses[upto - 1]) if upto else None)
     except KeyboardInterrupt:
+        reraise_if_propagating()
         stop = f"interrupted after about {done} iterations"
     if bar is not None:
         bar.close()

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import flowlab as fl
@@ -45,6 +45,50 @@ def _gd_distances(net, X, y, sol, loss, halvings):
     return np.array(d), T / first
 
 
+def _contact_lr(sol, X):
+    """The learning rate below which GD resolves every near contact of the flow.
+
+    A pair (neuron j, point i) that the flow brings to |g_ji| = mu without an event is
+    crossed by GD as long as lr |dg_ji/dt| is comparable to mu, and GD then follows
+    another activation pattern: an O(1) error that makes the coarse rungs of the ladder
+    pre-asymptotic.  Returns min over such pairs of mu_ji / max_t |dg_ji/dt|, from the
+    dense output on 8 points per step (g) and the flow's field there (dg/dt).
+    """
+    prob = sol.problem()
+    n, D = sol.net0.W.shape
+    Xt = np.column_stack([X, np.ones(len(X))])
+    br = sol.dense.arrays()["breaks"]
+    tq = np.unique((br[:-1, None] + np.diff(br)[:, None] * np.linspace(0, 1, 9)[None, :]).ravel())
+    theta = sol.theta_at(tq)
+    G = np.abs(np.einsum("tjk,ik->tji", theta[:, :n * D].reshape(-1, n, D), Xt))
+    V = np.array([-prob.grad(th[prob.user_index]) for th in theta])
+    Gdot = np.abs(np.einsum("tjk,ik->tji", V[:, :n * D].reshape(-1, n, D), Xt))
+    quiet = np.ones((n, len(X)), dtype=bool)
+    for e in sol.events:
+        quiet[int(e.neuron), int(e.point)] = False
+    mu, rate = G.min(axis=0), Gdot.max(axis=0)
+    ratio = np.where(quiet & (rate > 0), mu / np.where(rate > 0, rate, 1.0), np.inf)
+    return float(ratio.min())
+
+
+def _event_jitter(sol, X, y, loss):
+    """Sum over the events of the jump of the field across the surface (per unit lr).
+
+    GD crosses a surface at a step boundary, up to one step late: its error at T has a
+    part of size up to lr x (the jump of the field there), whose fraction of a step varies
+    from one learning rate to the next.
+    """
+    Xt = np.column_stack([X, np.ones(len(X))])
+    scale = 1.0 if loss == "sum" else 1.0 / len(y)
+    J = 0.0
+    for e in sol.events:
+        net_e = sol.net_at(float(e.t))
+        r = net_e(X) - y
+        j, p = int(e.neuron), int(e.point)
+        J += scale * abs(net_e.a[j] * r[p]) * np.linalg.norm(Xt[p])
+    return J
+
+
 def _pins_over_time(sol):
     """Largest number of points one neuron slid on at once (replaying the events)."""
     pins, most = {}, 0
@@ -61,9 +105,18 @@ def _pins_over_time(sol):
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2 ** 31), n=st.integers(1, 5), m=st.integers(3, 20),
        d=st.integers(2, 3), loss=st.sampled_from(["sum", "mean"]))
+@example(seed=100, n=5, m=14, d=3, loss="sum")          # a grazing contact: mu = 7e-5
+@example(seed=12211, n=1, m=3, d=2, loss="sum")         # --hypothesis-seed=18: crossing jitter
 def test_exact_flow_is_the_limit_of_gradient_descent_in_d_dimensions(seed, n, m, d, loss):
     """As in 1-d: without events the distance halves with the learning rate; with
-    crossings and (multi-point) slides it is O(lr) over six halvings."""
+    crossings and (multi-point) slides it is O(lr).
+
+    The ladder of learning rates is sized from the flow's smallest contact margin
+    (:func:`_contact_lr`): it reaches below the rate at which GD resolves every near
+    contact, and the checks use the rungs from there on (at least four).  Each
+    crossing lets GD's error jitter by up to lr x (the jump of the field) from one
+    rung to the next (:func:`_event_jitter`); the bound on dist/lr allows that.
+    """
     net, X, y = _problem(seed, n, m, d)
     T = 1.0 if loss == "sum" else 10.0
     sol = _flow(net, X, y, T, loss)
@@ -72,8 +125,14 @@ def test_exact_flow_is_the_limit_of_gradient_descent_in_d_dimensions(seed, n, m,
         # an output weight through 0 mid-slide: past it the continuation is not unique
         # (GD leaves on either side), so the limit is checked up to that time
         sol = _flow(net, X, y, sol.info["repelling"][0][0], loss)
-    halvings = 5 if sol.info["n_events"] == 0 else 6
+    lam = np.abs(np.linalg.eigvalsh(net.hessian(X, y, loss=loss))).max()
+    lr0 = sol.t_final / int(np.ceil(max(sol.t_final * lam / 0.05, 50)))
+    lr_mu = _contact_lr(sol, X)
+    k_mu = max(0, int(np.ceil(np.log2(lr0 / lr_mu)))) if lr_mu < lr0 else 0
+    assert k_mu <= 10, f"a contact margin needing {k_mu} halvings (too close to test)"
+    halvings = max(5 if sol.info["n_events"] == 0 else 6, k_mu + 4)
     dist, lr = _gd_distances(net, X, y, sol, loss, halvings)
+    dist, lr = dist[k_mu:], lr / 2.0 ** k_mu          # the asymptotic rungs
     if dist[0] <= 1e-13 * (1 + np.abs(net.params()).max()):
         assert np.all(dist <= 1e-13 * (1 + np.abs(net.params()).max()))
         return
@@ -84,8 +143,11 @@ def test_exact_flow_is_the_limit_of_gradient_descent_in_d_dimensions(seed, n, m,
         assert np.all((ratios >= 1.6) & (ratios <= 2.5)), dist
     else:
         const = dist / (lr / 2.0 ** np.arange(dist.size))
-        slope = -np.polyfit(np.arange(dist.size) * np.log(2.0), np.log(dist), 1)[0]
-        assert const[-2:].max() <= 4.0 * const[:3].max() and slope >= 0.5, dist
+        jitter = _event_jitter(sol, X, y, loss)
+        assert const[-2:].max() <= 4.0 * const[:3].max() + 2.0 * jitter, (dist, jitter)
+        if jitter <= const[:3].max():
+            slope = -np.polyfit(np.arange(dist.size) * np.log(2.0), np.log(dist), 1)[0]
+            assert slope >= 0.5, dist
 
 
 def test_two_point_slides_follow_gradient_descent():
