@@ -50,7 +50,7 @@ points = 40
 
 [flow]
 t_end = 100.0
-method = "Radau"             # default: "exact" for ReLU networks, "Radau" otherwise
+method = "auto"              # default: "exact" for ReLU networks, "auto" otherwise
 loss = "mean"
 
 [output]

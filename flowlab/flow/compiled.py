@@ -60,6 +60,94 @@ def kernel_problem(prob: Problem) -> tuple:
             np.empty(prob.m), np.empty(prob._tk.size))
 
 
+class ErkLoop:
+    """The compiled step loop of one explicit method, run in chunks that feed a
+    :class:`~flowlab.flow.solve.Recorder`; the state (t, y, f, h_abs) and the counters
+    (``stats``: nfev, rejected steps, stiffness counters; ``lam``: the last and largest
+    estimate of lambda_max) persist between calls of :meth:`run`, so that a run can be
+    continued after a stop (a stiffness declaration, a stretch handed to another
+    stepper: :mod:`flowlab.flow.auto`)."""
+
+    def __init__(self, prob: Problem, rec, method: str, *, t0: float, rtol: float,
+                 atol: float, max_step: float, first_step, gtol, stop_loss, t_end: float):
+        kind, cls, degree = COMPILED[method]
+        self.prob, self.rec, self.method = prob, rec, method
+        self.kind, self.tab, self.order = kind, _tableau(cls, kind), int(cls.error_estimator_order)
+        self.degree, self.lob = degree, _kd.lobatto_nodes(degree)
+        self.rtol, self.atol = rtol, atol
+        self.max_step = np.inf if max_step is None else float(max_step)
+        self.gtol_k = -1.0 if gtol is None else float(gtol)
+        self.stop_k = -1.0 if stop_loss is None else float(stop_loss)
+        self.want_dense = rec.dense is not None or rec.t_eval is not None
+        self.kp = kernel_problem(prob)
+        self.stats = np.zeros(5, dtype=np.int64)
+        self.lam = np.zeros(2)
+        self.chunk = _MIN_CHUNK
+        self.restart(float(t0), prob.u0, first_step, t_end)
+
+    def restart(self, t: float, y, first_step, t_end: float) -> None:
+        """Continue from (t, y): a new field and, unless ``first_step``, a new initial step."""
+        P = self.prob.size
+        self.t, self.y = float(t), np.array(y, dtype=np.float64)
+        self.f = np.empty(P)
+        _ke.rhs(self.kp, self.y, self.f)
+        self.stats[0] += 1
+        self.stats[2] = self.stats[3] = 0
+        if first_step is None:
+            self.h_abs = _ke.initial_step(self.kp, self.t, self.y, self.f, t_end, self.max_step,
+                                          self.order, self.rtol, self.atol, np.empty(P),
+                                          np.empty(P))
+            self.stats[0] += 1
+        else:
+            self.h_abs = min(float(first_step), t_end - self.t)
+
+    def run(self, t_end: float, max_steps: int | None, stiff_stop: bool) -> tuple[int, int]:
+        """Step toward ``t_end`` until the kernel stops (finished, a level, a steady state,
+        a failure, a stiffness declaration with ``stiff_stop``) or ``max_steps`` steps
+        (None: no limit) were taken; returns (kernel status code, steps taken), with
+        RUNNING when the step budget ran out."""
+        P, rec, taken = self.prob.size, self.rec, 0
+        while True:
+            budget = self.chunk if max_steps is None else min(self.chunk, max_steps - taken)
+            if budget <= 0:
+                return _ke.RUNNING, taken
+            out_t = np.empty(budget)
+            out_y = np.empty((budget, P))
+            out_v = np.empty((budget if self.want_dense else 0, self.degree + 1, P))
+            clock = time.perf_counter()
+            code, k, t_new, self.h_abs = _ke.advance(
+                self.kind, self.tab, self.order, self.kp, self.t, t_end, self.y, self.f,
+                self.h_abs, self.rtol, self.atol, self.max_step, self.gtol_k, self.stop_k,
+                budget, self.want_dense, self.lob, out_t, out_y, out_v, self.stats, self.lam,
+                stiff_stop)
+            elapsed = time.perf_counter() - clock
+            t_prev = self.t
+            for s in range(k):
+                rec.step(t_prev, out_t[s], out_y[s],
+                         values=out_v[s] if self.want_dense else None)
+                t_prev = out_t[s]
+            self.t, taken = t_new, taken + k
+            if code != _ke.RUNNING:
+                return code, taken
+            if elapsed < _CHUNK_SECONDS:
+                self.chunk = min(2 * self.chunk, _MAX_CHUNK)
+
+    def message(self, code: int, stop_loss=None, t_end=None, gtol=None) -> tuple[str, str]:
+        """(status, message) for a kernel status code that ends a run."""
+        t = self.t
+        if code == _ke.FINISHED:
+            return "finished", f"reached t_end = {t_end:.6g}"
+        if code == _ke.LEVEL:
+            return "finished", (f"the loss reached {stop_loss:.6g} at t = {t:.6g} "
+                                f"(requested t_end = {t_end:.6g})")
+        if code == _ke.STEADY:
+            gnorm = float(np.linalg.norm(self.f))
+            return "steady_state", f"||grad L|| = {gnorm:.3g} < gtol = {gtol:.3g} at t = {t:.6g}"
+        return "failed", (f"{self.method} failed at t = {t:.6g}: the step size h = "
+                          f"{self.h_abs:.3g} fell below 10 ulp of t, or is not finite "
+                          "(non-finite values or a singularity); try method='Radau'")
+
+
 def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, atol: float,
                    t_eval, gtol, max_steps, first_step, max_step, dense: bool, progress, save,
                    checkpoint_every: float, t0: float, stop_loss: float | None = None,
@@ -72,80 +160,28 @@ def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, ato
     crossing.  :func:`flowlab.analysis.flow_initial_stage` uses it.
     """
     from .solve import Recorder
-    kind, cls, degree = COMPILED[method]
-    tab = _tableau(cls, kind)
-    order = int(cls.error_estimator_order)
     rec = Recorder(prob, t_end, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
                    dense=dense, progress=progress, save=save,
                    checkpoint_every=checkpoint_every, t0=t0, prefix=prefix)
-    kp = kernel_problem(prob)
-    P = prob.size
-    y = prob.u0.copy()
-    f = np.empty(P)
-    _ke.rhs(kp, y, f)
-    stats = np.zeros(5, dtype=np.int64)
-    stats[0] = 1
-    lam = np.zeros(2)
-    max_step = np.inf if max_step is None else float(max_step)
-    if first_step is None:
-        h_abs = _ke.initial_step(kp, t0, y, f, t_end, max_step, order, rtol, atol,
-                                 np.empty(P), np.empty(P))
-        stats[0] += 1
-    else:
-        h_abs = min(float(first_step), t_end - t0)
-    want_dense = bool(dense) or t_eval is not None
-    lob = _kd.lobatto_nodes(degree)
-    gtol_k = -1.0 if gtol is None else float(gtol)
-    stop_k = -1.0 if stop_loss is None else float(stop_loss)
-    t, chunk, taken = float(t0), _MIN_CHUNK, 0
-    status, message = "finished", f"reached t_end = {t_end:.6g}"
+    loop = None
     try:
-        while True:
-            budget = chunk if max_steps is None else min(chunk, max_steps - taken)
-            out_t = np.empty(budget)
-            out_y = np.empty((budget, P))
-            out_v = np.empty((budget if want_dense else 0, degree + 1, P))
-            clock = time.perf_counter()
-            code, k, t_new, h_abs = _ke.advance(kind, tab, order, kp, t, t_end, y, f, h_abs,
-                                                rtol, atol, max_step, gtol_k, stop_k, budget,
-                                                want_dense, lob, out_t, out_y, out_v, stats,
-                                                lam, False)
-            elapsed = time.perf_counter() - clock
-            t_prev = t
-            for s in range(k):
-                rec.step(t_prev, out_t[s], out_y[s], values=out_v[s] if want_dense else None)
-                t_prev = out_t[s]
-            t, taken = t_new, taken + k
-            if code == _ke.FINISHED:
-                break
+        loop = ErkLoop(prob, rec, method, t0=t0, rtol=rtol, atol=atol, max_step=max_step,
+                       first_step=first_step, gtol=gtol, stop_loss=stop_loss, t_end=t_end)
+        code, taken = loop.run(t_end, max_steps, False)
+        if code == _ke.RUNNING:
+            status = "max_steps"
+            message = (f"stopped after max_steps = {max_steps} steps at t = {loop.t:.6g}; "
+                       "raise max_steps or resume")
+        else:
+            status, message = loop.message(code, stop_loss, t_end, gtol)
             if code == _ke.LEVEL:
-                message = (f"the loss reached {stop_loss:.6g} at t = {t:.6g} "
-                           f"(requested t_end = {t_end:.6g})")
-                rec.t_end = t
-                break
-            if code == _ke.STEADY:
-                gnorm = float(np.linalg.norm(f))
-                status = "steady_state"
-                message = f"||grad L|| = {gnorm:.3g} < gtol = {gtol:.3g} at t = {t:.6g}"
-                break
-            if code == _ke.TOO_SMALL:
-                status = "failed"
-                message = (f"{method} failed at t = {t:.6g}: the step size h = {h_abs:.3g} fell "
-                           "below 10 ulp of t, or is not finite (non-finite values or a "
-                           "singularity); try method='Radau'")
-                break
-            if max_steps is not None and taken >= max_steps:
-                status = "max_steps"
-                message = (f"stopped after max_steps = {max_steps} steps at t = {t:.6g}; "
-                           "raise max_steps or resume")
-                break
-            if elapsed < _CHUNK_SECONDS:
-                chunk = min(2 * chunk, _MAX_CHUNK)
+                rec.t_end = loop.t
     except KeyboardInterrupt:
         status = "interrupted"
         message = f"interrupted at t = {rec.t_last:.6g}; continue with flowlab.resume(sol)"
     except StopRun as exc:
         status, message = "failed", f"{method} stopped: {exc}"
+    stats = loop.stats if loop is not None else np.zeros(5, dtype=np.int64)
     rec.stats.update(nfev=int(stats[0]), njev=0, nlu=0)
     rec.info["rejected_steps"] = int(stats[1])
     return rec.close(status, message)

@@ -32,8 +32,8 @@ _SCIPY = {"RK23": integrate.RK23, "RK45": integrate.RK45, "DOP853": integrate.DO
 _IMPLICIT = ("Radau", "BDF", "LSODA")
 #: Compiled explicit Runge-Kutta methods (:mod:`flowlab.flow.compiled`).
 _COMPILED = ("ERK853", "ERK45")
-#: Every method name ``flow`` accepts.
-METHODS = ("exact",) + tuple(_SCIPY) + _COMPILED
+#: Every method name ``flow`` accepts ("auto": :mod:`flowlab.flow.auto`).
+METHODS = ("exact", "auto") + tuple(_SCIPY) + _COMPILED
 
 
 def is_relu(net: Network) -> bool:
@@ -42,8 +42,9 @@ def is_relu(net: Network) -> bool:
 
 
 def default_method(net: Network) -> str:
-    """"exact" for ReLU networks, "Radau" (implicit, exact Jacobian) otherwise."""
-    return "exact" if is_relu(net) else "Radau"
+    """"exact" for ReLU networks, "auto" (ERK853, Radau IIA on the stiff stretches)
+    otherwise."""
+    return "exact" if is_relu(net) else "auto"
 
 
 def _check_method(method, net: Network) -> str:
@@ -109,13 +110,15 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         ``"mean"``: L = 1/(2m) sum_i r_i^2 (Xu et al. 2021, Zhou et al. 2022, and the
         plotted curves of Ainsworth & Shin 2021).
     method : str, optional
-        ``"exact"`` (event-driven Filippov flow, the default for ReLU networks) or
-        a scipy method: "RK23", "RK45", "DOP853", "Radau" (default for smooth
-        activations), "BDF", "LSODA".  Implicit methods get the exact Hessian as
-        Jacobian, never finite differences.  "ERK853" and "ERK45" are DOP853
-        and RK45 with the whole step loop compiled (:mod:`flowlab.flow.compiled`):
-        the same steps without Python overhead, for non-stiff flows such as the
-        initial stage of a small-initialisation network.
+        ``"exact"`` (event-driven Filippov flow, the default for ReLU networks),
+        ``"auto"`` (the default for smooth activations, :mod:`flowlab.flow.auto`:
+        compiled ERK853 while the flow is not stiff, Radau IIA with the exact
+        Jacobian on its stiff stretches, chosen by measuring h lambda_max; every
+        switch in ``sol.info["stepper_switches"]``) or one method forced: a scipy
+        method, "RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA" (implicit
+        methods get the exact Hessian as Jacobian, never finite differences), or
+        "ERK853" and "ERK45": DOP853 and RK45 with the whole step loop compiled
+        (:mod:`flowlab.flow.compiled`), the same steps without Python overhead.
     rtol, atol : float
         Integration tolerances.
     trainable : str or sequence of str, optional
@@ -226,6 +229,10 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         general = isinstance(net, TwoLayer) and net.input_dim > 1
         with compile_task("exact-nd" if general else "exact-1d"):
             return solve_exact(prob, t_end, stepper=check_stepper(stepper), **opts)
+    if method == "auto":
+        from .auto import solve_auto
+        with compile_task("compiled-erk"):
+            return solve_auto(prob, t_end, **opts)
     if method in _COMPILED:
         from .compiled import solve_compiled
         with compile_task("compiled-erk"):

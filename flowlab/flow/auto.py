@@ -1,0 +1,192 @@
+"""``method="auto"``: the smooth flow's stepper chosen as it goes (the default for smooth
+activations).
+
+A gradient flow from a small or usual initialisation is often non-stiff for a long
+time (the initial stage of condensation: the Hessian is tiny) and stiff afterwards
+(a trained network's Hessian has eigenvalues spread over many decades).  An explicit
+method is the cheapest on the first kind of stretch, an implicit one on the second.
+The rule, in the spirit of LSODA's switching, with the stiffness measured rather than
+guessed:
+
+- start with the compiled ERK853 (:mod:`flowlab.flow.compiled`: scipy's DOP853 pair
+  stepped in numba, O(P) memory, no Jacobian);
+- after every accepted step it estimates h lambda_max from two of its stages (Hairer's
+  test; the Jacobian of a gradient flow is minus the Hessian, with real eigenvalues);
+  when its steps sit on the stability bound (h lambda_max > 6.1) for 15 steps in a
+  row, the estimate is checked by 30 power iterations on the analytic Hessian-vector
+  product (:meth:`flowlab._problem.Problem.hvp`: matrix-free, about 60 right-hand
+  sides); if h lambda_max is at least 0.8 of the bound, the flow is stiff, and the
+  stretch goes to scipy's Radau IIA with the exact Hessian as Jacobian, provided the
+  dense P x P Jacobian is affordable (P <= ``DENSE_MAX``; otherwise the explicit
+  method goes on, at its stability bound, and ``sol.info["stiff_note"]`` says so);
+- a Radau step costs far more than an explicit one (a dense Jacobian, an LU
+  factorisation, scipy's Python loop: about :func:`cost_ratio` (P) ERK853 steps, 2 at
+  P = 60 and 20 at P = 300), so it pays only where its steps are at least that many times the
+  explicit stability bound.  Every ``CHECK_EVERY`` Radau steps lambda_max is measured
+  again (30 power iterations); when Radau's step h gives h lambda_max below
+  ``cost_ratio(P)`` x 6.1, ERK853 would get there sooner, and the flow goes back to it; a
+  later suspicion is then acted on only once lambda_max has doubled (``RETRY_GROWTH``),
+  so that the two do not alternate.  The rule depends on the flow only (never on clock
+  time): a run is reproducible to the last bit.
+
+``method="ERK853"`` and ``method="Radau"`` force one of them.  Every switch is listed in
+``sol.info["stepper_switches"]`` as (t, stepper, h lambda_max); ``steps_explicit`` and
+``steps_radau`` count the steps of each.  What it costs: one estimate per explicit step
+(two vector norms), 30 Hessian-vector products per confirmed suspicion and per
+``CHECK_EVERY`` Radau steps; on a flow that never turns stiff, auto is ERK853.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import integrate
+
+from .._kernels import erk as _ke
+from .._problem import Problem
+from ._guard import StopRun
+from ._stepper import CONFIRM, DENSE_MAX, POWER_ITERATIONS
+from .compiled import ErkLoop
+from .solution import Solution
+
+__all__ = ["solve_auto", "EXPLICIT"]
+
+#: the explicit method of ``method="auto"``
+EXPLICIT = "ERK853"
+#: Radau steps between two measurements of lambda_max (for the switch back)
+CHECK_EVERY = 10
+
+
+def cost_ratio(P: int) -> float:
+    """About how many ERK853 steps one Radau step costs at P parameters: measured 2.2 at
+    P = 60 (0.15 ms against 0.067 ms a step) and 20 at P = 300 (6.7 ms against 0.33 ms),
+    40 data points; Radau's dense Jacobian and LU grow faster with P than ERK853's
+    right-hand sides, hence P^1.4 between (and beyond) them; at least 2."""
+    return max(2.0, 2.2 * (P / 60.0) ** 1.4)
+
+
+#: after Radau did not pay at lambda_max, try it again only beyond this factor of it
+RETRY_GROWTH = 2.0
+
+
+def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: float,
+               t_eval, gtol, max_steps, first_step, max_step, dense: bool, progress, save,
+               checkpoint_every: float, t0: float, prefix: Solution | None = None
+               ) -> Solution:
+    """Run one flow with the automatic stepper; the arguments are those of
+    :func:`flowlab.flow`."""
+    from .solve import Recorder, _non_finite_error
+    rec = Recorder(prob, t_end, method="auto", rtol=rtol, atol=atol, t_eval=t_eval,
+                   dense=dense, progress=progress, save=save,
+                   checkpoint_every=checkpoint_every, t0=t0, prefix=prefix)
+    bound = _ke.STIFF_HLAMBDA[_ke.DOP853]
+    switches, steps = [], {"explicit": 0, "radau": 0}
+    lam_power, note = [], None
+    retry_above = 0.0                        # lambda_max below which Radau did not pay
+    ratio = cost_ratio(prob.size)
+    radau_stats = {"nfev": 0, "njev": 0, "nlu": 0}
+    loop = solver = None
+    mode = "explicit"
+    status, message = "finished", f"reached t_end = {t_end:.6g}"
+
+    def left():
+        return None if max_steps is None else max_steps - steps["explicit"] - steps["radau"]
+
+    try:
+        loop = ErkLoop(prob, rec, EXPLICIT, t0=t0, rtol=rtol, atol=atol, max_step=max_step,
+                       first_step=first_step, gtol=gtol, stop_loss=None, t_end=t_end)
+        while True:
+            if mode == "explicit":
+                code, k = loop.run(t_end, left(), stiff_stop=prob.size <= DENSE_MAX)
+                steps["explicit"] += k
+                if code == _ke.RUNNING:
+                    status, message = _max_steps(max_steps, loop.t)
+                    break
+                if code != _ke.STIFF:
+                    status, message = loop.message(code, None, t_end, gtol)
+                    break
+                if loop.lam[0] < retry_above:
+                    continue            # not grown enough since Radau did not pay
+                lam = prob.lambda_max(loop.y, POWER_ITERATIONS)
+                lam_power.append(lam)
+                if loop.h_abs * lam < CONFIRM * bound or lam < retry_above:
+                    continue            # a false alarm, or Radau did not pay here: go on
+                switches.append((loop.t, "Radau", float(loop.h_abs * lam)))
+                mode = "radau"
+                solver = integrate.Radau(prob.rhs, loop.t, loop.y.copy(), t_end, rtol=rtol,
+                                         atol=atol, max_step=max_step, jac=prob.jac)
+                continue
+            # -- a stiff stretch: Radau IIA with the exact Jacobian ------------------
+            back = False
+            while solver.status == "running":
+                t_old = solver.t
+                msg = solver.step()
+                if solver.status == "failed":
+                    status, message = "failed", f"Radau failed at t = {solver.t:.6g}: {msg}"
+                    break
+                interp = solver.dense_output() if (rec.dense is not None or
+                                                   rec.t_eval is not None) else None
+                rec.step(t_old, solver.t, solver.y, interp=interp)
+                steps["radau"] += 1
+                if gtol is not None and solver.status == "running":
+                    gnorm = np.linalg.norm(prob.grad(solver.y))
+                    if gnorm < gtol:
+                        status = "steady_state"
+                        message = (f"||grad L|| = {gnorm:.3g} < gtol = {gtol:.3g} at "
+                                   f"t = {solver.t:.6g}")
+                        break
+                if left() is not None and left() <= 0 and solver.status == "running":
+                    status, message = _max_steps(max_steps, solver.t)
+                    break
+                if steps["radau"] % CHECK_EVERY == 0 and solver.status == "running":
+                    lam = prob.lambda_max(solver.y, POWER_ITERATIONS)
+                    lam_power.append(lam)
+                    if solver.step_size * lam < ratio * bound:
+                        switches.append((solver.t, EXPLICIT, float(solver.step_size * lam)))
+                        retry_above = RETRY_GROWTH * lam
+                        back = True
+                        break
+            _add_counts(radau_stats, solver)
+            done, solver = solver, None
+            if not back:
+                break
+            mode = "explicit"
+            loop.restart(done.t, done.y, done.step_size, t_end)
+    except KeyboardInterrupt:
+        status = "interrupted"
+        message = f"interrupted at t = {rec.t_last:.6g}; continue with flowlab.resume(sol)"
+    except StopRun as exc:
+        status, message = "failed", f"auto ({mode} stretch) stopped: {exc}"
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        if not _non_finite_error(exc):
+            raise
+        status = "failed"
+        message = (f"Radau failed at t = {rec.t_last:.6g}: the Jacobian (the Hessian of the "
+                   "loss) has non-finite entries, so the parameters or the data overflow "
+                   "there; rescale them")
+    if solver is not None:                   # stopped inside a Radau stretch
+        _add_counts(radau_stats, solver)
+    erk_stats = loop.stats if loop is not None else np.zeros(5, dtype=np.int64)
+    rec.stats.update(nfev=int(erk_stats[0]) + radau_stats["nfev"], njev=radau_stats["njev"],
+                     nlu=radau_stats["nlu"])
+    if loop is not None and loop.lam[1] > 0 and prob.size > DENSE_MAX and erk_stats[4]:
+        note = (f"the flow turned stiff (h lambda_max at the explicit stability bound "
+                f"{bound}), but the state ({prob.size} parameters) is too large for Radau's "
+                f"dense Jacobian (at most {DENSE_MAX}): the explicit steps went on")
+    rec.info.update(stepper_switches=switches, steps_explicit=steps["explicit"],
+                    steps_radau=steps["radau"], rejected_steps=int(erk_stats[1]),
+                    lambda_max_estimate=float(loop.lam[1]) if loop is not None else 0.0,
+                    lambda_max_power=[float(v) for v in lam_power],
+                    explicit_method=EXPLICIT)
+    if note is not None:
+        rec.info["stiff_note"] = note
+    return rec.close(status, message)
+
+
+def _add_counts(counts: dict, solver) -> None:
+    for key in counts:
+        counts[key] += getattr(solver, key)
+
+
+def _max_steps(max_steps, t) -> tuple[str, str]:
+    return "max_steps", (f"stopped after max_steps = {max_steps} steps at t = {t:.6g}; "
+                         "raise max_steps or resume")
