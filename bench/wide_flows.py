@@ -3,7 +3,8 @@
 Every problem is measured in one run, side by side: the exact flow
 (``fl.flow(..., method="exact")``, default ``stepper="auto"``), the same flow on the
 Radau IIA stepper alone (``stepper="radau"``, the exact engine before the explicit
-stepper existed; skipped where its dense P x P Jacobian would not fit), and a compiled
+stepper existed; skipped where its dense P x P Jacobian would not fit; one round by
+default, it takes minutes at P = 1200), and a compiled
 gradient-descent loop (``fl.train.gd``, the same loss) over the same flow time
 t = lr x iterations at lr 1e-3 and 1e-4.  The machines are shared: the flows and a GD
 chunk are timed in interleaved rounds and the best time of each is reported (with the
@@ -138,7 +139,7 @@ def peak_memory(name, stepper="auto"):
     return {"flow_process_MB": out[1], "baseline_MB": out[0]}
 
 
-def measure(name, rounds=3, gd_chunk=2000, memory=True):
+def measure(name, rounds=3, gd_chunk=2000, memory=True, radau_rounds=1):
     net, x, y, T, scale = PROBLEMS[name]()
     P = net.n_params
     with_radau = P <= RADAU_MAX
@@ -146,10 +147,10 @@ def measure(name, rounds=3, gd_chunk=2000, memory=True):
         _flow(name, stepper, fraction=1e-3)             # load (or compile) the kernels
     times, radau_times, gd = [], [], {1e-3: [], 1e-4: []}
     sol = None
-    for _ in range(rounds):
+    for r in range(rounds):
         sol, w = _flow(name, "auto")
         times.append(w)
-        if with_radau:
+        if with_radau and r < max(1, radau_rounds):
             rs, w = _flow(name, "radau")
             radau_times.append(w)
         for lr in gd:
@@ -194,11 +195,14 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--only", nargs="*", help="problem names (default: all)")
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--radau-rounds", type=int, default=1,
+                   help="rounds of the Radau stepper (minutes each at P = 1200)")
     a = p.parse_args(argv)
     names = a.only or (QUICK if a.quick else list(PROBLEMS))
     report = {"rusage_baseline_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     for name in names:
-        out, sol = measure(name, rounds=a.rounds, memory=not a.no_memory)
+        out, sol = measure(name, rounds=a.rounds, memory=not a.no_memory,
+                           radau_rounds=a.radau_rounds)
         if name == "teacher-student-100":
             out["gd_first_order"] = gd_first_order(name, sol)
         report[name] = out

@@ -32,7 +32,7 @@ def test_readme_snippet_prints_what_it_shows(tmp_path):
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
-    assert lines[0].startswith("Solution(TwoLayer, method='Radau'") and lines[-1] == "True"
+    assert lines[0].startswith("Solution(TwoLayer, method='auto'") and lines[-1] == "True"
     assert len(lines) == 4
 
 

@@ -185,7 +185,7 @@ _BRIDGE_TOO = _SCIPY_NAMES
 def _family_of(method: str) -> str:
     if method in _SCIPY_NAMES:
         return "scipy"
-    if method.lower().startswith("exact") or method == "auto":
+    if method.lower().startswith("exact"):
         return "exact"
     return "flowlab-compiled"
 
@@ -201,7 +201,9 @@ def flow_setup(method: str, note: str = "") -> Setup:
                 f"{method!r} integrates flowlab networks only (the bridge has "
                 f"{', '.join(('RKC',) + _BRIDGE_TOO)})")
         try:
-            _check_method(method, inst.net)
+            if _check_method(method, inst.net) != method:
+                return (f"{method!r} is {_check_method(method, inst.net)!r} for this network "
+                        "(the same runs)")
         except (ValueError, TypeError) as exc:
             return str(exc)
         return None

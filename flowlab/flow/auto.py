@@ -23,10 +23,12 @@ guessed:
   factorisation, scipy's Python loop: about :func:`cost_ratio` (P) ERK853 steps, 2 at
   P = 60 and 20 at P = 300), so it pays only where its steps are at least that many times the
   explicit stability bound.  Every ``CHECK_EVERY`` Radau steps lambda_max is measured
-  again (30 power iterations); when Radau's step h gives h lambda_max below
-  ``cost_ratio(P)`` x 6.1, ERK853 would get there sooner, and the flow goes back to it; a
-  later suspicion is then acted on only once lambda_max has doubled (``RETRY_GROWTH``),
-  so that the two do not alternate.  The rule depends on the flow only (never on clock
+  again (30 power iterations); when Radau's mean step h over those steps has settled (it
+  grew less than 2x since the previous check) and gives h lambda_max below ``cost_ratio(P)`` x 6.1, ERK853 would
+  get there sooner, and the flow goes back to it; a later suspicion is then acted on
+  only once lambda_max has doubled or after CHECK_EVERY x cost_ratio x 2^k explicit steps
+  (k: the Radau stretches that did not pay), so that the two do not alternate and the
+  trials cost a bounded share of the run.  The rule depends on the flow only (never on clock
   time): a run is reproducible to the last bit.
 
 ``method="ERK853"`` and ``method="Radau"`` force one of them.  Every switch is listed in
@@ -64,8 +66,12 @@ def cost_ratio(P: int) -> float:
     return max(2.0, 2.2 * (P / 60.0) ** 1.4)
 
 
-#: after Radau did not pay at lambda_max, try it again only beyond this factor of it
+#: after Radau did not pay at lambda_max, try it again only beyond this factor of it, or
+#: after CHECK_EVERY x cost_ratio x 2^k explicit steps (k: the trials that did not pay)
 RETRY_GROWTH = 2.0
+#: Radau's step counts as settled when it grew by less than this factor over CHECK_EVERY
+#: steps (a Radau stretch starts from the explicit step and grows it)
+STALLED = 2.0
 
 
 def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: float,
@@ -82,6 +88,8 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
     switches, steps = [], {"explicit": 0, "radau": 0}
     lam_power, note = [], None
     retry_above = 0.0                        # lambda_max below which Radau did not pay
+    retry_after, failed_trials = 0, 0        # ... unless this many explicit steps passed
+    h_check = t_check = 0.0                  # Radau's mean step and time at the last check
     ratio = cost_ratio(prob.size)
     radau_stats = {"nfev": 0, "njev": 0, "nlu": 0}
     loop = solver = None
@@ -91,6 +99,7 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
     def left():
         return None if max_steps is None else max_steps - steps["explicit"] - steps["radau"]
 
+    rec.stepper_now = "ERK853 (auto)"
     try:
         loop = ErkLoop(prob, rec, EXPLICIT, t0=t0, rtol=rtol, atol=atol, max_step=max_step,
                        first_step=first_step, gtol=gtol, stop_loss=None, t_end=t_end)
@@ -104,14 +113,16 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
                 if code != _ke.STIFF:
                     status, message = loop.message(code, None, t_end, gtol)
                     break
-                if loop.lam[0] < retry_above:
-                    continue            # not grown enough since Radau did not pay
+                waiting = steps["explicit"] < retry_after
+                if waiting and loop.lam[0] < retry_above:
+                    continue            # Radau did not pay: not before lambda_max doubled
                 lam = prob.lambda_max(loop.y, POWER_ITERATIONS)
                 lam_power.append(lam)
-                if loop.h_abs * lam < CONFIRM * bound or lam < retry_above:
+                if loop.h_abs * lam < CONFIRM * bound or (waiting and lam < retry_above):
                     continue            # a false alarm, or Radau did not pay here: go on
                 switches.append((loop.t, "Radau", float(loop.h_abs * lam)))
-                mode = "radau"
+                mode, h_check, t_check = "radau", loop.h_abs, loop.t
+                rec.stepper_now = "Radau (auto)"
                 solver = integrate.Radau(prob.rhs, loop.t, loop.y.copy(), t_end, rtol=rtol,
                                          atol=atol, max_step=max_step, jac=prob.jac)
                 continue
@@ -140,9 +151,16 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
                 if steps["radau"] % CHECK_EVERY == 0 and solver.status == "running":
                     lam = prob.lambda_max(solver.y, POWER_ITERATIONS)
                     lam_power.append(lam)
-                    if solver.step_size * lam < ratio * bound:
-                        switches.append((solver.t, EXPLICIT, float(solver.step_size * lam)))
+                    # Radau's mean step over the window (its last step can dip)
+                    h = (solver.t - t_check) / CHECK_EVERY
+                    stalled = h < STALLED * h_check
+                    h_check, t_check = h, solver.t
+                    if stalled and h * lam < ratio * bound:
+                        switches.append((solver.t, EXPLICIT, float(h * lam)))
+                        failed_trials += 1
                         retry_above = RETRY_GROWTH * lam
+                        retry_after = steps["explicit"] + int(
+                            CHECK_EVERY * ratio * 2 ** failed_trials)
                         back = True
                         break
             _add_counts(radau_stats, solver)
@@ -150,6 +168,7 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
             if not back:
                 break
             mode = "explicit"
+            rec.stepper_now = "ERK853 (auto)"
             loop.restart(done.t, done.y, done.step_size, t_end)
     except KeyboardInterrupt:
         status = "interrupted"

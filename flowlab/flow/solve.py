@@ -56,6 +56,8 @@ def _check_method(method, net: Network) -> str:
     if method.lower() not in lookup:
         raise ValueError(f"unknown `method` {method!r}; choose one of {', '.join(METHODS)}.")
     method = lookup[method.lower()]
+    if method == "auto" and is_relu(net):
+        return "exact"              # the automatic choice for a ReLU network
     if method == "exact" and not is_relu(net):
         raise ValueError(f"method='exact' integrates ReLU networks only; this network uses "
                          f"{getattr(net, 'activation', '?')!r}: choose one of {', '.join(_SCIPY)}.")
@@ -114,7 +116,8 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         ``"auto"`` (the default for smooth activations, :mod:`flowlab.flow.auto`:
         compiled ERK853 while the flow is not stiff, Radau IIA with the exact
         Jacobian on its stiff stretches, chosen by measuring h lambda_max; every
-        switch in ``sol.info["stepper_switches"]``) or one method forced: a scipy
+        switch in ``sol.info["stepper_switches"]``; for a ReLU network "auto" is
+        "exact") or one method forced: a scipy
         method, "RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA" (implicit
         methods get the exact Hessian as Jacobian, never finite differences), or
         "ERK853" and "ERK45": DOP853 and RK45 with the whole step loop compiled
@@ -253,6 +256,8 @@ class Recorder:
 
     #: whether the final file is kept within SAVE_LIMIT_BYTES (``Solution.save``)
     limit_save = True
+    #: the stepper in use, for the progress line, when the method switches between several
+    stepper_now = None
 
     def __init__(self, prob: Problem, t_end: float, *, method, rtol, atol, t_eval, dense,
                  progress, save, checkpoint_every, t0, prefix=None, **_):
@@ -285,7 +290,7 @@ class Recorder:
     def _status(self) -> dict:
         """Status items of the progress line: loss, steps, stepper."""
         return {"loss": self.losses[-1] if self.losses else None,
-                "steps": self.stats["nsteps"], "stepper": self.method}
+                "steps": self.stats["nsteps"], "stepper": self.stepper_now or self.method}
 
     def _record(self, t, u):
         self.ts.append(float(t))

@@ -23,6 +23,8 @@ def test_auto_is_the_default_for_smooth_networks_and_exact_for_relu():
     sol = fl.flow(_tanh(), X, Y, 1.0, loss="mean", progress=False)
     assert sol.method == "auto" and sol.status == "finished"
     assert sol.info["explicit_method"] == "ERK853"
+    x = np.linspace(-1, 1, 6)                       # the automatic choice for relu: exact
+    assert fl.flow(fl.init.he(3, seed=0), x, np.sin(x), 0.1, method="auto").method == "exact"
 
 
 def test_a_flow_that_is_never_stiff_takes_erk853s_steps_exactly():
@@ -41,7 +43,7 @@ def test_stiff_training_goes_to_radau_and_matches_a_tight_reference():
     about 31,000), and the result matches a tight reference."""
     net, T = _tanh(), 2e4
     sol = fl.flow(net, X, Y, T, loss="mean", progress=False, dense=False)
-    ref = fl.flow(net, X, Y, T, loss="mean", method="DOP853", rtol=1e-13, atol=1e-15,
+    ref = fl.flow(net, X, Y, T, loss="mean", method="ERK853", rtol=1e-13, atol=1e-15,
                   progress=False, dense=False)
     (t_switch, to, hl), *rest = sol.info["stepper_switches"]
     assert to == "Radau" and 500 < t_switch < 1000 and hl >= 0.8 * 6.1
@@ -50,17 +52,18 @@ def test_stiff_training_goes_to_radau_and_matches_a_tight_reference():
     assert all(np.isfinite(v) and v > 0 for v in sol.info["lambda_max_power"])
 
 
-def test_radau_that_does_not_pay_hands_back_and_is_not_retried_at_once():
+def test_radau_that_does_not_pay_hands_back_and_is_retried_rarely():
     """condense-1d's x^2 tanh network from its small initialisation (Zhou et al. 2022):
-    stiff by Hairer's test near the end of its initial stage, but Radau's steps there are
-    only a few times the explicit bound, less than a Radau step costs at P = 300; auto
-    hands back after CHECK_EVERY steps and keeps ERK853 until lambda_max has doubled."""
+    stiff by Hairer's test near the end of its initial stage, but Radau's settled steps
+    there are only a few times the explicit bound, less than a Radau step costs at
+    P = 300; auto hands back and tries again only after many explicit steps (or once
+    lambda_max has doubled), so Radau takes a small share of the steps."""
     net = fl.init.small_gaussian(100, 1, 0.005 ** 2, activation="x2tanh", seed=0)
     sol = fl.flow(net, X, Y, 1.3e4, loss="mean", progress=False, dense=False)
     sw = sol.info["stepper_switches"]
-    assert [s[1] for s in sw] == ["Radau", "ERK853"]
-    assert sw[1][2] < _auto.cost_ratio(net.n_params) * 6.1
-    assert sol.info["steps_radau"] == _auto.CHECK_EVERY
+    assert 2 <= len(sw) <= 6 and [s[1] for s in sw] == ["Radau", "ERK853"] * (len(sw) // 2)
+    assert all(hl < _auto.cost_ratio(net.n_params) * 6.1 for _, to, hl in sw if to == "ERK853")
+    assert sol.info["steps_radau"] <= 0.05 * sol.info["steps_explicit"]
     ref = fl.flow(net, X, Y, 1.3e4, loss="mean", method="ERK853", rtol=1e-13, atol=1e-15,
                   progress=False, dense=False)
     np.testing.assert_allclose(sol.theta_final, ref.theta_final, rtol=0, atol=1e-7)

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import flowlab as fl
@@ -12,12 +12,21 @@ import flowlab as fl
 from ..reference import relu1d_field_masked
 
 
-def _gd_distances(net, x, y, T, loss, halvings=3, first=None):
-    """||theta_GD(T) - theta(T)|| for GD with lr = T/N, T/(2N), ..."""
-    sol = fl.flow(net, x, y, T, method="exact", loss=loss, progress=False)
+def _gd_distances(net, x, y, T, loss, halvings=3, first=None, stepper=None, margin=False):
+    """||theta_GD(T) - theta(T)|| for GD with lr = T/N, T/(2N), ...
+
+    With ``margin`` the ladder first descends below the learning rate that resolves the
+    flow's near contacts (:func:`_contact_lr`) and returns the ``halvings`` rungs from
+    there on (the coarser ones are pre-asymptotic)."""
+    sol = fl.flow(net, x, y, T, method="exact", loss=loss, progress=False, stepper=stepper)
     if first is None:
         lam = np.abs(np.linalg.eigvalsh(net.hessian(x, y, loss=loss))).max()
         first = int(np.ceil(T / min(0.05 / lam, T / 50))) if lam > 0 else 50
+    if margin:
+        lr_mu = _contact_lr(sol, x)
+        k_mu = max(0, int(np.ceil(np.log2(T / first / lr_mu)))) if lr_mu < T / first else 0
+        assert k_mu <= 10, f"a contact margin needing {k_mu} halvings (too close to test)"
+        first *= 2 ** k_mu
     d = []
     for k in range(halvings):
         N = first * 2 ** k
@@ -32,6 +41,55 @@ def _slope(d):
     return -np.polyfit(k * np.log(2.0), np.log(d), 1)[0]
 
 
+def _contact_lr(sol, x):
+    """The learning rate below which GD resolves every near contact of the flow (as in
+    tests/flow/test_exact_nd.py): min over the pairs (neuron j, point i) without an event
+    of mu_ji / max_t |dg_ji/dt|, g_ji = w_j x_i - b_j, mu_ji = min_t |g_ji|, from the
+    dense output on 8 points per step and the flow's field there."""
+    prob = sol.problem()
+    net0 = sol.net0
+    br = sol.dense.arrays()["breaks"]
+    tq = np.unique((br[:-1, None] + np.diff(br)[:, None] * np.linspace(0, 1, 9)[None, :]).ravel())
+    theta = sol.theta_at(tq)
+    V = np.array([_full(prob, -prob.grad(th[prob.user_index]), th.size) for th in theta])
+    G, Gdot = [], []
+    for th, vel in zip(theta, V):
+        p, dp = net0.unpack(th), net0.unpack(vel)
+        w = p["w"] if "w" in p else np.ones_like(p["b"])
+        dw = dp["w"] if "w" in dp else np.zeros_like(p["b"])
+        G.append(np.abs(np.outer(w, x) - p["b"][:, None]))
+        Gdot.append(np.abs(np.outer(dw, x) - dp["b"][:, None]))
+    quiet = np.ones((net0.width, len(x)), dtype=bool)
+    for e in sol.events:
+        quiet[int(e.neuron), int(e.point)] = False
+    mu, rate = np.min(G, axis=0), np.max(Gdot, axis=0)
+    ratio = np.where(quiet & (rate > 0), mu / np.where(rate > 0, rate, 1.0), np.inf)
+    return float(ratio.min())
+
+
+def _event_jitter(sol, x, y, loss):
+    """Sum over the events of the jump of the field across the surface (per unit lr), as
+    in tests/flow/test_exact_nd.py: GD crosses a surface up to one step late, so its
+    error at T has a part of size up to lr x (the jump), whose fraction of a step varies
+    from one learning rate to the next.  For f = sum c_j relu(w_j x - b_j) the jump when
+    point i crosses neuron j is scale |c_j r_i| |(1, x_i)| ((1) with w fixed)."""
+    scale = 1.0 if loss == "sum" else 1.0 / len(y)
+    J = 0.0
+    for e in sol.events:
+        net_e = sol.net_at(float(e.t))
+        r = net_e(x) - y
+        j, p = int(e.neuron), int(e.point)
+        J += scale * abs(net_e.c[j] * r[p]) * (np.hypot(1.0, x[p]) if net_e.w is not None
+                                               else 1.0)
+    return J
+
+
+def _full(prob, v, P):
+    out = np.zeros(P)
+    out[prob.user_index] = v
+    return out
+
+
 def _random_net(rng, n, train_w):
     b = rng.normal(0, 0.7, n)
     c = rng.normal(0, 1, n)
@@ -42,7 +100,9 @@ def _random_net(rng, n, train_w):
 @settings(max_examples=14, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2 ** 31), n=st.integers(1, 8), m=st.integers(2, 30),
        train_w=st.booleans(), loss=st.sampled_from(["sum", "mean"]))
-def test_exact_flow_is_the_limit_of_gradient_descent(seed, n, m, train_w, loss):
+@example(seed=97, n=1, m=11, train_w=False, loss="mean")   # a near contact: pre-asymptotic
+@pytest.mark.parametrize("stepper", ["auto", "radau"])
+def test_exact_flow_is_the_limit_of_gradient_descent(seed, n, m, train_w, loss, stepper):
     """GD -> exact flow at first order in the learning rate.
 
     Without events the distance at T halves with the learning rate (every ratio in
@@ -59,7 +119,8 @@ def test_exact_flow_is_the_limit_of_gradient_descent(seed, n, m, train_w, loss):
     T = 0.5 if loss == "sum" else 5.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        sol = fl.flow(net, x, y, T, method="exact", loss=loss, progress=False)
+        sol = fl.flow(net, x, y, T, method="exact", loss=loss, progress=False,
+                      stepper=stepper)
     if sol.status == "degenerate":
         # a neuron collapsed to w = b = 0, where the Filippov solution is not unique
         # (gradient descent leaves along a direction its step selects): reported, not
@@ -71,7 +132,8 @@ def test_exact_flow_is_the_limit_of_gradient_descent(seed, n, m, train_w, loss):
         # either side), so the limit is checked up to that time
         T = sol.info["repelling"][0][0]
     halvings = 3 if sol.info["n_events"] == 0 else 7
-    sol, d, lr = _gd_distances(net, x, y, T, loss, halvings=halvings)
+    sol, d, lr = _gd_distances(net, x, y, T, loss, halvings=halvings, stepper=stepper,
+                               margin=True)
     assert sol.success
     if d[0] <= 1e-13 * (1 + np.abs(net.params()).max()):
         assert np.all(d <= 1e-13 * (1 + np.abs(net.params()).max()))   # nothing moves
@@ -80,23 +142,29 @@ def test_exact_flow_is_the_limit_of_gradient_descent(seed, n, m, train_w, loss):
         ratios = d[:-1] / d[1:]
         assert np.all((ratios >= 1.6) & (ratios <= 2.5)), ratios
     else:
-        # O(lr): the error constant d / lr does not grow as lr -> 0, and d falls by
-        # at least 2^(0.5 k) over k halvings (a wrong limit would leave d flat)
+        # O(lr): the error constant d / lr does not grow as lr -> 0 beyond the crossings'
+        # jitter, and d falls by at least 2^(0.5 k) over k halvings (a wrong limit would
+        # leave d flat) where the jitter does not dominate
         const = d / (lr / 2.0 ** np.arange(d.size))
-        assert const[-2:].max() <= 4.0 * const[:3].max() and _slope(d) >= 0.5, d
+        jitter = _event_jitter(sol, x, y, loss)
+        assert const[-2:].max() <= 4.0 * const[:3].max() + 2.0 * jitter, (d, jitter)
+        if jitter <= const[:3].max():
+            assert _slope(d) >= 0.5, d
 
 
 @settings(max_examples=14, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2 ** 31), n=st.integers(1, 8), m=st.integers(1, 30),
        train_w=st.booleans(), loss=st.sampled_from(["sum", "mean"]))
-def test_loss_monotone_energy_balance_and_event_kinds(seed, n, m, train_w, loss):
+@pytest.mark.parametrize("stepper", ["auto", "radau"])
+def test_loss_monotone_energy_balance_and_event_kinds(seed, n, m, train_w, loss, stepper):
     rng = np.random.default_rng(seed)
     x = np.sort(np.round(rng.uniform(-1, 1, m), 1))          # rounding creates equal x values
     y = rng.normal(size=m)
     net = _random_net(rng, n, train_w)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        sol = fl.flow(net, x, y, 2.0, method="exact", loss=loss, progress=False)
+        sol = fl.flow(net, x, y, 2.0, method="exact", loss=loss, progress=False,
+                      stepper=stepper)
     # a collapsing neuron (trained w only) stops the run: the checks cover what was computed
     assert sol.success or (train_w and sol.status == "degenerate"), sol.message
     L = sol.loss

@@ -107,7 +107,9 @@ def _pins_over_time(sol):
        d=st.integers(2, 3), loss=st.sampled_from(["sum", "mean"]))
 @example(seed=100, n=5, m=14, d=3, loss="sum")          # a grazing contact: mu = 7e-5
 @example(seed=12211, n=1, m=3, d=2, loss="sum")         # --hypothesis-seed=18: crossing jitter
-def test_exact_flow_is_the_limit_of_gradient_descent_in_d_dimensions(seed, n, m, d, loss):
+@pytest.mark.parametrize("stepper", ["auto", "radau"])
+def test_exact_flow_is_the_limit_of_gradient_descent_in_d_dimensions(seed, n, m, d, loss,
+                                                                     stepper):
     """As in 1-d: without events the distance halves with the learning rate; with
     crossings and (multi-point) slides it is O(lr).
 
@@ -119,12 +121,12 @@ def test_exact_flow_is_the_limit_of_gradient_descent_in_d_dimensions(seed, n, m,
     """
     net, X, y = _problem(seed, n, m, d)
     T = 1.0 if loss == "sum" else 10.0
-    sol = _flow(net, X, y, T, loss)
+    sol = _flow(net, X, y, T, loss, stepper=stepper)
     assert sol.success, sol.message          # random inputs: affinely independent contacts
     if sol.info["repelling"]:
         # an output weight through 0 mid-slide: past it the continuation is not unique
         # (GD leaves on either side), so the limit is checked up to that time
-        sol = _flow(net, X, y, sol.info["repelling"][0][0], loss)
+        sol = _flow(net, X, y, sol.info["repelling"][0][0], loss, stepper=stepper)
     lam = np.abs(np.linalg.eigvalsh(net.hessian(X, y, loss=loss))).max()
     lr0 = sol.t_final / int(np.ceil(max(sol.t_final * lam / 0.05, 50)))
     lr_mu = _contact_lr(sol, X)
@@ -182,9 +184,11 @@ def test_output_weight_through_zero_mid_slide_turns_the_surface_repelling():
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2 ** 31), n=st.integers(1, 6), m=st.integers(2, 25),
        d=st.integers(2, 3), loss=st.sampled_from(["sum", "mean"]))
-def test_loss_monotone_energy_balance_and_event_kinds_in_d_dimensions(seed, n, m, d, loss):
+@pytest.mark.parametrize("stepper", ["auto", "radau"])
+def test_loss_monotone_energy_balance_and_event_kinds_in_d_dimensions(seed, n, m, d, loss,
+                                                                      stepper):
     net, X, y = _problem(seed, n, m, d)
-    sol = _flow(net, X, y, 1.0, loss)
+    sol = _flow(net, X, y, 1.0, loss, stepper=stepper)
     assert sol.success, sol.message
     L = sol.loss
     assert np.all(np.diff(L) <= 1e-13 * L[0])

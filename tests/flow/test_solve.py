@@ -194,7 +194,7 @@ def test_default_method():
     from flowlab.flow import default_method
     assert default_method(fl.ReLU1D([0.0], [1.0])) == "exact"
     assert default_method(fl.TwoLayer(np.ones((1, 2)), [1.0], "relu")) == "exact"
-    assert default_method(fl.TwoLayer(np.ones((1, 2)), [1.0], "tanh")) == "Radau"
+    assert default_method(fl.TwoLayer(np.ones((1, 2)), [1.0], "tanh")) == "auto"
 
 
 def test_dense_output_from_arrays_evaluates_and_extends_like_the_original():
