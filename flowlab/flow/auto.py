@@ -20,12 +20,12 @@ guessed:
   dense P x P Jacobian is affordable (P <= ``DENSE_MAX``; otherwise the explicit
   method goes on, at its stability bound, and ``sol.info["stiff_note"]`` says so);
 - a Radau step costs far more than an explicit one (a dense Jacobian, an LU
-  factorisation, scipy's Python loop: about :func:`cost_ratio` (P) ERK853 steps, 2 at
-  P = 60 and 20 at P = 300), so it pays only where its steps are at least that many times the
+  factorisation, scipy's Python loop: about :func:`cost_ratio` (P) ERK853 steps, 3 at
+  P = 60 and at P = 300), so it pays only where its steps are at least that many times the
   explicit stability bound.  Every ``CHECK_EVERY`` Radau steps lambda_max is measured
   again (30 power iterations); when Radau's mean step h over those steps has settled (it
-  grew less than 2x since the previous check) and gives h lambda_max below ``cost_ratio(P)`` x 6.1, ERK853 would
-  get there sooner, and the flow goes back to it; a later suspicion is then acted on
+  grew less than 2x since the previous check) and gives h lambda_max below
+  ``cost_ratio(P)`` x 6.1, ERK853 would get there sooner, and the flow goes back to it; a later suspicion is then acted on
   only once lambda_max has doubled or after CHECK_EVERY x cost_ratio x 2^k explicit steps
   (k: the Radau stretches that did not pay), so that the two do not alternate and the
   trials cost a bounded share of the run.  The rule depends on the flow only (never on clock
@@ -59,11 +59,13 @@ CHECK_EVERY = 10
 
 
 def cost_ratio(P: int) -> float:
-    """About how many ERK853 steps one Radau step costs at P parameters: measured 2.2 at
-    P = 60 (0.15 ms against 0.067 ms a step) and 20 at P = 300 (6.7 ms against 0.33 ms),
-    40 data points; Radau's dense Jacobian and LU grow faster with P than ERK853's
-    right-hand sides, hence P^1.4 between (and beyond) them; at least 2."""
-    return max(2.0, 2.2 * (P / 60.0) ** 1.4)
+    """About how many ERK853 steps one Radau step costs at P parameters (40 data points,
+    one BLAS thread, a quiet machine; bench/smooth_auto.py): 3.0 at P = 60 (0.17 ms
+    against 0.058 ms a step) and 3.0 at P = 300 (0.74 ms against 0.24 ms), where scipy's
+    Python loop dominates a Radau step.  Beyond P = 300 the dense Hessian and its LU
+    factorisation take over; the ratio is assumed to grow as P^1.5 there (not
+    calibrated)."""
+    return 3.0 * max(1.0, P / 300.0) ** 1.5
 
 
 #: after Radau did not pay at lambda_max, try it again only beyond this factor of it, or

@@ -52,19 +52,19 @@ def test_stiff_training_goes_to_radau_and_matches_a_tight_reference():
     assert all(np.isfinite(v) and v > 0 for v in sol.info["lambda_max_power"])
 
 
-def test_radau_that_does_not_pay_hands_back_and_is_retried_rarely():
+def test_radau_hands_back_where_it_does_not_pay():
     """condense-1d's x^2 tanh network from its small initialisation (Zhou et al. 2022):
-    stiff by Hairer's test near the end of its initial stage, but Radau's settled steps
-    there are only a few times the explicit bound, less than a Radau step costs at
-    P = 300; auto hands back and tries again only after many explicit steps (or once
-    lambda_max has doubled), so Radau takes a small share of the steps."""
+    stiff by Hairer's test near the end of its initial stage; Radau takes the stiff
+    stretch and hands back to ERK853 where its settled steps are less than cost_ratio(P)
+    times the explicit bound, and is tried again only after many explicit steps."""
     net = fl.init.small_gaussian(100, 1, 0.005 ** 2, activation="x2tanh", seed=0)
-    sol = fl.flow(net, X, Y, 1.3e4, loss="mean", progress=False, dense=False)
+    sol = fl.flow(net, X, Y, 1.35e4, loss="mean", progress=False, dense=False)
     sw = sol.info["stepper_switches"]
     assert 2 <= len(sw) <= 6 and [s[1] for s in sw] == ["Radau", "ERK853"] * (len(sw) // 2)
     assert all(hl < _auto.cost_ratio(net.n_params) * 6.1 for _, to, hl in sw if to == "ERK853")
-    assert sol.info["steps_radau"] <= 0.05 * sol.info["steps_explicit"]
-    ref = fl.flow(net, X, Y, 1.3e4, loss="mean", method="ERK853", rtol=1e-13, atol=1e-15,
+    assert all(hl >= 0.8 * 6.1 for _, to, hl in sw if to == "Radau")
+    assert 0 < sol.info["steps_radau"] < sol.info["steps_explicit"]
+    ref = fl.flow(net, X, Y, 1.35e4, loss="mean", method="ERK853", rtol=1e-13, atol=1e-15,
                   progress=False, dense=False)
     np.testing.assert_allclose(sol.theta_final, ref.theta_final, rtol=0, atol=1e-7)
 
@@ -86,6 +86,5 @@ def test_options_of_flow_hold_in_auto():
 
 
 def test_the_cost_ratio_grows_with_the_size():
-    assert _auto.cost_ratio(10) == 2.0
-    assert _auto.cost_ratio(60) == pytest.approx(2.2)
-    assert 15 < _auto.cost_ratio(300) < 25 and _auto.cost_ratio(3000) > _auto.cost_ratio(300)
+    assert _auto.cost_ratio(10) == _auto.cost_ratio(300) == 3.0
+    assert _auto.cost_ratio(1200) == pytest.approx(24.0)
