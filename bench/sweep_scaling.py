@@ -40,7 +40,7 @@ STUDY = {
     "model": {"kind": "TwoLayer", "width": 60, "activation": "tanh"},
     "init": {"scheme": "xavier", "seed": 0},
     "data": {"target": "sin(3*x) + 0.5*sin(6*x)", "interval": [-1.0, 1.5], "points": 40},
-    "flow": {"t_end": 1000.0, "loss": "mean"},
+    "flow": {"t_end": 1000.0, "loss": "mean", "method": "Radau"},
 }
 
 

@@ -32,8 +32,8 @@ Problems (loss "mean" everywhere):
   ``bench/exact_nd_vs_scipy.py``.
 
 Reported per problem (JSON): P, the exact flow's best time, its spread, steps, events,
-the stepper switches and peak memory (ru_maxrss of a separate process running that
-flow alone); the Radau stepper's time; GD's scaled times at each lr and the ratios
+the stepper switches and peak memory (VmHWM of a separate process running that flow
+alone); the Radau stepper's time; GD's scaled times at each lr and the ratios
 GD / exact.
 
     python bench/wide_flows.py [--quick] [--rounds 3] [--only NAME ...]
@@ -120,13 +120,16 @@ def _gd_chunk_time(name, lr, iters):
 
 
 def peak_memory(name, stepper="auto"):
-    """ru_maxrss (MB) of a fresh process that runs this flow alone, and of one that only
-    imports flowlab and builds the problem (the difference is the flow's)."""
+    """Peak resident memory (MB, VmHWM) of a fresh process that runs this flow alone, and of
+    one that only imports flowlab and builds the problem (the difference is the flow's).
+    VmHWM belongs to the new program; ru_maxrss would carry the parent's peak across the
+    fork."""
     code = ("import sys, resource, warnings; sys.path.insert(0, {root!r}); "
             "sys.path.insert(0, {bench!r}); import wide_flows as w; "
             "p = w.PROBLEMS[{name!r}](); "
             "{run}"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+            "print([int(l.split()[1]) / 1024 for l in open('/proc/self/status') "
+            "if l.startswith('VmHWM')][0])")
     run = ("warnings.simplefilter('ignore'); import flowlab as fl; "
            "fl.flow(p[0], p[1], p[2], p[3], loss='mean', stepper={stepper!r}, "
            "progress=False, **w.TOL.get({name!r}, {{}})); ").format(stepper=stepper, name=name)
