@@ -10,7 +10,7 @@ The rule (``stepper="auto"``, the default):
   is allocated, and no Jacobian is needed;
 - the explicit stepper estimates h lambda_max after every accepted step from two of its
   stages (Hairer's test: for a gradient flow the Jacobian is minus the Hessian, with
-  real eigenvalues); when its steps sit on the stability bound (h lambda_max > 3.25)
+  real eigenvalues); when its steps sit near the stability bound (h lambda_max > 2.5)
   for 15 accepted steps in a row, the estimate is checked by 30 power iterations on the
   model's analytic Hessian-vector product (matrix-free, O(n m d) each: about 30 right-hand
   sides, once per suspicion); if h lambda_max is then at least 0.8 of the stability

