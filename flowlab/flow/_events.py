@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 
 from .. import _interrupt
@@ -18,6 +20,51 @@ BUFFER = 2048
 BUFFER_BYTES = 32 * 2 ** 20
 #: room for the nodes of a step: 4 for Radau's cubic, 5 for the explicit stepper's quartic
 NODES = 5
+
+
+class NodeStore:
+    """The dense-output nodes of every accepted step, as the rows of one array filled in
+    order, so that the Solution takes them without a copy (a list of pieces joined at the
+    end held a wide network's steps, the largest thing a run keeps, twice, and copying
+    them was a third of a width-10^4 run).  The rows live in an anonymous memory map that
+    grows in place (``mremap``: no copy) by doubling; views of it exist only inside these
+    methods until :meth:`take` hands the rows over."""
+
+    def __init__(self):
+        self.map = None
+        self.P = 0
+        self.used = 0            # rows written
+
+    def _view(self, start: int, stop: int) -> np.ndarray:
+        return np.frombuffer(self.map, dtype=np.float64, count=(stop - start) * self.P,
+                             offset=8 * start * self.P).reshape(stop - start, self.P)
+
+    def append(self, nodes) -> None:
+        """Add k steps' nodes, an array (k, degree + 1, P) (any strides)."""
+        k, q, P = nodes.shape
+        r = k * q
+        need = 8 * (self.used + r) * P
+        if self.map is None:
+            self.P = P
+            self.map = mmap.mmap(-1, max(need, 2 ** 20),
+                                 flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        elif need > len(self.map):
+            self.map.resize(max(need, 2 * len(self.map)))
+        view = self._view(self.used, self.used + r)
+        view.reshape(k, q, P)[...] = nodes
+        del view                                # no view may outlive a resize
+        self.used += r
+
+    def since(self, start: int) -> np.ndarray:
+        """A copy of the rows from ``start`` on."""
+        return self._view(start, self.used).copy() if self.map is not None else np.empty(
+            (0, self.P))
+
+    def take(self, P: int) -> np.ndarray:
+        """Every row, as an array on the map itself (the store is emptied)."""
+        rows = self._view(0, self.used) if self.map is not None else np.empty((0, P))
+        self.map, self.used = None, 0
+        return rows
 
 
 def _hvp(kernel, model, u):
@@ -67,9 +114,11 @@ class EventDriver:
         self.events = []            # (t, neuron, point, kind, side)
         self.recent = np.zeros(_ks.ZENO_COUNT)
         self.counters = np.zeros(4, dtype=np.int64)
-        # accepted steps, as one array per piece (end times, (k, degree + 1, P) nodes,
-        # losses; every step of a piece comes from one stepper)
-        self.steps_t, self.steps_nodes, self.steps_loss = [], [], []
+        # accepted steps: end times and losses as one array per piece, the degree of each
+        # piece's steps, and every step's degree + 1 nodes as rows of one store (
+        # :class:`NodeStore`; every step of a piece comes from one stepper)
+        self.steps_t, self.steps_loss, self.steps_deg = [], [], []
+        self.nodes = NodeStore()
         self.n_steps = 0
         self.stationary_from = None
         self.stats = np.zeros(8)
@@ -168,7 +217,8 @@ class EventDriver:
     def _hold(self, t, loss):
         """Record the stationary state as one constant piece from t to t_end."""
         self.steps_t.append(np.array([self.t_end]))
-        self.steps_nodes.append(np.repeat(self.theta[None, None, :], 2, axis=1))
+        self.nodes.append(np.repeat(self.theta[None, None, :], 2, axis=1))
+        self.steps_deg.append((1, 1))
         self.steps_loss.append(np.array([loss], dtype=np.float64))
         self.n_steps += 1
         self.stationary_from = t
@@ -193,7 +243,8 @@ class EventDriver:
                           "parameters or the data")
         if k:
             self.steps_t.append(out_t[:k].copy())
-            self.steps_nodes.append(out_nodes[:k, :degree + 1].copy())
+            self.nodes.append(out_nodes[:k, :degree + 1])
+            self.steps_deg.append((k, degree))
             self.steps_loss.append(out_loss[:k].copy())
             self.n_steps += k
             try:
@@ -222,10 +273,12 @@ class EventDriver:
         """(arrays, meta) of one checkpoint: the rows, dense steps and events since the
         last one, the state at ``self.t``, the counters and the stage table."""
         prob, P = self.prob, self.theta.size
-        k_steps, k_events, n_rows, n_slides = getattr(self, "_written", (0, 0, 0, 0))
-        pieces = self.steps_nodes[k_steps:]
-        ends = (np.concatenate([p[:, -1, :] for p in pieces]) if pieces
-                else np.empty((0, P)))
+        k_steps, k_events, n_rows, n_slides, r0 = getattr(self, "_written", (0, 0, 0, 0, 0))
+        pieces = self.steps_deg[k_steps:]
+        nodes = self.nodes.since(r0)
+        degree = np.concatenate([np.full(k, d, dtype=np.int64) for k, d in pieces]
+                                or [np.zeros(0, np.int64)])
+        ends = nodes[np.cumsum(degree + 1) - 1] if pieces else np.empty((0, P))
         t_new = np.concatenate(self.steps_t[k_steps:]) if pieces else np.empty(0)
         arrays = {"t": t_new, "theta": self._to_net_rows(ends),
                   "loss": (np.concatenate(self.steps_loss[k_steps:]) if pieces
@@ -233,11 +286,9 @@ class EventDriver:
                   "theta_final": self._to_net_rows(self.theta[None, :])[0]}
         if self.journal_dense and t_new.size:
             t_prev = self.t0 if k_steps == 0 else float(self.steps_t[k_steps - 1][-1])
-            vals = self._to_net_rows(np.concatenate([p.reshape(-1, P) for p in pieces]))
+            vals = self._to_net_rows(nodes)
             arrays.update({"dense.breaks": np.concatenate([[t_prev], t_new]),
-                           "dense.degree": np.concatenate(
-                               [np.full(len(p), p.shape[1] - 1, dtype=np.int64)
-                                for p in pieces]),
+                           "dense.degree": degree,
                            "dense.values": np.ascontiguousarray(vals[:, prob.user_index])})
         everything = self.events
         try:
@@ -259,7 +310,7 @@ class EventDriver:
         meta = {"t_final": float(self.t), "nfev": int(self.stats[2]),
                 "njev": int(self.stats[3]), "nlu": int(self.stats[4]), "nsteps": self.n_steps,
                 "info": info, "stages_dtype": arrays["stages"].dtype.descr}
-        self._written = (len(self.steps_t), len(self.events), n_rows, n_slides)
+        self._written = (len(self.steps_t), len(self.events), n_rows, n_slides, self.nodes.used)
         return arrays, meta
 
     def solution(self, status, message, wall):
@@ -267,11 +318,11 @@ class EventDriver:
         prob = self.prob
         K = self.n_steps
         P = self.theta.size
-        degree = np.concatenate([np.full(len(p), p.shape[1] - 1, dtype=np.int64)
-                                 for p in self.steps_nodes] or [np.zeros(0, np.int64)])
+        degree = np.concatenate([np.full(k, d, dtype=np.int64) for k, d in self.steps_deg]
+                                or [np.zeros(0, np.int64)])
         offsets = np.zeros(K + 1, dtype=np.int64)
         np.cumsum(degree + 1, out=offsets[1:])
-        rows = self._all_rows(int(offsets[-1]), P)
+        rows = self.nodes.take(P)          # the store's rows, no copy
         self._to_net_rows_inplace(rows)
         t = np.concatenate([[self.t0]] + self.steps_t)
         first = self._to_net_rows(self.theta_start[None, :])
@@ -300,18 +351,6 @@ class EventDriver:
                         message=message, rtol=self.rtol, atol=self.atol,
                         nfev=int(self.stats[2]), njev=int(self.stats[3]), nlu=int(self.stats[4]),
                         nsteps=K, events=ev, stages=stages, dense=dense, info=info)
-
-    def _all_rows(self, N, P):
-        """The recorded steps' nodes as one (N, P) array of rows, step after step; the
-        pieces are released as they are copied (a wide network's steps are the largest
-        thing a run holds)."""
-        rows = np.empty((N, P))
-        k = 0
-        while self.steps_nodes:
-            piece = self.steps_nodes.pop(0)
-            rows[k:k + piece.shape[0] * piece.shape[1]] = piece.reshape(-1, P)
-            k += piece.shape[0] * piece.shape[1]
-        return rows
 
     def _to_net_rows_inplace(self, rows, chunk=256):
         """:meth:`_to_net_rows` on ``rows`` in place, a chunk of rows at a time."""

@@ -221,10 +221,28 @@ class Exact1D(EventDriver):
                  np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(bcap, np.int64),
                  free, ub, uc, uw, self.theta.copy(), watch, sig, np.zeros(2, dtype=np.int64),
                  self._scratch[0], self._scratch[1])
-        _ks.rebuild_blocks(model)
+        self._blocks_into(model)
         if events:
             _ks.rebuild_watch(model, self.theta, armed)
         return model, (armed if events else None)
+
+    def _blocks_into(self, model):
+        """The blocks between the interval ends (:func:`flowlab._kernels.relu1d_stage.
+        rebuild_blocks`, O(n log n)) into ``model``, reused while the intervals and pins
+        are those they were computed for: an event builds up to three models on one
+        layout (its decision, the slide rows, the next stage)."""
+        key = (self.lo.tobytes(), self.hi.tobytes(), self.pin.tobytes())
+        cached = getattr(self, "_blocks", None)
+        if cached is not None and cached[0] == key:
+            _, blo, bhi, bp, nb = cached
+            model[11][:] = blo
+            model[12][:] = bhi
+            model[13][:] = bp
+            model[7][2] = nb
+            return
+        _ks.rebuild_blocks(model)
+        self._blocks = (key, model[11].copy(), model[12].copy(), model[13].copy(),
+                        int(model[7][2]))
 
     # -- decisions at a switching surface ------------------------------------------------
     def _snap(self, j, p):
