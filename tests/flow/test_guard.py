@@ -86,8 +86,9 @@ def test_watchdog_names_the_quantity():
 def test_chattering_explicit_run_stops_before_it_exhausts_memory(monkeypatch):
     """ERK45/RK45 on a ReLU network chatter across a sliding surface with steps of 1e-8:
     before, such a run grew until the machine ran out of memory (all lost); now the
-    watchdog projects the storage and stops with status "failed", keeping the steps."""
-    monkeypatch.setattr(_guard, "MEMORY_LIMIT", 2.0 ** 30)
+    watchdog projects the storage and stops with status "failed", keeping the steps.
+    (A limit of 16 MB: the run's projection, some 190 GB, is beyond 1000 times it.)"""
+    monkeypatch.setattr(_guard, "MEMORY_LIMIT", 2.0 ** 24)
     monkeypatch.setattr(_guard, "WINDOW", 1024)
     x = np.linspace(-1, 1, 7)
     net = fl.ReLU1D([-0.5, 0.1, 0.6], [0.3, -0.2, 0.5], w=[1.0, -1.0, 1.0])
@@ -184,3 +185,16 @@ def test_overflow_in_the_exact_flow_is_named():
     net2 = fl.TwoLayer(np.ones((2, 3)), np.ones(2), "relu")
     with pytest.raises(ValueError, match="loss at the start.*largest \\|x\\| 9.95e\\+299"):
         fl.flow(net2, x2, np.zeros(6), 1.0, progress=False)
+
+
+def test_a_tight_long_run_whose_steps_grow_is_not_stopped(monkeypatch):
+    """plateau-sine (Ainsworth & Shin 2021) at rtol 1e-13 to t = 1e5: its steps are 5e-5
+    long at t = 0.5 and 0.2 at t = 2000, so projecting the first windows' step size to
+    t_end overestimates the storage some 10^4 times; with a memory limit of 128 MB (it
+    stores about 40 MB) the run must still finish.  Before the projection had a margin,
+    the default limit stopped this run at t = 25.8 ("cannot finish")."""
+    monkeypatch.setattr(_guard, "MEMORY_LIMIT", 2.0 ** 27)
+    x = np.linspace(-1.0, 1.0, 100)
+    sol = fl.flow(fl.init.he(10, seed=0), x, np.sin(np.pi * x), 1e5, rtol=1e-13, atol=1e-15,
+                  stepper="radau", progress=False)
+    assert sol.status == "finished" and sol.nsteps > 3 * _guard.WINDOW
