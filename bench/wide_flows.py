@@ -164,8 +164,8 @@ def measure(name, rounds=3, gd_chunk=2000, memory=True, radau_rounds=1):
         "rhs": int(sol.nfev), "steps_explicit": sol.info["steps_explicit"],
         "steps_radau": sol.info["steps_radau"], "switches": sol.info["stepper_switches"]}}
     if with_radau:
-        out["radau"] = {"seconds": min(radau_times), "spread": [min(radau_times),
-                                                                  max(radau_times)],
+        out["radau"] = {"seconds": min(radau_times),
+                        "spread": [min(radau_times), max(radau_times)],
                         "steps": int(rs.nsteps)}
         out["ratio_radau_over_exact"] = min(radau_times) / min(times)
     for lr, ts in gd.items():

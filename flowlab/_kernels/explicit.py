@@ -16,10 +16,10 @@ right after a rejection).  The coefficients are read from scipy's ``RK45`` class
 Events are handled as in the Radau stepper: every accepted step hands the model's
 ``events`` hook a cubic at the Lobatto nodes s = 0, 1/4, 3/4, 1 -- here the cubic
 Hermite interpolant of the step's end states and their fields (see :func:`_scan_nodes`);
-the step's dense output is the continuous extension, recorded at the ``DEGREE + 1`` = 5 Chebyshev-Lobatto nodes
-of degree 4 (``out_nodes`` needs room for them); the earliest event is reached by a step of exactly the located length
-from the step's start, then polished by one Newton correction t -> t - e/e' (an
-O(dt^2) change), so that the event function vanishes to rounding at the recorded
+the step's dense output is the continuous extension of degree 4, recorded at the
+``DEGREE + 1`` = 5 Chebyshev-Lobatto nodes (``out_nodes`` needs room for them); the
+earliest event is reached by a step of exactly the located length from the step's
+start, then polished by one Newton correction t -> t - e/e' (an O(dt^2) change), so that the event function vanishes to rounding at the recorded
 event state.
 
 Stiffness.  A gradient flow's Jacobian is minus a Hessian: real eigenvalues, the

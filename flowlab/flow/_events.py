@@ -261,9 +261,10 @@ class EventDriver:
 
     def _checkpoint(self):
         """Append the steps and events since the last checkpoint to the journal, when due
-        and there are new steps (called by the stage loops between two calls of the compiled integrator, where
-        ``self.theta`` and the events are those at ``self.t``); a Ctrl-C that arrived
-        since the previous call is raised here, at this safe point."""
+        and there are new steps (called by the stage loops between two calls of the
+        compiled integrator, where ``self.theta`` and the events are those at
+        ``self.t``); a Ctrl-C that arrived since the previous call is raised here, at
+        this safe point."""
         new_steps = len(self.steps_t) > getattr(self, "_written", (0,))[0]
         if self.journal is not None and new_steps and self.journal.due():
             self.journal.append(*self._increment())
@@ -345,7 +346,8 @@ class EventDriver:
         info.update(self.stepper.info())
         info.update(self._info())
         return Solution(t=t, theta=full, loss=loss, net0=prob.template, x=_raw_x(prob),
-                        y=prob.y.copy(), loss_kind=prob.loss_kind, trainable=prob.trainable, method="exact",
+                        y=prob.y.copy(), loss_kind=prob.loss_kind, trainable=prob.trainable,
+                        method="exact",
                         t_end=self.t_end, t_final=float(self.t_final),
                         theta_final=self._to_net_rows(self.theta[None, :])[0], status=status,
                         message=message, rtol=self.rtol, atol=self.atol,

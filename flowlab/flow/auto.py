@@ -25,11 +25,12 @@ guessed:
   explicit stability bound.  Every ``CHECK_EVERY`` Radau steps lambda_max is measured
   again (30 power iterations); when Radau's mean step h over those steps has settled (it
   grew less than 2x since the previous check) and gives h lambda_max below
-  ``cost_ratio(P)`` x 6.1, ERK853 would get there sooner, and the flow goes back to it; a later suspicion is then acted on
-  only once lambda_max has doubled or after CHECK_EVERY x cost_ratio x 2^k explicit steps
-  (k: the Radau stretches that did not pay), so that the two do not alternate and the
-  trials cost a bounded share of the run.  The rule depends on the flow only (never on clock
-  time): a run is reproducible to the last bit.
+  ``cost_ratio(P)`` x 6.1, ERK853 would get there sooner, and the flow goes back to it;
+  a later suspicion is then acted on only once lambda_max has doubled or after
+  CHECK_EVERY x cost_ratio x 2^k explicit steps (k: the Radau stretches that did not
+  pay), so that the two do not alternate and the trials cost a bounded share of the run.
+  The rule depends on the flow only (never on clock time): a run is reproducible to the
+  last bit.
 
 ``method="ERK853"`` and ``method="Radau"`` force one of them.  Every switch is listed in
 ``sol.info["stepper_switches"]`` as (t, stepper, h lambda_max); ``steps_explicit`` and
