@@ -19,8 +19,8 @@ Hermite interpolant of the step's end states and their fields (see :func:`_scan_
 the step's dense output is the continuous extension of degree 4, recorded at the
 ``DEGREE + 1`` = 5 Chebyshev-Lobatto nodes (``out_nodes`` needs room for them); the
 earliest event is reached by a step of exactly the located length from the step's
-start, then polished by one Newton correction t -> t - e/e' (an O(dt^2) change), so that the event function vanishes to rounding at the recorded
-event state.
+start, then polished by one Newton correction t -> t - e/e' (an O(dt^2) change), so
+that the event function vanishes to rounding at the recorded event state.
 
 Stiffness.  A gradient flow's Jacobian is minus a Hessian: real eigenvalues, the
 largest of size lambda_max.  The method is stable for h lambda_max below about 3.3
