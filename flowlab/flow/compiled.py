@@ -158,7 +158,16 @@ def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, ato
     where the loss is at or below that level; the returned solution then
     ends there (``t_end`` = ``t_final``), and its dense output brackets the
     crossing.  :func:`flowlab.analysis.flow_initial_stage` uses it.
+
+    A forced explicit method on a stiff flow does not take millions of steps silently:
+    when the kernel declares stiffness (Hairer's test, see :mod:`flowlab.flow.auto`),
+    30 power iterations on the Hessian-vector product confirm lambda_max, and if the
+    steps left at the stability bound, (t_end - t) lambda_max / bound, exceed
+    ``EXPLICIT_STEP_LIMIT`` (10^6), the run stops with status "stiff" and a message that
+    names lambda_max and ``method="auto"`` (not with ``stop_loss``: such a run ends at a
+    level, not at t_end).
     """
+    from ._stepper import CONFIRM, EXPLICIT_STEP_LIMIT, POWER_ITERATIONS
     from .solve import Recorder
     rec = Recorder(prob, t_end, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
                    dense=dense, progress=progress, save=save,
@@ -167,8 +176,27 @@ def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, ato
     try:
         loop = ErkLoop(prob, rec, method, t0=t0, rtol=rtol, atol=atol, max_step=max_step,
                        first_step=first_step, gtol=gtol, stop_loss=stop_loss, t_end=t_end)
-        code, taken = loop.run(t_end, max_steps, False)
-        if code == _ke.RUNNING:
+        watch = stop_loss is None
+        taken = 0
+        while True:
+            code, k = loop.run(t_end, None if max_steps is None else max_steps - taken,
+                               watch)
+            taken += k
+            if code != _ke.STIFF:
+                break
+            bound = _ke.STIFF_HLAMBDA[loop.kind]
+            lam = prob.lambda_max(loop.y, POWER_ITERATIONS)
+            left = (t_end - loop.t) * lam / bound
+            if loop.h_abs * lam >= CONFIRM * bound and left > EXPLICIT_STEP_LIMIT:
+                break
+        if code == _ke.STIFF:
+            status = "stiff"
+            message = (f"the flow is stiff at t = {loop.t:.6g}: lambda_max of the Hessian is "
+                       f"about {lam:.3g}, so {method}'s steps are bounded by its stability "
+                       f"interval (h <= {bound / lam:.3g}) and about {left:.3g} more steps "
+                       f"would be needed to reach t_end = {t_end:.6g}; use method='auto' "
+                       "(the default: Radau IIA on the stiff stretches) or method='Radau'")
+        elif code == _ke.RUNNING:
             status = "max_steps"
             message = (f"stopped after max_steps = {max_steps} steps at t = {loop.t:.6g}; "
                        "raise max_steps or resume")

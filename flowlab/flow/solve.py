@@ -121,7 +121,9 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         method, "RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA" (implicit
         methods get the exact Hessian as Jacobian, never finite differences), or
         "ERK853" and "ERK45": DOP853 and RK45 with the whole step loop compiled
-        (:mod:`flowlab.flow.compiled`), the same steps without Python overhead.
+        (:mod:`flowlab.flow.compiled`), the same steps without Python overhead (forced
+        on a stiff flow, they stop with status "stiff" rather than take more than 10^6
+        steps at their stability bound).
     rtol, atol : float
         Integration tolerances.
     trainable : str or sequence of str, optional

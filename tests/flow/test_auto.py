@@ -88,3 +88,17 @@ def test_options_of_flow_hold_in_auto():
 def test_the_cost_ratio_grows_with_the_size():
     assert _auto.cost_ratio(10) == _auto.cost_ratio(300) == 3.0
     assert _auto.cost_ratio(1200) == pytest.approx(24.0)
+
+
+def test_a_forced_explicit_method_on_a_stiff_flow_stops_and_says_why():
+    """ERK853 forced on a flow that turns stiff, to t = 1e9: about 6e9 steps at the
+    stability bound would be needed; the run stops with status "stiff" at once, naming
+    lambda_max and method='auto'.  With a short t_end it just finishes."""
+    net = _tanh()
+    with pytest.warns(RuntimeWarning, match="stiff"):
+        sol = fl.flow(net, X, Y, 1e9, loss="mean", method="ERK853", progress=False)
+    assert sol.status == "stiff" and not sol.success and sol.t_final < 2e3
+    assert "lambda_max" in sol.message and "method='auto'" in sol.message
+    assert sol.nsteps < 50_000
+    short = fl.flow(net, X, Y, 2e3, loss="mean", method="ERK853", progress=False)
+    assert short.status == "finished"
