@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mmap
+import sys
 
 import numpy as np
 
@@ -26,45 +27,72 @@ class NodeStore:
     """The dense-output nodes of every accepted step, as the rows of one array filled in
     order, so that the Solution takes them without a copy (a list of pieces joined at the
     end held a wide network's steps, the largest thing a run keeps, twice, and copying
-    them was a third of a width-10^4 run).  The rows live in an anonymous memory map that
-    grows in place (``mremap``: no copy) by doubling; views of it exist only inside these
-    methods until :meth:`take` hands the rows over."""
+    them was a third of a width-10^4 run).  On Linux the rows live in a private anonymous
+    memory map that grows in place (``mremap``: no copy) by doubling; views of it exist
+    only inside these methods until :meth:`take` hands the rows over.  Where that is not
+    available, in a numpy array that doubles by copying."""
 
     def __init__(self):
-        self.map = None
+        self.map = None          # an mmap, or a numpy array (rows, P) where mremap is absent
         self.P = 0
         self.used = 0            # rows written
 
     def _view(self, start: int, stop: int) -> np.ndarray:
+        if isinstance(self.map, np.ndarray):
+            return self.map[start:stop]
         return np.frombuffer(self.map, dtype=np.float64, count=(stop - start) * self.P,
                              offset=8 * start * self.P).reshape(stop - start, self.P)
+
+    def _grow(self, rows: int) -> None:
+        """Room for at least ``rows`` rows (doubling)."""
+        P = self.P
+        if self.map is None:
+            if _GROWS_IN_PLACE:
+                self.map = mmap.mmap(-1, 8 * P * max(rows, 2 ** 17 // max(P, 1)),
+                                     flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            else:
+                self.map = np.empty((max(rows, 16), P))
+        elif isinstance(self.map, np.ndarray):
+            grown = np.empty((max(rows, 2 * self.map.shape[0]), P))
+            grown[:self.used] = self.map[:self.used]
+            self.map = grown
+        else:
+            self.map.resize(8 * P * max(rows, 2 * (len(self.map) // (8 * P))))
+
+    def _capacity(self) -> int:
+        if self.map is None:
+            return 0
+        if isinstance(self.map, np.ndarray):
+            return self.map.shape[0]
+        return len(self.map) // (8 * self.P)
 
     def append(self, nodes) -> None:
         """Add k steps' nodes, an array (k, degree + 1, P) (any strides)."""
         k, q, P = nodes.shape
         r = k * q
-        need = 8 * (self.used + r) * P
-        if self.map is None:
-            self.P = P
-            self.map = mmap.mmap(-1, max(need, 2 ** 20),
-                                 flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        elif need > len(self.map):
-            self.map.resize(max(need, 2 * len(self.map)))
+        self.P = P
+        if self.used + r > self._capacity():
+            self._grow(self.used + r)
         view = self._view(self.used, self.used + r)
         view.reshape(k, q, P)[...] = nodes
-        del view                                # no view may outlive a resize
+        del view                                # no view of a map may outlive a resize
         self.used += r
 
     def since(self, start: int) -> np.ndarray:
         """A copy of the rows from ``start`` on."""
-        return self._view(start, self.used).copy() if self.map is not None else np.empty(
-            (0, self.P))
+        if self.map is None:
+            return np.empty((0, self.P))
+        return self._view(start, self.used).copy()
 
     def take(self, P: int) -> np.ndarray:
-        """Every row, as an array on the map itself (the store is emptied)."""
+        """Every row, as an array on the store itself (the store is emptied)."""
         rows = self._view(0, self.used) if self.map is not None else np.empty((0, P))
         self.map, self.used = None, 0
         return rows
+
+
+#: whether anonymous maps grow in place here (Linux: mremap); elsewhere the store copies
+_GROWS_IN_PLACE = sys.platform.startswith("linux") and hasattr(mmap, "MAP_PRIVATE")
 
 
 def _hvp(kernel, model, u):
