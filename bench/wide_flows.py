@@ -31,6 +31,10 @@ Problems (loss "mean" everywhere):
   (to t = 4.5, past the stage end at t = 4.13), at rtol 1e-8 as in
   ``bench/exact_nd_vs_scipy.py``.
 
+With both 1-d widths 10^3 and 10^4 among the problems, the growth of the time per step
+between them is measured again with the two flows alternating in the same rounds
+(``per_step_growth_1d``; target <= 15x).
+
 Reported per problem (JSON): P, the exact flow's best time, its spread, steps, events,
 the stepper switches and peak memory (VmHWM of a separate process running that flow
 alone); the Radau stepper's time; GD's scaled times at each lr and the ratios
@@ -192,6 +196,23 @@ def gd_first_order(name, sol, lrs=(2e-4, 1e-4)):
             "ratio": dist[lrs[0]] / dist[lrs[1]]}
 
 
+def per_step_growth(small="1d-ntk-1000", large="1d-ntk-10000", rounds=5):
+    """Time per step of the exact flow at width 10^4 over width 10^3 (1-d NTK problems),
+    the two flows timed alternately in the same rounds (best of each)."""
+    best = {small: float("inf"), large: float("inf")}
+    steps = {}
+    for name in best:
+        _flow(name, "auto", fraction=1e-3)
+    for _ in range(rounds):
+        for name in best:
+            sol, t = _flow(name, "auto")
+            best[name] = min(best[name], t)
+            steps[name] = sol.nsteps
+    per = {name: best[name] / steps[name] for name in best}
+    return {"ms_per_step": {k: 1e3 * v for k, v in per.items()}, "rounds": rounds,
+            "growth": per[large] / per[small], "target": 15.0}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
@@ -210,6 +231,9 @@ def main(argv=None):
             out["gd_first_order"] = gd_first_order(name, sol)
         report[name] = out
         print(json.dumps({name: out}), flush=True)
+    if {"1d-ntk-1000", "1d-ntk-10000"} <= set(names):
+        report["per_step_growth_1d"] = per_step_growth()
+        print(json.dumps({"per_step_growth_1d": report["per_step_growth_1d"]}), flush=True)
     return report
 
 
