@@ -18,7 +18,10 @@ Every method runs on every problem (Radau on condense-x2tanh only with
 each is reported with the spread, with the steps, the stepper switches of auto and each
 method's largest parameter difference to a DOP853 run at rtol 1e-13.
 
-    python bench/smooth_auto.py [--rounds 3] [--radau-everywhere]
+    python bench/smooth_auto.py [--rounds 3] [--radau-everywhere] [--quick]
+
+``--quick`` (the test suite's smoke run): tanh width 20 to t = 2000 only, one round.
+Prints one JSON line per problem.
 """
 
 import argparse
@@ -40,7 +43,9 @@ Y = np.sin(3 * X) + 0.5 * np.sin(6 * X)
 METHODS = ("auto", "ERK853", "DOP853", "Radau")
 
 
-def problems():
+def problems(quick=False):
+    if quick:
+        return {"tanh-20": (fl.init.xavier(20, 1, activation="tanh", seed=0, bound=1.0), 2e3)}
     small = fl.init.small_gaussian(100, 1, 0.005 ** 2, activation="x2tanh", seed=0)
     _, stage = flow_initial_stage(small, X, Y)
     return {"condense-x2tanh": (small, stage.t_end),
@@ -48,9 +53,9 @@ def problems():
             "tanh-100": (fl.init.xavier(100, 1, activation="tanh", seed=0, bound=1.0), 2e3)}
 
 
-def run(rounds=3, radau_everywhere=False):
+def run(rounds=3, radau_everywhere=False, quick=False):
     out = {}
-    for name, (net, T) in problems().items():
+    for name, (net, T) in problems(quick).items():
         ref = fl.flow(net, X, Y, T, loss="mean", method="DOP853", rtol=1e-13, atol=1e-15,
                       dense=False, progress=False)
         methods = [m for m in METHODS
@@ -87,5 +92,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--radau-everywhere", action="store_true")
+    ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
-    run(a.rounds, a.radau_everywhere)
+    run(1 if a.quick else a.rounds, a.radau_everywhere, a.quick)
