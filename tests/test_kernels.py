@@ -55,7 +55,7 @@ def test_twolayer_kernels_match_reference_and_differences(activation, loss, rng)
 
 @pytest.mark.parametrize("loss", ["sum", "mean"])
 @pytest.mark.parametrize("train_w", [False, True])
-def test_relu1d_gradient_matches_seed003_equations(loss, train_w, rng):
+def test_relu1d_gradient_matches_ainsworth_shin_equations(loss, train_w, rng):
     n, m = 6, 40
     b, c = rng.normal(size=(2, n))
     w = rng.uniform(0.5, 1.5, n) * rng.choice([-1, 1], n) if train_w else None
@@ -73,7 +73,7 @@ def test_relu1d_gradient_matches_seed003_equations(loss, train_w, rng):
     assert _rel(H, _fd_hess(prob, prob.u0, h=1e-7)) <= 1e-6
 
 
-def test_relu1d_hessian_has_seed003_structure(rng):
+def test_relu1d_hessian_has_ainsworth_shin_structure(rng):
     """Stage Hessian: Gauss-Newton part plus -R0_j at (c_j, b_j) (docs/design.md)."""
     x = np.linspace(-1, 1, 20)
     y = x ** 2

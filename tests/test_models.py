@@ -110,7 +110,7 @@ def test_xavier_bound_is_one_over_sqrt_width():
     assert np.abs(net.W).max() <= r and np.abs(net.W).max() > 0.95 * r
 
 
-def test_deterministic_initialisation_is_seed000_eq12():
+def test_deterministic_initialisation_is_yang_zhao_zhu_eq12():
     n = 8
     net = init.deterministic_1d(n, activation="tanh")
     j = np.arange(1, n + 1)

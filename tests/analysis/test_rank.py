@@ -131,7 +131,7 @@ def test_two_dimensional_tanh_neurons():
     assert 3 < neuron_rank(net, q) <= 30
 
 
-def test_seed_000_xavier_rank_is_low_and_deterministic_init_rank_is_full():
+def test_yang_zhao_zhu_xavier_rank_is_low_and_deterministic_init_rank_is_full():
     """Yang, Zhao & Zhu 2024, Sec. 2.2 and Example 4.1: ~2 for U(-1/sqrt(n), 1/sqrt(n)), n for
     (12)."""
     q = gauss_legendre(10, (-1.0, 1.0), cells=100)
