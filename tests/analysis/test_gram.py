@@ -52,7 +52,7 @@ def test_exact_gram_matches_rational_arithmetic(seed):
     assert _max_rel(G, relu_gram_rational(b, w, (-1.0, 1.0))) <= 1e-14
 
 
-def test_unit_weights_on_minus_one_one_give_seed_002s_kernel():
+def test_unit_weights_on_minus_one_one_give_zhaos_kernel():
     b = np.linspace(-1.0, 0.9, 40)
     K = relu_kernel_unit(b[:, None], b[None, :])
     np.testing.assert_allclose(relu_gram_1d(b), K, rtol=1e-12)

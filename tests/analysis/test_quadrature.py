@@ -53,7 +53,7 @@ def test_composite_rule_clips_breaks_to_the_domain_and_drops_duplicates():
     assert rule.points.min() > -1 and rule.points.max() < 1
 
 
-def test_trapezoid_weights_are_seed_000s():
+def test_trapezoid_weights_are_yang_zhao_zhus():
     rule = trapezoid(5, (0.0, 1.0))
     h = 0.25
     np.testing.assert_allclose(rule.weights, [h / 2, h, h, h, h / 2])

@@ -57,7 +57,7 @@ def test_mlp_and_resnet_follow_the_seed_equations(build, residual):
                                hidden[-1].detach().numpy() @ net.output.weight.detach().numpy().T)
 
 
-def test_residual_net_of_seed_001():
+def test_residual_net_of_zhou_et_al():
     acts = ("x2tanh", "xtanh", "sigmoid", "tanh", "softplus")
     net = flt.init_gaussian(flt.residual_net(3, 18, acts), var=0.01 ** 2, seed=0)
     assert net.activations == acts and net.shortcut == (False, True, True, True, True)
@@ -71,7 +71,7 @@ def test_residual_net_of_seed_001():
     assert 0.008 < allp.std() < 0.012          # N(0, 0.01^2)
 
 
-def test_initialisations_of_seed_000():
+def test_initialisations_of_yang_zhao_zhu():
     n = 10
     net = flt.init_deterministic(flt.mlp(1, n, 2), seed=0)
     w, b = net.layers[0].weight.detach().numpy()[:, 0], net.layers[0].bias.detach().numpy()
