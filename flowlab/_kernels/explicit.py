@@ -88,11 +88,19 @@ STABILITY = 3.3
 
 @nb.njit(**NUMBA_OPTIONS)
 def new_work(n):
-    """Work arrays of :func:`run` for up to n unknowns: (K (7, n) stages, ints [stiff count,
+    """Work arrays of :func:`run` for up to n unknowns: (K: 7 stages, ints [stiff count,
     non-stiff count, stiff declarations, accepted, rejected], floats [last h lambda
-    estimate, its largest value], K2 (7, n), (6, n) vectors)."""
-    return (np.zeros((7, n)), np.zeros(5, dtype=np.int64), np.zeros(2), np.zeros((7, n)),
-            np.zeros((6, n)))
+    estimate, its largest value], K2: 7 stages, V: 6 vectors).  K, K2 and V are flat
+    (7n, 7n, 6n) and viewed as (7, m), (7, m), (6, m) for a state of m <= n entries: the
+    views stay C-contiguous, so the model hooks see the same array types from this stepper
+    as from Radau IIA and are compiled once."""
+    return (np.zeros(7 * n), np.zeros(5, dtype=np.int64), np.zeros(2), np.zeros(7 * n),
+            np.zeros(6 * n))
+
+
+def work_size(xw) -> int:
+    """The largest state the work arrays of :func:`new_work` hold."""
+    return xw[0].size // 7
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -226,9 +234,9 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_l
     theta = borrowed(theta)
     n = y0.size
     # the work arrays may be longer than the state (they are kept across layouts)
-    K = K[:, :n]
-    K2 = K2[:, :n]
-    V = V[:, :n]
+    K = K[:7 * n].reshape(7, n)
+    K2 = K2[:7 * n].reshape(7, n)
+    V = V[:6 * n].reshape(6, n)
     ytmp = V[0]
     y_new = V[1]
     nodes = V[2:6]

@@ -119,7 +119,7 @@ class Stepper:
     def _explicit_work(self, n):
         """The explicit stepper's work arrays, for states of up to n entries (kept, with
         the stiffness count, when a 1-d layout changes size)."""
-        if self.xw is None or self.xw[0].shape[1] < n:
+        if self.xw is None or _ex.work_size(self.xw) < n:
             old = self.xw
             self.xw = _ex.new_work(n)
             if old is not None:
