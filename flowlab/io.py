@@ -164,6 +164,23 @@ def write_json(path, obj) -> Path:
     return path
 
 
+def to_plain(obj, nonfinite=None):
+    """A JSON-ready copy of ``obj``: dicts (with string keys), lists (from tuples and
+    arrays), Python numbers (from numpy scalars); a float that is not finite becomes
+    ``nonfinite(value)`` (None: null)."""
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v, nonfinite) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v, nonfinite) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_plain(obj.tolist(), nonfinite)
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None if nonfinite is None else nonfinite(obj)
+    return obj
+
+
 def json_default(o):
     if isinstance(o, np.ndarray):
         return o.tolist()

@@ -271,14 +271,4 @@ def _check_setups(setups) -> list[str]:
 
 def _plain(obj):
     """JSON-ready: NaN and inf become null (a run that was not measured)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
+    return _io.to_plain(obj)

@@ -208,18 +208,9 @@ def _is_value(obj) -> bool:
 
 
 def _plain(obj):
-    """JSON-ready copy: numpy scalars/arrays to Python, tuples to lists."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return str(obj)
-    return obj
+    """JSON-ready copy: numpy scalars/arrays to Python, tuples to lists, a value that is
+    not finite to its name ("nan", "inf")."""
+    return _io.to_plain(obj, str)
 
 
 def run(name: str, out=None, quick: bool = False, progress: bool | None = None) -> dict:

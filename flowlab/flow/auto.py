@@ -83,7 +83,7 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
                ) -> Solution:
     """Run one flow with the automatic stepper; the arguments are those of
     :func:`flowlab.flow`."""
-    from .solve import Recorder, _non_finite_error
+    from .solve import Recorder, _non_finite_error, max_steps_message, step_scipy
     rec = Recorder(prob, t_end, method="auto", rtol=rtol, atol=atol, t_eval=t_eval,
                    dense=dense, progress=progress, save=save,
                    checkpoint_every=checkpoint_every, t0=t0, prefix=prefix)
@@ -100,7 +100,7 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
     status, message = "finished", f"reached t_end = {t_end:.6g}"
 
     def left():
-        return None if max_steps is None else max_steps - steps["explicit"] - steps["radau"]
+        return None if max_steps is None else max_steps - rec.stats["nsteps"]
 
     rec.stepper_now = "ERK853 (auto)"
     try:
@@ -111,7 +111,7 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
                 code, k = loop.run(t_end, left(), stiff_stop=prob.size <= DENSE_MAX)
                 steps["explicit"] += k
                 if code == _ke.RUNNING:
-                    status, message = _max_steps(max_steps, loop.t)
+                    status, message = max_steps_message(max_steps, loop.t)
                     break
                 if code != _ke.STIFF:
                     status, message = loop.message(code, None, t_end, gtol)
@@ -130,45 +130,33 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
                                          atol=atol, max_step=max_step, jac=prob.jac)
                 continue
             # -- a stiff stretch: Radau IIA with the exact Jacobian ------------------
-            back = False
-            while solver.status == "running":
-                t_old = solver.t
-                msg = solver.step()
-                if solver.status == "failed":
-                    status, message = "failed", f"Radau failed at t = {solver.t:.6g}: {msg}"
-                    break
-                interp = solver.dense_output() if (rec.dense is not None or
-                                                   rec.t_eval is not None) else None
-                rec.step(t_old, solver.t, solver.y, interp=interp)
+
+            def hand_back(solver):
+                """After each Radau step that leaves it running (``steps["radau"]`` counts
+                them): every CHECK_EVERY steps, does Radau still pay?"""
+                nonlocal h_check, t_check, failed_trials, retry_above, retry_after
                 steps["radau"] += 1
-                if gtol is not None and solver.status == "running":
-                    gnorm = np.linalg.norm(prob.grad(solver.y))
-                    if gnorm < gtol:
-                        status = "steady_state"
-                        message = (f"||grad L|| = {gnorm:.3g} < gtol = {gtol:.3g} at "
-                                   f"t = {solver.t:.6g}")
-                        break
-                if left() is not None and left() <= 0 and solver.status == "running":
-                    status, message = _max_steps(max_steps, solver.t)
-                    break
-                if steps["radau"] % CHECK_EVERY == 0 and solver.status == "running":
-                    lam = prob.lambda_max(solver.y, POWER_ITERATIONS)
-                    lam_power.append(lam)
-                    # Radau's mean step over the window (its last step can dip)
-                    h = (solver.t - t_check) / CHECK_EVERY
-                    stalled = h < STALLED * h_check
-                    h_check, t_check = h, solver.t
-                    if stalled and h * lam < ratio * bound:
-                        switches.append((solver.t, EXPLICIT, float(h * lam)))
-                        failed_trials += 1
-                        retry_above = RETRY_GROWTH * lam
-                        retry_after = steps["explicit"] + int(
-                            CHECK_EVERY * ratio * 2 ** failed_trials)
-                        back = True
-                        break
+                if steps["radau"] % CHECK_EVERY:
+                    return False
+                lam = prob.lambda_max(solver.y, POWER_ITERATIONS)
+                lam_power.append(lam)
+                # Radau's mean step over the window (its last step can dip)
+                h = (solver.t - t_check) / CHECK_EVERY
+                stalled = h < STALLED * h_check
+                h_check, t_check = h, solver.t
+                if not (stalled and h * lam < ratio * bound):
+                    return False
+                switches.append((solver.t, EXPLICIT, float(h * lam)))
+                failed_trials += 1
+                retry_above = RETRY_GROWTH * lam
+                retry_after = steps["explicit"] + int(CHECK_EVERY * ratio * 2 ** failed_trials)
+                return True
+
+            status, message = step_scipy(solver, rec, prob, "Radau", gtol, max_steps,
+                                         pause=hand_back)
             _add_counts(radau_stats, solver)
             done, solver = solver, None
-            if not back:
+            if status != "running":                 # not handed back: the run ended
                 break
             mode = "explicit"
             rec.stepper_now = "ERK853 (auto)"
@@ -195,7 +183,8 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
                 f"{bound}), but the state ({prob.size} parameters) is too large for Radau's "
                 f"dense Jacobian (at most {DENSE_MAX}): the explicit steps went on")
     rec.info.update(stepper_switches=switches, steps_explicit=steps["explicit"],
-                    steps_radau=steps["radau"], rejected_steps=int(erk_stats[1]),
+                    steps_radau=rec.stats["nsteps"] - steps["explicit"],
+                    rejected_steps=int(erk_stats[1]),
                     lambda_max_estimate=float(loop.lam[1]) if loop is not None else 0.0,
                     lambda_max_power=[float(v) for v in lam_power],
                     explicit_method=EXPLICIT)
@@ -207,8 +196,3 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
 def _add_counts(counts: dict, solver) -> None:
     for key in counts:
         counts[key] += getattr(solver, key)
-
-
-def _max_steps(max_steps, t) -> tuple[str, str]:
-    return "max_steps", (f"stopped after max_steps = {max_steps} steps at t = {t:.6g}; "
-                         "raise max_steps or resume")

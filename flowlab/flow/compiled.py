@@ -168,7 +168,7 @@ def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, ato
     level, not at t_end).
     """
     from ._stepper import CONFIRM, EXPLICIT_STEP_LIMIT, POWER_ITERATIONS
-    from .solve import Recorder
+    from .solve import Recorder, max_steps_message
     rec = Recorder(prob, t_end, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
                    dense=dense, progress=progress, save=save,
                    checkpoint_every=checkpoint_every, t0=t0, prefix=prefix)
@@ -197,9 +197,7 @@ def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, ato
                        f"would be needed to reach t_end = {t_end:.6g}; use method='auto' "
                        "(the default: Radau IIA on the stiff stretches) or method='Radau'")
         elif code == _ke.RUNNING:
-            status = "max_steps"
-            message = (f"stopped after max_steps = {max_steps} steps at t = {loop.t:.6g}; "
-                       "raise max_steps or resume")
+            status, message = max_steps_message(max_steps, loop.t)
         else:
             status, message = loop.message(code, stop_loss, t_end, gtol)
             if code == _ke.LEVEL:

@@ -77,6 +77,23 @@ def _check_max_step(max_step) -> float:
     return max_step
 
 
+def check_run_options(t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every):
+    """The time span, tolerances, output times and stopping options of a flow, checked
+    (a ValueError or TypeError naming the argument), as a tuple in that order."""
+    t0 = v.check_real(t0, "t0", nonnegative=True)
+    t_end = v.check_real(t_end, "t_end", positive=True)
+    if t_end <= t0:
+        raise ValueError(f"`t_end` must be greater than the start time {t0!r}, got {t_end!r}.")
+    rtol, atol = v.check_tolerances(rtol, atol)
+    t_eval = _check_t_eval(t_eval, t0, t_end)
+    if gtol is not None:
+        gtol = v.check_real(gtol, "gtol", positive=True)
+    if max_steps is not None:
+        max_steps = v.check_int(max_steps, "max_steps", minimum=1)
+    checkpoint_every = v.check_real(checkpoint_every, "checkpoint_every", positive=True)
+    return t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every
+
+
 def _check_t_eval(t_eval, t0: float, t_end: float):
     if t_eval is None:
         return None
@@ -205,17 +222,8 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
                       "neuron), with tiny steps, slowly and without locating them; "
                       "method='exact' (the default for ReLU networks) integrates it event by "
                       "event.", UserWarning, stacklevel=2)
-    t0 = v.check_real(t0, "t0", nonnegative=True)
-    t_end = v.check_real(t_end, "t_end", positive=True)
-    if t_end <= t0:
-        raise ValueError(f"`t_end` must be greater than the start time {t0!r}, got {t_end!r}.")
-    rtol, atol = v.check_tolerances(rtol, atol)
-    t_eval = _check_t_eval(t_eval, t0, t_end)
-    if gtol is not None:
-        gtol = v.check_real(gtol, "gtol", positive=True)
-    if max_steps is not None:
-        max_steps = v.check_int(max_steps, "max_steps", minimum=1)
-    checkpoint_every = v.check_real(checkpoint_every, "checkpoint_every", positive=True)
+    t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every = check_run_options(
+        t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every)
     if stepper is not None and method != "exact":
         raise ValueError(f"`stepper` chooses the stepper of method='exact'; method={method!r} "
                          "has its own: leave stepper=None.")
@@ -447,28 +455,8 @@ class _ScipyRun:
         solver = _SCIPY[o["method"]](prob.rhs, o["t0"], prob.u0.copy(), self.t_end, **kw)
         status, message = "finished", f"reached t_end = {self.t_end:.6g}"
         try:
-            while solver.status == "running":
-                t_old = solver.t
-                msg = solver.step()
-                if solver.status == "failed":
-                    status, message = "failed", f"{o['method']} failed at t = {solver.t:.6g}: {msg}"
-                    break
-                interp = solver.dense_output() if (rec.dense is not None or
-                                                   rec.t_eval is not None) else None
-                rec.step(t_old, solver.t, solver.y, interp=interp)
-                if o["gtol"] is not None:
-                    gnorm = np.linalg.norm(prob.grad(solver.y))
-                    if gnorm < o["gtol"] and solver.status == "running":
-                        status = "steady_state"
-                        message = (f"||grad L|| = {gnorm:.3g} < gtol = {o['gtol']:.3g} at "
-                                   f"t = {solver.t:.6g}")
-                        break
-                if o["max_steps"] is not None and rec.stats["nsteps"] >= o["max_steps"] \
-                        and solver.status == "running":
-                    status = "max_steps"
-                    message = (f"stopped after max_steps = {o['max_steps']} steps at "
-                               f"t = {solver.t:.6g}; raise max_steps or resume")
-                    break
+            status, message = step_scipy(solver, rec, prob, o["method"], o["gtol"],
+                                         o["max_steps"])
         except KeyboardInterrupt:
             status = "interrupted"
             message = f"interrupted at t = {rec.t_last:.6g}; continue with flowlab.resume(sol)"
@@ -483,6 +471,43 @@ class _ScipyRun:
                        "overflow there; rescale them, or use an explicit method")
         rec.stats.update(nfev=solver.nfev, njev=solver.njev, nlu=solver.nlu)
         return rec.close(status, message)
+
+
+def step_scipy(solver, rec, prob, name, gtol, max_steps, pause=None) -> tuple[str, str]:
+    """Step a scipy ``OdeSolver`` to its end, each step registered with ``rec``.
+
+    Returns (status, message): the solver's end ("finished", or "failed" with its
+    message), a gradient norm below ``gtol`` ("steady_state"), ``max_steps`` steps of
+    the run (``rec.stats["nsteps"]``, "max_steps"), or ("running", "") when
+    ``pause(solver)``, asked after every step that leaves the solver running, returns
+    true (``method="auto"`` hands the flow back to its explicit stepper that way).
+    """
+    while solver.status == "running":
+        t_old = solver.t
+        msg = solver.step()
+        if solver.status == "failed":
+            return "failed", f"{name} failed at t = {solver.t:.6g}: {msg}"
+        interp = solver.dense_output() if (rec.dense is not None or
+                                           rec.t_eval is not None) else None
+        rec.step(t_old, solver.t, solver.y, interp=interp)
+        if solver.status != "running":
+            break
+        if gtol is not None:
+            gnorm = np.linalg.norm(prob.grad(solver.y))
+            if gnorm < gtol:
+                return "steady_state", (f"||grad L|| = {gnorm:.3g} < gtol = {gtol:.3g} at "
+                                        f"t = {solver.t:.6g}")
+        if max_steps is not None and rec.stats["nsteps"] >= max_steps:
+            return max_steps_message(max_steps, solver.t)
+        if pause is not None and pause(solver):
+            return "running", ""
+    return "finished", f"reached t_end = {rec.t_end:.6g}"
+
+
+def max_steps_message(max_steps, t) -> tuple[str, str]:
+    """(status, message) of a run stopped by its step budget."""
+    return "max_steps", (f"stopped after max_steps = {max_steps} steps at t = {t:.6g}; "
+                         "raise max_steps or resume")
 
 
 def _non_finite_error(exc: Exception) -> bool:

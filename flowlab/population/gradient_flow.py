@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _validate as v
 from ..flow.solution import Solution
-from ..flow.solve import _SCIPY, _ScipyRun, _check_t_eval
+from ..flow.solve import _SCIPY, _ScipyRun, check_run_options
 from ..models import TwoLayer
 from .problem import PopulationProblem
 
@@ -97,17 +96,8 @@ def flow(net: TwoLayer, teacher: TwoLayer, t_end: float, *, method: str | None =
     method = _check_method(method)
     prob = PopulationProblem(net, teacher, trainable=trainable, integrals=integrals,
                              nodes=nodes)
-    t0 = v.check_real(t0, "t0", nonnegative=True)
-    t_end = v.check_real(t_end, "t_end", positive=True)
-    if t_end <= t0:
-        raise ValueError(f"`t_end` must be greater than the start time {t0!r}, got {t_end!r}.")
-    rtol, atol = v.check_tolerances(rtol, atol)
-    t_eval = _check_t_eval(t_eval, t0, t_end)
-    if gtol is not None:
-        gtol = v.check_real(gtol, "gtol", positive=True)
-    if max_steps is not None:
-        max_steps = v.check_int(max_steps, "max_steps", minimum=1)
-    checkpoint_every = v.check_real(checkpoint_every, "checkpoint_every", positive=True)
+    t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every = check_run_options(
+        t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every)
     opts = dict(method=method, rtol=rtol, atol=atol, t_eval=t_eval, gtol=gtol,
                 max_steps=max_steps, first_step=first_step, max_step=max_step, dense=bool(dense),
                 progress=progress, save=save, checkpoint_every=checkpoint_every, t0=t0)
