@@ -55,6 +55,26 @@ MAX_FACTOR = 10.0
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def count_stiff_step(counts, i, near_bound):
+    """Count one accepted step in ``counts[i:i + 3]`` = [steps near the stability bound in
+    a row, steps below it in a row, stiffness declarations]: STIFF_STEPS near the bound
+    in a row declare the flow stiff (returns True, the run restarts), NONSTIFF_STEPS
+    below it reset the run.  Shared with :mod:`flowlab._kernels.explicit`."""
+    if near_bound:
+        counts[i + 1] = 0
+        counts[i] += 1
+        if counts[i] >= STIFF_STEPS:
+            counts[i] = 0
+            counts[i + 2] += 1
+            return True
+        return False
+    counts[i + 1] += 1
+    if counts[i + 1] >= NONSTIFF_STEPS:
+        counts[i] = 0
+    return False
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def rhs(prob, u, out):
     """out = -grad L(u) over the trainable parameters; returns L(u)."""
     code, tk, n, d1, XT, y, scale, kidx, ksign, r, gk = prob
@@ -317,17 +337,8 @@ def advance(kind, tab, order, prob, t, t_end, y, f, h_abs, rtol, atol, max_step,
         if den > 0.0:
             lam[0] = math.sqrt(num / den)
             lam[1] = max(lam[1], lam[0])
-            if abs(t_new - t) * lam[0] > STIFF_HLAMBDA[kind]:
-                stats[3] = 0
-                stats[2] += 1
-                if stats[2] >= STIFF_STEPS:
-                    stats[2] = 0
-                    stats[4] += 1
-                    declared = True
-            else:
-                stats[3] += 1
-                if stats[3] >= NONSTIFF_STEPS:
-                    stats[2] = 0
+            declared = count_stiff_step(stats, 2,
+                                        abs(t_new - t) * lam[0] > STIFF_HLAMBDA[kind])
         for i in range(P):
             f_old[i] = f[i]
             f[i] = K[nst, i]

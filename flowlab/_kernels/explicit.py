@@ -28,7 +28,7 @@ on the negative real axis; when the flow is stiff at the requested tolerance, th
 step sizes the error control picks hover at that bound.  After each accepted step
 h ||F(y_new) - F(y_6)|| / ||y_new - y_6|| (y_6 the state of the sixth stage, which
 like y_new sits at the step's end) estimates h lambda_max for free (Hairer's test in
-DOPRI5); when it exceeds 2.5 on ``STIFF_STEPS`` accepted steps in a row (six steps
+DOPRI5); when it exceeds 2.5 on ``erk.STIFF_STEPS`` accepted steps in a row (six steps
 below reset the count), the flow is declared stiff: ``run`` returns ``STIFF`` if its
 caller asked for that (``stiff_stop``), and in any case counts it in ``xw[1][0]``.
 """
@@ -42,6 +42,7 @@ from scipy import integrate
 from .._config import NUMBA_OPTIONS
 from . import radau
 from .borrow import borrowed
+from .erk import count_stiff_step
 from .radau import (DONE, EVENT, FAILED, FULL, NODES, model_event_rate, model_events,
                     model_expand_rows, model_rhs, model_rhs_loss)
 
@@ -78,10 +79,8 @@ MAX_FACTOR = 10.0
 #: it: 2.5 catches plateau-sine's stiff stretch at t = 5 instead of t = 14; a suspicion is
 #: confirmed by power iterations before anything changes)
 STIFF_HLAMBDA = 2.5
-#: this many stability-bound steps in a row declare the flow stiff
-STIFF_STEPS = 15
-#: this many steps below the bound reset the count
-NONSTIFF_STEPS = 6
+# erk.STIFF_STEPS stability-bound steps in a row declare the flow stiff, erk.NONSTIFF_STEPS
+# below reset the count (flowlab._kernels.erk.count_stiff_step)
 #: the stability interval of the method on the negative real axis (|h lambda| below)
 STABILITY = 3.3
 
@@ -281,18 +280,7 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_l
         hl = _h_lambda(y_new, ytmp, K, h)
         flts[0] = hl / h
         flts[1] = max(flts[1], hl / h)
-        stiff_now = False
-        if hl > STIFF_HLAMBDA:
-            ints[1] = 0
-            ints[0] += 1
-            if ints[0] >= STIFF_STEPS:
-                ints[0] = 0
-                ints[2] += 1
-                stiff_now = True
-        else:
-            ints[1] += 1
-            if ints[1] >= NONSTIFF_STEPS:
-                ints[0] = 0
+        stiff_now = count_stiff_step(ints, 0, hl > STIFF_HLAMBDA)
         # -- events --------------------------------------------------------------------
         _scan_nodes(y, y_new, h, K[0], K[6], nodes)
         found, s_ev = model_events(model, nodes, armed)

@@ -322,6 +322,45 @@ def _free_norms(model, F, noise):
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def step_stretch(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_loss, armed,
+                 stats, lin, xw, mode, k0):
+    """One call of the stepper of ``mode`` (1/3 explicit with ``xw``, 0/2 Radau IIA with
+    ``lin``) from (t, u), recording from slot k0 of the output buffers: (status, steps).
+    The stage loops of both exact engines call it."""
+    if mode == 1 or mode == 3:
+        return explicit.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
+                            out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, xw,
+                            mode == 3)
+    return radau.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
+                     out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, lin)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def record_cross(ev_t, ev_i, counters, t, j, p, side):
+    """Record the crossing of point p by neuron j to ``side`` at t (counters[1]: events)."""
+    e = counters[1]
+    ev_t[e] = t
+    ev_i[e, 0] = j
+    ev_i[e, 1] = p
+    ev_i[e, 2] = K_CROSS
+    ev_i[e, 3] = side
+    counters[1] += 1
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def zeno_tick(recent, counters, t):
+    """Enter an event at t in the Zeno ring (counters[2]: position, counters[3]: fill);
+    True when ZENO_COUNT handled events fall within ZENO_SPAN relative time."""
+    pos = counters[2]
+    recent[pos] = t
+    counters[2] = (pos + 1) % recent.size
+    counters[3] = min(counters[3] + 1, recent.size)
+    if counters[3] == recent.size:
+        return t - recent[counters[2]] <= ZENO_SPAN * max(1.0, abs(t))
+    return False
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, out_loss, armed,
             stats, lin, ev_t, ev_i, counters, recent, xw, mode):
     """Integrate and handle crossings until something needs Python (see module docstring).
@@ -355,13 +394,8 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
         k0 = counters[0]
         if k0 >= cap or k0 >= max_steps or counters[1] + 4 * n + 4 >= ecap:
             return FULL
-        if mode == 1 or mode == 3:
-            st, k = explicit.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
-                                 out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, xw,
-                                 mode == 3)
-        else:
-            st, k = radau.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
-                              out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, lin)
+        st, k = step_stretch(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes,
+                             out_loss, armed, stats, lin, xw, mode, k0)
         counters[0] += k
         t = stats[0]
         if st == radau.DONE:
@@ -418,22 +452,9 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
                     return NEED_PYTHON
                 new_side = -1
             if new_side != 0:
-                e = counters[1]
-                ev_t[e] = t
-                ev_i[e, 0] = j
-                ev_i[e, 1] = p
-                ev_i[e, 2] = K_CROSS
-                ev_i[e, 3] = new_side
-                counters[1] += 1
-        # Zeno: ZENO_COUNT handled events within ZENO_SPAN relative time
-        pos = counters[2]
-        recent[pos] = t
-        counters[2] = (pos + 1) % recent.size
-        counters[3] = min(counters[3] + 1, recent.size)
-        if counters[3] == recent.size:
-            oldest = recent[counters[2]]
-            if t - oldest <= ZENO_SPAN * max(1.0, abs(t)):
-                return ZENO
+                record_cross(ev_t, ev_i, counters, t, j, p, new_side)
+        if zeno_tick(recent, counters, t):
+            return ZENO
         rebuild_blocks(model)
         expand(model, u, theta)
         rebuild_watch(model, theta, armed)

@@ -23,7 +23,8 @@ from . import explicit, radau
 from .borrow import borrowed
 from .relu1d import NOISE_ROUNDINGS
 from .relu1d_stage import (DONE, FAILED, FULL, NEED_PYTHON, SWITCH, TO_ACTIVE, TO_INACTIVE,
-                           ZENO, ZENO_SPAN, K_CROSS, _radau_nonstiff, rule, SLIDE)
+                           ZENO, _radau_nonstiff, record_cross, rule, SLIDE, step_stretch,
+                           zeno_tick)
 from .relund import (EV_CROSS, _n_pins, arm_threshold, expand, field, forward_all, preact,
                      slide_functions)
 
@@ -224,13 +225,8 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
         k0 = counters[0]
         if k0 >= cap or k0 >= max_steps or counters[1] + n + 1 >= ecap:
             return FULL
-        if mode == 1 or mode == 3:
-            st, k = explicit.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
-                                 out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, xw,
-                                 mode == 3)
-        else:
-            st, k = radau.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
-                              out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, lin)
+        st, k = step_stretch(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes,
+                             out_loss, armed, stats, lin, xw, mode, k0)
         counters[0] += k
         t = stats[0]
         if st == radau.DONE:
@@ -290,22 +286,9 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
                 mask[j, q] = 0
                 new_side = -1
             if new_side != 0:
-                e = counters[1]
-                ev_t[e] = t
-                ev_i[e, 0] = j
-                ev_i[e, 1] = q
-                ev_i[e, 2] = K_CROSS
-                ev_i[e, 3] = new_side
-                counters[1] += 1
-        # Zeno: ZENO_COUNT handled events within ZENO_SPAN relative time
-        pos = counters[2]
-        recent[pos] = t
-        counters[2] = (pos + 1) % recent.size
-        counters[3] = min(counters[3] + 1, recent.size)
-        if counters[3] == recent.size:
-            oldest = recent[counters[2]]
-            if t - oldest <= ZENO_SPAN * max(1.0, abs(t)):
-                return ZENO
+                record_cross(ev_t, ev_i, counters, t, j, q, new_side)
+        if zeno_tick(recent, counters, t):
+            return ZENO
         # (Z is current: the last forward_all ran after the last snap, and sides do not
         # change Z)
         _arm_all(model, theta, armed)
