@@ -41,6 +41,11 @@ alone); the Radau stepper's time; GD's scaled times at each lr and the ratios
 GD / exact.
 
     python bench/wide_flows.py [--quick] [--rounds 3] [--only NAME ...]
+
+With ``--against REV`` only the exact flows are timed, each in fresh processes that
+alternate between this tree and flowlab at git revision REV:
+
+    python bench/wide_flows.py --only condense-5d --against 26bcd6b
 """
 
 import argparse
@@ -213,6 +218,43 @@ def per_step_growth(small="1d-ntk-1000", large="1d-ntk-10000", rounds=5):
             "growth": per[large] / per[small], "target": 15.0}
 
 
+def _timed_in(tree, name, with_stepper):
+    """Seconds (perf_counter, after a warm-up flow) of one exact flow of problem ``name``
+    in a fresh process that imports flowlab from ``tree``."""
+    flow = ("fl.flow(p[0], p[1], p[2], p[3] * {frac}, method='exact', loss='mean', "
+            "progress=False, " + ("stepper='auto', " if with_stepper else "")
+            + "**w.TOL.get({name!r}, {{}}))")
+    src = ("import sys, time, warnings; sys.path.insert(0, {tree!r}); "
+           "sys.path.insert(1, {bench!r}); warnings.simplefilter('ignore'); "
+           "import flowlab as fl; import wide_flows as w; "
+           "assert fl.__file__.startswith({tree!r}); p = w.PROBLEMS[{name!r}](); "
+           + flow.format(frac=1e-3, name=name) + "; t = time.perf_counter(); "
+           + flow.format(frac=1.0, name=name) + "; print(time.perf_counter() - t)")
+    code = src.format(tree=str(tree), name=name, bench=str(ROOT / "bench"))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return float(res.stdout.split()[-1])
+
+
+def against_revision(name, rev, rounds=3):
+    """The exact flow of problem ``name`` in this tree and in git revision ``rev`` (a
+    worktree kept under ``~/.cache/flowlab-bench``, so that its kernels compile once),
+    timed in fresh processes that alternate, best of ``rounds`` each."""
+    tree = Path.home() / ".cache" / "flowlab-bench" / rev
+    if not tree.exists():
+        tree.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev],
+                       check=True, capture_output=True)
+    old, new = [], []
+    for _ in range(rounds):
+        old.append(_timed_in(tree, name, with_stepper=False))
+        new.append(_timed_in(ROOT, name, with_stepper=True))
+    return {"revision": rev, "rounds": rounds,
+            "revision_seconds": min(old), "revision_spread": [min(old), max(old)],
+            "seconds": min(new), "spread": [min(new), max(new)],
+            "speedup": min(old) / min(new)}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
@@ -221,8 +263,16 @@ def main(argv=None):
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--radau-rounds", type=int, default=1,
                    help="rounds of the Radau stepper (minutes each at P = 1200)")
+    p.add_argument("--against", metavar="REV",
+                   help="only time the problems' exact flows against flowlab at git revision "
+                        "REV, alternating fresh processes (e.g. the revision an issue was "
+                        "filed against)")
     a = p.parse_args(argv)
     names = a.only or (QUICK if a.quick else list(PROBLEMS))
+    if a.against:
+        report = {name: against_revision(name, a.against, a.rounds) for name in names}
+        print(json.dumps(report), flush=True)
+        return report
     report = {"rusage_baseline_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     for name in names:
         out, sol = measure(name, rounds=a.rounds, memory=not a.no_memory,

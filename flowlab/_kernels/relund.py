@@ -45,6 +45,9 @@ from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
 from . import radau
 from .relu1d import ARM_RTOL, _VINV, first_violation, _interp_state, _surely_inside
 
+#: sums over the data points in the order the compiler vectorises them
+SUM_OPTIONS = dict(NUMBA_OPTIONS, fastmath={"contract", "reassoc"})
+
 #: the model tuple starts with an empty array of this dtype (see radau.register_model)
 MARKER = np.int16
 # event kinds written to ev[0]
@@ -62,7 +65,8 @@ EV_CROSS, EV_SLIDE = 0, 1
 # nodes, theta, field), 23 (n, D); then 24 N (n, D, D) orthonormal bases of the pinned
 # neurons' subspaces (first D - k columns; the last k span the normals), 25 slot (state
 # size,) column of N_j held by a state entry of a pinned neuron j, -2 for its held slots,
-# -1 for every other entry
+# -1 for every other entry, 26 dist (n,), 27 moved (n,), 28 limit (n, M) (the event
+# scan's skip bounds, see :func:`events`), 29 XT (D, M) the inputs transposed
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -179,88 +183,105 @@ def state_of(model, theta, u):
 
 @nb.njit(**NUMBA_OPTIONS)
 def forward(model, theta):
-    """Pre-activations Z of the active pairs (the others are left as they are), group
-    residuals R and their magnitudes rho; returns the loss."""
-    return _forward(model, theta, False)
+    """Pre-activations Z of every pair (neuron, point), group residuals R and their
+    magnitudes rho; returns the loss."""
+    return _forward(model, theta)
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def forward_all(model, theta):
-    """:func:`forward` with the pre-activations Z of every pair (neuron, point)."""
-    return _forward(model, theta, True)
+    """:func:`forward` (kept as the name for callers that read the pre-activations of
+    inactive pairs too)."""
+    return _forward(model, theta)
 
 
 @nb.njit(**INLINE_OPTIONS)
-def _forward(model, theta, every):
-    X, cnt, ybar, V, fpar, ipar, mask, Z, RR = (model[1], model[2], model[3], model[4],
-                                               model[7], model[8], model[9], model[20],
-                                               model[21])
+def _forward(model, theta):
+    # Z row by row, vectorised over the points; every sum in the order of
+    # :func:`preact` (coordinates in order) and of the neurons (f_p), so the values
+    # are those of a pair-by-pair evaluation
+    cnt, ybar, V, fpar, ipar, mask, Z, RR, XT = (model[2], model[3], model[4], model[7],
+                                                 model[8], model[9], model[20], model[21],
+                                                 model[29])
     n, D = ipar[0], ipar[1]
-    M = X.shape[0]
-    R = RR[0]
-    rho = RR[1]
+    M = XT.shape[1]
+    f = RR[0]                       # f_p, then R_p
+    mag = RR[1]                     # sum of |terms| of f_p, then rho_p
     nD = n * D
+    for p in range(M):
+        f[p] = 0.0
+        mag[p] = abs(ybar[p])
+    for j in range(n):
+        base = j * D
+        zr = Z[j]
+        w = theta[base]
+        x0 = XT[0]
+        for p in range(M):
+            zr[p] = w * x0[p]
+        for k in range(1, D):
+            w = theta[base + k]
+            xk = XT[k]
+            for p in range(M):
+                zr[p] += w * xk[p]
+        a = theta[nD + j]
+        mr = mask[j]
+        for p in range(M):
+            if mr[p]:
+                az = a * zr[p]
+                f[p] += az
+                mag[p] += abs(az)
     loss = 0.0
     for p in range(M):
-        f = 0.0
-        mag = abs(ybar[p])
-        for j in range(n):
-            if mask[j, p]:
-                z = preact(theta, X, j, p, D)
-                Z[j, p] = z
-                f += theta[nD + j] * z
-                mag += abs(theta[nD + j] * z)
-            elif every:
-                Z[j, p] = preact(theta, X, j, p, D)
-        e = f - ybar[p]
-        R[p] = cnt[p] * e
-        rho[p] = cnt[p] * mag
+        e = f[p] - ybar[p]
+        f[p] = cnt[p] * e
+        mag[p] = cnt[p] * mag[p]
         loss += cnt[p] * e * e + V[p]
     return 0.5 * fpar[0] * loss
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@nb.njit(**SUM_OPTIONS)
 def masked_sums(model, j, out):
-    """out = sum_{p in S_j} R_p x~_p (``forward`` must have run)."""
-    X, ipar, mask, RR = model[1], model[8], model[9], model[21]
+    """out = sum_{p in S_j} R_p x~_p (``forward`` must have run); returns
+    sum_{p in S_j} R_p z_jp.  Vectorised sums (their order is the compiler's)."""
+    ipar, mask, Z, RR, XT = model[8], model[9], model[20], model[21], model[29]
     D = ipar[1]
+    M = XT.shape[1]
     R = RR[0]
-    out[:] = 0.0
-    for p in range(X.shape[0]):
-        if mask[j, p]:
-            for k in range(D):
-                out[k] += R[p] * X[p, k]
+    mr = mask[j]
+    for k in range(D):
+        xk = XT[k]
+        acc = 0.0
+        for p in range(M):
+            acc += (R[p] * mr[p]) * xk[p]
+        out[k] = acc
+    zr = Z[j]
+    acc = 0.0
+    for p in range(M):
+        acc += (R[p] * mr[p]) * zr[p]
+    return acc
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def field(model, theta, F):
     """F = -grad L on the stage, pinned neurons projected on their subspaces
     (``forward`` must have run at theta); frozen groups get 0."""
-    X, fpar, ipar, mask, pins, Pi, Z, RR, S = (model[1], model[7], model[8], model[9],
-                                              model[10], model[17], model[20], model[21],
-                                              model[23])
+    fpar, ipar, pins, Pi, S = model[7], model[8], model[10], model[17], model[23]
     n, D = ipar[0], ipar[1]
     sc = fpar[0]
-    R = RR[0]
     nD = n * D
-    M = X.shape[0]
     tmp = np.empty(D)
     for j in range(n):
-        ga = 0.0
-        for p in range(M):
-            if mask[j, p]:
-                ga += R[p] * Z[j, p]
+        ga = masked_sums(model, j, S[j])
         F[nD + j] = -sc * ga if ipar[3] == 1 else 0.0
         if ipar[2] == 1:
-            masked_sums(model, j, S[j])
             aj = theta[nD + j]
             for k in range(D):
                 tmp[k] = -sc * aj * S[j, k]
             if pins[j, 0] >= 0:
                 for k in range(D):
                     acc = 0.0
-                    for l in range(D):
-                        acc += Pi[j, k, l] * tmp[l]
+                    for m in range(D):
+                        acc += Pi[j, k, m] * tmp[m]
                     F[j * D + k] = acc
             else:
                 for k in range(D):
@@ -458,10 +479,13 @@ def _slide_exit(model, nodes):
 
     The margins are evaluated at the four nodes; a step whose rows are all positive
     there, with cubics through those values that provably stay positive, is passed on
-    them alone.  Otherwise the margins are sampled on 8 sub-intervals, and the earliest
-    sign change is located by the Illinois variant of regula falsi on the first row that
-    changes sign there (superlinear: about ten evaluations of the margins instead of
-    some fifty bisections), down to the last bits of s.
+    them alone.  Otherwise the margins are sampled on 8 sub-intervals.  On the cubic
+    interpolant of the state each margin is a polynomial of degree at most 6 in s (the
+    residuals are bilinear in a_j and W_j), which the 9 samples determine: the rows that
+    change sign in the first sub-interval where any does are located on that polynomial
+    first, and the earliest is then found on the margins themselves by the Illinois
+    variant of regula falsi, down to the last bits of s, from a bracket a few ulps of the
+    polynomial's root wide (the whole sub-interval where that bracket fails).
     """
     ns = model[8][4]
     u = np.empty(nodes.shape[1])
@@ -483,19 +507,120 @@ def _slide_exit(model, nodes):
         return -1.0, -1
     for i in (1, 3, 4, 5, 7):
         _slide_margins(model, nodes, i / 8.0, samples[i], u)
+    guess = np.empty(ns)
     for i in range(1, 9):
+        lo = (i - 1) / 8.0
+        hi = i / 8.0
+        first = 2.0
+        for r in range(ns):
+            guess[r] = 2.0
+            if samples[i - 1, r] > 0.0 and samples[i, r] <= 0.0:
+                guess[r] = _poly_root(samples[:, r], lo, hi)
+                first = min(first, guess[r])
+        if first > 1.0:
+            continue
         best_s = 2.0
         best_r = -1
         for r in range(ns):
-            if samples[i - 1, r] > 0.0 and samples[i, r] <= 0.0:
-                s_r = _illinois(model, nodes, r, (i - 1) / 8.0, i / 8.0, samples[i - 1, r],
-                                samples[i, r], tmp, u)
+            # (rows whose polynomial roots are this close may swap on the margins)
+            if guess[r] <= first + 1e-6 * (hi - lo):
+                s_r = _polish(model, nodes, r, guess[r], lo, hi, samples[i - 1, r],
+                              samples[i, r], tmp, u)
                 if s_r < best_s:
                     best_s = s_r
                     best_r = r
-        if best_r >= 0:
-            return best_s, best_r
+        return best_s, best_r
     return -1.0, -1
+
+
+#: barycentric weights of the 9 equispaced samples i / 8: (-1)^i binomial(8, i)
+_BARY = np.array([1.0, -8.0, 28.0, -56.0, 70.0, -56.0, 28.0, -8.0, 1.0])
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _poly_value(f, s):
+    """The polynomial of degree <= 8 through the samples f[i] at i / 8, at s
+    (barycentric formula)."""
+    num = 0.0
+    den = 0.0
+    for i in range(9):
+        d = s - i / 8.0
+        if d == 0.0:
+            return f[i]
+        w = _BARY[i] / d
+        num += w * f[i]
+        den += w
+    return num / den
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _poly_root(f, lo, hi):
+    """A root in (lo, hi] of the polynomial through the samples, positive at lo and not
+    positive at hi (Illinois iterations on the polynomial)."""
+    f_lo = _poly_value(f, lo)
+    f_hi = _poly_value(f, hi)
+    side = 0
+    for _ in range(200):
+        if hi - lo <= 4.0 * np.finfo(np.float64).eps * max(hi, 1e-300):
+            break
+        s = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        if not lo < s < hi:
+            s = 0.5 * (lo + hi)
+        v = _poly_value(f, s)
+        if v <= 0.0:
+            hi = s
+            f_hi = v
+            if side == -1:
+                f_lo *= 0.5
+            side = -1
+        else:
+            lo = s
+            f_lo = v
+            if side == 1:
+                f_hi *= 0.5
+            side = 1
+    return hi
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _polish(model, nodes, r, guess, lo, hi, f_lo, f_hi, tmp, u):
+    """The first s in (lo, hi] with margin r <= 0 (margin(lo) = f_lo > 0 >= f_hi =
+    margin(hi)), from the polynomial's root ``guess``: a bracket 1e-10 of the step
+    around it when the margins confirm it, else the part of (lo, hi] left of or right
+    of that bracket that holds the sign change."""
+    width = 1e-10
+    a = max(lo, guess - width)
+    b = min(hi, guess + width)
+    fa = f_lo
+    if a > lo:
+        _slide_margins(model, nodes, a, tmp, u)
+        fa = tmp[r]
+    if fa <= 0.0:
+        return _illinois(model, nodes, r, lo, a, f_lo, fa, tmp, u)
+    fb = f_hi
+    if b < hi:
+        _slide_margins(model, nodes, b, tmp, u)
+        fb = tmp[r]
+    if fb > 0.0:
+        return _illinois(model, nodes, r, b, hi, fb, f_hi, tmp, u)
+    # the margin is all but linear across so narrow a bracket: its secant root, then the
+    # ulps on either side of it (Illinois iterations where that does not close it)
+    for _ in range(2):
+        if b - a <= 4.0 * np.finfo(np.float64).eps * max(b, 1e-300):
+            return b
+        s = (a * fb - b * fa) / (fb - fa)
+        e = 2.0 * np.finfo(np.float64).eps * max(abs(s), 1e-300)
+        for probe in (s - e, s + e):
+            if not a < probe < b:
+                continue
+            _slide_margins(model, nodes, probe, tmp, u)
+            if tmp[r] <= 0.0:
+                b = probe
+                fb = tmp[r]
+                break
+            a = probe
+            fa = tmp[r]
+    return _illinois(model, nodes, r, a, b, fa, fb, tmp, u)
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -566,19 +691,22 @@ def _moved_bound(th, j, D):
 def events(model, nodes, armed):
     """Hook for radau.run: earliest event of the step (every pair and every slide).
 
-    A neuron whose surfaces cannot have been reached is skipped for the price of a
-    bound: ``dist[j]`` (model[26]) is the smallest |g_jp| / |x~_p| over its watched
-    pairs, all armed and on their sides, when its pairs were last evaluated, and
-    ``moved[j]`` (model[27]) bounds |W_j - W_j at that time| (the sum of each step's
-    bound from :func:`_moved_bound`); while moved + this step's bound stays below dist,
-    |g_jp| cannot have reached 0 (|g_jp(s) - g_jp| <= |W_j(s) - W_j| |x~_p|).  After a
-    scan, moved starts at the step's own bound, so the bound also holds when the step is
-    cut at an event.  The engine keeps both arrays across events and sets dist[j] = 0
-    for each neuron whose W_j, pins or sides it changes (and for all at the start).
+    Surfaces that cannot have been reached are skipped for the price of a bound, per
+    neuron and per pair.  ``moved[j]`` (model[27]) adds up, step by step, a bound of how
+    far W_j moves (:func:`_moved_bound`: |W_j(s) - W_j(0)|_2 <= delta over the step);
+    when pair (j, p) is evaluated, ``limit[j, p]`` (model[28]) becomes moved[j] before
+    that step plus |g_jp| / |x~_p| at the step's end (0 for a pair not armed or not on
+    its side).  Since |g_jp(s) - g_jp| <= |W_j(s) - W_j| |x~_p|, and W_j at a later step
+    is within the deltas added since (the step's own delta also covers a cut at an
+    event), |g_jp| cannot have reached 0 while moved[j] + this step's delta stays below
+    limit[j, p]: the pair is skipped, and the whole neuron while that holds for the
+    smallest of its limits, ``dist[j]`` (model[26]).  The engine keeps the arrays across
+    events and sets dist[j] = -1 for each neuron whose W_j, pins or sides it changes
+    (and for all at the start): all its pairs are evaluated again.
     """
     X, ext, ipar, mask, pins, ev = (model[1], model[6], model[8], model[9], model[10],
                                     model[15])
-    nu, dist, moved = model[5], model[26], model[27]
+    nu, dist, moved, limit = model[5], model[26], model[27], model[28]
     n, D = ipar[0], ipar[1]
     M = X.shape[0]
     best = 2.0
@@ -591,9 +719,12 @@ def events(model, nodes, armed):
         vals = np.empty(4)
         for j in range(n):
             delta = _moved_bound(th, j, D)
-            if moved[j] + delta < dist[j]:
-                moved[j] += delta
+            before = moved[j]
+            reach = before + delta
+            moved[j] = reach
+            if reach < dist[j]:
                 continue
+            every = dist[j] < 0.0
             thr = 0.0
             for q in range(4):
                 thr = max(thr, arm_threshold(th[q], ext, j, D))
@@ -601,22 +732,25 @@ def events(model, nodes, armed):
             for p in range(M):
                 if _is_pin(pins, j, p):
                     continue
+                if not every and reach < limit[j, p]:
+                    near = min(near, limit[j, p])
+                    continue
                 for q in range(4):
                     vals[q] = preact(th[q], X, j, p, D)
                 side = 1 if mask[j, p] else -1
                 if armed[j, p] and _surely_inside(vals, side, thr):
-                    near = min(near, vals[3] * side / math.sqrt(nu[p]))
-                    continue
-                s, armed[j, p] = first_violation(vals, side, armed[j, p], thr)
-                if s >= 0.0 and s < best:
-                    best = s
-                    bj = j
-                    bp = p
-                near = min(near, vals[3] * side / math.sqrt(nu[p])
-                           if (armed[j, p] and s < 0.0) else 0.0)
-            # (the margin keeps the bound clear of the rounding of g and of the sums)
-            dist[j] = max(near * (1.0 - 1e-9) - thr, 0.0)
-            moved[j] = delta
+                    gap = vals[3] * side / math.sqrt(nu[p])
+                else:
+                    s, armed[j, p] = first_violation(vals, side, armed[j, p], thr)
+                    if s >= 0.0 and s < best:
+                        best = s
+                        bj = j
+                        bp = p
+                    gap = vals[3] * side / math.sqrt(nu[p]) if (armed[j, p] and s < 0.0) else 0.0
+                # (the margin keeps the bound clear of the rounding of g and of the sums)
+                limit[j, p] = before + max(gap * (1.0 - 1e-9) - thr, 0.0)
+                near = min(near, limit[j, p])
+            dist[j] = near
     if ipar[4] > 0:
         s, r = _slide_exit(model, nodes)
         if r >= 0 and s < best:

@@ -25,31 +25,22 @@ from .relu1d import NOISE_ROUNDINGS
 from .relu1d_stage import (DONE, FAILED, FULL, NEED_PYTHON, SWITCH, TO_ACTIVE, TO_INACTIVE,
                            ZENO, _radau_nonstiff, record_cross, rule, SLIDE, step_stretch,
                            zeno_tick)
-from .relund import (EV_CROSS, _n_pins, arm_threshold, expand, field, forward_all, preact,
-                     slide_functions)
+from .relund import (EV_CROSS, _n_pins, _slide_weights, arm_threshold, expand, field,
+                     forward_all, masked_sums, preact)
 
 _EPS = np.finfo(np.float64).eps
+#: the sliding mode of a contact point (inactive 0, active 1) in :func:`contact_modes`
+SLIDE_MODE = 2
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def _slides_clear(model, theta, ev_kind, rtol, atol, a_tol):
     """True when no slide ends here: the event is a crossing and every slide row's margin
     is beyond its tolerance (``forward`` must have run at theta)."""
-    rows, sigma, ipar = model[13], model[14], model[8]
-    nD = ipar[0] * ipar[1]
     if ev_kind != EV_CROSS:
         return False
-    for r in range(ipar[4]):
-        j = rows[r, 0]
-        if rows[r, 2] == 2:
-            if sigma[r] * theta[nD + j] <= a_tol:
-                return False
-            continue
-        A, Rq = slide_functions(model, j, rows[r, 1])
-        margin = sigma[r] * (A if rows[r, 2] == 0 else Rq - A)
-        if margin <= 10.0 * (rtol * (abs(A) + abs(Rq)) + atol):
-            return False
-    return True
+    out = np.empty(model[8][4], dtype=np.int64)
+    return slide_hits(model, theta, ev_kind, -1, rtol, atol, a_tol, out) == 0
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -58,13 +49,13 @@ def build_slide_rows(model, theta, rows, sigma):
     ``forward`` having run at theta: two per pinned point (lambda -> 0, lambda -> 1;
     sigma the sign of R_q) and, with a trained output weight a_j != 0, one for a_j
     reaching 0 (sigma its sign).  Returns their number."""
-    ipar, pins = model[8], model[10]
+    ipar, pins, RR = model[8], model[10], model[21]
     n, D = ipar[0], ipar[1]
     ns = 0
     for j in range(n):
         k = _n_pins(pins, j)
         for slot in range(k):
-            _, Rq = slide_functions(model, j, slot)
+            Rq = RR[0][pins[j, slot]]
             for which in range(2):
                 rows[ns, 0] = j
                 rows[ns, 1] = slot
@@ -89,6 +80,8 @@ def slide_hits(model, theta, ev_kind, r0, rtol, atol, a_tol, out):
     their number returned (as ExactND._handle reads them)."""
     rows, sigma, ipar = model[13], model[14], model[8]
     nD = ipar[0] * ipar[1]
+    S = np.empty(ipar[1])
+    last = -1
     m = 0
     for r in range(ipar[4]):
         own = ev_kind != EV_CROSS and r == r0
@@ -96,7 +89,10 @@ def slide_hits(model, theta, ev_kind, r0, rtol, atol, a_tol, out):
         if rows[r, 2] == 2:
             hit = own or sigma[r] * theta[nD + j] <= a_tol
         else:
-            A, Rq = slide_functions(model, j, rows[r, 1])
+            if j != last:                   # (a neuron's rows are contiguous)
+                masked_sums(model, j, S)
+                last = j
+            A, Rq = _slide_weights(model, j, rows[r, 1], S)
             margin = sigma[r] * (A if rows[r, 2] == 0 else Rq - A)
             hit = own or margin <= 10.0 * (rtol * (abs(A) + abs(Rq)) + atol)
         if hit:
@@ -106,7 +102,7 @@ def slide_hits(model, theta, ev_kind, r0, rtol, atol, a_tol, out):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _hits(model, theta, F, j0, p0, rtol, atol, hit_j, hit_p):
+def hits(model, theta, F, j0, p0, rtol, atol, hit_j, hit_p):
     """Pairs to decide at the event (as ExactND._handle): the event's own pair, pairs
     already across their surface, and pairs within the integration tolerance of it
     moving towards it; pinned pairs are not watched.  ``forward_all`` and ``field`` must
@@ -181,7 +177,7 @@ def _decide_one(model, theta, F, j, q, train_a, a_tol):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _arm_all(model, theta, armed):
+def arm_all(model, theta, armed):
     """armed[j, p] = the pair is on its side by more than the arming threshold
     (``forward_all`` must have run at theta), as ExactND._armed."""
     X, ext, ipar, mask, Z = model[1], model[6], model[8], model[9], model[20]
@@ -252,7 +248,7 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
         if not _slides_clear(model, theta, ev[0], rtol, atol, a_tol):
             return NEED_PYTHON
         field(model, theta, F)
-        nh = _hits(model, theta, F, ev[1], ev[2], rtol, atol, hit_j, hit_p)
+        nh = hits(model, theta, F, ev[1], ev[2], rtol, atol, hit_j, hit_p)
         for h in range(nh):
             seen[hit_j[h]] = 0
         for h in range(nh):
@@ -277,7 +273,7 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
             code = _decide_one(model, theta, F, j, q, train_a, a_tol)
             if code == SLIDE:
                 return NEED_PYTHON
-            dist[j] = 0.0
+            dist[j] = -1.0
             new_side = 0
             if code == TO_ACTIVE and not mask[j, q]:
                 mask[j, q] = 1
@@ -291,6 +287,87 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
             return ZENO
         # (Z is current: the last forward_all ran after the last snap, and sides do not
         # change Z)
-        _arm_all(model, theta, armed)
+        arm_all(model, theta, armed)
         if switch:
             return SWITCH
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def contact_modes(b, N, c, tol, current, forced, max_slide, modes, lam):
+    """The first consistent mode vector of :func:`flowlab.flow.exact_nd.contact_modes`
+    (c != 0; any number k of points): the candidates in order of cost (0 per point that
+    keeps its mode, 1 per point that starts to slide, 2 per other change), ties in the
+    lexicographic order of (inactive, active, sliding) per point; ``forced[i] >= 0``
+    fixes point i's mode, ``max_slide >= 0`` bounds the number of sliding points.
+    Writes ``modes`` and ``lam``; returns whether a consistent one was found."""
+    k = b.size
+    total = 3 ** k
+    digits = np.empty(k, dtype=np.int64)
+    for level in range(2 * k + 1):
+        for code in range(total):
+            rem = code
+            for i in range(k - 1, -1, -1):
+                digits[i] = rem % 3
+                rem //= 3
+            cost = 0
+            n_slide = 0
+            fits = True
+            for i in range(k):
+                m = digits[i]
+                if forced[i] >= 0 and m != forced[i]:
+                    fits = False
+                if m != current[i]:
+                    cost += 1 if m == SLIDE_MODE else 2
+                if m == SLIDE_MODE:
+                    n_slide += 1
+            if not fits or cost != level or (max_slide >= 0 and n_slide > max_slide):
+                continue
+            for i in range(k):
+                lam[i] = float(digits[i]) if digits[i] != SLIDE_MODE else 0.0
+            if n_slide > 0:
+                F = np.empty(n_slide, dtype=np.int64)
+                q = 0
+                for i in range(k):
+                    if digits[i] == SLIDE_MODE:
+                        F[q] = i
+                        q += 1
+                A = np.empty((n_slide, n_slide))
+                r = np.empty(n_slide)
+                for a in range(n_slide):
+                    acc = 0.0
+                    for i in range(k):
+                        if digits[i] != SLIDE_MODE:
+                            acc += N[F[a], i] * lam[i]
+                    r[a] = b[F[a]] - acc
+                    for e in range(n_slide):
+                        A[a, e] = N[F[a], F[e]]
+                if not np.linalg.cond(A) <= 1e12:
+                    continue
+                sol = np.linalg.solve(A, r)
+                finite = True
+                for a in range(n_slide):
+                    finite = finite and np.isfinite(sol[a])
+                if not finite:
+                    continue
+                for a in range(n_slide):
+                    lam[F[a]] = sol[a]
+            ok = True
+            for i in range(k):
+                Nl = 0.0
+                for e in range(k):
+                    Nl += N[i, e] * lam[e]
+                g = c * (b[i] - Nl)
+                if digits[i] == 0:
+                    ok = g <= tol[i]
+                elif digits[i] == 1:
+                    ok = g >= -tol[i]
+                else:
+                    g_in = c * (b[i] - Nl + N[i, i] * lam[i])
+                    ok = g_in > tol[i] and g_in - c * N[i, i] < -tol[i]
+                if not ok:
+                    break
+            if ok:
+                for i in range(k):
+                    modes[i] = digits[i]
+                return True
+    return False

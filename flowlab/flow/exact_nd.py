@@ -59,7 +59,6 @@ count as several surfaces.
 
 from __future__ import annotations
 
-import itertools
 
 import numpy as np
 from scipy import linalg
@@ -75,7 +74,7 @@ from ._events import DegenerateError, EventDriver, ZenoError, _hvp, zeno_message
 _EPS = np.finfo(np.float64).eps
 #: events the compiled loop may decide between two returns to Python
 _EVENTS = 4096
-INACTIVE, ACTIVE, SLIDING = 0, 1, 2
+INACTIVE, ACTIVE, SLIDING = 0, 1, _kst.SLIDE_MODE
 
 
 def contact_modes(b, N, c, tol, current, forced=None, max_slide=None):
@@ -107,47 +106,17 @@ def contact_modes(b, N, c, tol, current, forced=None, max_slide=None):
         lam = np.array([0.5 if m == SLIDING else float(m) for m in modes])
         return modes, lam
 
-    def cost(modes):
-        return sum(0 if m == cur else (1 if m == SLIDING else 2)
-                   for m, cur in zip(modes, current))
-
     if k == 1 and (max_slide is None or max_slide >= 1):
         return _contact_mode_one(float(b[0]), float(N[0, 0]), c, float(tol[0]), current[0],
                                  forced.get(0))
-    choices = [(forced[i],) if i in forced else (INACTIVE, ACTIVE, SLIDING)
-               for i in range(k)]
-    for modes in sorted(itertools.product(*choices), key=cost):
-        F = [i for i in range(k) if modes[i] == SLIDING]
-        if max_slide is not None and len(F) > max_slide:
-            continue
-        lam = np.array([float(m) if m != SLIDING else 0.0 for m in modes])
-        if F:
-            fixed = [i for i in range(k) if modes[i] != SLIDING]
-            rhs = b[F] - N[np.ix_(F, fixed)] @ lam[fixed]
-            A = N[np.ix_(F, F)]
-            if np.linalg.cond(A) > 1e12:
-                continue
-            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-                lam[F] = np.linalg.solve(A, rhs)
-            if not np.all(np.isfinite(lam)):
-                continue
-        g = c * (b - N @ lam)
-        ok = True
-        for i in range(k):
-            if modes[i] == INACTIVE:
-                ok = g[i] <= tol[i]
-            elif modes[i] == ACTIVE:
-                ok = g[i] >= -tol[i]
-            else:
-                # attracting: with the others held, the inactive side (lambda_i = 0)
-                # pushes up and the active side (lambda_i = 1) pushes down
-                g_in = c * (b[i] - N[i] @ lam + N[i, i] * lam[i])
-                ok = g_in > tol[i] and g_in - c * N[i, i] < -tol[i]
-            if not ok:
-                break
-        if ok:
-            return list(modes), lam
-    return None
+    modes = np.empty(k, dtype=np.int64)
+    lam = np.empty(k)
+    found = _kst.contact_modes(np.ascontiguousarray(b), np.ascontiguousarray(N), float(c),
+                               np.ascontiguousarray(tol, dtype=float),
+                               np.asarray(current, dtype=np.int64),
+                               np.array([forced.get(i, -1) for i in range(k)], dtype=np.int64),
+                               -1 if max_slide is None else int(max_slide), modes, lam)
+    return ([int(m) for m in modes], lam) if found else None
 
 
 def _contact_mode_one(b, N, c, tol, current, forced):
@@ -209,6 +178,7 @@ class ExactND(EventDriver):
         self.train_W, self.train_a = "W" in tr, "a" in tr
         self.scale = prob.scale
         self.ext = np.abs(self.X).max(axis=0)
+        self.XT = np.ascontiguousarray(self.X.T)
         self._static = (np.empty(0, _k.MARKER), self.X, cnt, ybar, V,
                         np.einsum("pk,pk->p", self.X, self.X), self.ext,
                         np.array([self.scale]))
@@ -216,9 +186,12 @@ class ExactND(EventDriver):
                       np.zeros((n, D)))
         self.pins = [[] for _ in range(n)]
         # the event scan's skip bound per neuron (flowlab._kernels.relund.events)
-        self.dist, self.moved = np.zeros(n), np.zeros(n)
+        self.dist, self.moved = np.full(n, -1.0), np.zeros(n)
+        self.limit = np.zeros((n, M))
         self._blocks, self._pattern = {}, None      # caches of _pin_block, _pin_arrays
+        self._ranks = {}                            # rank of the inputs of a contact set
         self._pins_version = 0                      # counts the changes of self.pins
+        self._pins_changed = []                     # neurons changed since the last layout
         self.mask = np.zeros((n, M), dtype=np.uint8)
         self.mask[:] = self._evaluate()[1] > 0.0
 
@@ -250,36 +223,47 @@ class ExactND(EventDriver):
 
     def _pin_arrays(self):
         """pins, L, Pi, Kq, elim, N (see flowlab/_kernels/relund.py), the state indices
-        and their slots; the last pattern's arrays are reused (the kernels only read
-        them)."""
-        if self._pattern is not None and self._pattern[0] == self._pins_version:
-            return self._pattern[1]
+        and their slots.  The arrays of the last pattern are reused while the pins stay
+        (the kernels only read them); after changes made by :meth:`_contact`, a copy
+        with the changed neurons' rows rewritten."""
+        cached = self._pattern
+        if cached is not None and cached[0] == self._pins_version:
+            return cached[1]
         n, D = self.n, self.D
-        pins = -np.ones((n, D), dtype=np.int64)
-        L = np.zeros((n, D, D))
-        Pi = np.zeros((n, D, D))
-        Kq = np.zeros((n, D, D))
-        Nb = np.zeros((n, D, D))
-        elim = np.zeros((n, D), dtype=np.uint8)
-        for j, Q in enumerate(self.pins):
+        if cached is not None and cached[0] + len(self._pins_changed) == self._pins_version:
+            pins, L, Pi, Kq, elim, Nb, free, slot = (a.copy() for a in cached[1])
+            changed = set(self._pins_changed)
+        else:
+            pins = -np.ones((n, D), dtype=np.int64)
+            L, Pi, Kq, Nb = (np.zeros((n, D, D)) for _ in range(4))
+            elim = np.zeros((n, D), dtype=np.uint8)
+            parts = []
+            if self.train_W:
+                parts.append(np.arange(n * D))
+            if self.train_a:
+                parts.append(n * D + np.arange(n))
+            free = (np.concatenate(parts).astype(np.int64) if parts
+                    else np.zeros(0, np.int64))
+            slot = -np.ones(free.size, dtype=np.int64)
+            changed = range(n)
+        for j in changed:
+            Q = self.pins[j]
+            k = len(Q)
+            pins[j] = -1
+            pins[j, :k] = Q
+            for a in (L, Pi, Kq, Nb):
+                a[j] = 0.0
+            elim[j] = 0
+            if self.train_W:            # (W_j's entries lead the state when W is trained)
+                slot[j * D:(j + 1) * D] = (
+                    np.where(np.arange(D) < D - k, np.arange(D), -2) if k else -1)
             if not Q:
                 continue
-            k = len(Q)
-            pins[j, :k] = Q
             Kq[j, :k], Pi[j], Nb[j], L[j], E = self._pin_block(Q)
             elim[j, E] = 1
-        parts = []
-        if self.train_W:
-            parts.append(np.arange(n * D))
-        if self.train_a:
-            parts.append(n * D + np.arange(n))
-        free = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
-        slot = -np.ones(free.size, dtype=np.int64)
-        for j in np.flatnonzero(pins[:, 0] >= 0):
-            tangent = D - len(self.pins[j])
-            slot[j * D:(j + 1) * D] = np.where(np.arange(D) < tangent, np.arange(D), -2)
         arrays = (pins, L, Pi, Kq, elim, Nb, free, slot)
         self._pattern = (self._pins_version, arrays)
+        self._pins_changed = []
         return arrays
 
     def _model(self, slides=True):
@@ -293,7 +277,7 @@ class ExactND(EventDriver):
         ipar = np.array([n, D, int(self.train_W), int(self.train_a), 0], dtype=np.int64)
         model = self._static + (ipar, self.mask, pins, free, self.theta.copy(), rows, sigma,
                                 np.zeros(4, dtype=np.int64), L, Pi, Kq, elim) + self._work + (
-                                    Nb, slot, self.dist, self.moved)
+                                    Nb, slot, self.dist, self.moved, self.limit, self.XT)
         if slides and any(self.pins):
             _k.forward(model, self.theta)
             ipar[4] = _kst.build_slide_rows(model, self.theta, rows, sigma)
@@ -324,11 +308,11 @@ class ExactND(EventDriver):
 
     def _armed(self):
         """Pairs surely on their side (|g| beyond the arming threshold)."""
-        Z = self._evaluate()[1]
-        thr = np.array([_k.arm_threshold(self.theta, self.ext, j, self.D)
-                        for j in range(self.n)])
-        side = np.where(self.mask > 0, 1.0, -1.0)
-        return Z * side > thr[:, None]
+        model = self._model(slides=False)
+        _k.forward(model, self.theta)
+        armed = np.empty(self.mask.shape, dtype=np.bool_)
+        _kst.arm_all(model, self.theta, armed)
+        return armed
 
     def _raw_inputs(self, Q):
         """The inputs x (without the appended 1) of the unique points Q, as lists."""
@@ -346,8 +330,10 @@ class ExactND(EventDriver):
         pinned = set(self.pins[j])
         current = [SLIDING if q in pinned else int(self.mask[j, q]) for q in Q]
         XQ = X[Q]
-        # (one point: x~ ends in 1, so its rank is 1)
-        rank = 1 if len(Q) == 1 else np.linalg.matrix_rank(XQ)
+        # (one point: x~ ends in 1, so its rank is 1; the data are fixed: cached)
+        rank = 1 if len(Q) == 1 else self._ranks.get(tuple(Q))
+        if rank is None:
+            rank = self._ranks[tuple(Q)] = int(np.linalg.matrix_rank(XQ))
         if rank < len(Q) or rank >= D:
             why = (f"{rank} independent surfaces meet only at W_{j} = 0: the neuron collapses "
                    "and its direction is undetermined" if rank >= D else
@@ -360,7 +346,7 @@ class ExactND(EventDriver):
                 f"inputs {self._raw_inputs(Q)}) at t = {t:.12g}: {why}; the exact flow stops "
                 "here (continue with one of scipy's methods or perturb the data)")
         Wj = self.theta[j * D:(j + 1) * D]
-        self.dist[j] = 0.0                  # W_j, its sides or pins change: scan it again
+        self.dist[j] = -1.0                 # W_j, its sides or pins change: scan it again
         # put W_j on every contact surface (an O(tolerance) change)
         if len(Q) == 1:
             Wj -= (XQ[0] @ Wj) / (XQ[0] @ XQ[0]) * XQ[0]
@@ -403,8 +389,11 @@ class ExactND(EventDriver):
                     self._record(t, j, q, "slide_end", 1 if m == ACTIVE else -1)
                 elif m != cur:
                     self._record(t, j, q, "cross", 1 if m == ACTIVE else -1)
-        self.pins[j] = new_pins + [p for p in self.pins[j] if p not in Q]
-        self._pins_version += 1
+        pins = new_pins + [p for p in self.pins[j] if p not in Q]
+        if pins != self.pins[j]:
+            self.pins[j] = pins
+            self._pins_version += 1
+            self._pins_changed.append(j)
         if self.pins[j]:
             # exact constraints: recompute the eliminated coordinates
             model = self._model(slides=False)
@@ -413,7 +402,6 @@ class ExactND(EventDriver):
     def _handle(self, model, t):
         """The event the integrator stopped at, and every other one at the same time."""
         kind, j0, p0, r0 = (int(v) for v in model[15])
-        n, D = self.n, self.D
         contacts = {}
         forced = {}
         rows, ns = model[13], int(model[8][4])
@@ -432,21 +420,16 @@ class ExactND(EventDriver):
                 forced.setdefault(j, {})[q] = ACTIVE if which == 1 else INACTIVE
                 contacts.setdefault(j, set()).add(q)
         if self.train_W:
-            _, Z, _, _, F = self._evaluate()
-            Gdot = F[:n * D].reshape(n, D) @ self.X.T
-            side = np.where(self.mask > 0, 1.0, -1.0)
-            scale = self._surface_scale()
-            tol = 10.0 * (self.rtol * scale + self.atol)
-            across = np.where(side > 0, Z <= 0.0, Z > 0.0)
-            near = (np.abs(Z) <= tol[:, None]) & (Gdot * side < 0.0)
-            hit = across | near
-            if kind == _k.EV_CROSS:
-                hit[j0, p0] = True
-            for j, Q in enumerate(self.pins):
-                hit[j, Q] = False
-            hit[:, self.null] = False
-            for j, q in zip(*np.nonzero(hit)):
-                contacts.setdefault(int(j), set()).add(int(q))
+            # pairs across their surface, or within the tolerance of it and moving
+            # towards it, and the event's own pair; not the pinned ones
+            model, _, _, _, F = self._evaluate()
+            hit_j = np.empty(self.mask.size, dtype=np.int64)
+            hit_p = np.empty(self.mask.size, dtype=np.int64)
+            nh = _kst.hits(model, self.theta, F, j0 if kind == _k.EV_CROSS else -1, p0,
+                           self.rtol, self.atol, hit_j, hit_p)
+            for j, q in zip(hit_j[:nh].tolist(), hit_p[:nh].tolist()):
+                if not self.null[q]:
+                    contacts.setdefault(j, set()).add(q)
         for j in sorted(contacts):
             self._contact(j, contacts[j] | set(self.pins[j]), forced.get(j, {}), t)
 

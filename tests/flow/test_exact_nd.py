@@ -440,3 +440,67 @@ def test_resume_across_slides_equals_one_run():
     assert [(int(e.neuron), int(e.point), e.kind) for e in joined.events] == \
         [(int(e.neuron), int(e.point), e.kind) for e in one.events]
     assert joined.info["n_slides"] == one.info["n_slides"]
+
+
+def _contact_modes_by_enumeration(b, N, c, tol, current, forced, max_slide):
+    """The contact problem by plain enumeration: every mode vector, sorted (stably) by
+    its cost, the first consistent one."""
+    import itertools
+    k = len(current)
+
+    def cost(modes):
+        return sum(0 if m == cur else (1 if m == SLIDING else 2)
+                   for m, cur in zip(modes, current))
+
+    choices = [(forced[i],) if i in forced else (INACTIVE, ACTIVE, SLIDING) for i in range(k)]
+    for modes in sorted(itertools.product(*choices), key=cost):
+        F = [i for i in range(k) if modes[i] == SLIDING]
+        if max_slide is not None and len(F) > max_slide:
+            continue
+        lam = np.array([float(m) if m != SLIDING else 0.0 for m in modes])
+        if F:
+            fixed = [i for i in range(k) if modes[i] != SLIDING]
+            A = N[np.ix_(F, F)]
+            if not np.linalg.cond(A) <= 1e12:
+                continue
+            lam[F] = np.linalg.solve(A, b[F] - N[np.ix_(F, fixed)] @ lam[fixed])
+        g = c * (b - N @ lam)
+        ok = True
+        for i in range(k):
+            if modes[i] == INACTIVE:
+                ok = g[i] <= tol[i]
+            elif modes[i] == ACTIVE:
+                ok = g[i] >= -tol[i]
+            else:
+                g_in = c * (b[i] - N[i] @ lam + N[i, i] * lam[i])
+                ok = g_in > tol[i] and g_in - c * N[i, i] < -tol[i]
+            if not ok:
+                break
+        if ok:
+            return list(modes), lam
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2 ** 31), k=st.integers(2, 4), n_forced=st.integers(0, 2),
+       max_slide=st.sampled_from([None, 1, 2, 3]))
+@example(seed=0, k=2, n_forced=0, max_slide=None)
+def test_compiled_contact_problem_is_the_enumeration(seed, k, n_forced, max_slide):
+    """The compiled contact rule (several points) picks the mode vector of the plain
+    enumeration by cost, with the same sliding weights."""
+    rng = np.random.default_rng(seed)
+    XQ = rng.normal(size=(k, k + 1))
+    R = rng.normal(size=k)
+    N = (XQ @ XQ.T) * R[None, :]
+    b = rng.normal(size=k)
+    c = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.1, 2.0))
+    tol = rng.uniform(0.0, 0.05, size=k)
+    current = rng.integers(0, 3, size=k).tolist()
+    forced = {int(i): int(rng.integers(0, 2))
+              for i in rng.choice(k, size=min(n_forced, k), replace=False)}
+    got = contact_modes(b, N, c, tol, current, forced, max_slide)
+    want = _contact_modes_by_enumeration(b, N, c, tol, current, forced, max_slide)
+    assert (got is None) == (want is None)
+    if want is not None:
+        assert got[0] == want[0]
+        assert np.allclose(got[1], want[1], rtol=1e-10, atol=1e-12)
