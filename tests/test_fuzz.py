@@ -129,6 +129,7 @@ def test_anls_with_bad_arrays(x, y, b):
     res = _outcome(fl.anls, x, y, b, max_iter=5)
     if res is not None:
         assert np.all(np.isfinite(res.loss)) and res.stop_reason
+        assert res.status in STATUSES and res.status != "running"
         assert np.all(np.isfinite(res.net.params()))
 
 

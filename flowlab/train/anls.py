@@ -251,7 +251,9 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
         ``loss``: L(theta_LSQ^(k)) for k = 0..K; ``params``: (b, c) at each k;
         ``info["moves"]``: accepted moves (iteration, neuron, from, to, direction,
         loss); ``info["n_candidates"]``, ``info["rank"]``, ``info["seconds"]``
-        per iteration; ``stop_reason``.
+        per iteration; ``status`` ("steady_state": no candidate lowers the loss;
+        "max_steps": ``max_iter`` spent; "interrupted": ``callback`` stopped the run;
+        "degenerate": no candidate move left; "failed": overflow) and ``stop_reason``.
 
     Examples
     --------
@@ -271,7 +273,7 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
     clock = time.perf_counter()
     st = _State(xs, ys, u, np.sort(b, kind="stable"), delta, rcond)
     hist, params, moves, ncand, ranks, secs = [], [], [], [], [], []
-    stop = f"reached max_iter = {max_iter}"
+    status, stop = "max_steps", f"reached max_iter = {max_iter}"
     k = 0
     while True:
         L = half * st.rss
@@ -281,20 +283,22 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
         ranks.append(st.cod.rank if st.cod is not None else 0)
         secs.append(time.perf_counter() - clock)
         if callback is not None and callback(k, ReLU1D(st.bs, st.c), L):
-            stop = f"callback stopped the run after iteration {k}"
+            status, stop = "interrupted", f"callback stopped the run after iteration {k}"
             break
         if k >= max_iter:
             break
         if not st.k.size:
-            stop = "no candidate moves (every neuron is dead or blocked)"
+            status, stop = "degenerate", "no candidate moves (every neuron is dead or blocked)"
             break
         if not (np.isfinite(st.rss) and np.all(np.isfinite(st.cand_rss))):
+            status = "failed"
             stop = (f"overflow: the least-squares losses are not finite at iteration {k} (the "
                     "sums of squares exceed float64); rescale x, b and y")
             warnings.warn(f"anls stopped: {stop}", RuntimeWarning, stacklevel=2)
             break
         i = int(np.argmin(st.cand_rss))
         if not st.cand_rss[i] < (1.0 - rtol) * st.rss:
+            status = "steady_state"
             stop = ("converged: no candidate lowers the loss (Ainsworth & Shin 2021, Sec. 4.3, "
                     "step 2)")
             break
@@ -313,4 +317,5 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
             "delta": delta, "rtol": rtol, "n_alive": st.n_alive}
     return TrainResult(net=ReLU1D(st.bs, st.c), loss=np.array(hist),
                        iterations=np.arange(len(hist), dtype=np.int64), method="anls",
-                       loss_kind=loss, stop_reason=stop, params=np.array(params), info=info)
+                       loss_kind=loss, stop_reason=stop, status=status, params=np.array(params),
+                       info=info)

@@ -100,7 +100,7 @@ def lsq(net: ReLU1D, x, y, *, loss: str = "mean", rcond: float | None = None) ->
     c, rss = _fit(x, y, net.b, rcond)
     L = 0.5 * v.loss_scale(loss, x.size) * rss
     return TrainResult(net=ReLU1D(net.b, c), loss=np.array([L]), iterations=np.array([0]),
-                       method="lsq", loss_kind=loss, stop_reason="closed form",
+                       method="lsq", loss_kind=loss, stop_reason="closed form", status="finished",
                        params=None, info={"wall_time": time.perf_counter() - clock})
 
 
@@ -155,7 +155,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
     none = np.zeros(0, dtype=np.int64)
     snap0 = np.empty((0, 2 * n))
     hist, iters, snaps, reached = [], [], [], None
-    stop = f"completed {steps} iterations"
+    status, stop = "finished", f"completed {steps} iterations"
     bar = progress_bar(progress, steps, method, unit="it")
     clock = time.perf_counter()
     it = 0
@@ -175,6 +175,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
                 break
             run.run(1, one, none, snap0)
             if not np.all(np.isfinite(run.p)):
+                status = "diverged"
                 stop = f"diverged (non-finite knots) at iteration {it + 1}; lower `lr`"
                 break
             it += 1
@@ -182,7 +183,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
                 bar.update(100, loss=L)
     except KeyboardInterrupt:
         reraise_if_propagating()
-        stop = f"interrupted after {it} iterations"
+        status, stop = "interrupted", f"interrupted after {it} iterations"
     if bar is not None:
         bar.close()
     info = dict(hyper, wall_time=time.perf_counter() - clock, trainable=["b", "c"])
@@ -190,7 +191,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
         info.update(target_loss=target_loss, target_reached_at=reached)
     return TrainResult(net=ReLU1D(run.p[:n].copy(), run.p[n:].copy()), loss=np.array(hist),
                        iterations=np.array(iters, dtype=np.int64), method=method,
-                       loss_kind=run.loss_kind, stop_reason=stop,
+                       loss_kind=run.loss_kind, stop_reason=stop, status=status,
                        params=np.array(snaps) if record_params else None, info=info)
 
 
@@ -220,4 +221,3 @@ def run_baseline(name: str, net: ReLU1D, x, y, steps: int | None = None, **optio
         _seed_net(net)
         return (gd if name == "gd" else adam)(net, x, y, steps=steps, **options)
     return (ls_gd if name == "lsgd" else ls_adam)(net, x, y, steps=steps, **options)
-

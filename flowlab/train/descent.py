@@ -237,6 +237,7 @@ def _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every, 
     bar = progress_bar(progress, steps, method, unit="it")
     hists, iters, snaps_all = [], [], []
     done, stop, reached = 0, f"completed {steps} iterations", None
+    status = "finished"
     clock = time.perf_counter()
     try:
         while done < steps:
@@ -256,8 +257,8 @@ def _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every, 
             iters.append(done + keep[ok])
             snaps_all.append(snaps[ok] if record_params else snaps)
             if not np.isfinite(L):
-                stop = (f"diverged (non-finite loss) at iteration {done + upto}; "
-                        "lower the learning rate `lr`")
+                status, stop = "diverged", (f"diverged (non-finite loss) at iteration "
+                                            f"{done + upto}; lower the learning rate `lr`")
                 done += upto
                 break
             done += k
@@ -265,7 +266,7 @@ def _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every, 
                 bar.update(k, loss=float(losses[upto - 1]) if upto else None)
     except KeyboardInterrupt:
         reraise_if_propagating()
-        stop = f"interrupted after about {done} iterations"
+        status, stop = "interrupted", f"interrupted after about {done} iterations"
     if bar is not None:
         bar.close()
     net_out, final_loss, last = run.final()
@@ -279,5 +280,5 @@ def _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every, 
         info.update(target_loss=target_loss, target_reached_at=reached)
     return TrainResult(net=net_out, loss=np.concatenate(hists + [[final_loss]]),
                        iterations=np.concatenate(iters + [[done]]).astype(np.int64),
-                       method=method, loss_kind=run.loss_kind, stop_reason=stop,
+                       method=method, loss_kind=run.loss_kind, stop_reason=stop, status=status,
                        params=params, info=info)

@@ -176,7 +176,7 @@ def test_anls_history_moves_and_stop():
     b0 = fl.init.he(8, seed=3).b
     res = fl.anls(x, y, b0, max_iter=500)
     assert res.method == "anls" and res.loss_kind == "mean"
-    assert "converged" in res.stop_reason
+    assert res.status == "steady_state" and res.success
     assert np.all(np.diff(res.loss) < 0)
     assert len(res.info["moves"]) == res.loss.size - 1 == res.iterations[-1]
     # each accepted move is the best candidate of its iterate
@@ -207,20 +207,21 @@ def test_anls_callback_max_iter_and_sum_loss(tmp_path):
     seen = []
     b0 = fl.init.he(6, seed=0).b
     res = fl.anls(x, y, b0, callback=lambda k, net, L: seen.append(L) or k == 2)
-    assert res.iterations[-1] == 2 and "callback" in res.stop_reason
+    assert res.iterations[-1] == 2 and res.status == "interrupted"
     assert seen == res.loss.tolist()
     res = fl.anls(x, y, fl.init.he(6, seed=0).b, max_iter=3, loss="sum")
-    assert res.iterations[-1] == 3 and "max_iter" in res.stop_reason
+    assert res.iterations[-1] == 3 and res.status == "max_steps"
     np.testing.assert_allclose(res.loss[-1], res.net.loss(x, y, "sum"), rtol=1e-9)
     res.save(tmp_path / "a.npz")
     back = fl.train.TrainResult.load(tmp_path / "a.npz")
     assert back.info["moves"] == res.info["moves"] and back.net == res.net
+    assert back.status == res.status and back.stop_reason == res.stop_reason
 
 
 def test_dead_network_and_bad_input():
     x = np.linspace(0, 1, 5)
     res = fl.anls(x, x, [2.0, 3.0])
-    assert "no candidate" in res.stop_reason and np.all(res.net.c == 0)
+    assert res.status == "degenerate" and np.all(res.net.c == 0)
     B, L = fl.anls_candidates(x, x, [2.0, 3.0])
     assert B.shape == (0, 2) and L.shape == (0,)
     with pytest.raises(ValueError, match="`y`"):
