@@ -230,7 +230,7 @@ def _gd_cross_check(report, ds, gps, gs, lr=1e-2):
     x, y = data()
     net = scaled_init(m, 1, 1.0, 0.0, activation="relu", seed=seed)
     steps = int(round(t_star / lr))
-    res = gd(net, x, y, lr, steps, loss="mean", record_every=steps, progress=False)
+    res = gd(net, x, y, lr=lr, steps=steps, loss="mean", record_every=steps, progress=False)
     rd_gd = relative_distance(net.W, res.net.W)
     rel = abs(rd_gd - rd_flow) / rd_flow
     report.data["gd_cross_check"] = {"width": m, "lr": lr, "steps": steps, "rd_flow": rd_flow,

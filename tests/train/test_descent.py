@@ -57,7 +57,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="steps"):
         fl.train.gd(net, x, x, lr=0.1, steps=-1)
     with pytest.raises(ValueError, match="beta1"):
-        fl.train.adam(net, x, x, beta1=1.0)
+        fl.train.adam(net, x, x, lr=1e-3, steps=1, beta1=1.0)
 
 
 @pytest.mark.parametrize("method", ["gd", "adam"])
