@@ -203,7 +203,7 @@ def _descent():
                 fl.init.xavier(3, 1, activation="tanh", seed=0)):
         xx = x[:, None] if isinstance(net, fl.TwoLayer) else x
         fl.train.gd(net, xx, np.sin(x), lr=1e-3, steps=3, progress=False)
-        fl.train.adam(net, xx, np.sin(x), steps=3, progress=False)
+        fl.train.adam(net, xx, np.sin(x), lr=1e-3, steps=3, progress=False)
 
 
 def _gram():

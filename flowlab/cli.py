@@ -249,14 +249,24 @@ def _print_summary(summary: dict, out: str) -> None:
                  f"paper{'s' if len(summary.get('papers', ())) > 1 else ''}")
     print(f"{head}; summary in {out}/summary.json")
     for c in checks:
-        print(f"  [{'ok' if c['holds'] else 'FAIL'}] {c['what']}: {_short(c['measured'])}")
+        print(f"  [{'ok' if c['holds'] else 'FAIL'}] {c['what']}: {_short(c['measured'])}"
+              f"{_criterion(c)}")
     if findings:
         print("findings (claims of the paper that flowlab's computation contradicts; "
               "docs/findings.md):")
         for c in findings:
-            print(f"  [finding] {c['what']}: {_short(c['measured'])}")
+            print(f"  [finding] {c['what']}: {_short(c['measured'])}{_criterion(c)}")
             print(textwrap.fill(c["finding"], width=96, initial_indent="      ",
                                 subsequent_indent="      "))
+
+
+def _criterion(check: dict) -> str:
+    """" (needs <= 1e-08)" for a check with a criterion (older summaries have none)."""
+    if check.get("op") is None:
+        return ""
+    if check["op"] == "increasing":
+        return " (needs: increasing)"
+    return f" (needs {check['op']} {_short(check['threshold'])})"
 
 
 def _short(value) -> str:

@@ -86,8 +86,8 @@ def test_reproduce_quick_writes_summary(tmp_path):
     assert main(["reproduce", "tanh-sine", "--quick", "--out", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["name"] == "tanh-sine" and summary["quick"] is True
-    assert summary["checks"] and all({"what", "paper", "measured", "holds"} <= set(c)
-                                     for c in summary["checks"])
+    keys = {"what", "paper", "measured", "threshold", "op", "holds"}
+    assert summary["checks"] and all(keys <= set(c) for c in summary["checks"])
     assert all(c["holds"] for c in summary["checks"])
     assert (out / "tanh_sine.png").exists()
 

@@ -36,14 +36,15 @@ def test_gallery_page_shows_a_quick_run(tmp_path):
     data = tmp_path / "run"
     r = Report(name="plateau-sine", out=data, quick=True)
     data.mkdir()
-    r.check("a claim", 2.0, 2.5, True)
-    r.check("Theorem 3.1 as printed (test)", None, 0.28, False,
+    r.check("a claim", 2.5, 3.0, "<=", paper=2.0)
+    r.check("Theorem 3.1 as printed (test)", 0.28, 1e-8, "<=",
             finding="theorem31-printed-lower-bound")
     import json
     (data / "summary.json").write_text(json.dumps(dict(r.summary(), figures=["f.png"],
                                                        wall_time_s=1.0)))
     text = flowlab_gallery.page("plateau-sine", "title", ("Ainsworth & Shin 2021",), data, "img")
-    assert "1 of 1 checks hold, 1 finding(s)" in text and "| a claim | 2 | 2.5 | yes |" in text
+    assert "1 of 1 checks hold, 1 finding(s)" in text
+    assert "| a claim | 2 | 2.5 | <= 3 | yes |" in text
     assert "### Findings" in text and "![f.png](img/f.png)" in text
 
 

@@ -72,7 +72,7 @@ def _warm():
                 progress=False)
     fl.flow(fl.TwoLayer(np.ones((2, 3)), np.ones(2), "relu"), np.c_[x, x], x, 0.05,
             progress=False)
-    fl.anls(x, np.sin(x), [0.0, 0.5], max_iter=2)
+    fl.anls(x, np.sin(x), [0.0, 0.5], max_iter=2, loss="mean")
 
 
 def _check_solution(sol):
@@ -126,9 +126,10 @@ def test_flow_with_bad_values_in_the_right_shapes(data, n, m, kind, method):
 @given(x=st.one_of(bad_arrays(), _shaped(8)), y=st.one_of(bad_arrays(), _shaped(8)),
        b=st.one_of(bad_arrays(), _shaped(3)))
 def test_anls_with_bad_arrays(x, y, b):
-    res = _outcome(fl.anls, x, y, b, max_iter=5)
+    res = _outcome(fl.anls, x, y, b, max_iter=5, loss="mean")
     if res is not None:
         assert np.all(np.isfinite(res.loss)) and res.stop_reason
+        assert res.status in STATUSES and res.status != "running"
         assert np.all(np.isfinite(res.net.params()))
 
 

@@ -32,6 +32,14 @@ def _measured(value) -> str:
     return str(value)
 
 
+def _criterion(check: dict) -> str:
+    """``<= 1e-08``, ``in [0.5, 2]``, ``increasing``; "–" for summaries without one."""
+    op = check.get("op")
+    if op is None:
+        return "–"
+    return op if op == "increasing" else f"{op} {_measured(check['threshold'])}"
+
+
 def _module_doc(name: str) -> str:
     from flowlab.experiments import _registry
     entry = _registry._REGISTRY[name]
@@ -65,11 +73,12 @@ def page(name: str, title: str, papers, data_dir: Path, image_dir: str) -> str:
             f"`flowlab reproduce {name} --quick`, flowlab {s.get('flowlab', '?')}, "
             f"{s.get('wall_time_s', float('nan')):.0f} s: {ok} of {len(checks)} checks hold"
             + (f", {len(findings)} finding(s) about the paper" if findings else "") + ".", "",
-            "| claim | paper | flowlab | holds |", "| --- | --- | --- | --- |"]
+            "| claim | paper | flowlab | criterion | holds |",
+            "| --- | --- | --- | --- | --- |"]
     for c in checks:
         paper = "–" if c["paper"] is None else _measured(c["paper"])
         out.append(f"| {_cell(c['what'])} | {_cell(paper)} | {_cell(_measured(c['measured']))} "
-                   f"| {'yes' if c['holds'] else '**no**'} |")
+                   f"| {_cell(_criterion(c))} | {'yes' if c['holds'] else '**no**'} |")
     out.append("")
     if findings:
         out += ["### Findings", "", "Claims of the paper that flowlab's computation "

@@ -316,11 +316,8 @@ def descent_setup(name: str) -> Setup:
             k += 1
         theta = np.asarray(res.params)[[r[0] for r in rows[:k]]] if k else \
             np.zeros((0, inst.size))
-        reason = res.stop_reason
-        status = ("finished" if reason.startswith("completed") else
-                  "diverged" if reason.startswith("diverged") else
-                  "interrupted" if reason.startswith("interrupted") else "failed")
-        return Outcome(status, reason, theta, done, 0, done, {"iterations": steps})
+        return Outcome(res.status, res.stop_reason, theta, done, 0, done,
+                       {"iterations": steps})
 
     note = {"gd": "full-batch gradient descent (forward Euler with step lr)",
             "adam": "full-batch Adam (beta 0.9, 0.999, eps 1e-8), placed at t = lr x "

@@ -4,8 +4,10 @@ A reproduction is a function ``run(report)`` registered under a name with
 :func:`register`.  It computes, saves figures through ``report.figure`` and
 states each claim it checks through ``report.check``; :func:`run` writes
 ``summary.json`` with at least ``{"name", "quick", "papers", "checks",
-"all_hold"}``, each check ``{"what", "paper", "measured", "holds"}`` (``paper``
-null when the paper gives no value) plus ``"finding"`` when the check tests a
+"all_hold"}``, each check ``{"what", "paper", "measured", "threshold", "op",
+"holds"}`` (``paper`` null when the paper gives no value; ``holds`` computed from
+``measured op threshold`` by :meth:`Report.check`, never passed in) plus ``"detail"``
+(context, not compared) and ``"finding"`` when the check tests a
 claim of the paper that flowlab's computation contradicts (see
 ``flowlab/experiments/_findings.py`` and docs/findings.md).  ``all_hold`` covers
 the checks that are not findings.  A check that fails stays in the summary with
@@ -32,6 +34,7 @@ from .. import io as _io
 from .. import references as _references
 from .._interrupt import propagating
 from .._version import __version__
+from . import _criteria
 from ._findings import finding as _finding
 
 __all__ = ["Report", "register", "run", "names", "describe"]
@@ -111,46 +114,67 @@ class Report:
     data: dict = field(default_factory=dict)
     figure_problems: list = field(default_factory=list)
 
-    def check(self, what: str, paper, measured, holds, *, finding: str | None = None) -> bool:
-        """Record one claim.
+    def check(self, what: str, measured, threshold, op: str, paper=None, *,
+              finding: str | None = None, detail=None) -> bool:
+        """Record one claim, with the criterion that decides it: ``measured op threshold``.
 
         Parameters
         ----------
         what : str
-            The claim, citing the paper's figure, equation or section, with the
-            criterion flowlab applies.
+            The claim, citing the paper's figure, equation or section.  The criterion
+            is recorded beside it (``threshold``, ``op``), so the sentence need not
+            repeat it; where it does, it must state the threshold applied (in quick
+            mode too).
+        measured : number, str, bool, list or dict (nested) of these, or None
+            flowlab's value.  A list or dict holds when every entry does (see
+            :mod:`flowlab.experiments._criteria`); None and NaN never hold.
+        threshold : number, [low, high] for ``op="in"``, str or bool for ``"=="``
+            and ``"!="``, None for ``"increasing"``
+            The value the claim is tested against.
+        op : {">=", "<=", ">", "<", "==", "!=", "in", "increasing"}
+            The comparison.
         paper : number, list or dict of numbers, or None
-            The paper's own value; None when the paper gives no number (a
-            criterion such as "<= 2" belongs in ``what``).
-        measured : JSON-able
-            flowlab's value.
-        holds : bool
-            The verdict.
+            The paper's own value; None when the paper gives no number.
         finding : str, optional
             Key of :data:`flowlab.experiments._findings.FINDINGS`: the claim is one that
             flowlab's computation has been shown to contradict.  When the check does not
             hold it is reported as a finding, with that evidence, instead of a failure.
+        detail : JSON-able, optional
+            Context recorded with the check and not compared (counts, the values a
+            ratio was formed from).
 
         Returns
         -------
         bool
-            ``holds``.
+            ``holds``: the verdict of ``measured op threshold``, computed here.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> r = Report(name="example", out=tempfile.mkdtemp(), quick=True)
+        >>> r.check("the loss never increases (largest step-to-step change)", -1e-9, 0.0, "<=")
+        True
+        >>> r.checks[0]["threshold"], r.checks[0]["op"], r.checks[0]["holds"]
+        (0.0, '<=', True)
         """
         if not isinstance(what, str) or not what.strip():
             raise TypeError("`what` must be a non-empty string stating the claim.")
+        _criteria.check_criterion(threshold, op)
         if not _is_value(paper):
             raise TypeError(f"`paper` must be the paper's number (or a list/dict of numbers) "
-                            f"or None, got {paper!r}; put criteria such as '<= 2' in `what`.")
-        if not isinstance(holds, (bool, np.bool_)):
-            raise TypeError(f"`holds` must be a bool, got {type(holds).__name__}.")
+                            f"or None, got {paper!r}; the criterion goes in `threshold` and "
+                            "`op`.")
+        verdict = _criteria.holds(measured, threshold, op)
         entry = {"what": what, "paper": _plain(paper), "measured": _plain(measured),
-                 "holds": bool(holds)}
+                 "threshold": _plain(threshold), "op": op, "holds": verdict}
+        if detail is not None:
+            entry["detail"] = _plain(detail)
         if finding is not None:
             f = _finding(finding)
-            if not holds:
+            if not verdict:
                 entry["finding"] = f.text()
         self.checks.append(entry)
-        return bool(holds)
+        return verdict
 
     def figure(self, fig, filename: str) -> Path:
         """Save a matplotlib figure as PNG in the output folder and close it.

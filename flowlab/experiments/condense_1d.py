@@ -127,13 +127,12 @@ def _train_pair(act, x, y, xt, report):
 def _check_output(report, act, p, r2):
     if p is None:
         report.check(f"{act}: the output of the Adam run at epoch {EPOCHS} deviates from a "
-                     f"linear function, R^2 of the linear fit < 0.99 (Xu et al. 2021, Fig. 3(d): "
-                     f"sharp turning points)", None, r2, r2 < 0.99)
+                     f"linear function: R^2 of the linear fit (Xu et al. 2021, Fig. 3(d): "
+                     f"sharp turning points)", r2, 0.99, "<")
     else:
         report.check(f"{act}: the output of the Adam run at epoch {EPOCHS} is close to a "
-                     f"degree-{p} polynomial, R^2 >= 0.99 (Zhou et al. 2022, Fig. 5, Xu et al. "
-                     f"2021, Fig. 3)",
-                     None, r2, r2 >= 0.99)
+                     f"degree-{p} polynomial: R^2 of the fit (Zhou et al. 2022, Fig. 5, Xu et "
+                     f"al. 2021, Fig. 3)", r2, 0.99, ">=")
 
 
 def _check_theory(report, act, p, x, y, st, row, findings):
@@ -147,14 +146,16 @@ def _check_theory(report, act, p, x, y, st, row, findings):
         if key == "t70":
             row["gradient_flow"]["lines"]["angle_predicted_to_nearest_observed_deg"] = \
                 nearest_line_angles(pred.lines, lines_record(state, x, p)[0].lines)
-        count_ok = cmp["n_field"] == cmp["n_predicted"] and \
-            cmp["n_predicted"] + 2 * cmp["complex_root_pairs"] == p
         report.check(f"{act}: at the {label}, the stable lines of the numerically computed "
                      f"direction field match the leading-order roots of Zhou et al.'s (2022) Case "
-                     f"2 "
-                     f"equation within 1 deg, and number p (fewer only where roots are "
-                     f"complex) (Zhou et al. 2022, Fig. 6, Prop. 1)", p, cmp,
-                     count_ok and cmp["max_angle_deg"] <= 1.0)
+                     f"2 equation (Zhou et al. 2022, Fig. 6, Prop. 1): largest angle in deg",
+                     cmp["max_angle_deg"], 1.0, "<=", detail=cmp)
+        report.check(f"{act}: at the {label}, the field has as many stable lines as there are "
+                     f"real roots, and they number p (fewer only where roots are complex) "
+                     f"(Zhou et al. 2022, Prop. 1): lines missing from the field, and missing "
+                     f"from p", [cmp["n_predicted"] - cmp["n_field"],
+                                 p - cmp["n_predicted"] - 2 * cmp["complex_root_pairs"]],
+                     0, "==", paper=p)
         if cmp["complex_root_pairs"]:
             findings.append(f"{act} at the {label}: {cmp['complex_root_pairs']} pair(s) of "
                             f"complex roots, so {cmp['n_predicted']} line(s) instead of {p}.")
@@ -168,13 +169,13 @@ def _check_counts(report, act, p, row, findings):
     obs = row["adam_field_epoch"]
     report.check(f"{act}: trained with Adam, the neurons carrying the output lie on p lines "
                  f"at epoch {FIELD_EPOCH} (Zhou et al. 2022, Fig. 6: one, two, three stable lines)",
-                 p, obs["n_lines"], obs["n_lines"] == p)
+                 obs["n_lines"], p, "==", paper=p)
     gfr = row["gradient_flow"]
     if not isinstance(gfr, dict):
         return
     report.check(f"{act}: under gradient flow, at most p lines among the neurons carrying the "
-                 f"output at the end of the initial stage (Zhou et al. 2022, Prop. 1)", p,
-                 gfr["lines"]["n_lines"], gfr["lines"]["n_lines"] <= p)
+                 f"output at the end of the initial stage (Zhou et al. 2022, Prop. 1)",
+                 gfr["lines"]["n_lines"], p, "<=", paper=p)
     findings.append(f"{act}: degree-{p} polynomial fit of the output, R^2 = "
                     f"{gfr['polyfit_r2']:.4f} for gradient flow at the end of its initial "
                     f"stage, {row['adam_polyfit_r2']:.6f} for Adam at epoch {EPOCHS}.")

@@ -141,12 +141,11 @@ def run(report):
         report.check(f"{act}: trained with Adam (epoch {EPOCHS}), at most {limit} lines among "
                      f"the neurons carrying the output (Zhou et al. 2022, Fig. 3 reports exactly "
                      f"p; relu: Xu et al. 2021, Fig. 1(d), three directions, two opposite)",
-                     limit, ad["n_lines"], ad["n_lines"] <= limit,
-                     finding="condensation-adam-lines")
+                     ad["n_lines"], limit, "<=", paper=limit, finding="condensation-adam-lines")
         if gf is not None:
             report.check(f"{act}: under gradient flow, at most {limit} lines among the neurons "
                          f"carrying the output at the end of the initial stage (Zhou et al. 2022, "
-                         f"Prop. 1)", limit, gf["n_lines"], gf["n_lines"] <= limit)
+                         f"Prop. 1)", gf["n_lines"], limit, "<=", paper=limit)
         findings.append(plain_comparison(act, p, gf, ad, "at the end of its initial stage",
                                          f"at epoch {EPOCHS}"))
         if gf is not None:
@@ -187,8 +186,8 @@ def _p1_checks(report, act, net, X, y, ad_res):
     report.check(f"{act} (p = 1): under gradient flow the observed line comes within 2 deg "
                  f"of the line of sum_i e_i (x_i, 1) computed at the start (Zhou et al. 2022, "
                  f"Prop. 1, Case 1) during the initial stage, at the papers' std {STD:g} (residual "
-                 f"{which}; the other reading: {ang[_other(key)]:.2f} deg)",
-                 None, ang[key], ang[key] <= 2.0)
+                 f"{which}; the other reading: {ang[_other(key)]:.2f} deg): closest angle in deg",
+                 ang[key], 2.0, "<=")
     sweep = []
     stds = SWEEP_STD[-1:] if report.quick else SWEEP_STD
     for std in stds:
@@ -201,8 +200,8 @@ def _p1_checks(report, act, net, X, y, ad_res):
     last = sweep[-1]
     report.check(f"{act} (p = 1): as the initialisation shrinks the observed line tends to the "
                  f"leading-order one: within 2 deg at std {last['std']:g} (residual {which}; "
-                 f"the other reading: {last[_other(key)]:.2f} deg)",
-                 None, last[key], last[key] <= 2.0)
+                 f"the other reading: {last[_other(key)]:.2f} deg): angle in deg",
+                 last[key], 2.0, "<=")
     return out
 
 

@@ -193,28 +193,29 @@ def _at(values, axis_values, target):
 def _checks(report, S, gps, gs):
     j0 = _at(gps, gps, 0.0)
     if j0 is None:
-        report.check("gamma' = 0 is in the grid (needed by the checks)", None, list(gps), False)
+        report.check("gamma' = 0 is in the grid (needed by the checks): distance of the "
+                     "nearest gamma' to 0", float(np.min(np.abs(gps))), 0.0, "==",
+                     detail=list(gps))
         return
     row = S[j0]
     i_ntk, i_mf, i_175 = _at(gs, gs, 0.5), _at(gs, gs, 1.0), _at(gs, gs, 1.75)
     if i_ntk is not None:
         report.check("relu, NTK scaling (gamma = 1/2, gamma' = 0): the input weights barely "
                      "move as the width grows, S_w < 0 (Luo et al. 2021, linear regime, Fig. 1)",
-                     None, row[i_ntk], row[i_ntk] < 0)
+                     row[i_ntk], 0.0, "<")
     if i_mf is not None:
         report.check(f"relu, mean-field scaling (gamma = 1, gamma' = 0): RD stays O(1), "
                      f"|S_w| <= {SMALL_SLOPE} (Luo et al. 2021, critical regime)",
-                     None, row[i_mf], abs(row[i_mf]) <= SMALL_SLOPE)
+                     row[i_mf], [-SMALL_SLOPE, SMALL_SLOPE], "in")
     if i_175 is not None:
         col = S[:, i_175]
         report.check("relu, gamma = 1.75: RD grows with the width, S_w > 0 at every gamma' of "
                      "the grid (all < gamma - 1 = 0.75: Luo et al. 2021, condensed regime)",
-                     None, {f"{gp:g}": s for gp, s in zip(gps, col)},
-                     bool(np.all(col > 0)))
+                     {f"{gp:g}": s for gp, s in zip(gps, col)}, 0.0, ">")
     where = sign_change(gs, row)
     report.check(f"relu, along gamma' = 0 the sign of S_w changes within {BOUNDARY_TOL} of "
-                 "gamma = 1 (the linear/condensed boundary of Luo et al. 2021)", 1.0, where,
-                 where is not None and abs(where - 1.0) <= BOUNDARY_TOL)
+                 "gamma = 1 (the linear/condensed boundary of Luo et al. 2021)", where,
+                 [1.0 - BOUNDARY_TOL, 1.0 + BOUNDARY_TOL], "in", paper=1.0)
 
 
 def _gd_cross_check(report, ds, gps, gs, lr=1e-2):
@@ -230,14 +231,14 @@ def _gd_cross_check(report, ds, gps, gs, lr=1e-2):
     x, y = data()
     net = scaled_init(m, 1, 1.0, 0.0, activation="relu", seed=seed)
     steps = int(round(t_star / lr))
-    res = gd(net, x, y, lr, steps, loss="mean", record_every=steps, progress=False)
+    res = gd(net, x, y, lr=lr, steps=steps, loss="mean", record_every=steps, progress=False)
     rd_gd = relative_distance(net.W, res.net.W)
     rel = abs(rd_gd - rd_flow) / rd_flow
     report.data["gd_cross_check"] = {"width": m, "lr": lr, "steps": steps, "rd_flow": rd_flow,
                                      "rd_gd": rd_gd, "relative_difference": rel}
     report.check(f"cross-check: gradient descent (lr {lr:g}, {steps} steps = t*) gives the "
-                 f"exact flow's RD within 1% (relu, gamma = 1, gamma' = 0, width {m})", None,
-                 rel, rel <= 0.01)
+                 f"exact flow's RD within 1% (relu, gamma = 1, gamma' = 0, width {m}): relative "
+                 "difference", rel, 0.01, "<=")
 
 
 def _figures(report, panels):

@@ -100,17 +100,18 @@ def run(report):
     ups, al = distinct_steps(run_)
     report.check("the eps-rank of the last hidden layer rises in distinct steps (Yang, Zhao & Zhu "
                  "2024, "
-                 "Fig. 5): at least 2 rising steps of height >= 3", None,
-                 [(st.rank_before, st.rank_after) for st in ups.steps], len(ups) >= 2)
+                 "Fig. 5): number of rising steps of height >= 3", len(ups), 2, ">=",
+                 detail=[(st.rank_before, st.rank_after) for st in ups.steps])
     report.check("each step comes with a fast drop of the cross-entropy (-dlogL/dt on the "
-                 "riser >= 2 x the median on the treads)", None,
-                 (al.rates / al.plateau_rate).round(2).tolist() if len(ups) else [],
-                 len(ups) > 0 and bool(np.all(al.aligned)))
-    report.check("the loss falls while the rank grows: final rank > initial rank and final "
-                 "cross-entropy < 0.2 x initial", None,
-                 {"rank": [int(h.rank[0]), int(h.rank[-1])], "loss": [h.loss[0], h.loss[-1]]},
-                 h.rank[-1] > h.rank[0] and h.loss[-1] < 0.2 * h.loss[0])
-    report.check("the network learns the digits (training accuracy > 0.9)", None, acc, acc > 0.9)
+                 "riser >= 2 x the median on the treads): aligned, step by step",
+                 [bool(a) for a in al.aligned], True, "==",
+                 detail=(al.rates / al.plateau_rate).round(2).tolist() if len(ups) else [])
+    report.check("the rank grows: final minus initial eps-rank", int(h.rank[-1] - h.rank[0]),
+                 0, ">", detail={"rank": [int(h.rank[0]), int(h.rank[-1])]})
+    report.check("the loss falls while the rank grows: final over initial cross-entropy",
+                 float(h.loss[-1] / h.loss[0]), 0.2, "<",
+                 detail={"loss": [h.loss[0], h.loss[-1]]})
+    report.check("the network learns the digits: training accuracy", acc, 0.9, ">")
     _figure(report, run_)
 
 

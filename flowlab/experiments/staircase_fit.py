@@ -96,14 +96,14 @@ def depth_order(run) -> float:
 def _staircase_checks(report, label, run, paper_value=None):
     ups, al = distinct_steps(run)
     report.check(f"{label}: the last layer's eps-rank rises in distinct steps (Yang, Zhao & Zhu "
-                 "2024, Sec. 2.2, Fig. 2): at least 2 rising steps of height >= 3 found by the "
-                 "staircase detector", paper_value,
-                 [(s.rank_before, s.rank_after) for s in ups.steps], len(ups) >= 2)
+                 "2024, Sec. 2.2, Fig. 2): number of rising steps of height >= 3 found by the "
+                 "staircase detector", len(ups), 2, ">=", paper=paper_value,
+                 detail=[(s.rank_before, s.rank_after) for s in ups.steps])
     report.check(f"{label}: each of these steps is aligned with a fast drop of the loss "
-                 f"(-dlogL/dt on the riser >= {FACTOR:g} x the median on the treads)", None,
-                 {"rate_over_tread": (al.rates / al.plateau_rate).round(2).tolist(),
-                  "loss_drop": np.round(al.drops, 3).tolist()},
-                 len(ups) > 0 and bool(np.all(al.aligned)),
+                 f"(-dlogL/dt on the riser >= {FACTOR:g} x the median on the treads): "
+                 "aligned, step by step", [bool(a) for a in al.aligned], True, "==",
+                 detail={"rate_over_tread": (al.rates / al.plateau_rate).round(2).tolist(),
+                         "loss_drop": np.round(al.drops, 3).tolist()},
                  finding="staircase-unaligned-steps" if len(ups) else None)
     return ups, al
 
@@ -125,25 +125,28 @@ def run(report):
         if case != "b":
             h = runs[case].last
             report.check(f"Fig. 2({case}): the loss falls to a lower level as the rank grows: "
-                         "final loss <= 1e-2 x initial and final rank >= 3 x initial rank",
-                         None, {"loss": [h.loss[0], h.loss[-1]],
-                                "rank": [int(h.rank[0]), int(h.rank[-1])]},
-                         h.loss[-1] <= 1e-2 * h.loss[0] and h.rank[-1] >= 3 * h.rank[0])
+                         "final loss over initial loss", float(h.loss[-1] / h.loss[0]), 1e-2,
+                         "<=", detail={"loss": [h.loss[0], h.loss[-1]]})
+            report.check(f"Fig. 2({case}): ... while the rank grows to at least 3 x its initial "
+                         "value: final rank minus 3 x initial rank",
+                         int(h.rank[-1]) - 3 * int(h.rank[0]), 0, ">=",
+                         detail={"rank": [int(h.rank[0]), int(h.rank[-1])]})
     deep = "c" if "c" in runs else "d"
     share = depth_order(runs[deep])
     final = [int(h.rank[-1]) for h in runs[deep].histories]
     report.check(f"Fig. 3 (case {deep}): deeper layers have eps-rank at least that of shallower "
-                 "ones: at the end, and at >= 90% of the recorded iterations", None,
-                 {"final_ranks": final, "share_of_times": round(share, 3)},
-                 bool(np.all(np.diff(final) >= 0)) and share >= 0.9)
+                 "ones at the end: rank differences between successive layers",
+                 np.diff(final).tolist(), 0, ">=", detail={"final_ranks": final})
+    report.check(f"Fig. 3 (case {deep}): ... and during training: share of the recorded "
+                 "iterations where they do", round(share, 3), 0.9, ">=")
     if not report.quick:
         _initialisations(report, runs["a"], s)
     if "b" in runs and "a" in runs:
         lb = runs["b"].last.loss[-1]
         report.check("Fig. 2(b): the shallow and narrow network fits worst (final loss above "
-                     "those of (a), (c), (d))", None,
-                     {c: float(r.last.loss[-1]) for c, r in runs.items()},
-                     all(lb > r.last.loss[-1] for c, r in runs.items() if c != "b"))
+                     "those of (a), (c), (d)): (b)'s final loss minus each other's",
+                     [float(lb - r.last.loss[-1]) for c, r in runs.items() if c != "b"], 0.0,
+                     ">", detail={c: float(r.last.loss[-1]) for c, r in runs.items()})
     acts = {}
     for act in s["activations"]:
         acts[act] = runs["a"] if act == "tanh" and "a" in runs else train_case(2, 50, act, s)
@@ -179,9 +182,10 @@ def _initialisations(report, run_a, s):
     report.check(f"Fig. 2(a) over {len(rows)} default initialisations (seeds "
                  f"{', '.join(map(str, INIT_SEEDS))}): once the neurons become (nearly) fully "
                  "independent the loss drops fast (Yang, Zhao & Zhu 2024, Sec. 2.2): the last "
-                 f"distinct step is aligned (rate >= {FACTOR:g} x the treads')", None,
-                 [r["rate_over_tread"][-1] if r["rate_over_tread"] else None for r in rows],
-                 all(r["last_aligned"] for r in rows))
+                 f"distinct step is aligned (rate >= {FACTOR:g} x the treads'), run by run",
+                 [bool(r["last_aligned"]) for r in rows], True, "==",
+                 detail=[r["rate_over_tread"][-1] if r["rate_over_tread"] else None
+                         for r in rows])
 
 
 def rank_loss_figure(runs, loss_label, titles):

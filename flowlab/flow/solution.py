@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import io as _io
 from .._problem import Problem
+from .._status import STATUSES as _STATUSES
 from ..models import Network
 from .dense import DenseOutput
 
@@ -28,17 +29,10 @@ SAVE_LIMIT_BYTES = 64 * 2 ** 20
 EVENT_DTYPE = np.dtype([("t", "f8"), ("neuron", "i8"), ("point", "i8"), ("kind", "U11"),
                         ("side", "i1")])
 
-#: Statuses: "finished" (reached t_end), "steady_state" (gradient norm below
-#: ``gtol``), "interrupted" (KeyboardInterrupt, partial result; or the last checkpoint
-#: of a run that did not finish), "failed" (the solver or the watchdog stopped the run:
-#: non-finite values, a step size below 10 ulp of t, a run that cannot finish; see
-#: ``message`` and docs/reliability.md), "zeno" (an accumulation of
-#: events was detected; see ``message``), "degenerate" (the Filippov solution stops
-#: being unique, e.g. a neuron collapses to w = b = 0; see ``message``),
-#: "max_steps" (step budget exhausted), "stiff" (an explicit stepper stopped on a
-#: stiff flow rather than take millions of steps; see ``message``).
-STATUSES = ("finished", "steady_state", "interrupted", "failed", "zeno", "degenerate",
-            "max_steps", "stiff")
+#: How a run can end: the vocabulary shared with ``TrainResult`` (:mod:`flowlab._status`,
+#: whose ``MEANINGS`` says what each word means).  A flow ends "finished", "steady_state",
+#: "interrupted", "failed", "zeno", "degenerate", "max_steps" or "stiff".
+STATUSES = _STATUSES
 
 #: Version of the file format written by :meth:`Solution.save`.
 FORMAT_VERSION = 1

@@ -45,7 +45,7 @@ class TorchTrainResult(TrainResult):
     ----------
     net : torch.nn.Module
         The trained (float64) module.
-    loss, iterations, method, loss_kind, stop_reason, params, info
+    loss, iterations, method, loss_kind, stop_reason, status, params, info
         As in :class:`~flowlab.train.TrainResult`; ``params`` rows are flat
         vectors in ``named_parameters()`` order.
     probes : dict of str -> ProbeRecord
@@ -61,7 +61,7 @@ class TorchTrainResult(TrainResult):
 
     def __repr__(self) -> str:
         return (f"TorchTrainResult(method={self.method!r}, iterations={int(self.iterations[-1])}, "
-                f"loss {self.loss[0]:.6g} -> {self.loss[-1]:.6g}, stop={self.stop_reason!r})")
+                f"loss {self.loss[0]:.6g} -> {self.loss[-1]:.6g}, status={self.status!r})")
 
     def save(self, path):
         """Write loss, iterations, parameters and the final flat parameters to ``.npz``.
@@ -75,7 +75,7 @@ class TorchTrainResult(TrainResult):
             arrays["params"] = self.params
         meta = {"format": "flowlab.TorchTrainResult", "module": type(self.net).__name__,
                 "method": self.method, "loss_kind": self.loss_kind,
-                "stop_reason": self.stop_reason, "info": self.info}
+                "stop_reason": self.stop_reason, "status": self.status, "info": self.info}
         return _io.save_npz(path, arrays, meta)
 
 
@@ -161,6 +161,7 @@ def train(module: torch.nn.Module, loss_fn, optimizer: str = "adam", lr: float =
     bar = progress_bar(progress, steps, name, unit="it")
     losses, iters, snaps, records = [], [], [], {}
     stop, reached, done = f"completed {steps} iterations", None, 0
+    status = "finished"
     clock = time.perf_counter()
     try:
         for k in range(steps + 1):
@@ -176,6 +177,7 @@ def train(module: torch.nn.Module, loss_fn, optimizer: str = "adam", lr: float =
                 evaluate_probes(probes, net, records, lr * k, k)
             done = k
             if not np.isfinite(val):
+                status = "diverged"
                 stop = f"diverged (non-finite loss) at iteration {k}; lower the learning rate `lr`"
                 break
             if k == steps:
@@ -186,7 +188,7 @@ def train(module: torch.nn.Module, loss_fn, optimizer: str = "adam", lr: float =
                 bar.update(1, loss=val)
     except KeyboardInterrupt:
         reraise_if_propagating()
-        stop = f"interrupted after {done} iterations"
+        status, stop = "interrupted", f"interrupted after {done} iterations"
         if not iters or iters[-1] != done:
             losses.append(float(loss_fn(net).detach()))
             iters.append(done)
@@ -201,6 +203,7 @@ def train(module: torch.nn.Module, loss_fn, optimizer: str = "adam", lr: float =
         info.update(target_loss=target_loss, target_reached_at=reached)
     return TorchTrainResult(net=net, loss=np.asarray(losses), iterations=np.asarray(
         iters, dtype=np.int64), method=name, loss_kind=fm.loss_kind, stop_reason=stop,
+        status=status,
         params=np.array(snaps) if record_params else None, info=info,
         probes=finish_records(records))
 

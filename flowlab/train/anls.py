@@ -56,6 +56,7 @@ import numpy as np
 
 from .. import _validate as v
 from .._progress import progress_bar
+from .._signature import LOSS_WHY, REQUIRED, options_by_keyword, require
 from ..models import ReLU1D
 from .cod import cod, replace_columns_rss
 from .result import TrainResult
@@ -125,25 +126,25 @@ class _State:
         return b
 
 
-def _data(x, y, b, loss, delta, rcond):
+def _data(x, y, b, loss, delta, rcond, name="b"):
     x = v.as_array(x, "x", ndim=1)
     y = v.as_array(y, "y", ndim=1)
     if y.size != x.size:
         raise ValueError(f"`y` must have one value per point of `x`: {x.size} points, "
                          f"{y.size} values.")
     if isinstance(b, ReLU1D):
-        raise TypeError("`b` must be an array of knots; for a network pass `net.b`.")
-    b = v.as_array(b, "b", ndim=1)
+        raise TypeError(f"`{name}` must be an array of knots; for a network pass `net.b`.")
+    b = v.as_array(b, name, ndim=1)
     loss = v.check_loss(loss)
     delta = v.check_real(delta, "delta", positive=True)
     if rcond is not None:
         rcond = v.check_real(rcond, "rcond", nonnegative=True)
-    _check_range(x, y, b)
+    _check_range(x, y, b, name)
     order = np.argsort(x, kind="stable")
     return x[order], y[order], np.unique(x), b, loss, delta, rcond
 
 
-def _check_range(x, y, b) -> None:
+def _check_range(x, y, b, name="b") -> None:
     """ValueError when squares of the entries of A = relu(x - b) or of y would overflow.
 
     The least-squares losses are sums of squares: with |x - b| or |y| beyond
@@ -156,9 +157,9 @@ def _check_range(x, y, b) -> None:
     limit = np.sqrt(np.finfo(np.float64).max / (4.0 * x.size * max(b.size, 1)))
     span = float(np.abs(x).max() + (np.abs(b).max() if b.size else 0.0))
     if not span < limit:
-        raise ValueError(f"`x` and `b` reach {span:.3g} in magnitude: the squares of "
+        raise ValueError(f"`x` and `{name}` reach {span:.3g} in magnitude: the squares of "
                          f"relu(x - b) overflow in float64 beyond {limit:.3g}, and the "
-                         "least-squares losses with them; rescale x and b by one common "
+                         f"least-squares losses with them; rescale x and {name} by one common "
                          "factor (ANLS makes the same moves; the coefficients scale inversely).")
     ymax = float(np.abs(y).max())
     if not ymax < limit:
@@ -167,7 +168,7 @@ def _check_range(x, y, b) -> None:
                          "coefficients scale with y and the loss with its square).")
 
 
-def anls_candidates(x, y, b, *, loss: str = "mean", delta: float = 1e-8,
+def anls_candidates(x, y, b, *, loss: str = REQUIRED, delta: float = 1e-8,
                     rcond: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """All candidate bias vectors of Ainsworth & Shin 2021, Sec. 4.2, and their least-squares
     losses.
@@ -179,7 +180,8 @@ def anls_candidates(x, y, b, *, loss: str = "mean", delta: float = 1e-8,
     b : array_like, shape (n,)
         Current knots (any order; ties allowed).
     loss : {"mean", "sum"}
-        L = 1/(2m) sum r_i^2 or 1/2 sum r_i^2 of the minimum-norm least-squares fit.
+        L = 1/(2m) sum r_i^2 or 1/2 sum r_i^2 of the minimum-norm least-squares fit
+        (required, as for :func:`anls`).
     delta : float
         The offset of rule 6 (iii).
     rcond : float, optional
@@ -198,10 +200,11 @@ def anls_candidates(x, y, b, *, loss: str = "mean", delta: float = 1e-8,
     --------
     >>> import numpy as np, flowlab as fl
     >>> x = np.linspace(-1, 1, 10)
-    >>> B, L = fl.anls_candidates(x, np.sin(np.pi * x), [-0.5, 0.1, 2.0])
+    >>> B, L = fl.anls_candidates(x, np.sin(np.pi * x), [-0.5, 0.1, 2.0], loss="mean")
     >>> B.shape, L.shape
     ((4, 3), (4,))
     """
+    loss = require(loss, "loss", "anls_candidates", LOSS_WHY)
     xs, ys, u, b, loss, delta, rcond = _data(x, y, b, loss, delta, rcond)
     order = np.argsort(b, kind="stable")
     st = _State(xs, ys, u, b[order], delta, rcond)
@@ -210,7 +213,8 @@ def anls_candidates(x, y, b, *, loss: str = "mean", delta: float = 1e-8,
     return B, 0.5 * v.loss_scale(loss, xs.size) * st.cand_rss
 
 
-def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e-8,
+@options_by_keyword("max_iter", "loss")
+def anls(x, y, b0, *, max_iter: int = 100, loss: str = REQUIRED, delta: float = 1e-8,
          rtol: float = 1e-10, rcond: float | None = None, callback=None,
          progress: bool | None = None) -> TrainResult:
     """Active Neuron Least Squares (Ainsworth & Shin 2021, Sec. 4.3).
@@ -229,8 +233,9 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
     max_iter : int
         Maximal number of iterations (accepted moves).
     loss : {"mean", "sum"}
-        L = 1/(2m) sum r_i^2 (default, the scale of Figs. 9-10 of Ainsworth & Shin 2021) or 1/2 sum
-        r_i^2.
+        L = 1/(2m) sum r_i^2 (the scale of Figs. 9-10 of Ainsworth & Shin 2021) or 1/2 sum
+        r_i^2.  Required: the default used to be "mean", flowlab's is "sum" elsewhere, and
+        the knots do not depend on it but the reported losses do.
     delta : float
         The offset of rule 6 (iii).
     rtol : float
@@ -251,17 +256,21 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
         ``loss``: L(theta_LSQ^(k)) for k = 0..K; ``params``: (b, c) at each k;
         ``info["moves"]``: accepted moves (iteration, neuron, from, to, direction,
         loss); ``info["n_candidates"]``, ``info["rank"]``, ``info["seconds"]``
-        per iteration; ``stop_reason``.
+        per iteration; ``status`` ("steady_state": no candidate lowers the loss;
+        "max_steps": ``max_iter`` spent; "interrupted": ``callback`` stopped the run;
+        "degenerate": no candidate move left; "failed": overflow) and ``stop_reason``.
 
     Examples
     --------
     >>> import numpy as np, flowlab as fl
     >>> x = np.linspace(-1, 1, 100)
-    >>> res = fl.anls(x, np.sin(np.pi * x), fl.init.he(10, seed=1).b, max_iter=100)
+    >>> res = fl.anls(x, np.sin(np.pi * x), fl.init.he(10, seed=1).b, max_iter=100,
+    ...               loss="mean")
     >>> bool(res.loss[-1] < 1e-4)
     True
     """
-    xs, ys, u, b, loss, delta, rcond = _data(x, y, b0, loss, delta, rcond)
+    loss = require(loss, "loss", "anls", LOSS_WHY)
+    xs, ys, u, b, loss, delta, rcond = _data(x, y, b0, loss, delta, rcond, name="b0")
     max_iter = v.check_int(max_iter, "max_iter", minimum=0)
     rtol = v.check_real(rtol, "rtol", nonnegative=True)
     if callback is not None and not callable(callback):
@@ -271,7 +280,7 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
     clock = time.perf_counter()
     st = _State(xs, ys, u, np.sort(b, kind="stable"), delta, rcond)
     hist, params, moves, ncand, ranks, secs = [], [], [], [], [], []
-    stop = f"reached max_iter = {max_iter}"
+    status, stop = "max_steps", f"reached max_iter = {max_iter}"
     k = 0
     while True:
         L = half * st.rss
@@ -281,20 +290,22 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
         ranks.append(st.cod.rank if st.cod is not None else 0)
         secs.append(time.perf_counter() - clock)
         if callback is not None and callback(k, ReLU1D(st.bs, st.c), L):
-            stop = f"callback stopped the run after iteration {k}"
+            status, stop = "interrupted", f"callback stopped the run after iteration {k}"
             break
         if k >= max_iter:
             break
         if not st.k.size:
-            stop = "no candidate moves (every neuron is dead or blocked)"
+            status, stop = "degenerate", "no candidate moves (every neuron is dead or blocked)"
             break
         if not (np.isfinite(st.rss) and np.all(np.isfinite(st.cand_rss))):
+            status = "failed"
             stop = (f"overflow: the least-squares losses are not finite at iteration {k} (the "
                     "sums of squares exceed float64); rescale x, b and y")
             warnings.warn(f"anls stopped: {stop}", RuntimeWarning, stacklevel=2)
             break
         i = int(np.argmin(st.cand_rss))
         if not st.cand_rss[i] < (1.0 - rtol) * st.rss:
+            status = "steady_state"
             stop = ("converged: no candidate lowers the loss (Ainsworth & Shin 2021, Sec. 4.3, "
                     "step 2)")
             break
@@ -313,4 +324,5 @@ def anls(x, y, b0, max_iter: int = 100, loss: str = "mean", *, delta: float = 1e
             "delta": delta, "rtol": rtol, "n_alive": st.n_alive}
     return TrainResult(net=ReLU1D(st.bs, st.c), loss=np.array(hist),
                        iterations=np.arange(len(hist), dtype=np.int64), method="anls",
-                       loss_kind=loss, stop_reason=stop, params=np.array(params), info=info)
+                       loss_kind=loss, stop_reason=stop, status=status, params=np.array(params),
+                       info=info)

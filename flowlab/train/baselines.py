@@ -28,6 +28,7 @@ import numpy as np
 from .. import _validate as v
 from .._interrupt import reraise_if_propagating
 from .._progress import progress_bar
+from .._signature import LOSS_WHY, REQUIRED, options_by_keyword, require
 from ..models import ReLU1D
 from .cod import cod
 from .descent import _record_points, _SeedModel, adam, check_initial_loss, gd
@@ -83,14 +84,14 @@ def _seed_net(net, name="net"):
     return net
 
 
-def lsq(net: ReLU1D, x, y, *, loss: str = "mean", rcond: float | None = None) -> TrainResult:
+def lsq(net: ReLU1D, x, y, *, loss: str = REQUIRED, rcond: float | None = None) -> TrainResult:
     """LSQ: least-squares coefficients at the knots of ``net`` (Ainsworth & Shin 2021, Sec. 5.2).
 
     Returns a TrainResult with one history entry (iteration 0); ``net.c`` is
     replaced by the minimum-norm solution.
     """
     net = _seed_net(net)
-    loss = v.check_loss(loss)
+    loss = v.check_loss(require(loss, "loss", "lsq", LOSS_WHY))
     x = v.as_array(x, "x", ndim=1)
     y = v.as_array(y, "y", ndim=1)
     if y.size != x.size:
@@ -100,27 +101,30 @@ def lsq(net: ReLU1D, x, y, *, loss: str = "mean", rcond: float | None = None) ->
     c, rss = _fit(x, y, net.b, rcond)
     L = 0.5 * v.loss_scale(loss, x.size) * rss
     return TrainResult(net=ReLU1D(net.b, c), loss=np.array([L]), iterations=np.array([0]),
-                       method="lsq", loss_kind=loss, stop_reason="closed form",
+                       method="lsq", loss_kind=loss, stop_reason="closed form", status="finished",
                        params=None, info={"wall_time": time.perf_counter() - clock})
 
 
-def ls_gd(net: ReLU1D, x, y, lr: float = 1e-3, steps: int = 1000, *, loss: str = "mean",
+@options_by_keyword("lr", "steps")
+def ls_gd(net: ReLU1D, x, y, *, lr: float, steps: int, loss: str = REQUIRED,
           record_every: int = 1, record_at=None, record_params: bool = False,
           target_loss: float | None = None, rcond: float | None = None,
           progress: bool | None = None) -> TrainResult:
     """LS/GD: a GD step on the knots, then least-squares coefficients, every iteration.
 
     Parameters are those of :func:`flowlab.train.gd` (``net`` must be the
-    model of Ainsworth & Shin 2021), plus ``rcond`` for the least squares.  ``net.c`` is not used:
-    iteration 0 refits it.
+    model of Ainsworth & Shin 2021), plus ``rcond`` for the least squares; ``loss`` is
+    required, as for :func:`flowlab.anls`.  ``net.c`` is not used: iteration 0 refits it.
     """
     lr = v.check_real(lr, "lr", positive=True)
+    loss = require(loss, "loss", "ls_gd", LOSS_WHY)
     return _hybrid("lsgd", {"lr": lr}, net, x, y, steps, loss, record_every, record_at,
                    record_params, target_loss, rcond, progress)
 
 
-def ls_adam(net: ReLU1D, x, y, lr: float = 1e-3, steps: int = 1000, *, beta1: float = 0.9,
-            beta2: float = 0.999, eps: float = 1e-8, loss: str = "mean",
+@options_by_keyword("lr", "steps")
+def ls_adam(net: ReLU1D, x, y, *, lr: float, steps: int, beta1: float = 0.9,
+            beta2: float = 0.999, eps: float = 1e-8, loss: str = REQUIRED,
             record_every: int = 1, record_at=None, record_params: bool = False,
             target_loss: float | None = None, rcond: float | None = None,
             progress: bool | None = None) -> TrainResult:
@@ -129,6 +133,7 @@ def ls_adam(net: ReLU1D, x, y, lr: float = 1e-3, steps: int = 1000, *, beta1: fl
     As :func:`ls_gd`; Adam's moments live on the knots only.
     """
     lr = v.check_real(lr, "lr", positive=True)
+    loss = require(loss, "loss", "ls_adam", LOSS_WHY)
     hyper = {"lr": lr, "beta1": v.check_real(beta1, "beta1", nonnegative=True),
              "beta2": v.check_real(beta2, "beta2", nonnegative=True),
              "eps": v.check_real(eps, "eps", positive=True)}
@@ -155,7 +160,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
     none = np.zeros(0, dtype=np.int64)
     snap0 = np.empty((0, 2 * n))
     hist, iters, snaps, reached = [], [], [], None
-    stop = f"completed {steps} iterations"
+    status, stop = "finished", f"completed {steps} iterations"
     bar = progress_bar(progress, steps, method, unit="it")
     clock = time.perf_counter()
     it = 0
@@ -175,6 +180,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
                 break
             run.run(1, one, none, snap0)
             if not np.all(np.isfinite(run.p)):
+                status = "diverged"
                 stop = f"diverged (non-finite knots) at iteration {it + 1}; lower `lr`"
                 break
             it += 1
@@ -182,7 +188,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
                 bar.update(100, loss=L)
     except KeyboardInterrupt:
         reraise_if_propagating()
-        stop = f"interrupted after {it} iterations"
+        status, stop = "interrupted", f"interrupted after {it} iterations"
     if bar is not None:
         bar.close()
     info = dict(hyper, wall_time=time.perf_counter() - clock, trainable=["b", "c"])
@@ -190,7 +196,7 @@ def _hybrid(method, hyper, net, x, y, steps, loss, record_every, record_at, reco
         info.update(target_loss=target_loss, target_reached_at=reached)
     return TrainResult(net=ReLU1D(run.p[:n].copy(), run.p[n:].copy()), loss=np.array(hist),
                        iterations=np.array(iters, dtype=np.int64), method=method,
-                       loss_kind=run.loss_kind, stop_reason=stop,
+                       loss_kind=run.loss_kind, stop_reason=stop, status=status,
                        params=np.array(snaps) if record_params else None, info=info)
 
 
@@ -220,4 +226,3 @@ def run_baseline(name: str, net: ReLU1D, x, y, steps: int | None = None, **optio
         _seed_net(net)
         return (gd if name == "gd" else adam)(net, x, y, steps=steps, **options)
     return (ls_gd if name == "lsgd" else ls_adam)(net, x, y, steps=steps, **options)
-

@@ -19,6 +19,7 @@ from .. import _validate as v
 from .._compile import compile_task
 from .._interrupt import reraise_if_propagating
 from .._progress import progress_bar
+from .._signature import options_by_keyword
 from .._kernels import optim as _ko
 from .._kernels import relu1d_descent as _kr
 from .._problem import Problem, resolve_trainable
@@ -30,7 +31,8 @@ __all__ = ["gd", "adam"]
 _CHUNK = 200_000
 
 
-def gd(net: Network, x, y, lr: float, steps: int, *, loss: str = "sum", trainable=None,
+@options_by_keyword("lr", "steps")
+def gd(net: Network, x, y, *, lr: float, steps: int, loss: str = "sum", trainable=None,
        record_every: int = 1, record_at=None, record_params: bool = False,
        target_loss: float | None = None, progress: bool | None = None) -> TrainResult:
     """Full-batch gradient descent theta <- theta - lr * grad L(theta).
@@ -81,14 +83,16 @@ def gd(net: Network, x, y, lr: float, steps: int, *, loss: str = "sum", trainabl
                   record_at, record_params, target_loss, progress)
 
 
-def adam(net: Network, x, y, lr: float = 1e-3, steps: int = 1000, *, beta1: float = 0.9,
+@options_by_keyword("lr", "steps")
+def adam(net: Network, x, y, *, lr: float, steps: int, beta1: float = 0.9,
          beta2: float = 0.999, eps: float = 1e-8, loss: str = "sum", trainable=None,
          record_every: int = 1, record_at=None, record_params: bool = False,
          target_loss: float | None = None, progress: bool | None = None) -> TrainResult:
     """Full-batch Adam (Kingma & Ba) with its default hyper-parameters.
 
-    Same arguments as :func:`gd`, plus ``beta1``, ``beta2``, ``eps``; the
-    defaults are Adam's (lr 1e-3, 0.9, 0.999, 1e-8), as used by Ainsworth & Shin 2021.
+    Same arguments as :func:`gd` (``lr`` and ``steps`` required, like every trainer's:
+    docs/conventions.md), plus ``beta1``, ``beta2``, ``eps``, whose defaults are Adam's
+    (0.9, 0.999, 1e-8), as used by Ainsworth & Shin 2021 (with lr = 1e-3).
     """
     lr = v.check_real(lr, "lr", positive=True)
     beta1 = v.check_real(beta1, "beta1", nonnegative=True)
@@ -237,6 +241,7 @@ def _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every, 
     bar = progress_bar(progress, steps, method, unit="it")
     hists, iters, snaps_all = [], [], []
     done, stop, reached = 0, f"completed {steps} iterations", None
+    status = "finished"
     clock = time.perf_counter()
     try:
         while done < steps:
@@ -256,8 +261,8 @@ def _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every, 
             iters.append(done + keep[ok])
             snaps_all.append(snaps[ok] if record_params else snaps)
             if not np.isfinite(L):
-                stop = (f"diverged (non-finite loss) at iteration {done + upto}; "
-                        "lower the learning rate `lr`")
+                status, stop = "diverged", (f"diverged (non-finite loss) at iteration "
+                                            f"{done + upto}; lower the learning rate `lr`")
                 done += upto
                 break
             done += k
@@ -265,7 +270,7 @@ def _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every, 
                 bar.update(k, loss=float(losses[upto - 1]) if upto else None)
     except KeyboardInterrupt:
         reraise_if_propagating()
-        stop = f"interrupted after about {done} iterations"
+        status, stop = "interrupted", f"interrupted after about {done} iterations"
     if bar is not None:
         bar.close()
     net_out, final_loss, last = run.final()
@@ -279,5 +284,5 @@ def _drive_loop(method, hyper, net, x, y, steps, loss, trainable, record_every, 
         info.update(target_loss=target_loss, target_reached_at=reached)
     return TrainResult(net=net_out, loss=np.concatenate(hists + [[final_loss]]),
                        iterations=np.concatenate(iters + [[done]]).astype(np.int64),
-                       method=method, loss_kind=run.loss_kind, stop_reason=stop,
+                       method=method, loss_kind=run.loss_kind, stop_reason=stop, status=status,
                        params=params, info=info)

@@ -13,7 +13,7 @@ import pytest
 
 from flowlab.experiments import run
 
-CHECK_KEYS = {"what", "paper", "measured", "holds"}
+CHECK_KEYS = {"what", "paper", "measured", "threshold", "op", "holds"}
 
 
 def _common(tmp_path, name, quick):
@@ -24,7 +24,8 @@ def _common(tmp_path, name, quick):
     assert summary["figures"] and all((tmp_path / f).stat().st_size > 0
                                       for f in summary["figures"])
     for c in summary["checks"]:
-        assert CHECK_KEYS <= set(c) <= CHECK_KEYS | {"finding"} and isinstance(c["holds"], bool)
+        assert CHECK_KEYS <= set(c) <= CHECK_KEYS | {"finding", "detail"}
+        assert isinstance(c["holds"], bool)
     assert summary["all_hold"] == all(c["holds"] for c in summary["checks"] if "finding" not in c)
     return summary
 

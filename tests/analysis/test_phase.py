@@ -94,7 +94,8 @@ def test_alpha_one_is_the_same_relu_dynamics_for_any_alpha():
     a1, W1 = _alpha_gd_reference(a0, W0, x, y, alpha, lr, steps)
     s = alpha ** -0.5
     net = fl.TwoLayer(W0 * s, a0 * s, "relu")
-    res = fl.train.gd(net, x[:, None], y, lr / alpha, steps, loss="mean", record_every=steps)
+    res = fl.train.gd(net, x[:, None], y, lr=lr / alpha, steps=steps, loss="mean",
+                      record_every=steps)
     np.testing.assert_allclose(res.net.W, W1 * s, rtol=1e-11, atol=1e-14)
     np.testing.assert_allclose(res.net.a, a1 * s, rtol=1e-11, atol=1e-14)
     assert relative_distance(net.W, res.net.W) == pytest.approx(relative_distance(W0, W1),

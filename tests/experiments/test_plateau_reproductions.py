@@ -12,7 +12,8 @@ def _run(name, tmp_path, quick=True):
     summary = experiments.run(name, out=out, quick=quick)
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["name"] == name and on_disk["quick"] is quick
-    assert all({"what", "paper", "measured", "holds"} <= set(c) for c in on_disk["checks"])
+    assert all({"what", "paper", "measured", "threshold", "op", "holds"} <= set(c)
+               for c in on_disk["checks"])
     assert all((out / f).exists() for f in summary["figures"])
     return summary["checks"], summary
 

@@ -2,7 +2,7 @@
 
 import json
 
-CHECK_KEYS = {"what", "paper", "measured", "holds"}
+CHECK_KEYS = {"what", "paper", "measured", "threshold", "op", "holds"}
 
 
 def run_checked(name, tmp_path, quick, must_hold):
@@ -18,7 +18,8 @@ def run_checked(name, tmp_path, quick, must_hold):
     assert summary["figures"] and all((tmp_path / f).stat().st_size > 0
                                       for f in summary["figures"])
     checks = summary["checks"]
-    assert checks and all(CHECK_KEYS <= set(c) <= CHECK_KEYS | {"finding"} for c in checks)
+    assert checks and all(CHECK_KEYS <= set(c) <= CHECK_KEYS | {"finding", "detail"}
+                          for c in checks)
     for key in must_hold:
         hits = [c for c in checks if key in c["what"]]
         assert hits, f"no check mentions {key!r}"

@@ -75,7 +75,7 @@ def test_adam_and_options(setup):
 def test_divergence_is_reported(setup):
     net, loss = setup
     res = flt.train(net, loss, "gd", lr=1e4, steps=50)
-    assert "diverged" in res.stop_reason and not np.isfinite(res.loss[-1])
+    assert res.status == "diverged" and not np.isfinite(res.loss[-1])
 
 
 def test_flow_argument_errors(setup):

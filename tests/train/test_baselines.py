@@ -25,7 +25,7 @@ def _lsq_ref(x, y, b):
 def test_lsq_is_the_minimum_norm_fit_at_the_initial_knots():
     x, y = _data()
     net = fl.ReLU1D([-2.0, -1.5, 0.1, 0.1, 3.0], np.ones(5))   # all-active pair, tie, dead
-    res = bl.lsq(net, x, y)
+    res = bl.lsq(net, x, y, loss="mean")
     c, L = _lsq_ref(x, y, net.b)
     np.testing.assert_allclose(res.net.c, c, atol=1e-12)
     assert res.net.c[-1] == 0.0 and np.array_equal(res.net.b, net.b)
@@ -59,7 +59,7 @@ def test_hybrid_methods_match_a_plain_loop(method):
     np.testing.assert_allclose(res.net.b, b, rtol=1e-10)
     np.testing.assert_allclose(res.net.c, c, rtol=1e-8, atol=1e-10)
     assert res.params.shape == (steps + 1, 12)
-    assert res.loss[0] == pytest.approx(bl.lsq(net, x, y).loss[0], rel=1e-12)
+    assert res.loss[0] == pytest.approx(bl.lsq(net, x, y, loss="mean").loss[0], rel=1e-12)
 
 
 def test_run_baseline_defaults_and_target():
@@ -90,10 +90,10 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="`steps`"):
         bl.run_baseline("lsgd", fl.init.he(3, seed=0), x, y)
     with pytest.raises(TypeError, match="model of Ainsworth & Shin 2021"):
-        bl.lsq(fl.ReLU1D([0.0], [1.0], [1.0]), x, y)
+        bl.lsq(fl.ReLU1D([0.0], [1.0], [1.0]), x, y, loss="mean")
     with pytest.raises(TypeError, match="model of Ainsworth & Shin 2021"):
         bl.run_baseline("gd", fl.init.he(3, seed=0, model="twolayer"), x, y, steps=1)
     with pytest.raises(ValueError, match="`lr`"):
-        bl.ls_gd(fl.init.he(3, seed=0), x, y, lr=-1.0)
+        bl.ls_gd(fl.init.he(3, seed=0), x, y, lr=-1.0, steps=1, loss="mean")
     with pytest.raises(ValueError, match="`y`"):
         bl.lsq_coefficients(x, y[:3], [0.0])

@@ -35,7 +35,7 @@ def test_divergence_is_reported_not_hidden():
     net = fl.TwoLayer(np.ones((3, 2)), np.ones(3), "xtanh")
     x = np.linspace(-3, 3, 10)
     res = fl.train.gd(net, x, 10 * x, lr=10.0, steps=1000)
-    assert "diverged" in res.stop_reason and "lr" in res.stop_reason
+    assert res.status == "diverged" and not res.success and "`lr`" in res.stop_reason
 
 
 def test_train_result_round_trip(tmp_path):
@@ -57,7 +57,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="steps"):
         fl.train.gd(net, x, x, lr=0.1, steps=-1)
     with pytest.raises(ValueError, match="beta1"):
-        fl.train.adam(net, x, x, beta1=1.0)
+        fl.train.adam(net, x, x, lr=1e-3, steps=1, beta1=1.0)
 
 
 @pytest.mark.parametrize("method", ["gd", "adam"])
@@ -100,5 +100,30 @@ def test_seed_model_divergence_is_reported():
     x = np.linspace(-1, 1, 10)
     net = fl.ReLU1D([-2.0, -2.5], [1.0, 1.0])
     res = fl.train.gd(net, x, x, lr=10.0, steps=1000, trainable="c")
-    assert "diverged" in res.stop_reason and "lr" in res.stop_reason
+    assert res.status == "diverged" and not res.success and "`lr`" in res.stop_reason
     assert res.iterations[-1] < 1000 and np.all(np.isfinite(res.loss[:-1]))
+
+
+def test_status_vocabulary_is_shared_with_flows(tmp_path):
+    """TrainResult and Solution speak one vocabulary (flowlab._status); a TrainResult needs
+    a status from it, keeps it through save/load, and reads one for files saved before
+    it had a status."""
+    from flowlab._status import MEANINGS, STATUSES
+    from flowlab.flow.solution import STATUSES as FLOW_STATUSES
+    from flowlab.train.result import _LEGACY, _legacy_status
+    assert FLOW_STATUSES is STATUSES and set(MEANINGS) == set(STATUSES)
+    assert "running" in STATUSES and {s for _, s in _LEGACY} <= set(STATUSES)
+    x = np.linspace(-1, 1, 10)
+    res = fl.train.gd(fl.ReLU1D([-2.0, -2.5], [1.0, 1.0]), x, x, lr=0.01, steps=5,
+                      trainable="c")
+    assert res.status == "finished" and res.success and res.stop_reason
+    res.save(tmp_path / "r.npz")
+    assert fl.train.TrainResult.load(tmp_path / "r.npz").status == "finished"
+    with pytest.raises(ValueError, match="`status` must be one of"):
+        fl.train.TrainResult(net=res.net, loss=res.loss, iterations=res.iterations,
+                             method="gd", loss_kind="sum", status="completed")
+    with pytest.raises(TypeError, match="status"):
+        fl.train.TrainResult(net=res.net, loss=res.loss, iterations=res.iterations,
+                             method="gd", loss_kind="sum")
+    assert _legacy_status("diverged (non-finite loss) at iteration 3") == "diverged"
+    assert _legacy_status("completed 5 iterations") == "finished"
