@@ -221,16 +221,17 @@ def per_step_growth(small="1d-ntk-1000", large="1d-ntk-10000", rounds=5):
 def _timed_in(tree, name, with_stepper):
     """Seconds (perf_counter, after a warm-up flow) of one exact flow of problem ``name``
     in a fresh process that imports flowlab from ``tree``."""
-    flow = ("fl.flow(p[0], p[1], p[2], p[3] * {frac}, method='exact', loss='mean', "
-            "progress=False, " + ("stepper='auto', " if with_stepper else "")
-            + "**w.TOL.get({name!r}, {{}}))")
-    src = ("import sys, time, warnings; sys.path.insert(0, {tree!r}); "
-           "sys.path.insert(1, {bench!r}); warnings.simplefilter('ignore'); "
-           "import flowlab as fl; import wide_flows as w; "
-           "assert fl.__file__.startswith({tree!r}); p = w.PROBLEMS[{name!r}](); "
-           + flow.format(frac=1e-3, name=name) + "; t = time.perf_counter(); "
-           + flow.format(frac=1.0, name=name) + "; print(time.perf_counter() - t)")
-    code = src.format(tree=str(tree), name=name, bench=str(ROOT / "bench"))
+    stepper = "stepper='auto', " if with_stepper else ""
+
+    def flow(frac):
+        return (f"fl.flow(p[0], p[1], p[2], p[3] * {frac}, method='exact', loss='mean', "
+                f"progress=False, {stepper}**w.TOL.get({name!r}, {{}}))")
+    code = (f"import sys, time, warnings; sys.path.insert(0, {str(tree)!r}); "
+            f"sys.path.insert(1, {str(ROOT / 'bench')!r}); warnings.simplefilter('ignore'); "
+            "import flowlab as fl; import wide_flows as w; "
+            f"assert fl.__file__.startswith({str(tree)!r}); p = w.PROBLEMS[{name!r}](); "
+            f"{flow(1e-3)}; t = time.perf_counter(); {flow(1.0)}; "
+            "print(time.perf_counter() - t)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     return float(res.stdout.split()[-1])

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._config import NUMBA_OPTIONS
 from . import explicit, radau
+from . import relund_scan  # noqa: F401  (registers the stage model's hooks)
 from .borrow import borrowed
 from .relu1d import NOISE_ROUNDINGS
 from .relu1d_stage import (DONE, FAILED, FULL, NEED_PYTHON, SWITCH, TO_ACTIVE, TO_INACTIVE,

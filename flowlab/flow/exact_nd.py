@@ -185,7 +185,7 @@ class ExactND(EventDriver):
         self._work = (np.zeros((n, M)), np.zeros((2, M)), np.zeros((6, self.theta.size)),
                       np.zeros((n, D)))
         self.pins = [[] for _ in range(n)]
-        # the event scan's skip bound per neuron (flowlab._kernels.relund.events)
+        # the event scan's skip bound per neuron (flowlab._kernels.relund_scan.events)
         self.dist, self.moved = np.full(n, -1.0), np.zeros(n)
         self.limit = np.zeros((n, M))
         self._blocks, self._pattern = {}, None      # caches of _pin_block, _pin_arrays

@@ -1,0 +1,381 @@
+"""Event scan of the general exact ReLU flow (d > 1): the hooks ``events`` and
+``event_rate`` of :func:`flowlab._kernels.radau.run` for the stage model of
+:mod:`flowlab._kernels.relund`, which this module registers with the integrators.
+
+Each step watches every pair (neuron j, point p) through g_jp = W_j . x~_p on the step's
+interpolating cubic (in d > 1 no ordering singles out boundary points; surfaces out of
+reach are skipped for the price of a bound), and every slide row through its margin
+(a polynomial in the step fraction).  The earliest event is located to the last bits of
+the fraction.
+"""
+
+import math
+
+import numba as nb
+import numpy as np
+
+from .._config import NUMBA_OPTIONS
+from . import radau
+from .relu1d import _VINV, first_violation, _interp_state, _surely_inside
+from .relund import (EV_CROSS, EV_SLIDE, MARKER, _slide_weights, arm_threshold, expand,
+                     expand_rate, expand_rows, forward, jac, masked_sums, output, preact, rhs,
+                     rhs_loss)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _margins(model, u, out):
+    """Margins of every slide row at the state u: sigma A (lambda -> 0),
+    sigma (R_q - A) (lambda -> 1) or sigma a_j (the output weight of a sliding
+    neuron reaching 0); positive while the slide lasts."""
+    rows, sigma, ipar = model[13], model[14], model[8]
+    theta = model[22][4]
+    expand(model, u, theta)
+    forward(model, theta)
+    D = ipar[1]
+    nD = ipar[0] * D
+    S = np.empty(D)
+    last = -1
+    for r in range(ipar[4]):
+        j = rows[r, 0]
+        if rows[r, 2] == 2:                       # sign of a_j while neuron j slides
+            out[r] = sigma[r] * theta[nD + j]
+            continue
+        if j != last:                             # a neuron's rows are contiguous
+            masked_sums(model, j, S)
+            last = j
+        A, Dv = _slide_weights(model, j, rows[r, 1], S)
+        out[r] = sigma[r] * A if rows[r, 2] == 0 else sigma[r] * (Dv - A)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _slide_margins(model, nodes, s, out, u):
+    """Slide margins on the step's continuous extension at the fraction s."""
+    _interp_state(nodes, s, u)
+    _margins(model, u, out)
+
+
+#: the node fractions and where they sit among the samples i / 8
+NODES_S = np.array([0.0, 0.25, 0.75, 1.0])
+NODE_SAMPLE = np.array([0, 2, 6, 8])
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _slide_exit(model, nodes):
+    """Earliest (s, row) in (0, 1] where a slide weight leaves (0, 1).
+
+    The margins are evaluated at the four nodes; a step whose rows are all positive
+    there, with cubics through those values that provably stay positive, is passed on
+    them alone.  Otherwise the margins are sampled on 8 sub-intervals.  On the cubic
+    interpolant of the state each margin is a polynomial of degree at most 6 in s (the
+    residuals are bilinear in a_j and W_j), which the 9 samples determine: the rows that
+    change sign in the first sub-interval where any does are located on that polynomial
+    first, and the earliest is then found on the margins themselves by the Illinois
+    variant of regula falsi, down to the last bits of s, from a bracket a few ulps of the
+    polynomial's root wide (the whole sub-interval where that bracket fails).
+    """
+    ns = model[8][4]
+    u = np.empty(nodes.shape[1])
+    samples = np.empty((9, ns))
+    at_nodes = np.empty(4)
+    tmp = np.empty(ns)
+    for q in range(4):
+        _slide_margins(model, nodes, NODES_S[q], samples[NODE_SAMPLE[q]], u)
+    inside = True
+    for r in range(ns):
+        for q in range(4):
+            at_nodes[q] = samples[NODE_SAMPLE[q], r]
+            inside = inside and at_nodes[q] > 0.0
+        if inside and not _surely_inside(at_nodes, 1, 0.0):
+            inside = False
+        if not inside:
+            break
+    if inside:
+        return -1.0, -1
+    for i in (1, 3, 4, 5, 7):
+        _slide_margins(model, nodes, i / 8.0, samples[i], u)
+    guess = np.empty(ns)
+    for i in range(1, 9):
+        lo = (i - 1) / 8.0
+        hi = i / 8.0
+        first = 2.0
+        for r in range(ns):
+            guess[r] = 2.0
+            if samples[i - 1, r] > 0.0 and samples[i, r] <= 0.0:
+                guess[r] = _poly_root(samples[:, r], lo, hi)
+                first = min(first, guess[r])
+        if first > 1.0:
+            continue
+        best_s = 2.0
+        best_r = -1
+        for r in range(ns):
+            # (rows whose polynomial roots are this close may swap on the margins)
+            if guess[r] <= first + 1e-6 * (hi - lo):
+                s_r = _polish(model, nodes, r, guess[r], lo, hi, samples[i - 1, r],
+                              samples[i, r], tmp, u)
+                if s_r < best_s:
+                    best_s = s_r
+                    best_r = r
+        return best_s, best_r
+    return -1.0, -1
+
+
+#: barycentric weights of the 9 equispaced samples i / 8: (-1)^i binomial(8, i)
+_BARY = np.array([1.0, -8.0, 28.0, -56.0, 70.0, -56.0, 28.0, -8.0, 1.0])
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _poly_value(f, s):
+    """The polynomial of degree <= 8 through the samples f[i] at i / 8, at s
+    (barycentric formula)."""
+    num = 0.0
+    den = 0.0
+    for i in range(9):
+        d = s - i / 8.0
+        if d == 0.0:
+            return f[i]
+        w = _BARY[i] / d
+        num += w * f[i]
+        den += w
+    return num / den
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _poly_root(f, lo, hi):
+    """A root in (lo, hi] of the polynomial through the samples, positive at lo and not
+    positive at hi (Illinois iterations on the polynomial)."""
+    f_lo = _poly_value(f, lo)
+    f_hi = _poly_value(f, hi)
+    side = 0
+    for _ in range(200):
+        if hi - lo <= 4.0 * np.finfo(np.float64).eps * max(hi, 1e-300):
+            break
+        s = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        if not lo < s < hi:
+            s = 0.5 * (lo + hi)
+        v = _poly_value(f, s)
+        if v <= 0.0:
+            hi = s
+            f_hi = v
+            if side == -1:
+                f_lo *= 0.5
+            side = -1
+        else:
+            lo = s
+            f_lo = v
+            if side == 1:
+                f_hi *= 0.5
+            side = 1
+    return hi
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _polish(model, nodes, r, guess, lo, hi, f_lo, f_hi, tmp, u):
+    """The first s in (lo, hi] with margin r <= 0 (margin(lo) = f_lo > 0 >= f_hi =
+    margin(hi)), from the polynomial's root ``guess``: a bracket 1e-10 of the step
+    around it when the margins confirm it, else the part of (lo, hi] left of or right
+    of that bracket that holds the sign change."""
+    width = 1e-10
+    a = max(lo, guess - width)
+    b = min(hi, guess + width)
+    fa = f_lo
+    if a > lo:
+        _slide_margins(model, nodes, a, tmp, u)
+        fa = tmp[r]
+    if fa <= 0.0:
+        return _illinois(model, nodes, r, lo, a, f_lo, fa, tmp, u)
+    fb = f_hi
+    if b < hi:
+        _slide_margins(model, nodes, b, tmp, u)
+        fb = tmp[r]
+    if fb > 0.0:
+        return _illinois(model, nodes, r, b, hi, fb, f_hi, tmp, u)
+    # the margin is all but linear across so narrow a bracket: its secant root, then the
+    # ulps on either side of it (Illinois iterations where that does not close it)
+    for _ in range(2):
+        if b - a <= 4.0 * np.finfo(np.float64).eps * max(b, 1e-300):
+            return b
+        s = (a * fb - b * fa) / (fb - fa)
+        e = 2.0 * np.finfo(np.float64).eps * max(abs(s), 1e-300)
+        for probe in (s - e, s + e):
+            if not a < probe < b:
+                continue
+            _slide_margins(model, nodes, probe, tmp, u)
+            if tmp[r] <= 0.0:
+                b = probe
+                fb = tmp[r]
+                break
+            a = probe
+            fa = tmp[r]
+    return _illinois(model, nodes, r, a, b, fa, fb, tmp, u)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _illinois(model, nodes, r, lo, hi, f_lo, f_hi, tmp, u):
+    """The first s in (lo, hi] with margin r <= 0, from margin(lo) = f_lo > 0 >= f_hi =
+    margin(hi): Illinois iterations until the bracket is a few ulps wide (then the end
+    with margin <= 0 is returned)."""
+    side = 0
+    for _ in range(100):
+        if hi - lo <= 4.0 * np.finfo(np.float64).eps * max(hi, 1e-300):
+            break
+        s = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        if not lo < s < hi:
+            s = 0.5 * (lo + hi)
+        _slide_margins(model, nodes, s, tmp, u)
+        f = tmp[r]
+        if f <= 0.0:
+            hi = s
+            f_hi = f
+            if side == -1:
+                f_lo *= 0.5
+            side = -1
+        else:
+            lo = s
+            f_lo = f
+            if side == 1:
+                f_hi *= 0.5
+            side = 1
+    return hi
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _is_pin(pins, j, p):
+    for k in range(pins.shape[1]):
+        if pins[j, k] == p:
+            return True
+        if pins[j, k] < 0:
+            return False
+    return False
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _moved_bound(th, j, D):
+    """An upper bound of |W_j(s) - W_j(0)|_2 over s in [0, 1] on the cubic through the
+    node rows th[q] (power-basis coefficients c_1..c_3: sum of their norms)."""
+    base = j * D
+    delta = 0.0
+    for r in range(1, 4):
+        acc = 0.0
+        for k in range(D):
+            c = (_VINV[r, 0] * th[0][base + k] + _VINV[r, 1] * th[1][base + k]
+                 + _VINV[r, 2] * th[2][base + k] + _VINV[r, 3] * th[3][base + k])
+            acc += c * c
+        delta += math.sqrt(acc)
+    return delta
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def events(model, nodes, armed):
+    """Hook for radau.run: earliest event of the step (every pair and every slide).
+
+    Surfaces that cannot have been reached are skipped for the price of a bound, per
+    neuron and per pair.  ``moved[j]`` (model[27]) adds up, step by step, a bound of how
+    far W_j moves (:func:`_moved_bound`: |W_j(s) - W_j(0)|_2 <= delta over the step);
+    when pair (j, p) is evaluated, ``limit[j, p]`` (model[28]) becomes moved[j] before
+    that step plus |g_jp| / |x~_p| at the step's end (0 for a pair not armed or not on
+    its side).  Since |g_jp(s) - g_jp| <= |W_j(s) - W_j| |x~_p|, and W_j at a later step
+    is within the deltas added since (the step's own delta also covers a cut at an
+    event), |g_jp| cannot have reached 0 while moved[j] + this step's delta stays below
+    limit[j, p]: the pair is skipped, and the whole neuron while that holds for the
+    smallest of its limits, ``dist[j]`` (model[26]).  The engine keeps the arrays across
+    events and sets dist[j] = -1 for each neuron whose W_j, pins or sides it changes
+    (and for all at the start): all its pairs are evaluated again.
+    """
+    X, ext, ipar, mask, pins, ev = (model[1], model[6], model[8], model[9], model[10],
+                                    model[15])
+    nu, dist, moved, limit = model[5], model[26], model[27], model[28]
+    n, D = ipar[0], ipar[1]
+    M = X.shape[0]
+    best = 2.0
+    bj = -1
+    bp = -1
+    if ipar[2] == 1:
+        th = model[22]
+        for q in range(4):
+            expand(model, nodes[q], th[q])
+        vals = np.empty(4)
+        for j in range(n):
+            delta = _moved_bound(th, j, D)
+            before = moved[j]
+            reach = before + delta
+            moved[j] = reach
+            if reach < dist[j]:
+                continue
+            every = dist[j] < 0.0
+            thr = 0.0
+            for q in range(4):
+                thr = max(thr, arm_threshold(th[q], ext, j, D))
+            near = np.inf
+            for p in range(M):
+                if _is_pin(pins, j, p):
+                    continue
+                if not every and reach < limit[j, p]:
+                    near = min(near, limit[j, p])
+                    continue
+                for q in range(4):
+                    vals[q] = preact(th[q], X, j, p, D)
+                side = 1 if mask[j, p] else -1
+                if armed[j, p] and _surely_inside(vals, side, thr):
+                    gap = vals[3] * side / math.sqrt(nu[p])
+                else:
+                    s, armed[j, p] = first_violation(vals, side, armed[j, p], thr)
+                    if s >= 0.0 and s < best:
+                        best = s
+                        bj = j
+                        bp = p
+                    gap = vals[3] * side / math.sqrt(nu[p]) if (armed[j, p] and s < 0.0) else 0.0
+                # (the margin keeps the bound clear of the rounding of g and of the sums)
+                limit[j, p] = before + max(gap * (1.0 - 1e-9) - thr, 0.0)
+                near = min(near, limit[j, p])
+            dist[j] = near
+    if ipar[4] > 0:
+        s, r = _slide_exit(model, nodes)
+        if r >= 0 and s < best:
+            rows = model[13]
+            ev[0] = EV_SLIDE
+            ev[1] = rows[r, 0]
+            ev[2] = pins[rows[r, 0], rows[r, 1]]
+            ev[3] = r
+            return True, s
+    if bj < 0:
+        return False, 0.0
+    ev[0] = EV_CROSS
+    ev[1] = bj
+    ev[2] = bp
+    ev[3] = -1
+    return True, best
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def event_rate(model, u, f):
+    """Hook for radau.run: value and rate of the event found last."""
+    X, ipar, ev = model[1], model[8], model[15]
+    D = ipar[1]
+    j, p = ev[1], ev[2]
+    theta = model[22][4]
+    if ev[0] == EV_CROSS:
+        dtheta = np.empty(theta.size)
+        expand(model, u, theta)
+        expand_rate(model, f, dtheta)
+        return preact(theta, X, j, p, D), preact(dtheta, X, j, p, D)
+    # slide exit: margin, rate by a directional difference
+    r = ev[3]
+    nrm = 0.0
+    for q in range(u.size):
+        nrm = max(nrm, abs(u[q]))
+    fn = 0.0
+    for q in range(f.size):
+        fn = max(fn, abs(f[q]))
+    if fn == 0.0:
+        return 0.0, 0.0
+    eps = 1e-7 * (nrm + 1.0) / fn
+    m = np.empty(ipar[4])
+    _margins(model, u, m)
+    m0 = m[r]
+    _margins(model, u + eps * f, m)
+    return m0, (m[r] - m0) / eps
+
+
+radau.register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
+                     event_rate=event_rate, rhs_loss=rhs_loss,
+                     expand_rows=expand_rows)
