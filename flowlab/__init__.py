@@ -12,7 +12,8 @@ effective rank and Gram spectra; training baselines.
 from . import _compile, activations, analysis, init, population, sweep, train
 from ._version import __version__
 from .analysis import eps_rank
-from .flow import METHODS, Solution, flow, load, resume
+from ._resume import resume
+from .flow import METHODS, Solution, flow, load
 from .models import ReLU1D, TwoLayer
 from .fixed_points import RefineResult, refine
 from .train import anls, anls_candidates

@@ -41,8 +41,9 @@ from scipy import linalg
 
 from .. import _validate as v
 from .._kernels import gram as _kg
+from ..models import Network, ReLU1D
+from .mass import check_symmetric, mass_matrix
 from .quadrature import Quadrature, _domain, composite_gauss_legendre
-from .rank import check_symmetric, mass_matrix
 
 __all__ = ["relu_gram_1d", "relu_gram_factor_1d", "relu_load_1d", "relu_kernel_unit",
            "relu_gram_quadrature", "relu_knots", "GramSpectrum", "gram_spectrum",
@@ -532,7 +533,6 @@ def linear_flow_from_data(net, x, y, loss: str = "sum") -> LinearFlow:
     This is Zhao's (2023) linear gradient flow with the L2(D) inner product
     replaced by the data sum (a quadrature with unit weights).
     """
-    from ..models import Network, ReLU1D
     if not isinstance(net, Network):
         raise TypeError(f"`net` must be a ReLU1D or TwoLayer network, got {type(net).__name__}.")
     loss = v.check_loss(loss)

@@ -7,13 +7,13 @@ import sys
 
 import numpy as np
 
-from .. import _interrupt
+from .. import _interrupt, _progress
 from .._kernels import relu1d_stage as _ks
 from ._guard import StopRun, Watchdog
 from ._stepper import StiffStop, Stepper, check_stepper
 from .dense import DenseOutput
+from .recorder import raw_x
 from .solution import EVENT_DTYPE, Solution
-from .solve import _raw_x, progress_bar
 
 #: Steps kept in memory between two returns of the compiled integrator (at most).
 BUFFER = 2048
@@ -160,7 +160,7 @@ class EventDriver:
         """Integrate from t0 to t_end; returns (status, message) (see ``STATUSES``)."""
         self.t = self.t0
         self.stats[1] = max(1e-6, 1e-6 * abs(self.t_end - self.t0))
-        bar = progress_bar(self.progress, self.t_end - self.t0, "exact")
+        bar = _progress.progress_bar(self.progress, self.t_end - self.t0, "flow[exact]", unit="t")
         try:
             with _interrupt.deferred() as self._interrupts:
                 status, message = self._integrate(bar)
@@ -373,7 +373,7 @@ class EventDriver:
                 "n_stages": len(stage_list), "stationary_from": self.stationary_from}
         info.update(self.stepper.info())
         info.update(self._info())
-        return Solution(t=t, theta=full, loss=loss, net0=prob.template, x=_raw_x(prob),
+        return Solution(t=t, theta=full, loss=loss, net0=prob.template, x=raw_x(prob),
                         y=prob.y.copy(), loss_kind=prob.loss_kind, trainable=prob.trainable,
                         method="exact",
                         t_end=self.t_end, t_final=float(self.t_final),

@@ -3,7 +3,7 @@
 The step loop of :mod:`flowlab._kernels.erk` runs in numba in chunks of steps;
 between chunks this module feeds the accepted steps, with their continuous
 extension at the Chebyshev-Lobatto nodes, to the same
-:class:`~flowlab.flow.solve.Recorder` (outputs, ``t_eval``, progress bar,
+:class:`~flowlab.flow.recorder.Recorder` (outputs, ``t_eval``, progress bar,
 checkpoints) and :class:`~flowlab.flow.dense.DenseOutput` as the scipy path, so
 the result is the same :class:`~flowlab.flow.solution.Solution`.
 
@@ -28,6 +28,9 @@ from .._kernels import dense as _kd
 from .._kernels import erk as _ke
 from .._problem import Problem
 from ._guard import StopRun
+from ._stepper import CONFIRM, EXPLICIT_STEP_LIMIT, POWER_ITERATIONS
+from .recorder import Recorder
+from .scipy_run import max_steps_message
 from .solution import Solution
 
 __all__ = ["COMPILED", "solve_compiled"]
@@ -62,7 +65,7 @@ def kernel_problem(prob: Problem) -> tuple:
 
 class ErkLoop:
     """The compiled step loop of one explicit method, run in chunks that feed a
-    :class:`~flowlab.flow.solve.Recorder`; the state (t, y, f, h_abs) and the counters
+    :class:`~flowlab.flow.recorder.Recorder`; the state (t, y, f, h_abs) and the counters
     (``stats``: nfev, rejected steps, stiffness counters; ``lam``: the last and largest
     estimate of lambda_max) persist between calls of :meth:`run`, so that a run can be
     continued after a stop (a stiffness declaration, a stretch handed to another
@@ -167,8 +170,6 @@ def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, ato
     names lambda_max and ``method="auto"`` (not with ``stop_loss``: such a run ends at a
     level, not at t_end).
     """
-    from ._stepper import CONFIRM, EXPLICIT_STEP_LIMIT, POWER_ITERATIONS
-    from .solve import Recorder, max_steps_message
     rec = Recorder(prob, t_end, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
                    dense=dense, progress=progress, save=save,
                    checkpoint_every=checkpoint_every, t0=t0, prefix=prefix)

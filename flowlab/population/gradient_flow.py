@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..flow.options import SCIPY, check_run_options
+from ..flow.scipy_run import ScipyRun
 from ..flow.solution import Solution
-from ..flow.solve import _SCIPY, _ScipyRun, check_run_options
 from ..models import TwoLayer
 from .problem import PopulationProblem
 
 __all__ = ["flow", "METHODS"]
 
 #: ODE methods of the population flow (scipy's; the population flow has no events)
-METHODS = tuple(_SCIPY)
+METHODS = tuple(SCIPY)
 
 
 def _check_method(method) -> str:
@@ -101,4 +102,4 @@ def flow(net: TwoLayer, teacher: TwoLayer, t_end: float, *, method: str | None =
     opts = dict(method=method, rtol=rtol, atol=atol, t_eval=t_eval, gtol=gtol,
                 max_steps=max_steps, first_step=first_step, max_step=max_step, dense=bool(dense),
                 progress=progress, save=save, checkpoint_every=checkpoint_every, t0=t0)
-    return _ScipyRun(prob, t_end, **opts).run()
+    return ScipyRun(prob, t_end, **opts).run()

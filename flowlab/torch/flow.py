@@ -16,7 +16,6 @@ with ``optimizer="gd"``).
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,8 +25,10 @@ from flowlab import _validate as v
 from flowlab import io as _io
 from flowlab.flow.dense import DenseOutput
 from flowlab.flow.solution import Solution
-from flowlab.flow._guard import StopRun, check_first_step, check_start
-from flowlab.flow.solve import _SCIPY, Recorder, _check_max_step, _check_t_eval, _ScipyRun
+from flowlab.flow._guard import StopRun, check_start
+from flowlab.flow.options import SCIPY, check_first_step, check_max_step, check_t_eval
+from flowlab.flow.recorder import Recorder
+from flowlab.flow.scipy_run import ScipyRun
 from flowlab.torch.flat import FlatModule, module_to_float64
 from flowlab.torch.probes import ProbeRecord, check_probes, evaluate_probes, finish_records
 from flowlab.torch.rkc import MAX_STAGES, RKCSolver, spectral_radius
@@ -36,7 +37,7 @@ __all__ = ["flow", "TorchSolution", "METHODS"]
 
 #: Methods of :func:`flow`: the stabilised explicit "RKC" and scipy's ("exact" is for
 #: flowlab's own ReLU networks).
-METHODS = ("RKC",) + tuple(_SCIPY)
+METHODS = ("RKC",) + tuple(SCIPY)
 
 
 @dataclass(eq=False)
@@ -176,29 +177,14 @@ class _Recorder(Recorder):
 
     limit_save = False          # TorchSolution.save writes everything
 
-    def finish(self, status: str, message: str) -> TorchSolution:
+    def solution(self, **fields) -> TorchSolution:
         fm = self.prob
-        U = np.array(self.us) if self.us else np.empty((0, fm.size))
-        theta = np.repeat(fm.theta0[None, :], len(U), axis=0)
-        theta[:, fm.user_index] = U
-        dense = None
-        if self.dense is not None and self.dense.n_steps:
-            dense = DenseOutput.from_arrays(**self.dense.arrays())
-        info = dict(self.info)
-        info["wall_time"] = time.perf_counter() - self.clock
-        return TorchSolution(t=np.asarray(self.ts), theta=theta, loss=np.asarray(self.losses),
-                             net0=None, x=None, y=None, loss_kind=fm.loss_kind,
-                             trainable=fm.trainable, method=self.method, t_end=self.t_end,
-                             t_final=float(self.t_last), theta_final=fm.theta(self.u_last),
-                             status=status, message=message, rtol=self.rtol, atol=self.atol,
-                             dense=dense, info=info, module=fm.module, loss_fn=fm.loss_fn,
-                             flat=fm, **self.stats)
+        return TorchSolution(net0=None, x=None, y=None, module=fm.module, loss_fn=fm.loss_fn,
+                             flat=fm, **fields)
 
 
-class _Run(_ScipyRun):
-    def __init__(self, fm: FlatModule, t_end: float, **opts):
-        self.prob, self.t_end, self.opts = fm, t_end, opts
-        self.rec = _Recorder(fm, t_end, **opts)
+class _Run(ScipyRun):
+    recorder = _Recorder
 
 
 class _RKCRun:
@@ -206,7 +192,7 @@ class _RKCRun:
 
     def __init__(self, fm: FlatModule, t_end: float, **opts):
         self.fm, self.t_end, self.opts = fm, t_end, opts
-        self.rec = _Recorder(fm, t_end, **opts)
+        self.rec = _Recorder.of_run(fm, t_end, opts)
 
     def _rho(self, u, v0):
         return spectral_radius(lambda vec: self.fm.hvp(u, vec), self.fm.size,
@@ -348,7 +334,7 @@ def flow(module: torch.nn.Module, loss_fn, t_end: float, *, method: str = "DOP85
     fm = FlatModule(module_to_float64(module), loss_fn, trainable)
     t_end = v.check_real(t_end, "t_end", positive=True)
     rtol, atol = v.check_tolerances(rtol, atol)
-    t_eval = _check_t_eval(t_eval, 0.0, t_end)
+    t_eval = check_t_eval(t_eval, 0.0, t_end)
     if gtol is not None:
         gtol = v.check_real(gtol, "gtol", positive=True)
     if max_steps is not None:
@@ -356,7 +342,7 @@ def flow(module: torch.nn.Module, loss_fn, t_end: float, *, method: str = "DOP85
     probes = check_probes(probes)
     checkpoint_every = v.check_real(checkpoint_every, "checkpoint_every", positive=True)
     first_step = check_first_step(first_step)
-    max_step = _check_max_step(max_step)
+    max_step = check_max_step(max_step)
     if save is not None:
         _io.check_save_path(save, "save")
     check_start(fm, fm.u0)
