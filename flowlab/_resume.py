@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .flow.solution import Solution, join
-from .flow.solve import flow
+from ._flow.solution import Solution, join
+from ._flow.solve import flow
 from .population.gradient_flow import flow as population_flow
 
 __all__ = ["resume"]

@@ -1,4 +1,4 @@
-"""The structure of the package: imports run one way.
+"""The structure of the package: imports run one way, and no public name hides a module.
 
 The import graph is read from the source with ``ast`` (nothing is imported to build it):
 every ``import`` and ``from ... import`` of a ``flowlab`` module, at module level or inside
@@ -7,6 +7,10 @@ only moves the cycle from import time to call time, so it counts.
 """
 
 import ast
+import importlib
+import importlib.util
+import pkgutil
+import types
 from pathlib import Path
 
 
@@ -126,13 +130,13 @@ def test_graph_reader_sees_cycles():
     assert find_cycles(graph) == [["a", "b", "c", "a"]]
     src = ast.parse("def f():\n    from .solve import Recorder\n")
     node = src.body[0].body[0]
-    mods = {"flowlab.flow.solve": None, "flowlab.flow.exact": None}
-    assert _imported(node, "flowlab.flow.exact", False, mods) == {"flowlab.flow.solve"}
+    mods = {"flowlab._flow.solve": None, "flowlab._flow.exact": None}
+    assert _imported(node, "flowlab._flow.exact", False, mods) == {"flowlab._flow.solve"}
 
 
 def test_graph_reaches_the_package():
     graph = import_graph()
-    assert "flowlab.flow.solve" in graph["flowlab.flow"]
+    assert "flowlab._flow.solve" in graph["flowlab._flow"]
     assert "flowlab._kernels.radau" in set().union(*graph.values())
 
 
@@ -140,3 +144,24 @@ def test_no_import_cycle():
     cycles = find_cycles(import_graph())
     assert not cycles, "import cycles inside flowlab:\n" + "\n".join(
         " -> ".join(c) for c in cycles)
+
+
+def _packages() -> list:
+    """Every package of flowlab (those of the torch bridge only when PyTorch is installed)."""
+    names = sorted(n for n, p in _modules().items() if p.name == "__init__.py")
+    if importlib.util.find_spec("torch") is None:
+        names = [n for n in names if not n.startswith("flowlab.torch")]
+    return [importlib.import_module(n) for n in names]
+
+
+def test_no_public_name_shadows_a_module():
+    """``flowlab.torch._flow`` is the module, whatever ``flowlab.torch.flow`` names: no
+    attribute of a package is a non-module object named like one of its submodules."""
+    shadows = []
+    for pkg in _packages():
+        for info in pkgutil.iter_modules(pkg.__path__):
+            value = getattr(pkg, info.name, None)
+            if value is not None and not isinstance(value, types.ModuleType):
+                shadows.append(f"{pkg.__name__}.{info.name} is the {type(value).__name__} "
+                               f"{getattr(value, '__qualname__', value)!s:.60}, not the module")
+    assert not shadows, "public names that hide a module:\n" + "\n".join(shadows)

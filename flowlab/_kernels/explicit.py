@@ -55,7 +55,7 @@ _B = np.ascontiguousarray(integrate.RK45.B, dtype=np.float64)       # (6,)
 _E = np.ascontiguousarray(integrate.RK45.E, dtype=np.float64)       # (7,)
 _P = np.ascontiguousarray(integrate.RK45.P, dtype=np.float64)       # (7, 4)
 #: the recorded dense output: the continuous extension (degree 4) at the Chebyshev-Lobatto
-#: nodes of degree 4 (those of flowlab.flow.dense)
+#: nodes of degree 4 (those of flowlab._flow.dense)
 DEGREE = 4
 _S_RECORD = 0.5 * (1.0 - np.cos(np.pi * np.arange(DEGREE + 1) / DEGREE))
 _S_RECORD[0], _S_RECORD[-1] = 0.0, 1.0

@@ -12,9 +12,9 @@ the epsilon-rank of their mass (Gram) matrix M_ij = <phi_i, phi_j>:
 
 Functions: :func:`mass_matrix` (eq. (11)), :func:`eps_rank` (eq. (5), the public
 ``fl.eps_rank``; both from :mod:`flowlab.analysis.mass`), :func:`neuron_mass_matrix` /
-:func:`neuron_rank` for a network, :func:`rank_along` for a gradient-flow :class:`~flowlab.flow.Solution` (any
-method), and :func:`staircase` to find the steps of a rank time series with
-the loss drop around each.
+:func:`neuron_rank` for a network, :func:`rank_along` for a gradient-flow
+:class:`~flowlab.Solution` (any method), and :func:`staircase` to find the steps of a
+rank time series with the loss drop around each.
 
 Examples
 --------
@@ -34,7 +34,7 @@ from .._progress import progress_bar
 from ..models import Network, ReLU1D, TwoLayer
 from .gram import relu_gram_1d
 from .mass import SYMMETRY_RTOL, check_symmetric, eps_rank, mass_matrix
-from .quadrature import Quadrature
+from ._quadrature import Quadrature
 
 __all__ = ["mass_matrix", "check_symmetric", "eps_rank", "neuron_mass_matrix", "neuron_rank",
            "RankHistory", "rank_along", "Step", "Staircase", "staircase", "SYMMETRY_RTOL"]

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from .problems import Instance
+from ._problems import Instance
 
 __all__ = ["peer_setups", "numpy_field"]
 

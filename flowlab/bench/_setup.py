@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from .problems import Instance
+from ._problems import Instance
 
 __all__ = ["Outcome", "Setup"]
 

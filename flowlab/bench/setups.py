@@ -4,7 +4,7 @@ A :class:`Setup` is data: a name, a family, what it sweeps ("tol": the
 relative tolerance, atol = rtol x the problem's ``atol_ratio``; "lr": the
 learning rate, with t = lr x iterations), the optional packages it needs,
 a test of whether it applies to a problem, and a function running it.  The
-table :data:`SETUPS` is built from :data:`flowlab.flow.METHODS` (every
+table :data:`SETUPS` is built from :data:`flowlab.METHODS` (every
 method of ``fl.flow`` is a setup, so a new method there is a new setup
 here), plus the general exact engine, the bridge's RKC, gradient descent,
 Adam and the external peers.  :func:`add_setup` registers another one.
@@ -21,10 +21,10 @@ import warnings
 
 import numpy as np
 
-from ..flow import METHODS as FLOW_METHODS
+from .._flow import METHODS as FLOW_METHODS
 from ..models import TwoLayer
 from ._setup import Outcome, Setup
-from .problems import Instance
+from ._problems import Instance
 
 __all__ = ["Setup", "Outcome", "SETUPS", "add_setup", "setup_names", "get_setup",
            "CLASSICAL_FAMILIES"]
@@ -105,7 +105,7 @@ def _family_of(method: str) -> str:
 def flow_setup(method: str, note: str = "") -> Setup:
     """The setup running ``fl.flow(..., method=method)`` (and the bridge's method of the
     same name on PyTorch problems, where there is one)."""
-    from ..flow.options import check_method
+    from .._flow.options import check_method
 
     def applies(inst):
         if inst.kind == "torch":
@@ -128,7 +128,7 @@ def flow_setup(method: str, note: str = "") -> Setup:
                         atol=atol, t_eval=times, dense=False, max_steps=limits.max_steps,
                         progress=False)
             return _outcome(sol, times)
-        from ..flow import flow
+        from .._flow import flow
         with warnings.catch_warnings():     # smooth solvers on ReLU flows are the point here
             warnings.filterwarnings("ignore", "the gradient flow of a ReLU network is not smooth")
             sol = flow(inst.net, inst.x, inst.y, inst.t_end, loss=inst.loss, method=method,
@@ -161,7 +161,7 @@ def _exact_nd_run(inst, rtol, times, limits):
     import time
 
     from .._problem import Problem
-    from ..flow.exact_nd import ExactND
+    from .._flow.exact_nd import ExactND
     prob = Problem(inst.net, inst.x, inst.y, loss=inst.loss, trainable=inst.trainable)
     clock = time.perf_counter()
     eng = ExactND(prob, inst.t_end, rtol=rtol, atol=rtol * inst.atol_ratio, t0=0.0, gtol=None,

@@ -25,9 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import init
-from ..analysis.quadrature import gauss_legendre
+from ..analysis import gauss_legendre
 from ..analysis.rank import neuron_rank, rank_along
-from ..flow import flow
+from .._flow import flow
 from ..plotting import figure, loss_axes
 from ._registry import register
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..flow.options import SCIPY, check_run_options
-from ..flow.scipy_run import ScipyRun
-from ..flow.solution import Solution
+from .._flow.options import SCIPY, check_run_options
+from .._flow.scipy_run import ScipyRun
+from .._flow.solution import Solution
 from ..models import TwoLayer
 from .problem import PopulationProblem
 

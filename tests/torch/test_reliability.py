@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import flowlab.torch as flt  # noqa: E402
-from flowlab.flow import _journal  # noqa: E402
+from flowlab._flow import _journal  # noqa: E402
 
 from ..timebound import within  # noqa: E402
 

@@ -17,14 +17,14 @@ __all__ = ["METHODS", "SCIPY", "IMPLICIT", "COMPILED", "is_relu", "default_metho
            "check_method", "check_max_step", "check_first_step", "check_t_eval",
            "check_run_options"]
 
-#: scipy's solvers by method name (stepped by hand: :mod:`flowlab.flow.scipy_run`)
+#: scipy's solvers by method name (stepped by hand: :mod:`flowlab._flow.scipy_run`)
 SCIPY = {"RK23": integrate.RK23, "RK45": integrate.RK45, "DOP853": integrate.DOP853,
          "Radau": integrate.Radau, "BDF": integrate.BDF, "LSODA": integrate.LSODA}
 #: the scipy methods that get the exact Hessian as Jacobian
 IMPLICIT = ("Radau", "BDF", "LSODA")
-#: Compiled explicit Runge-Kutta methods (:mod:`flowlab.flow.compiled`).
+#: Compiled explicit Runge-Kutta methods (:mod:`flowlab._flow.compiled`).
 COMPILED = ("ERK853", "ERK45")
-#: Every method name ``flow`` accepts ("auto": :mod:`flowlab.flow.auto`).
+#: Every method name ``flow`` accepts ("auto": :mod:`flowlab._flow.auto`).
 METHODS = ("exact", "auto") + tuple(SCIPY) + COMPILED
 
 

@@ -8,7 +8,7 @@ method is the cheapest on the first kind of stretch, an implicit one on the seco
 The rule, in the spirit of LSODA's switching, with the stiffness measured rather than
 guessed:
 
-- start with the compiled ERK853 (:mod:`flowlab.flow.compiled`: scipy's DOP853 pair
+- start with the compiled ERK853 (:mod:`flowlab._flow.compiled`: scipy's DOP853 pair
   stepped in numba, O(P) memory, no Jacobian);
 - after every accepted step it estimates h lambda_max from two of its stages (Hairer's
   test; the Jacobian of a gradient flow is minus the Hessian, with real eigenvalues);

@@ -4,7 +4,7 @@ d theta/dt = -grad L(theta) for the flat float64 parameter vector theta of a
 module (:class:`flowlab.torch.flat.FlatModule`), stepped by the same driver
 as flowlab's native flows (progress bar, ``t_eval``, steady-state stop,
 checkpoints, exact dense output), and returned as a :class:`TorchSolution`:
-flowlab's :class:`~flowlab.flow.Solution` whose networks are modules
+flowlab's :class:`~flowlab.Solution` whose networks are modules
 (``sol.net_at(t)`` rebuilds the module at any time).
 
 Time scale: for a loss in flowlab's conventions (``MSELoss(..., loss="sum" |
@@ -23,12 +23,12 @@ import torch
 
 from flowlab import _validate as v
 from flowlab import io as _io
-from flowlab.flow.dense import DenseOutput
-from flowlab.flow.solution import Solution
-from flowlab.flow._guard import StopRun, check_start
-from flowlab.flow.options import SCIPY, check_first_step, check_max_step, check_t_eval
-from flowlab.flow.recorder import Recorder
-from flowlab.flow.scipy_run import ScipyRun
+from flowlab._flow.dense import DenseOutput
+from flowlab._flow.solution import Solution
+from flowlab._flow._guard import StopRun, check_start
+from flowlab._flow.options import SCIPY, check_first_step, check_max_step, check_t_eval
+from flowlab._flow.recorder import Recorder
+from flowlab._flow.scipy_run import ScipyRun
 from flowlab.torch.flat import FlatModule, module_to_float64
 from flowlab.torch.probes import ProbeRecord, check_probes, evaluate_probes, finish_records
 from flowlab.torch.rkc import MAX_STAGES, RKCSolver, spectral_radius
@@ -44,7 +44,7 @@ METHODS = ("RKC",) + tuple(SCIPY)
 class TorchSolution(Solution):
     """A gradient-flow trajectory of a module's parameters.
 
-    Everything of :class:`flowlab.flow.Solution` (``t``, ``theta``, ``loss``,
+    Everything of :class:`flowlab.Solution` (``t``, ``theta``, ``loss``,
     ``theta_at``, ``loss_at``, ``dissipation``, ``status``...), with modules
     in place of flowlab networks: ``net0``, ``x`` and ``y`` are None.
 
@@ -132,7 +132,7 @@ class TorchSolution(Solution):
     def load(cls, path, module: torch.nn.Module, loss_fn) -> "TorchSolution":
         """Read a file of :meth:`save` (or the last checkpoint of a run that did not finish);
         ``module`` must have the saved parameter layout."""
-        from flowlab.flow.solution import read_result
+        from flowlab._flow.solution import read_result
         arrays, meta, _, where = read_result(path)
         _io.check_format(meta, "flowlab.TorchSolution", 1, where)
         mod = module_to_float64(module)

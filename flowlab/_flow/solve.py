@@ -1,9 +1,9 @@
 """``flow()``: the gradient flow d theta/dt = -grad L(theta) of a two-layer network.
 
 This module checks the arguments and dispatches: the "exact" path (ReLU networks)
-to the event-driven Filippov integrator of :mod:`flowlab.flow.exact`, "auto" to
-:mod:`flowlab.flow.auto`, the compiled explicit methods to
-:mod:`flowlab.flow.compiled` and scipy's methods to :mod:`flowlab.flow.scipy_run`.
+to the event-driven Filippov integrator of :mod:`flowlab._flow.exact`, "auto" to
+:mod:`flowlab._flow.auto`, the compiled explicit methods to
+:mod:`flowlab._flow.compiled` and scipy's methods to :mod:`flowlab._flow.scipy_run`.
 :func:`flowlab.resume` (:mod:`flowlab._resume`) continues a run.
 """
 
@@ -51,7 +51,7 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         plotted curves of Ainsworth & Shin 2021).
     method : str, optional
         ``"exact"`` (event-driven Filippov flow, the default for ReLU networks),
-        ``"auto"`` (the default for smooth activations, :mod:`flowlab.flow.auto`:
+        ``"auto"`` (the default for smooth activations, :mod:`flowlab._flow.auto`:
         compiled ERK853 while the flow is not stiff, Radau IIA with the exact
         Jacobian on its stiff stretches, chosen by measuring h lambda_max; every
         switch in ``sol.info["stepper_switches"]``; for a ReLU network "auto" is
@@ -59,7 +59,7 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         method, "RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA" (implicit
         methods get the exact Hessian as Jacobian, never finite differences), or
         "ERK853" and "ERK45": DOP853 and RK45 with the whole step loop compiled
-        (:mod:`flowlab.flow.compiled`), the same steps without Python overhead (forced
+        (:mod:`flowlab._flow.compiled`), the same steps without Python overhead (forced
         on a stiff flow, they stop with status "stiff" rather than take more than 10^6
         steps at their stability bound).
     rtol, atol : float
@@ -98,7 +98,7 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     t0 : float
         Start time (used by :func:`flowlab.resume`).
     stepper : {"auto", "explicit", "radau"}, optional
-        The compiled stepper of ``method="exact"`` (:mod:`flowlab.flow._stepper`):
+        The compiled stepper of ``method="exact"`` (:mod:`flowlab._flow._stepper`):
         ``"auto"`` (default) steps explicitly (Dormand-Prince 5(4): O(P) memory, no
         Jacobian) while the flow is not stiff and hands stiff stretches to Radau IIA with
         the exact Jacobian, switching back when the flow is no longer stiff (every
@@ -115,12 +115,12 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     Notes
     -----
     Every run ends with a status (``sol.status``, see
-    :data:`flowlab.flow.solution.STATUSES`) and a message.  A watchdog stops
+    :data:`flowlab._flow.solution.STATUSES`) and a message.  A watchdog stops
     a run whose state or loss becomes non-finite, whose step size falls
     below 10 ulp of t, or whose stored solution would outgrow the memory
     (status "failed").  Runs of the non-exact methods are checked for a loss
     that rises by more than the tolerances allow (``sol.info["monotone"]``,
-    :class:`~flowlab.flow.LossRiseWarning`).
+    :class:`~flowlab.LossRiseWarning`).
 
     Returns
     -------

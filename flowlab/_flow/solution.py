@@ -312,7 +312,7 @@ class Solution:
 
         When the run that was saving to ``path`` did not finish (it was
         killed, or is still running), the solution up to its last checkpoint
-        is returned with status "interrupted" (see :mod:`flowlab.flow._journal`);
+        is returned with status "interrupted" (see :mod:`flowlab._flow._journal`);
         :func:`flowlab.resume` continues it.  A file that is truncated,
         corrupted, of another format or of a newer format version raises
         ``ValueError``.

@@ -1,7 +1,7 @@
 """scipy's solvers stepped by hand (the methods "RK23", "RK45", "DOP853", "Radau", "BDF",
 "LSODA" of :func:`flowlab.flow`), so that a run can show a progress bar, stop at a steady
 state, checkpoint to disk and keep an exact dense output: every step goes through a
-:class:`~flowlab.flow.recorder.Recorder`.
+:class:`~flowlab._flow.recorder.Recorder`.
 
 :class:`ScipyRun` also runs the population flow and the PyTorch bridge's scipy methods;
 :func:`step_scipy` steps ``method="auto"``'s stiff stretches.

@@ -2,9 +2,9 @@
 
 :class:`Recorder` keeps the output rows (the steps, or the times of
 ``t_eval``), the dense output, the progress display and the checkpoints of one
-run, and assembles its :class:`~flowlab.flow.solution.Solution`.  The scipy
-path (:mod:`flowlab.flow.scipy_run`), the compiled explicit methods
-(:mod:`flowlab.flow.compiled`), ``method="auto"``, the population flow and the
+run, and assembles its :class:`~flowlab._flow.solution.Solution`.  The scipy
+path (:mod:`flowlab._flow.scipy_run`), the compiled explicit methods
+(:mod:`flowlab._flow.compiled`), ``method="auto"``, the population flow and the
 PyTorch bridge (:func:`flowlab.torch.flow`) all record through it.
 """
 
@@ -30,9 +30,9 @@ class Recorder:
     """Collects outputs, dense steps, progress and checkpoints for one run.
 
     Every accepted step goes through :meth:`step`, which also runs the
-    watchdog (:class:`flowlab.flow._guard.Watchdog`) and, with ``save``,
+    watchdog (:class:`flowlab._flow._guard.Watchdog`) and, with ``save``,
     appends a checkpoint to the journal every ``checkpoint_every`` seconds
-    (:mod:`flowlab.flow._journal`): only the rows, dense steps and events since
+    (:mod:`flowlab._flow._journal`): only the rows, dense steps and events since
     the previous checkpoint.
     """
 
@@ -94,7 +94,7 @@ class Recorder:
     def step(self, t_old, t_new, u_new, interp=None, values=None):
         """Register one step: outputs, dense piece (``interp`` from scipy or node ``values``).
 
-        Raises :class:`flowlab.flow._guard.StopRun` when the watchdog stops the run.
+        Raises :class:`flowlab._flow._guard.StopRun` when the watchdog stops the run.
         """
         self.watchdog.check(t_old, t_new, u_new, last=t_new >= self.t_end)
         if self.dense is not None:

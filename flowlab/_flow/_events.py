@@ -97,7 +97,7 @@ _GROWS_IN_PLACE = sys.platform.startswith("linux") and hasattr(mmap, "MAP_PRIVAT
 
 def _hvp(kernel, model, u):
     """v -> the stage Hessian times v in state coordinates at u (``kernel`` the model's
-    compiled ``hvp``), for the stiffness check of :mod:`flowlab.flow._stepper`."""
+    compiled ``hvp``), for the stiffness check of :mod:`flowlab._flow._stepper`."""
     u = u.copy()
 
     def apply(v):
@@ -282,7 +282,7 @@ class EventDriver:
                 self.t = float(out_t[k - 1])
                 raise
 
-    #: the checkpoint journal (:mod:`flowlab.flow._journal`), set when the run saves
+    #: the checkpoint journal (:mod:`flowlab._flow._journal`), set when the run saves
     journal = None
     #: whether checkpoints carry the dense output
     journal_dense = True

@@ -1,8 +1,8 @@
 """``method="exact"``: event-driven Filippov gradient flow of ReLU networks.
 
-Dispatches to the univariate engine (:mod:`flowlab.flow.exact_1d`, O(n) per
+Dispatches to the univariate engine (:mod:`flowlab._flow.exact_1d`, O(n) per
 step from prefix moments) for ``ReLU1D`` networks and 1-d ``TwoLayer`` relu
-networks, and to the general engine (:mod:`flowlab.flow.exact_nd`, O(n m d) per
+networks, and to the general engine (:mod:`flowlab._flow.exact_nd`, O(n m d) per
 step) for ``TwoLayer`` relu networks with d > 1 and for bias-free ``TwoLayer`` relu
 networks (``bias=False``, any d: their knots sit at x = 0, which the univariate
 engine's moving knots do not describe).
@@ -28,7 +28,7 @@ def solve_exact(prob, t_end, *, dense=True, t_eval=None, save=None, checkpoint_e
     """Run the exact flow for the problem ``prob`` (see :func:`flowlab.flow`).
 
     With ``save``, the engine appends checkpoints to the journal of
-    :mod:`flowlab.flow._journal` between two calls of its compiled integrator,
+    :mod:`flowlab._flow._journal` between two calls of its compiled integrator,
     and the complete solution (joined to ``prefix``, the solution a resumed run
     continues) is written at the end.
     """
