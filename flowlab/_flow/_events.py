@@ -8,6 +8,7 @@ import sys
 import numpy as np
 
 from .. import _interrupt, _progress
+from .._kernels import radau as _rd
 from .._kernels import relu1d_stage as _ks
 from ._guard import StopRun, Watchdog
 from ._stepper import StiffStop, Stepper, check_stepper
@@ -134,8 +135,9 @@ class EventDriver:
     """
 
     def __init__(self, prob, t_end, *, rtol, atol, t0, gtol, max_steps, progress,
-                 stepper="auto", **_):
+                 first_step=None, max_step=np.inf, stepper="auto"):
         self.prob = prob
+        self.first_step, self.max_step = first_step, max_step
         self.stepper = Stepper(check_stepper(stepper))
         self.t_end, self.t0, self.rtol, self.atol = t_end, t0, rtol, atol
         self.gtol, self.max_steps, self.progress = gtol, max_steps, progress
@@ -149,9 +151,10 @@ class EventDriver:
         self.nodes = NodeStore()
         self.n_steps = 0
         self.stationary_from = None
-        self.stats = np.zeros(8)
+        self.stats = np.zeros(9)
         self.stats[6] = -1.0
         self.stats[7] = -1.0
+        self.stats[_rd.MAX_STEP] = max_step        # the steppers never step further
         # watchdog: a run whose stored steps would outgrow the memory stops ("failed")
         self.watchdog = Watchdog(t0, t_end, "exact")
         self.watchdog.bytes_per_step = 8.0 * (5 * prob.theta0.size + 2)
@@ -159,7 +162,8 @@ class EventDriver:
     def run(self):
         """Integrate from t0 to t_end; returns (status, message) (see ``STATUSES``)."""
         self.t = self.t0
-        self.stats[1] = max(1e-6, 1e-6 * abs(self.t_end - self.t0))
+        self.stats[1] = (max(1e-6, 1e-6 * abs(self.t_end - self.t0))
+                         if self.first_step is None else self.first_step)
         bar = _progress.progress_bar(self.progress, self.t_end - self.t0, "flow[exact]", unit="t")
         try:
             with _interrupt.deferred() as self._interrupts:

@@ -15,7 +15,7 @@ from ..models import Network, ReLU1D, TwoLayer
 
 __all__ = ["METHODS", "SCIPY", "IMPLICIT", "COMPILED", "is_relu", "default_method",
            "check_method", "check_max_step", "check_first_step", "check_t_eval",
-           "check_run_options"]
+           "check_checkpoint_every", "check_run_options", "CHECKPOINT_EVERY"]
 
 #: scipy's solvers by method name (stepped by hand: :mod:`flowlab._flow.scipy_run`)
 SCIPY = {"RK23": integrate.RK23, "RK45": integrate.RK45, "DOP853": integrate.DOP853,
@@ -24,6 +24,8 @@ SCIPY = {"RK23": integrate.RK23, "RK45": integrate.RK45, "DOP853": integrate.DOP
 IMPLICIT = ("Radau", "BDF", "LSODA")
 #: Compiled explicit Runge-Kutta methods (:mod:`flowlab._flow.compiled`).
 COMPILED = ("ERK853", "ERK45")
+#: seconds between the checkpoints of a run that saves, by default
+CHECKPOINT_EVERY = 60.0
 #: Every method name ``flow`` accepts ("auto": :mod:`flowlab._flow.auto`).
 METHODS = ("exact", "auto") + tuple(SCIPY) + COMPILED
 
@@ -92,9 +94,23 @@ def check_t_eval(t_eval, t0: float, t_end: float):
     return te
 
 
-def check_run_options(t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every):
+def check_checkpoint_every(checkpoint_every, save) -> float:
+    """Seconds between checkpoints: ``checkpoint_every`` (None: 60), which only a run
+    with ``save`` takes (a ValueError otherwise, rather than an option ignored)."""
+    if checkpoint_every is None:
+        return CHECKPOINT_EVERY
+    if save is None:
+        raise ValueError("`checkpoint_every` sets the seconds between the checkpoints of a "
+                         "run that saves to a file, and this run saves nothing: pass "
+                         "save=PATH as well, or leave checkpoint_every out.")
+    return v.check_real(checkpoint_every, "checkpoint_every", positive=True)
+
+
+def check_run_options(t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every, *,
+                      save=None):
     """The time span, tolerances, output times and stopping options of a flow, checked
-    (a ValueError or TypeError naming the argument), as a tuple in that order."""
+    (a ValueError or TypeError naming the argument), as a tuple in that order
+    (``checkpoint_every`` by :func:`check_checkpoint_every`, with ``save``)."""
     t0 = v.check_real(t0, "t0", nonnegative=True)
     t_end = v.check_real(t_end, "t_end", positive=True)
     if t_end <= t0:
@@ -105,5 +121,5 @@ def check_run_options(t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint
         gtol = v.check_real(gtol, "gtol", positive=True)
     if max_steps is not None:
         max_steps = v.check_int(max_steps, "max_steps", minimum=1)
-    checkpoint_every = v.check_real(checkpoint_every, "checkpoint_every", positive=True)
+    checkpoint_every = check_checkpoint_every(checkpoint_every, save)
     return t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every

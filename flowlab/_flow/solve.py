@@ -30,7 +30,7 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
          rtol: float = 1e-10, atol: float = 1e-12, trainable=None, t_eval=None,
          gtol: float | None = None, max_steps: int | None = None, first_step: float | None = None,
          max_step: float = np.inf, dense: bool = True, progress: bool | None = None,
-         save=None, checkpoint_every: float = 60.0, t0: float = 0.0,
+         save=None, checkpoint_every: float | None = None, t0: float = 0.0,
          stepper: str | None = None, _prefix: Solution | None = None) -> Solution:
     """Integrate the gradient flow d theta/dt = -grad L(theta) from ``net`` up to ``t_end``.
 
@@ -75,7 +75,9 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     max_steps : int, optional
         Stop with status "max_steps" after this many steps.
     first_step, max_step : float, optional
-        Passed to the scipy solver.
+        The first step size (default: the method's own choice) and the largest step
+        size (default: no limit), for every method (the exact flow's steppers
+        included; the exact flow's steps also end at events).
     dense : bool
         Keep the continuous extension so that ``sol.net_at(t)`` works at any t.
     progress : bool, optional
@@ -92,9 +94,10 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         ``SAVE_LIMIT_BYTES`` (64 MB) of arrays: a longer run is saved without its dense
         output, then with every k-th step (``Solution.within``); the returned solution
         is always complete and ``sol.save(path)`` writes all of it.
-    checkpoint_every : float
-        Seconds between checkpoints (> 0); each costs in proportion to the
-        steps since the previous one.
+    checkpoint_every : float, optional
+        Seconds between the checkpoints of a run with ``save`` (> 0; default 60);
+        each costs in proportion to the steps since the previous one.  Given
+        without ``save`` it is an error (there is nothing to checkpoint).
     t0 : float
         Start time (used by :func:`flowlab.resume`).
     stepper : {"auto", "explicit", "radau"}, optional
@@ -144,7 +147,7 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
                       "method='exact' (the default for ReLU networks) integrates it event by "
                       "event.", UserWarning, stacklevel=2)
     t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every = check_run_options(
-        t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every)
+        t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every, save=save)
     if stepper is not None and method != "exact":
         raise ValueError(f"`stepper` chooses the stepper of method='exact'; method={method!r} "
                          "has its own: leave stepper=None.")
@@ -161,6 +164,7 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
         from ._stepper import check_stepper
         from .exact import solve_exact
         general = isinstance(net, TwoLayer) and net.input_dim > 1
+        del opts["method"]
         with compile_task("exact-nd" if general else "exact-1d"):
             return solve_exact(prob, t_end, stepper=check_stepper(stepper), **opts)
     if method == "auto":

@@ -26,7 +26,8 @@ from flowlab import io as _io
 from flowlab._flow.dense import DenseOutput
 from flowlab._flow.solution import Solution
 from flowlab._flow._guard import StopRun, check_start
-from flowlab._flow.options import SCIPY, check_first_step, check_max_step, check_t_eval
+from flowlab._flow.options import (SCIPY, check_checkpoint_every, check_first_step,
+                                   check_max_step, check_t_eval)
 from flowlab._flow.recorder import Recorder
 from flowlab._flow.scipy_run import ScipyRun
 from flowlab.torch.flat import FlatModule, module_to_float64
@@ -270,7 +271,7 @@ def flow(module: torch.nn.Module, loss_fn, t_end: float, *, method: str = "DOP85
          rtol: float = 1e-10, atol: float = 1e-12, trainable=None, t_eval=None, probes=None,
          probe_times=None, gtol: float | None = None, max_steps: int | None = None,
          first_step: float | None = None, max_step: float = np.inf, dense: bool = True,
-         progress: bool | None = None, save=None, checkpoint_every: float = 60.0,
+         progress: bool | None = None, save=None, checkpoint_every: float | None = None,
          rho_every: int | None = None, lanczos: int | None = None,
          max_stages: int | None = None) -> TorchSolution:
     """Integrate d theta/dt = -grad L(theta) for the parameters of ``module`` up to ``t_end``.
@@ -340,7 +341,7 @@ def flow(module: torch.nn.Module, loss_fn, t_end: float, *, method: str = "DOP85
     if max_steps is not None:
         max_steps = v.check_int(max_steps, "max_steps", minimum=1)
     probes = check_probes(probes)
-    checkpoint_every = v.check_real(checkpoint_every, "checkpoint_every", positive=True)
+    checkpoint_every = check_checkpoint_every(checkpoint_every, save)
     first_step = check_first_step(first_step)
     max_step = check_max_step(max_step)
     if save is not None:
