@@ -47,7 +47,7 @@ from _timing import best_time  # noqa: E402
 import flowlab as fl  # noqa: E402
 from flowlab.train import cod as C  # noqa: E402
 
-A_ = importlib.import_module("flowlab.train.anls")
+A_ = importlib.import_module("flowlab.train._anls")
 
 
 def problem(n=300, m=1000):

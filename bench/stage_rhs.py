@@ -30,7 +30,7 @@ from _timing import best_time  # noqa: E402
 import flowlab as fl  # noqa: E402
 from flowlab._kernels import relu1d  # noqa: E402
 from flowlab._problem import Problem  # noqa: E402
-from flowlab.flow.exact_1d import Exact1D  # noqa: E402
+from flowlab._flow.exact_1d import Exact1D  # noqa: E402
 
 
 @nb.njit(cache=False)

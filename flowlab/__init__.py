@@ -12,13 +12,15 @@ effective rank and Gram spectra; training baselines.
 from . import _compile, activations, analysis, init, population, sweep, train
 from ._version import __version__
 from .analysis import eps_rank
-from .flow import METHODS, Solution, flow, load, resume
+from ._flow import METHODS, LossRiseWarning, Solution, default_method, flow, load
+from ._resume import resume
 from .models import ReLU1D, TwoLayer
 from .fixed_points import RefineResult, refine
 from .train import anls, anls_candidates
 
 __all__ = ["__version__", "ReLU1D", "TwoLayer", "flow", "resume", "load", "Solution",
            "METHODS", "eps_rank", "anls", "anls_candidates", "activations", "analysis", "init",
-           "train", "population", "refine", "RefineResult", "sweep"]
+           "train", "population", "refine", "RefineResult", "sweep", "default_method",
+           "LossRiseWarning"]
 
 _compile.install_notice()       # one line when the first kernel of a process is compiled

@@ -4,6 +4,11 @@
 them together, caches the kernel form, and exposes the loss, gradient and
 Hessian as functions of the flat vector ``u`` of *trainable* parameters (the
 state of the gradient flow).
+
+It reads a network (:class:`flowlab.models.Network`) through the methods that every
+flowlab network has (``_inputs``, ``_kernel_form``, ``groups``, ``params``,
+``with_params``, ``group_names``) and imports no model class: ``models`` builds its
+``loss``, ``gradient`` and ``hessian`` on this module, so the import runs one way.
 """
 
 from __future__ import annotations
@@ -12,11 +17,11 @@ import numpy as np
 
 from . import _validate as v
 from ._kernels import twolayer as _tk
-from .models import Network
 
 
-def resolve_trainable(net: Network, trainable) -> tuple[str, ...]:
-    """Normalise a ``trainable`` specification to a tuple of group names."""
+def resolve_trainable(net, trainable) -> tuple[str, ...]:
+    """Normalise a ``trainable`` specification (for the flowlab network ``net``) to a tuple
+    of group names."""
     names = net.group_names
     if trainable is None:
         return tuple(names)
@@ -35,6 +40,12 @@ def resolve_trainable(net: Network, trainable) -> tuple[str, ...]:
             raise ValueError(f"`trainable` contains unknown group {g!r}; this "
                              f"{type(net).__name__} has groups {names}{extra}.")
     return tuple(g for g in names if g in chosen)
+
+
+def is_network(net) -> bool:
+    """True for a flowlab network (:class:`flowlab.models.Network`: ReLU1D, TwoLayer), known
+    by its kernel form, which the loss functions here evaluate."""
+    return callable(getattr(type(net), "_kernel_form", None))
 
 
 def power_lambda(matvec, n: int, iterations: int = 30, seed: int = 0) -> float:
@@ -68,8 +79,8 @@ class Problem:
         Parameter groups that move; the others stay at their values in ``net``.
     """
 
-    def __init__(self, net: Network, x, y, loss: str = "sum", trainable=None):
-        if not isinstance(net, Network):
+    def __init__(self, net, x, y, loss: str = "sum", trainable=None):
+        if not is_network(net):
             raise TypeError("`net` must be a flowlab network (ReLU1D or TwoLayer), got "
                             f"{type(net).__name__}.")
         self.template = net
@@ -124,8 +135,8 @@ class Problem:
         th[self.user_index] = u
         return th
 
-    def net(self, u) -> Network:
-        """The network with trainable values ``u``."""
+    def net(self, u):
+        """The network (of the class of ``template``) with trainable values ``u``."""
         return self.template.with_params(self.theta(u))
 
     # -- loss and derivatives -----------------------------------------------------------

@@ -1,6 +1,6 @@
 """The one vocabulary of run statuses: flows, discrete trainers and checkpoints.
 
-A :class:`~flowlab.flow.solution.Solution` (``sol.status``) and a
+A :class:`~flowlab._flow.solution.Solution` (``sol.status``) and a
 :class:`~flowlab.train.TrainResult` (``res.status``) say how their run ended with a
 word from :data:`STATUSES`, and a sentence for the user beside it (``sol.message``,
 ``res.stop_reason``) that gives the numbers and says what to change.  Tests and

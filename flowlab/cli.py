@@ -220,20 +220,20 @@ def _sweep(args) -> int:
 
 
 def _warmup(args) -> int:
-    from . import _compile
+    from . import _compile, _warmup
     if args.list:
-        for name, what, _ in _compile.TASKS:
+        for name, what, _ in _warmup.TASKS:
             print(f"{name:14s} {what}")
         return 0
     timer = _compile.CompileTimer()
     clock = time.perf_counter()
-    rows = _compile.warmup(sys.stdout, tasks=args.task, timer=timer)
+    rows = _warmup.warmup(sys.stdout, tasks=args.task, timer=timer)
     total = time.perf_counter() - clock
     compiled = sum(r["compiled"] for r in rows)
     print(f"warmup: {total:.1f} s, {compiled} kernel signatures compiled"
           f"{'' if compiled else ' (all were in the cache)'}")
     if args.table:
-        Path(args.table).write_text(_compile.table_markdown(rows, timer))
+        Path(args.table).write_text(_warmup.table_markdown(rows, timer))
         print(f"compile times written to {args.table}")
     return 0
 

@@ -130,7 +130,7 @@ class RefineResult:
 
 
 def _problem(net_or_solution, data, loss, trainable, integrals, nodes):
-    from .flow.solution import Solution
+    from ._flow.solution import Solution
     from .population.problem import PopulationProblem
     if isinstance(net_or_solution, Solution):
         if data is not None:

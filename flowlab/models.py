@@ -33,6 +33,7 @@ import numpy as np
 from . import _validate as v
 from .activations import get_activation
 from ._kernels import twolayer as _tk
+from ._problem import Problem
 
 __all__ = ["ReLU1D", "TwoLayer", "Network"]
 
@@ -117,13 +118,11 @@ class Network:
 
     def loss(self, x, y, loss: str = "sum") -> float:
         """The training loss in the ``loss`` convention ("sum" or "mean")."""
-        from ._problem import Problem
         prob = Problem(self, x, y, loss=loss)
         return prob.loss(prob.u0)
 
     def gradient(self, x, y, loss: str = "sum", trainable=None) -> np.ndarray:
         """Gradient of the loss with respect to the trainable parameters (flat)."""
-        from ._problem import Problem
         prob = Problem(self, x, y, loss=loss, trainable=trainable)
         return prob.grad(prob.u0)
 
@@ -134,7 +133,6 @@ class Network:
         terms on the knots are left out, as in the Jacobian of the flow on a
         stage of constant activation pattern.
         """
-        from ._problem import Problem
         prob = Problem(self, x, y, loss=loss, trainable=trainable)
         return prob.hess(prob.u0)
 

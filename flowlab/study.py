@@ -501,8 +501,8 @@ def run_study(path, out=None, progress: bool | None = None, force: bool = False)
     ``force``.  The summary's ``status`` is that of the flow ("interrupted"
     after Ctrl-C: the solution so far is saved and can be resumed).
     """
-    from .flow import flow
-    from .flow.solution import SAVE_LIMIT_BYTES
+    from ._flow import flow
+    from ._flow.solution import SAVE_LIMIT_BYTES
     from .plotting import figure, loss_axes, positive
     study = load_study(path)
     cfg = study.config

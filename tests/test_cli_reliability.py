@@ -7,7 +7,7 @@ import pytest
 
 import flowlab as fl
 from flowlab.cli import main
-from flowlab.flow.solve import Recorder
+from flowlab._flow.recorder import Recorder
 
 from .test_cli import STUDY
 from .timebound import within

@@ -6,7 +6,7 @@ from pathlib import Path
 import numba
 import pytest
 
-from flowlab import _compile
+from flowlab import _compile, _warmup
 from flowlab.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,24 +44,24 @@ def test_timer_charges_each_kernel_its_own_time():
     assert timer.signatures == {"flowlab._probe.probe_outer": 1, "flowlab._probe.probe_inner": 1}
     assert all(s > 0 for s in timer.seconds.values())
     rows = [{"task": "t", "what": "w", "seconds": 1.0, "compiled": 2}]
-    table = _compile.table_markdown(rows, timer)
+    table = _warmup.table_markdown(rows, timer)
     assert "| `_probe.probe_outer` | 1 |" in table and "| t | w | 1.0 | 2 |" in table
 
 
 def test_warmup_runs_tasks_with_progress_lines(capsys):
     out = io.StringIO()
-    rows = _compile.warmup(out, tasks=["gram"])
+    rows = _warmup.warmup(out, tasks=["gram"])
     assert rows[0]["task"] == "gram" and "[1/1] gram: exact ReLU Gram matrices" in out.getvalue()
     with pytest.raises(ValueError, match="unknown warmup task"):
-        _compile.warmup(out, tasks=["nope"])
+        _warmup.warmup(out, tasks=["nope"])
     assert main(["warmup", "--list"]) == 0
     listed = capsys.readouterr().out
-    assert all(name in listed for name, _, _ in _compile.TASKS)
-    assert set(_compile.ESTIMATE_S) == {name for name, _, _ in _compile.TASKS}
+    assert all(name in listed for name, _, _ in _warmup.TASKS)
+    assert set(_compile.ESTIMATE_S) == {name for name, _, _ in _warmup.TASKS}
 
 
 def test_compile_times_page_has_the_measured_tables():
     page = (ROOT / "docs" / "compile_times.md").read_text()
-    for name, what, _ in _compile.TASKS:
+    for name, what, _ in _warmup.TASKS:
         assert f"| {name} | {what} |" in page
     assert "| kernel | signatures | seconds (own) |" in page and "`_kernels.radau" in page

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import flowlab as fl
-from flowlab.flow.solution import STATUSES
+from flowlab._flow.solution import STATUSES
 
 from .timebound import within
 

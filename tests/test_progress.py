@@ -113,6 +113,7 @@ def test_one_progress_helper():
             assert "tqdm" not in text and "isatty" not in text, path
         if "progress_bar(" in text:
             users.append(path.relative_to(ROOT).as_posix())
-    for module in ("flowlab/flow/solve.py", "flowlab/train/descent.py", "flowlab/train/anls.py",
-                   "flowlab/analysis/rank.py", "flowlab/torch/train.py"):
+    for module in ("flowlab/_flow/recorder.py", "flowlab/train/descent.py",
+                   "flowlab/train/_anls.py", "flowlab/analysis/rank.py",
+                   "flowlab/torch/_train.py"):
         assert module in users

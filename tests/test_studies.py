@@ -19,7 +19,7 @@ import pytest
 import flowlab as fl
 from flowlab import study
 from flowlab.cli import main
-from flowlab.flow import solution as solution_mod
+from flowlab._flow import solution as solution_mod
 from flowlab.study import EXAMPLE, StudyError, eval_target, load_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +111,7 @@ def test_saved_files_stay_under_the_limit(tmp_path, monkeypatch):
     assert light.info["saved"]["steps_kept"] == light.t.size < sol.t.size
     assert sol.within(full) is sol and sol.dense is not None      # the run's result is kept
     # flow(save=...) writes within SAVE_LIMIT_BYTES, checkpoints and final file alike
-    monkeypatch.setattr(sys.modules["flowlab.flow.solve"], "SAVE_LIMIT_BYTES", full // 20)
+    monkeypatch.setattr(sys.modules["flowlab._flow.recorder"], "SAVE_LIMIT_BYTES", full // 20)
     path = tmp_path / "run.npz"
     again = fl.flow(net, x, np.sin(3 * x), 50.0, loss="mean", method="RK45", rtol=1e-9,
                     save=path)

@@ -10,7 +10,7 @@ and nothing else.  Two embedded pairs are supported, selected by ``kind``:
   blending the 5th- and 3rd-order estimators, continuous extension of degree 7
   that costs 3 extra stages per step (only when dense output is wanted).
 
-The Butcher tableaux are passed in as arrays (``flowlab.flow.compiled`` reads
+The Butcher tableaux are passed in as arrays (``flowlab._flow.compiled`` reads
 them from scipy's solver classes), and the step-size control is the standard
 one of Hairer, Norsett & Wanner (Solving ODEs I, Sec. II.4) with the constants
 scipy uses (safety 0.9, factors in [0.2, 10], no growth right after a

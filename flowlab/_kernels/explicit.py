@@ -43,7 +43,7 @@ from .._config import NUMBA_OPTIONS
 from . import radau
 from .borrow import borrowed
 from .erk import count_stiff_step
-from .radau import (DONE, EVENT, FAILED, FULL, NODES, model_event_rate, model_events,
+from .radau import (DONE, EVENT, FAILED, FULL, MAX_STEP, NODES, model_event_rate, model_events,
                     model_expand_rows, model_rhs, model_rhs_loss)
 
 #: status code of :func:`run` beside radau's DONE, EVENT, FULL, FAILED
@@ -55,7 +55,7 @@ _B = np.ascontiguousarray(integrate.RK45.B, dtype=np.float64)       # (6,)
 _E = np.ascontiguousarray(integrate.RK45.E, dtype=np.float64)       # (7,)
 _P = np.ascontiguousarray(integrate.RK45.P, dtype=np.float64)       # (7, 4)
 #: the recorded dense output: the continuous extension (degree 4) at the Chebyshev-Lobatto
-#: nodes of degree 4 (those of flowlab.flow.dense)
+#: nodes of degree 4 (those of flowlab._flow.dense)
 DEGREE = 4
 _S_RECORD = 0.5 * (1.0 - np.cos(np.pi * np.arange(DEGREE + 1) / DEGREE))
 _S_RECORD[0], _S_RECORD[-1] = 0.0, 1.0
@@ -209,7 +209,7 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_lo
     ``xw`` (from :func:`new_work`) in place of the linear-solver state; ``stiff_stop``
     true makes the run return ``STIFF`` (after recording the step that declared it)
     when the flow is found stiff.  ``stats`` = [t, h_next, nfev, njev, nlu, steps,
-    err_old, h_old] as for Radau (njev and nlu stay untouched).
+    err_old, h_old(, max_step)] as for Radau (njev and nlu stay untouched).
     Returns (status, number of recorded steps).
     """
     theta = np.empty(out_nodes.shape[2])
@@ -246,6 +246,8 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_l
     t = t0
     k = 0
     status = DONE
+    h_max = stats[MAX_STEP] if stats.size > MAX_STEP else np.inf
+    h = min(h, h_max)
     while True:
         if t >= t_end - 10.0 * eps * abs(t_end):
             status = DONE
@@ -324,7 +326,7 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_l
         factor = MAX_FACTOR if en == 0.0 else min(MAX_FACTOR, SAFETY * en ** -0.2)
         if rejected:
             factor = min(1.0, factor)
-        h *= factor
+        h = min(h * factor, h_max)
         if stiff_now and stiff_stop:
             status = STIFF
             break

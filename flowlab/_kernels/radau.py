@@ -200,6 +200,8 @@ NEWTON_TOL = 3e-4
 JAC_RATE = 0.03
 MIN_FACTOR = 0.2
 MAX_FACTOR = 10.0
+#: entry of ``stats`` holding the largest step allowed, when ``stats`` has it (both steppers)
+MAX_STEP = 8
 NODES = np.array([0.0, 0.25, 0.75, 1.0])                  # Lobatto nodes of a cubic
 
 
@@ -650,9 +652,10 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
 
     Accepted steps are written to ``out_t[k]`` (end time), ``out_nodes[k]``
     (full parameters at the four Lobatto nodes of the step) and ``out_loss[k]``
-    (loss at the step end).  ``stats`` (float64, length 8) carries
+    (loss at the step end).  ``stats`` (float64, length 8 or 9) carries
     [t, h_next, nfev, njev, nlu, steps, err_old, h_old] (the last two are read
-    on entry to continue the step-size controller).  ``y0`` is overwritten
+    on entry to continue the step-size controller) and, as its entry ``MAX_STEP``
+    when present, the largest step allowed (``flow(..., max_step=...)``).  ``y0`` is overwritten
     with the final state.  ``lin`` is the linear-solver state from
     :func:`new_lin` (its Jacobian is reused if it has one of the right size).
     An event ends the run at the event time, reached by a step of exactly
@@ -700,6 +703,8 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
     t = t0
     err_old = stats[6]
     h_old = stats[7]
+    h_max = stats[MAX_STEP] if stats.size > MAX_STEP else np.inf
+    h = min(h, h_max)
     rejected = False
     faccon = 1.0
     k = 0
@@ -816,7 +821,7 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         k += 1
         recompute = it > 2 and rate > JAC_RATE
         safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + it)
-        factor = min(MAX_FACTOR, safety * _predict_factor(h, h_old, en, err_old))
+        factor = min(MAX_FACTOR, safety * _predict_factor(h, h_old, en, err_old), h_max / h)
         # with LU factors a new h costs two factorisations, so small increases are
         # skipped (as in Hairer's RADAU5); with the eigen-decomposition it is free
         if lin[0][0] == 0 and not recompute and factor < 1.2:

@@ -24,7 +24,7 @@ its knot sits on the unique point p, p is left out of its interval, and its
 surface g = w_j x_p - b_j = 0.  The pinned coordinate (b_j, or w_j when b is
 frozen) is not part of the state: it is rebuilt exactly from the others.
 
-The model is a tuple (see ``flowlab.flow.exact_1d``); the functions here are
+The model is a tuple (see ``flowlab._flow.exact_1d``); the functions here are
 the four hooks of :func:`flowlab._kernels.radau.run` plus helpers for the event
 decisions.
 """

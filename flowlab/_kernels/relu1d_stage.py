@@ -9,7 +9,7 @@ layout of the state or needs more care (a slide starting or ending, a pinned
 neuron turning over), and when buffers are full, the run is stationary to
 rounding, ``gtol`` is met, or events accumulate (Zeno).
 
-The decision rule is the one documented in :mod:`flowlab.flow.exact_1d`, which
+The decision rule is the one documented in :mod:`flowlab._flow.exact_1d`, which
 also calls :func:`decide` here, so both paths share it.
 """
 
@@ -28,11 +28,11 @@ from .relu1d import (ARM_RTOL, _slide_functions_block, expand, field, field_nois
 # found the flow stiff, or Radau found it no longer stiff)
 DONE, NEED_PYTHON, FULL, FAILED, STATIONARY, STEADY, ZENO, SWITCH = range(8)
 #: Radau hands back to the explicit stepper below this h lambda_max (as
-#: flowlab.flow._stepper.NONSTIFF_HLAMBDA)
+#: flowlab._flow._stepper.NONSTIFF_HLAMBDA)
 NONSTIFF_HLAMBDA = 1.0
 # decisions
 STAY, TO_ACTIVE, TO_INACTIVE, SLIDE = range(4)
-# event kinds in the event buffer (as in flowlab.flow.exact_1d)
+# event kinds in the event buffer (as in flowlab._flow.exact_1d)
 K_CROSS, K_SLIDE_START, K_SLIDE_END = range(3)
 #: Zeno detection: this many handled events within a relative time span of ZENO_SPAN
 ZENO_COUNT = 400
@@ -371,7 +371,7 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
     ``mode``: 0 Radau IIA (``lin``), 1 the explicit stepper (``xw``), 2 Radau that
     returns SWITCH once its steps are inside the explicit stepper's stability interval
     (h lambda_max < NONSTIFF_HLAMBDA), 3 the explicit stepper returning SWITCH when it
-    finds the flow stiff (``flowlab.flow._stepper``).
+    finds the flow stiff (``flowlab._flow._stepper``).
     Returns the status code.
     """
     # every array argument is held by the caller for the whole call: borrowed views make

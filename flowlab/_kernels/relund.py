@@ -31,7 +31,7 @@ approximate Jacobian.  The Filippov weights of the pinned points are
 lambda_q = A_q / R_q with A = -G^-1 X_Q (sum_{S_j} R_i x~_i) (rows ``Kq`` = G^-1 X_Q);
 the slide lasts while every lambda_q is in (0, 1).  Different neurons decouple.
 
-The model is a tuple built by ``flowlab.flow.exact_nd``; the functions here are the
+The model is a tuple built by ``flowlab._flow.exact_nd``; the functions here are the
 hooks of :func:`flowlab._kernels.radau.run` (with the event scan of
 :mod:`flowlab._kernels.relund_scan`, which registers them all).
 """

@@ -3,7 +3,7 @@
 Most events of a ReLU flow are crossings: a neuron's hyperplane passes one data point
 and the point changes side.  :func:`advance` runs a stepper (explicit or Radau IIA) on
 the stage model of :mod:`flowlab._kernels.relund` and decides such events itself, with
-the rule of :class:`flowlab.flow.exact_nd.ExactND` for a neuron in contact with one
+the rule of :class:`flowlab._flow.exact_nd.ExactND` for a neuron in contact with one
 point (for one point the box-complementarity problem of ``contact_modes`` is the
 univariate rule :func:`flowlab._kernels.relu1d_stage.rule`): the neuron is snapped onto
 the surface, the point's side is decided from the one-sided rates of g, the event is
@@ -295,7 +295,7 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
 
 @nb.njit(**NUMBA_OPTIONS)
 def contact_modes(b, N, c, tol, current, forced, max_slide, modes, lam):
-    """The first consistent mode vector of :func:`flowlab.flow.exact_nd.contact_modes`
+    """The first consistent mode vector of :func:`flowlab._flow.exact_nd.contact_modes`
     (c != 0; any number k of points): the candidates in order of cost (0 per point that
     keeps its mode, 1 per point that starts to slide, 2 per other change), ties in the
     lexicographic order of (inactive, active, sliding) per point; ``forced[i] >= 0``

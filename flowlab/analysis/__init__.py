@@ -11,15 +11,15 @@ from .gram import (GramSpectrum, LinearFlow, PowerFit, adaptive_biases, extreme_
                    fit_decay, fit_power_law, gram_spectrum, linear_flow, linear_flow_from_data,
                    relu_gram_1d, relu_gram_factor_1d, relu_gram_quadrature, relu_kernel_unit,
                    relu_knots, relu_load_1d)
-from .quadrature import (Quadrature, composite_gauss_legendre, gauss_legendre, monte_carlo,
-                         quadrature, trapezoid, uniform_grid)
+from ._quadrature import (Quadrature, composite_gauss_legendre, gauss_legendre, monte_carlo,
+                          quadrature, trapezoid, uniform_grid)
 from .condensation_stage import (InitialStage, PolyFit, flow_initial_stage, initial_stage,
                                  polyfit_output)
-from .rank import (RankHistory, Staircase, Step, eps_rank, mass_matrix, neuron_mass_matrix,
-                   neuron_rank, rank_along, staircase)
+from .rank import (DropRates, RankHistory, Staircase, Step, drop_rates, eps_rank, mass_matrix,
+                   neuron_mass_matrix, neuron_rank, rank_along, staircase)
 
 __all__ = ["phase", "eps_rank", "mass_matrix", "neuron_mass_matrix", "neuron_rank", "rank_along",
-           "RankHistory", "staircase", "Staircase", "Step",
+           "RankHistory", "staircase", "Staircase", "Step", "drop_rates", "DropRates",
            "Quadrature", "gauss_legendre", "composite_gauss_legendre", "trapezoid",
            "uniform_grid", "monte_carlo", "quadrature",
            "relu_gram_1d", "relu_gram_factor_1d", "relu_load_1d", "relu_kernel_unit",

@@ -75,7 +75,7 @@ def initial_stage(run, loss=None, *, fraction: float = 0.7) -> InitialStage:
     fraction = v.check_real(fraction, "fraction", positive=True)
     if fraction >= 1:
         raise ValueError(f"`fraction` must be in (0, 1), got {fraction}; Zhou et al. 2022 use 0.7.")
-    from ..flow.solution import Solution
+    from .._flow.solution import Solution
     from ..train.result import TrainResult
     kind = "samples"
     if isinstance(run, Solution):
@@ -137,7 +137,7 @@ def flow_initial_stage(net, x, y, *, loss: str = "mean", fraction: float = 0.7,
     fraction : float
         Level relative to the initial loss (Zhou et al. 2022, Sec. 3: 0.7).
     method : {"ERK853", "ERK45"}
-        Compiled explicit method (see :mod:`flowlab.flow.compiled`).
+        Compiled explicit method (see :mod:`flowlab._flow.compiled`).
     rtol, atol : float
         Tolerances.
     t_max : float
@@ -165,7 +165,7 @@ def flow_initial_stage(net, x, y, *, loss: str = "mean", fraction: float = 0.7,
     import warnings
 
     from .._problem import Problem
-    from ..flow import compiled
+    from .._flow import compiled
     fraction = v.check_real(fraction, "fraction", positive=True)
     if fraction >= 1:
         raise ValueError(f"`fraction` must be in (0, 1), got {fraction}; Zhou et al. 2022 use 0.7.")

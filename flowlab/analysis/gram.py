@@ -13,7 +13,7 @@ ReLU basis") studies G_ij = <sigma(w_i . x - b_i), sigma(w_j . x - b_j)>_D:
 zero included) and any interval; :func:`relu_gram_factor_1d` a factor R with
 G = R^T R that keeps the tiny eigenvalues accurate (they are squared singular
 values of R); :func:`relu_gram_quadrature` the Gram matrix of ridge neurons in
-any dimension from a :class:`~flowlab.analysis.quadrature.Quadrature`.
+any dimension from a :class:`~flowlab.analysis._quadrature.Quadrature`.
 :func:`gram_spectrum` and :func:`fit_decay` give spectra and power-law decay
 exponents with confidence intervals; :func:`adaptive_biases` Zhao's (2023)
 equidistributed biases F(b_i) = (i - 1)/(n - 1); :func:`linear_flow` the
@@ -41,8 +41,9 @@ from scipy import linalg
 
 from .. import _validate as v
 from .._kernels import gram as _kg
-from .quadrature import Quadrature, _domain, composite_gauss_legendre
-from .rank import check_symmetric, mass_matrix
+from ..models import Network, ReLU1D
+from .mass import check_symmetric, mass_matrix
+from ._quadrature import Quadrature, _domain, composite_gauss_legendre
 
 __all__ = ["relu_gram_1d", "relu_gram_factor_1d", "relu_load_1d", "relu_kernel_unit",
            "relu_gram_quadrature", "relu_knots", "GramSpectrum", "gram_spectrum",
@@ -532,7 +533,6 @@ def linear_flow_from_data(net, x, y, loss: str = "sum") -> LinearFlow:
     This is Zhao's (2023) linear gradient flow with the L2(D) inner product
     replaced by the data sum (a quadrature with unit weights).
     """
-    from ..models import Network, ReLU1D
     if not isinstance(net, Network):
         raise TypeError(f"`net` must be a ReLU1D or TwoLayer network, got {type(net).__name__}.")
     loss = v.check_loss(loss)

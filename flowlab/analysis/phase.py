@@ -163,7 +163,8 @@ def flow_to_loss(net, x, y, target: float, *, loss: str = "mean", t_first: float
     -------
     FlowToLoss
     """
-    from ..flow import flow, resume
+    from .._resume import resume
+    from .._flow import flow
     target = v.check_real(target, "target", positive=True)
     t_first = v.check_real(t_first, "t_first", positive=True)
     t_max = v.check_real(t_max, "t_max", positive=True)

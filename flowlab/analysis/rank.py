@@ -11,10 +11,12 @@ the epsilon-rank of their mass (Gram) matrix M_ij = <phi_i, phi_j>:
   in steps, and the loss drops while it grows.
 
 Functions: :func:`mass_matrix` (eq. (11)), :func:`eps_rank` (eq. (5), the public
-``fl.eps_rank``), :func:`neuron_mass_matrix` / :func:`neuron_rank` for a network,
-:func:`rank_along` for a gradient-flow :class:`~flowlab.flow.Solution` (any
-method), and :func:`staircase` to find the steps of a rank time series with
-the loss drop around each.
+``fl.eps_rank``; both from :mod:`flowlab.analysis.mass`), :func:`neuron_mass_matrix` /
+:func:`neuron_rank` for a network, :func:`rank_along` for a gradient-flow
+:class:`~flowlab.Solution` (any method), and :func:`staircase` to find the steps of a
+rank time series with the loss drop around each; :func:`drop_rates` measures how fast
+the loss falls while the rank rises (on the risers of a staircase) and on the plateaus
+between them.
 
 Examples
 --------
@@ -31,98 +33,17 @@ import numpy as np
 
 from .. import _validate as v
 from .._progress import progress_bar
-from .quadrature import Quadrature
+from ..models import Network, ReLU1D, TwoLayer
+from .gram import relu_gram_1d
+from .mass import SYMMETRY_RTOL, check_symmetric, eps_rank, mass_matrix
+from ._quadrature import Quadrature
 
 __all__ = ["mass_matrix", "check_symmetric", "eps_rank", "neuron_mass_matrix", "neuron_rank",
-           "RankHistory", "rank_along", "Step", "Staircase", "staircase"]
-
-#: Relative asymmetry max|M - M^T| / max|M| accepted as rounding by :func:`eps_rank`.
-SYMMETRY_RTOL = 1e-10
-
-
-def mass_matrix(D, weights=None) -> np.ndarray:
-    """M = D^T diag(weights) D, eq. (11) of Yang, Zhao & Zhu 2024.
-
-    Parameters
-    ----------
-    D : array_like, shape (m, n)
-        D[k, i] = phi_i(x_k): n functions sampled at m quadrature points.
-    weights : array_like, shape (m,), optional
-        Quadrature weights (default: all 1, the plain sum).
-
-    Returns
-    -------
-    ndarray, shape (n, n)
-        Exactly symmetric.  With non-negative weights it is computed as
-        (sqrt(w) D)^T (sqrt(w) D), one symmetric rank-k product.
-    """
-    D = v.as_array(D, "D", ndim=2)
-    if weights is None:
-        Ds = D
-    else:
-        w = v.as_array(weights, "weights", ndim=1)
-        if w.size != D.shape[0]:
-            raise ValueError(f"`weights` must have one entry per row of `D` ({D.shape[0]}), "
-                             f"got {w.size}.")
-        if np.any(w < 0):
-            M = D.T @ (w[:, None] * D)
-            return 0.5 * (M + M.T)
-        Ds = D * np.sqrt(w)[:, None]
-    M = Ds.T @ Ds
-    return 0.5 * (M + M.T)
-
-
-def check_symmetric(M, name: str = "M") -> np.ndarray:
-    """``M`` as a float64 square matrix, or ValueError if it is not symmetric (to rounding)."""
-    M = v.as_array(M, name, ndim=2)
-    if M.shape[0] != M.shape[1]:
-        raise ValueError(f"`{name}` must be a square (n, n) matrix, got shape {M.shape}.")
-    scale = np.abs(M).max()
-    asym = np.abs(M - M.T).max()
-    if asym > SYMMETRY_RTOL * scale:
-        raise ValueError(f"`{name}` must be symmetric (a mass/Gram matrix), but max|M - M^T| = "
-                         f"{asym:.3g} is {asym / scale:.3g} of max|M| (allowed: "
-                         f"{SYMMETRY_RTOL:g}); pass (M + M.T)/2 if the asymmetry is rounding, "
-                         "or build M with flowlab.analysis.mass_matrix.")
-    return M
-
-
-def eps_rank(M, eps: float = 1e-6) -> int:
-    """Number of eigenvalues of the symmetric matrix ``M`` above ``eps`` (Yang, Zhao & Zhu 2024,
-    (5)).
-
-    Parameters
-    ----------
-    M : array_like, shape (n, n)
-        Symmetric, e.g. a mass matrix from :func:`mass_matrix`.  Asymmetry
-        beyond rounding (relative 1e-10) raises ValueError.
-    eps : float
-        Threshold (>= 0); Yang, Zhao & Zhu 2024 use 1e-6.  Strict inequality lambda > eps.
-
-    Returns
-    -------
-    int
-
-    Notes
-    -----
-    The eigenvalues come from LAPACK's symmetric solver (``eigvalsh``), whose
-    absolute error is of order 1e-16 ||M||: an eigenvalue closer than that to
-    ``eps`` is counted by its computed value.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> eps_rank(np.array([[2.0, 1.0], [1.0, 2.0]]), eps=1.0)   # eigenvalues 3 and 1
-    1
-    """
-    M = check_symmetric(M, "M")
-    eps = v.check_real(eps, "eps", nonnegative=True)
-    return int(np.count_nonzero(np.linalg.eigvalsh(M) > eps))
+           "RankHistory", "rank_along", "Step", "Staircase", "staircase", "SYMMETRY_RTOL",
+           "DropRates", "drop_rates"]
 
 
 def _exact_relu_gram(net, interval) -> np.ndarray:
-    from ..models import ReLU1D, TwoLayer
-    from .gram import relu_gram_1d
     if isinstance(net, ReLU1D):
         return relu_gram_1d(net.b, net.w, interval)
     if isinstance(net, TwoLayer) and net.activation == "relu" and net.input_dim == 1:
@@ -147,7 +68,6 @@ def neuron_mass_matrix(net, quad) -> np.ndarray:
     -------
     ndarray, shape (n, n)
     """
-    from ..models import Network
     if not isinstance(net, Network):
         raise TypeError(f"`net` must be a ReLU1D or TwoLayer network, got {type(net).__name__}.")
     if isinstance(quad, Quadrature):
@@ -370,3 +290,85 @@ def staircase(t, rank, loss=None, *, min_persist: int = 3, min_height: int = 1) 
         steps.append(Step(float(t[i0]), float(t[i1]), int(old), int(new), float(L[i0]),
                           float(L[i1]), float(L[nxt])))
     return Staircase(steps, levels)
+
+
+@dataclass
+class DropRates:
+    """How fast the loss falls on the sample intervals of a history, and where its rank
+    rises: the measure of "the loss decreases rapidly along with a significant growth of
+    epsilon-rank" (Yang, Zhao & Zhu 2024, Sec. 2.2).
+
+    Attributes
+    ----------
+    t_mid : ndarray, shape (K - 1,)
+        Midpoint of each sample interval (geometric, sqrt(t_i t_{i+1}), on a log time axis).
+    rate : ndarray, shape (K - 1,)
+        -d log L / d tau over each interval, tau = t (or log t on a log time axis).
+    rising : ndarray of bool, shape (K - 1,)
+        Intervals whose midpoint lies in a rising step [t_start, t_end] of the staircase.
+    treads : ndarray of bool, shape (K - 1,)
+        The plateaus between the risers: intervals in no riser between the start of the
+        first and the end of the last rising step (with a single step: every interval
+        after its start outside it), so that neither the initial transient nor the final
+        convergence counts as a tread.
+    step_rates : ndarray, shape (k,)
+        -d log L / d tau over each rising step, from its last sample before to its first
+        sample after the riser.
+    step_drops : ndarray, shape (k,)
+        L(before) / L(after) across each rising step.
+    """
+
+    t_mid: np.ndarray
+    rate: np.ndarray
+    rising: np.ndarray
+    treads: np.ndarray
+    step_rates: np.ndarray
+    step_drops: np.ndarray
+
+
+def drop_rates(t, loss, stairs: Staircase, *, log_time: bool = False) -> DropRates:
+    """How fast the loss falls on the rising steps of ``stairs`` and between them.
+
+    Parameters
+    ----------
+    t : array_like, shape (K,)
+        Increasing sample times (iterations, or flow time).
+    loss : array_like, shape (K,)
+        The loss at ``t`` (values below the smallest positive float count as it).
+    stairs : Staircase
+        The steps of the rank history sampled at ``t`` (:func:`staircase`).
+    log_time : bool
+        Rates per unit of log t, over the samples at t > 0 (for histories sampled on a
+        geometric grid of flow times); default: per unit of t.
+
+    Returns
+    -------
+    DropRates
+    """
+    t = v.as_array(t, "t", ndim=1)
+    L = v.as_array(loss, "loss", ndim=1)
+    if L.shape != t.shape:
+        raise ValueError(f"`loss` must have one value per time ({t.size}), got {L.size}.")
+    if log_time:
+        keep = t > 0
+        t, L = t[keep], L[keep]
+    L = np.maximum(L, np.finfo(float).tiny)
+    tau = np.log(t) if log_time else t
+    rate = -np.diff(np.log(L)) / np.diff(tau)
+    mid = 0.5 * (tau[1:] + tau[:-1])
+    mid = np.exp(mid) if log_time else mid
+    ups = [s for s in stairs.steps if s.height > 0]
+    rising = np.zeros(mid.size, dtype=bool)
+    for s in ups:
+        rising |= (mid >= s.t_start) & (mid <= s.t_end)
+    treads = np.zeros(mid.size, dtype=bool)
+    if ups:
+        treads = (~rising) & (mid >= ups[0].t_start) & (mid <= ups[-1].t_end)
+        if not treads.any():
+            treads = (~rising) & (mid >= ups[0].t_start)
+    step_rates, step_drops = [], []
+    for s in ups:
+        i0, i1 = np.searchsorted(t, s.t_start), np.searchsorted(t, s.t_end)
+        step_rates.append(float(np.log(L[i0] / L[i1]) / (tau[i1] - tau[i0])))
+        step_drops.append(float(L[i0] / L[i1]))
+    return DropRates(mid, rate, rising, treads, np.asarray(step_rates), np.asarray(step_drops))

@@ -23,8 +23,8 @@ True
 
 from .measures import (best_time, error_measures, errors_fall, loglog_slope, loss_error,
                        relative_errors)
-from .problems import (BenchProblem, Instance, closed_form_linear, get_problem, problem_names,
-                       problems, register_problem)
+from ._problems import (BenchProblem, Instance, closed_form_linear, get_problem, problem_names,
+                        problems, register_problem)
 from .reference import Reference, default_cache_dir, get_reference
 from .report import load_result, markdown_table
 from .setups import SETUPS, Outcome, Setup, add_setup, get_setup, setup_names

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from .problems import Instance
+from ._problems import Instance
 
 __all__ = ["peer_setups", "numpy_field"]
 
@@ -46,7 +46,7 @@ def _torchdiffeq_run(method):
         import torch
         import torchdiffeq
 
-        from .setups import Outcome
+        from ._setup import Outcome
         rhs, _, u0, to_theta = numpy_field(inst)
         count = [0]
 
@@ -135,7 +135,7 @@ def _diffrax_run(solver_name):
     def run(inst, rtol, times, limits):
         import jax.numpy as jnp
 
-        from .setups import Outcome
+        from ._setup import Outcome
         compiled, counts, to_theta, ok_code = _diffrax_compiled(solver_name, inst, times)
         # XLA cannot be interrupted from Python: the callbacks stop it at the deadline
         counts[:] = [0, 0, time.perf_counter() + limits.seconds]
@@ -167,7 +167,7 @@ def _peer_applies(inst):
 
 
 def peer_setups():
-    from .setups import Setup
+    from ._setup import Setup
     yield Setup("torchdiffeq-dopri5", "peer", "tol", _torchdiffeq_run("dopri5"), _peer_applies,
                 requires=("torch", "torchdiffeq"),
                 note="torchdiffeq's dopri5 (Dormand-Prince 5(4)) on the same field")

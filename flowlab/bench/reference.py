@@ -26,7 +26,7 @@ import numpy as np
 from .. import io as _io
 from ._limits import Limits, call_with_limit
 from .measures import relative_errors
-from .problems import REFERENCE_RTOL, Instance
+from ._problems import REFERENCE_RTOL, Instance
 from .setups import get_setup
 
 __all__ = ["Reference", "get_reference", "default_cache_dir"]

@@ -4,7 +4,7 @@ A :class:`Setup` is data: a name, a family, what it sweeps ("tol": the
 relative tolerance, atol = rtol x the problem's ``atol_ratio``; "lr": the
 learning rate, with t = lr x iterations), the optional packages it needs,
 a test of whether it applies to a problem, and a function running it.  The
-table :data:`SETUPS` is built from :data:`flowlab.flow.METHODS` (every
+table :data:`SETUPS` is built from :data:`flowlab.METHODS` (every
 method of ``fl.flow`` is a setup, so a new method there is a new setup
 here), plus the general exact engine, the bridge's RKC, gradient descent,
 Adam and the external peers.  :func:`add_setup` registers another one.
@@ -16,109 +16,21 @@ measurement times it reached, and its counts of right-hand-side evaluations
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import warnings
-from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
-from ..flow import METHODS as FLOW_METHODS
+from .._flow import METHODS as FLOW_METHODS
 from ..models import TwoLayer
-from .problems import Instance
+from ._setup import Outcome, Setup
+from ._problems import Instance
 
 __all__ = ["Setup", "Outcome", "SETUPS", "add_setup", "setup_names", "get_setup",
            "CLASSICAL_FAMILIES"]
 
 #: families whose methods step across kinks without locating them
 CLASSICAL_FAMILIES = ("scipy", "flowlab-compiled", "bridge", "peer")
-
-
-@dataclass
-class Outcome:
-    """What one run produced.
-
-    Attributes
-    ----------
-    status : str
-        "finished", "failed", "max_steps", "diverged", "interrupted" (turned
-        into "timeout" by the suite when its time limit stopped the run) or
-        "error" (an exception, with its message).
-    message : str
-    theta : ndarray, shape (k, P)
-        Flat parameters at the first k measurement times (k < K when the run
-        stopped early).
-    nfev, njev, nsteps : int
-        Right-hand-side (gradient) and Jacobian (Hessian) evaluations, steps
-        (iterations for GD and Adam).
-    """
-
-    status: str
-    message: str
-    theta: np.ndarray
-    nfev: int = 0
-    njev: int = 0
-    nsteps: int = 0
-    extra: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Setup:
-    """One integrator or trainer of the suite.
-
-    Attributes
-    ----------
-    name : str
-        Unique name (``--setups`` takes these).
-    family : str
-        "exact" (event-driven Filippov engines), "scipy", "flowlab-compiled",
-        "bridge" (PyTorch bridge), "descent" (GD, Adam) or "peer" (external).
-    sweep : {"tol", "lr"}
-    run : callable
-        ``run(instance, value, times, limits) -> Outcome``.
-    applies : callable
-        ``applies(instance) -> None`` when the setup can run the problem, else
-        the reason it cannot (a sentence).
-    requires : tuple of str
-        Importable packages it needs (a missing one skips it with a note).
-    note : str
-        What the setup is, in words.
-    skip_after_stop : bool
-        True when a tighter rung surely costs more than a looser one: after a
-        run stopped by the time or step limit the tighter rungs are recorded as
-        "skipped" instead of being run.  False for the exact engines, whose
-        cost is not monotone in the tolerance (a loose tolerance can make them
-        stall where a tight one does not).
-    prepare : callable, optional
-        ``prepare(instance, times)``, called once before the ladder and not
-        timed (e.g. JAX's compilation for the measurement times); its seconds
-        are added to ``compile_seconds``.
-    interruptible : bool
-        True when the suite may stop a run by interrupting Python (see
-        :mod:`flowlab.bench._limits`); False for runs inside foreign runtimes
-        (XLA), which enforce ``limits.seconds`` themselves and return status
-        "timeout".
-    """
-
-    name: str
-    family: str
-    sweep: str
-    run: Callable
-    applies: Callable
-    requires: tuple = ()
-    note: str = ""
-    skip_after_stop: bool = True
-    prepare: Callable | None = None
-    interruptible: bool = True
-
-    def unavailable(self, inst: Instance) -> str | None:
-        """Why this setup is skipped on ``inst`` (None when it runs)."""
-        miss = [r for r in self.requires if importlib.util.find_spec(r) is None]
-        if miss:
-            extra = "bench" if self.family == "peer" else "torch"
-            return (f"not installed: {', '.join(miss)} (pip install \"flowlab[{extra}]\")")
-        return self.applies(inst)
 
 
 SETUPS: dict[str, Setup] = {}
@@ -193,7 +105,7 @@ def _family_of(method: str) -> str:
 def flow_setup(method: str, note: str = "") -> Setup:
     """The setup running ``fl.flow(..., method=method)`` (and the bridge's method of the
     same name on PyTorch problems, where there is one)."""
-    from ..flow.solve import _check_method
+    from .._flow.options import check_method
 
     def applies(inst):
         if inst.kind == "torch":
@@ -201,8 +113,8 @@ def flow_setup(method: str, note: str = "") -> Setup:
                 f"{method!r} integrates flowlab networks only (the bridge has "
                 f"{', '.join(('RKC',) + _BRIDGE_TOO)})")
         try:
-            if _check_method(method, inst.net) != method:
-                return (f"{method!r} is {_check_method(method, inst.net)!r} for this network "
+            if check_method(method, inst.net) != method:
+                return (f"{method!r} is {check_method(method, inst.net)!r} for this network "
                         "(the same runs)")
         except (ValueError, TypeError) as exc:
             return str(exc)
@@ -216,7 +128,7 @@ def flow_setup(method: str, note: str = "") -> Setup:
                         atol=atol, t_eval=times, dense=False, max_steps=limits.max_steps,
                         progress=False)
             return _outcome(sol, times)
-        from ..flow import flow
+        from .._flow import flow
         with warnings.catch_warnings():     # smooth solvers on ReLU flows are the point here
             warnings.filterwarnings("ignore", "the gradient flow of a ReLU network is not smooth")
             sol = flow(inst.net, inst.x, inst.y, inst.t_end, loss=inst.loss, method=method,
@@ -249,7 +161,7 @@ def _exact_nd_run(inst, rtol, times, limits):
     import time
 
     from .._problem import Problem
-    from ..flow.exact_nd import ExactND
+    from .._flow.exact_nd import ExactND
     prob = Problem(inst.net, inst.x, inst.y, loss=inst.loss, trainable=inst.trainable)
     clock = time.perf_counter()
     eng = ExactND(prob, inst.t_end, rtol=rtol, atol=rtol * inst.atol_ratio, t0=0.0, gtol=None,

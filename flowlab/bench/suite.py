@@ -28,7 +28,7 @@ from .._version import __version__
 from ._limits import Limits, call_with_limit
 from .checks import checks_for, setup_orders
 from .measures import best_time, error_measures, loss_error, relative_errors
-from .problems import Instance, get_problem
+from ._problems import Instance, get_problem
 from .reference import Reference, get_reference
 from .setups import SETUPS, Outcome, get_setup
 

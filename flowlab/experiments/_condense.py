@@ -17,7 +17,8 @@ import numpy as np
 
 from ..analysis.condensation import count_orientations, line_angle
 from ..analysis.condensation_stage import flow_initial_stage, initial_stage
-from ..flow import flow, resume
+from .._resume import resume
+from .._flow import flow
 from ..train import adam
 
 #: defaults of :func:`flowlab.analysis.count_orientations` used by both reproductions

@@ -11,7 +11,7 @@ for what Fig. 5 of Zhou et al. 2022 calls var = 0.005^2).  Each network is train
 start by full-batch Adam for 100 epochs with the papers' learning rates (1e-3,
 8e-4 for sigmoid, 2.5e-4 for softplus; 1e-3 for relu, which Xu et al. 2021 do not
 state) and by gradient flow (compiled ERK853; relu: the exact event-driven flow of
-flowlab.flow.exact_nd) up to the end of its initial stage (loss at 70% of its
+flowlab._flow.exact_nd) up to the end of its initial stage (loss at 70% of its
 initial value, Zhou et al. 2022, Sec. 3).
 
 Checks: at most p lines among the neurons carrying the output (the papers

@@ -63,7 +63,7 @@ def train_once(init_seed: int, progress=False):
 def layer_counts(res, net, x):
     """Lines and orientations of every hidden layer at the paper's epochs."""
     import flowlab.torch as flt
-    from flowlab.torch.train import load_result_params
+    from flowlab.torch._train import load_result_params
     out = []
     for layer, epoch in enumerate(EPOCHS):
         row = int(np.flatnonzero(res.iterations == epoch)[0])

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..flow import flow
+from .._flow import flow
 from ..models import TwoLayer
 from ..plotting import figure
 from ..population import flow as population_flow

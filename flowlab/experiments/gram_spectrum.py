@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..analysis import composite_gauss_legendre, gauss_legendre
 from ..analysis.gram import (adaptive_biases, extreme_eigenvalues, fit_decay, fit_power_law,
                              gram_spectrum, linear_flow_from_data, relu_gram_1d,
                              relu_gram_factor_1d, relu_gram_quadrature, relu_kernel_unit,
                              relu_knots, relu_load_1d)
-from ..analysis.quadrature import composite_gauss_legendre, gauss_legendre
 from ..analysis.rank import mass_matrix
-from ..flow import flow
+from .._flow import flow
 from ..models import ReLU1D
 from ..plotting import figure
 from ._registry import register

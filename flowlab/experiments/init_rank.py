@@ -25,9 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import init
-from ..analysis.quadrature import gauss_legendre
-from ..analysis.rank import neuron_rank, rank_along
-from ..flow import flow
+from ..analysis import gauss_legendre
+from ..analysis.rank import drop_rates, neuron_rank, rank_along
+from .._flow import flow
 from ..plotting import figure, loss_axes
 from ._registry import register
 
@@ -90,17 +90,12 @@ def _train(report, n, name, T, q):
 
 
 def _riser_rates(hist, steps):
-    """Mean -d log L / d log t over the sample intervals inside rising steps, and outside."""
-    lt, ll = np.log(hist.t[1:]), np.log(hist.loss[1:])
-    rate = -np.diff(ll) / np.diff(lt)
-    mid = np.exp(0.5 * (lt[1:] + lt[:-1]))
-    rising = np.zeros(mid.size, dtype=bool)
-    for s in steps.steps:
-        if s.height > 0:
-            rising |= (mid >= s.t_start) & (mid <= s.t_end)
-    if not rising.any():
-        return float("nan"), float(rate.mean())
-    return float(rate[rising].mean()), float(rate[~rising].mean())
+    """Mean -d log L / d log t over the sample intervals inside rising steps, and outside
+    (:func:`flowlab.analysis.drop_rates` on the log time axis)."""
+    d = drop_rates(hist.t, hist.loss, steps, log_time=True)
+    if not d.rising.any():
+        return float("nan"), float(d.rate.mean())
+    return float(d.rate[d.rising].mean()), float(d.rate[~d.rising].mean())
 
 
 def _checks(report, n, xav, det):

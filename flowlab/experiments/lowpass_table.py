@@ -33,8 +33,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from ..analysis import composite_gauss_legendre
 from ..analysis.gram import adaptive_biases
-from ..analysis.quadrature import composite_gauss_legendre
 from ..plotting import figure
 from ._registry import register
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import init
 from ..analysis import plateau as pl
-from ..flow import flow
+from .._flow import flow
 from ..plotting import figure
 from ._plateau_common import log_times, trajectories
 from ._registry import register

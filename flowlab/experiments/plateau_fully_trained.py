@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis import plateau as pl
-from ..flow import flow
+from .._flow import flow
 from ..plotting import figure
 from ._registry import register
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import init
 from ..analysis import plateau as pl
-from ..flow import flow
+from .._flow import flow
 from ..plotting import figure
 from ..train import gd
 from ._plateau_common import (EPOCHS, LR, MEAN_LOSS, epochs, log_times, loss_with_stages,

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import init
 from ..analysis import plateau as pl
-from ..flow import flow
+from .._flow import flow
 from ..plotting import figure, positive
 from ._plateau_common import EPOCHS, epochs
 from ._registry import register

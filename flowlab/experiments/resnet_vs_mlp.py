@@ -37,7 +37,7 @@ def settings(quick: bool) -> dict:
 
 def train(arch: str, s: dict, progress=False):
     import flowlab.torch as flt
-    from flowlab.analysis.quadrature import gauss_legendre
+    from flowlab.analysis import gauss_legendre
     from flowlab.torch.staircase import rank_training
     x = np.linspace(-1.0, 1.0, s["m"])
     build = flt.resnet if arch == "resnet" else flt.mlp

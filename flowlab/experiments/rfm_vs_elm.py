@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg, stats
 
-from ..analysis.quadrature import gauss_legendre
+from ..analysis import gauss_legendre
 from ..analysis.rank import eps_rank, mass_matrix
 from ..plotting import figure
 from ._registry import register

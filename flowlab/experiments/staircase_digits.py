@@ -81,7 +81,7 @@ def network():
           papers=("Yang, Zhao & Zhu 2024",), torch_threads=1)
 def run(report):
     import flowlab.torch as flt
-    from flowlab.analysis.quadrature import Quadrature
+    from flowlab.analysis import Quadrature
     from flowlab.torch.staircase import rank_training
 
     from .staircase_fit import distinct_steps

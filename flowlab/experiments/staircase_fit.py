@@ -68,7 +68,7 @@ def train_case(depth: int, width: int, activation: str, s: dict, progress=False,
     """One training run of the MLP (1) with the rank of every layer recorded
     (PyTorch's default initialisation drawn with ``seed``)."""
     import flowlab.torch as flt
-    from flowlab.analysis.quadrature import gauss_legendre
+    from flowlab.analysis import gauss_legendre
     from flowlab.torch.staircase import rank_training
     x = np.linspace(-1.0, 1.0, s["m"])
     net = flt.init_default(flt.mlp(1, width, depth, activation), seed=seed)

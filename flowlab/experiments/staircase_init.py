@@ -36,7 +36,7 @@ def settings(quick: bool) -> dict:
 
 def train(init: str, depth: int, width: int, s: dict, progress=False):
     import flowlab.torch as flt
-    from flowlab.analysis.quadrature import gauss_legendre
+    from flowlab.analysis import gauss_legendre
     from flowlab.torch.staircase import rank_training
     x = np.linspace(-1.0, 1.0, s["m"])
     net = flt.mlp(1, width, depth, "tanh")

@@ -58,7 +58,7 @@ def problem(grid: int):
 
 def train(init: str, s: dict, progress=False):
     import flowlab.torch as flt
-    from flowlab.analysis.quadrature import gauss_legendre
+    from flowlab.analysis import gauss_legendre
     from flowlab.torch.staircase import rank_training
     net = flt.mlp(2, s["width"], s["depth"], "tanh")
     if init == "udi":

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import init
-from ..flow import flow
+from .._flow import flow
 from ..plotting import figure, loss_axes
 from ..train import gd
 from ._registry import register

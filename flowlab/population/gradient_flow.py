@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..flow.solution import Solution
-from ..flow.solve import _SCIPY, _ScipyRun, check_run_options
+from .._flow.options import SCIPY, check_first_step, check_max_step, check_run_options
+from .._flow.scipy_run import ScipyRun
+from .._flow.solution import Solution
 from ..models import TwoLayer
 from .problem import PopulationProblem
 
 __all__ = ["flow", "METHODS"]
 
 #: ODE methods of the population flow (scipy's; the population flow has no events)
-METHODS = tuple(_SCIPY)
+METHODS = tuple(SCIPY)
 
 
 def _check_method(method) -> str:
@@ -40,7 +41,7 @@ def flow(net: TwoLayer, teacher: TwoLayer, t_end: float, *, method: str | None =
          rtol: float = 1e-10, atol: float = 1e-12, trainable=None, t_eval=None,
          gtol: float | None = None, max_steps: int | None = None,
          first_step: float | None = None, max_step: float = np.inf, dense: bool = True,
-         progress: bool | None = None, save=None, checkpoint_every: float = 60.0,
+         progress: bool | None = None, save=None, checkpoint_every: float | None = None,
          t0: float = 0.0, integrals: str | None = None, nodes: int | None = None) -> Solution:
     """Gradient flow d theta/dt = -grad L(theta) of the population loss, from ``net``.
 
@@ -97,8 +98,9 @@ def flow(net: TwoLayer, teacher: TwoLayer, t_end: float, *, method: str | None =
     prob = PopulationProblem(net, teacher, trainable=trainable, integrals=integrals,
                              nodes=nodes)
     t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every = check_run_options(
-        t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every)
+        t0, t_end, rtol, atol, t_eval, gtol, max_steps, checkpoint_every, save=save)
     opts = dict(method=method, rtol=rtol, atol=atol, t_eval=t_eval, gtol=gtol,
-                max_steps=max_steps, first_step=first_step, max_step=max_step, dense=bool(dense),
+                max_steps=max_steps, first_step=check_first_step(first_step),
+                max_step=check_max_step(max_step), dense=bool(dense),
                 progress=progress, save=save, checkpoint_every=checkpoint_every, t0=t0)
-    return _ScipyRun(prob, t_end, **opts).run()
+    return ScipyRun(prob, t_end, **opts).run()

@@ -33,7 +33,7 @@ def flow_task(point: dict, save=None) -> dict:
         (NaN after ``t_final`` when the flow stopped early), in the study's loss
         convention.
     """
-    from ..flow import flow
+    from .._flow import flow
     cfg = {k: v for k, v in point.items() if k != "loss_grid"}
     _study.validate_config(cfg, "sweep point")
     net, x, y, t_end, kwargs = _study.prepare(cfg, ".")

@@ -43,7 +43,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 
 from flowlab.torch.activations import torch_activation
 from flowlab.torch.flat import FlatModule, flatten, load_flat
-from flowlab.torch.flow import METHODS, TorchSolution, flow
+from flowlab.torch._flow import METHODS, TorchSolution, flow
 from flowlab.torch.init import (init_default, init_deterministic, init_gaussian,
                                 init_uniform_density, init_xavier)
 from flowlab.torch.layers import (layer_cosine_maps, layer_networks, layer_orientations,
@@ -54,7 +54,7 @@ from flowlab.torch.pinn import PoissonLoss, laplacian
 from flowlab.torch.probes import (HiddenFeatures, InputWeights, LayerSpectra, Output, Probe,
                                   ProbeRecord, hidden_features, input_weights)
 from flowlab.torch.threads import torch_threads
-from flowlab.torch.train import OPTIMIZERS, TorchTrainResult, train
+from flowlab.torch._train import OPTIMIZERS, TorchTrainResult, train
 
 __all__ = ["flow", "TorchSolution", "METHODS", "train", "TorchTrainResult", "OPTIMIZERS",
            "FlatModule", "flatten", "load_flat", "DeepNet", "mlp", "resnet", "residual_net",

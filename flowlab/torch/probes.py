@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from flowlab.analysis.quadrature import Quadrature
+from flowlab.analysis import Quadrature
 from flowlab.analysis.rank import mass_matrix
 from flowlab.torch.losses import as_points
 

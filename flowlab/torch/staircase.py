@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flowlab import _validate as v
-from flowlab.analysis.rank import RankHistory, Staircase
+from flowlab.analysis.rank import RankHistory, Staircase, drop_rates
 from flowlab.torch.layers import layer_rank_histories
 from flowlab.torch.probes import LayerSpectra
-from flowlab.torch.train import TorchTrainResult, train
+from flowlab.torch._train import TorchTrainResult, train
 
 __all__ = ["RankRun", "rank_training", "record_schedule", "step_alignment", "StepAlignment"]
 
@@ -135,25 +135,9 @@ class StepAlignment:
 
 
 def step_alignment(hist: RankHistory, stairs: Staircase, factor: float = 2.0) -> StepAlignment:
-    """Loss-drop rate on each rising step of ``stairs`` against the plateaus' median rate."""
-    t, L = hist.t, np.maximum(hist.loss, np.finfo(float).tiny)
-    rate = -np.diff(np.log(L)) / np.diff(t)
-    mid = 0.5 * (t[1:] + t[:-1])
-    ups = [s for s in stairs.steps if s.height > 0]
-    inside = np.zeros(mid.size, dtype=bool)
-    for s in ups:
-        inside |= (mid >= s.t_start) & (mid <= s.t_end)
-    outside = np.zeros(mid.size, dtype=bool)
-    if ups:
-        outside = (~inside) & (mid >= ups[0].t_start) & (mid <= ups[-1].t_end)
-        if not outside.any():
-            outside = (~inside) & (mid >= ups[0].t_start)
-    plateau = float(np.median(rate[outside])) if outside.any() else float("nan")
-    rates, drops = [], []
-    for s in ups:
-        i0, i1 = np.searchsorted(t, s.t_start), np.searchsorted(t, s.t_end)
-        rates.append(float(np.log(L[i0] / L[i1]) / (t[i1] - t[i0])))
-        drops.append(float(L[i0] / L[i1]))
-    rates, drops = np.asarray(rates), np.asarray(drops)
-    aligned = (rates > factor * max(plateau, 0.0)) & (drops > 1.0)
-    return StepAlignment(rates, drops, plateau, aligned, float(factor))
+    """Loss-drop rate on each rising step of ``stairs`` against the plateaus' median rate
+    (:func:`flowlab.analysis.drop_rates` per iteration)."""
+    d = drop_rates(hist.t, hist.loss, stairs)
+    plateau = float(np.median(d.rate[d.treads])) if d.treads.any() else float("nan")
+    aligned = (d.step_rates > factor * max(plateau, 0.0)) & (d.step_drops > 1.0)
+    return StepAlignment(d.step_rates, d.step_drops, plateau, aligned, float(factor))

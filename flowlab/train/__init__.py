@@ -1,7 +1,7 @@
 """Discrete trainers: GD, Adam, ANLS (Ainsworth & Shin 2021, Sec. 4) and its baselines."""
 
 from . import baselines, cod
-from .anls import anls, anls_candidates
+from ._anls import anls, anls_candidates
 from .descent import adam, gd
 from .result import TrainResult
 

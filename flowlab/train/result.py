@@ -32,7 +32,7 @@ class TrainResult:
         Why the run stopped, in words for the user (numbers, what to change).
     status : str
         How the run ended, a word of the vocabulary that flows share
-        (``flowlab.flow.solution.STATUSES``): "finished" (the requested iterations),
+        (``flowlab._flow.solution.STATUSES``): "finished" (the requested iterations),
         "steady_state" (ANLS: no candidate lowers the loss), "max_steps" (ANLS:
         ``max_iter`` spent), "interrupted" (Ctrl-C, an ANLS callback), "diverged"
         (non-finite loss: lower ``lr``), "degenerate" (no ANLS move left), "failed"

@@ -209,3 +209,46 @@ def test_staircase_of_a_constant_series_and_a_step_down():
 def test_staircase_rejects_bad_series(t, r, match):
     with pytest.raises(ValueError, match=match):
         staircase(t, r)
+
+
+# -- drop_rates: one measure of "the loss falls fast while the rank rises" -----------------
+def _history_with_steps():
+    t = np.concatenate([[0.0], np.geomspace(1e-2, 1e3, 60)])
+    rank = np.repeat([2, 3, 3, 5, 6], [14, 10, 12, 13, 12])[:t.size]
+    loss = np.exp(-np.cumsum(np.where(np.diff(rank, prepend=rank[0]) > 0, 1.5, 0.05)))
+    return t, rank, loss, staircase(t, rank, loss, min_persist=3)
+
+
+def test_drop_rates_on_a_log_time_axis_is_the_reproductions_measure():
+    """The rates init-rank compares (mean -dlogL/dlogt on the risers and elsewhere), as it
+    computed them before they moved to drop_rates."""
+    t, rank, loss, stairs = _history_with_steps()
+    d = fl.analysis.drop_rates(t, loss, stairs, log_time=True)
+    lt, ll = np.log(t[1:]), np.log(loss[1:])
+    rate = -np.diff(ll) / np.diff(lt)
+    mid = np.exp(0.5 * (lt[1:] + lt[:-1]))
+    rising = np.zeros(mid.size, dtype=bool)
+    for s in stairs.steps:
+        if s.height > 0:
+            rising |= (mid >= s.t_start) & (mid <= s.t_end)
+    assert rising.any() and np.array_equal(d.rising, rising)
+    np.testing.assert_array_equal(d.rate, rate)
+    np.testing.assert_allclose(d.t_mid, mid, rtol=1e-15)
+    assert d.rate[d.rising].mean() > d.rate[~d.rising].mean()
+
+
+def test_drop_rates_per_unit_time_gives_the_step_rates_and_treads():
+    t, rank, loss, stairs = _history_with_steps()
+    t = np.arange(t.size, dtype=float)                 # iterations
+    stairs = staircase(t, rank, loss, min_persist=3)
+    d = fl.analysis.drop_rates(t, loss, stairs)
+    ups = [s for s in stairs.steps if s.height > 0]
+    assert d.step_rates.size == len(ups) == 3
+    for s, r, q in zip(ups, d.step_rates, d.step_drops):
+        i0, i1 = int(s.t_start), int(s.t_end)
+        assert r == pytest.approx(np.log(loss[i0] / loss[i1]) / (i1 - i0), rel=1e-14)
+        assert q == pytest.approx(loss[i0] / loss[i1], rel=1e-14)
+    mid = 0.5 * (t[1:] + t[:-1])
+    assert not np.any(d.treads & d.rising)
+    assert np.all(mid[d.treads] >= ups[0].t_start) and np.all(mid[d.treads] <= ups[-1].t_end)
+    assert np.median(d.rate[d.treads]) < d.step_rates.min()

@@ -6,8 +6,8 @@ import pytest
 
 import flowlab as fl
 from flowlab._problem import Problem
-from flowlab.flow.solve import default_method
-from flowlab.flow import auto as _auto
+from flowlab._flow.solve import default_method
+from flowlab._flow import auto as _auto
 
 X = np.linspace(-1.0, 1.5, 40)
 Y = np.sin(3 * X) + 0.5 * np.sin(6 * X)

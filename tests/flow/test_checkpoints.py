@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import flowlab as fl
-from flowlab.flow import _journal
+from flowlab._flow import _journal
 
 X7 = np.linspace(-1, 1, 7)
 TIGHT = dict(rtol=1e-12, atol=1e-14)
@@ -60,7 +60,7 @@ CASES = {
 HELPER = textwrap.dedent("""
     import json, os, pickle, signal, sys
     import flowlab as fl
-    from flowlab.flow import _journal
+    from flowlab._flow import _journal
 
     with open(sys.argv[1], "rb") as fh:
         jobs = pickle.load(fh)
@@ -220,7 +220,7 @@ def test_ctrl_c_inside_an_exact_event_waits_for_a_safe_point(tmp_path, monkeypat
     net, X, y, T = _relu2d(5)
     kw = {"gtol": 1e-300}
     one = fl.flow(net, X, y, T, method="exact", progress=False, **kw)
-    from flowlab.flow.exact_nd import ExactND
+    from flowlab._flow.exact_nd import ExactND
     handle = ExactND._handle
     for k in range(1, 7):
         calls = [0]

@@ -1,4 +1,4 @@
-"""The compiled explicit Runge-Kutta flows ``ERK853`` and ``ERK45`` (flowlab.flow.compiled)."""
+"""The compiled explicit Runge-Kutta flows ``ERK853`` and ``ERK45`` (flowlab._flow.compiled)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import flowlab as fl
 from flowlab.analysis import flow_initial_stage
-from flowlab.flow.compiled import COMPILED
+from flowlab._flow.compiled import COMPILED
 
 PAIRS = [("ERK853", "DOP853"), ("ERK45", "RK45")]
 

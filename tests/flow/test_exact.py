@@ -405,7 +405,7 @@ def test_collapsing_neuron_is_reported():
 
 
 def test_zeno_detector_reports_accumulating_events():
-    from flowlab.flow.exact_1d import Exact1D, ZenoError
+    from flowlab._flow.exact_1d import Exact1D, ZenoError
     from flowlab._problem import Problem
     x = np.linspace(-1, 1, 5)
     eng = Exact1D(Problem(fl.init.he(2, seed=0), x, x, "sum"), 1.0, rtol=1e-10, atol=1e-12,

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 import flowlab as fl
 from flowlab._kernels import relu1d_stage as ks
 from flowlab._problem import Problem
-from flowlab.flow.exact_1d import Exact1D
-from flowlab.flow.exact_nd import ACTIVE, INACTIVE, SLIDING, ExactND, contact_modes
+from flowlab._flow.exact_1d import Exact1D
+from flowlab._flow.exact_nd import ACTIVE, INACTIVE, SLIDING, ExactND, contact_modes
 
 from ..reference import twolayer_relu_field_masked
 

@@ -12,8 +12,8 @@ import pytest
 import flowlab as fl
 from flowlab._kernels import erk as _ke
 from flowlab._problem import Problem
-from flowlab.flow import _guard
-from flowlab.flow.compiled import COMPILED, _tableau, kernel_problem
+from flowlab._flow import _guard
+from flowlab._flow.compiled import COMPILED, _tableau, kernel_problem
 
 from ..timebound import within
 

@@ -8,8 +8,8 @@ import pytest
 import flowlab as fl
 from flowlab._kernels import relu1d, relund
 from flowlab._problem import Problem, power_lambda
-from flowlab.flow.exact_1d import Exact1D
-from flowlab.flow.exact_nd import ExactND
+from flowlab._flow.exact_1d import Exact1D
+from flowlab._flow.exact_nd import ExactND
 
 OPTS = dict(rtol=1e-10, atol=1e-12, t0=0.0, gtol=None, max_steps=None, progress=False)
 

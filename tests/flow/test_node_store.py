@@ -4,7 +4,7 @@ exactly, with or without growing in place."""
 import numpy as np
 import pytest
 
-from flowlab.flow import _events
+from flowlab._flow import _events
 
 
 @pytest.mark.parametrize("in_place", [True, False])

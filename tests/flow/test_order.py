@@ -7,7 +7,7 @@ stated margin.  A first-order method on the same problems gives a slope near 1
 (``test_fitted_order_sees_a_first_order_method``), so every check here fails
 for a method of the wrong order.
 
-- ERK853 and ERK45 (:mod:`flowlab.flow.compiled`) run with *fixed* steps: with
+- ERK853 and ERK45 (:mod:`flowlab._flow.compiled`) run with *fixed* steps: with
   ``first_step = max_step = h`` and an ``atol`` far above any error estimate every
   step is accepted and the controller can only ask for h again.
 - The compiled Radau IIA (:mod:`flowlab._kernels.radau`, the implicit stepper of

@@ -191,14 +191,14 @@ def test_flow_rejects_bad_data():
 
 def test_default_method():
     assert fl.flow.__module__.startswith("flowlab")
-    from flowlab.flow import default_method
+    from flowlab._flow import default_method
     assert default_method(fl.ReLU1D([0.0], [1.0])) == "exact"
     assert default_method(fl.TwoLayer(np.ones((1, 2)), [1.0], "relu")) == "exact"
     assert default_method(fl.TwoLayer(np.ones((1, 2)), [1.0], "tanh")) == "auto"
 
 
 def test_dense_output_from_arrays_evaluates_and_extends_like_the_original():
-    from flowlab.flow.dense import DenseOutput
+    from flowlab._flow.dense import DenseOutput
 
     rng = np.random.default_rng(3)
     built = DenseOutput(2)

@@ -1,4 +1,4 @@
-"""The exact engines' two steppers (flowlab.flow._stepper): the explicit, event-driven
+"""The exact engines' two steppers (flowlab._flow._stepper): the explicit, event-driven
 Dormand-Prince stepper and Radau IIA take the same decisions, the automatic choice
 switches where the flow turns stiff, a forced explicit stepper stops on a stiff flow,
 and the explicit path holds no P x P array."""

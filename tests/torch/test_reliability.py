@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import flowlab.torch as flt  # noqa: E402
-from flowlab.flow import _journal  # noqa: E402
+from flowlab._flow import _journal  # noqa: E402
 
 from ..timebound import within  # noqa: E402
 
@@ -89,3 +89,10 @@ def test_rkc_stops_on_a_nan_step_size():
     solver.h = np.nan
     msg = within(30, solver.step)
     assert solver.status == "failed" and "not finite" in msg
+
+
+def test_checkpoint_every_without_save_is_an_error():
+    """An option the run cannot use is an error that names it, not ignored."""
+    net, loss = _net_and_loss()
+    with pytest.raises(ValueError, match="`checkpoint_every`.*save=PATH"):
+        flt.flow(net, loss, 0.1, checkpoint_every=5.0, progress=False)

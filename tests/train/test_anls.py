@@ -12,7 +12,7 @@ import flowlab as fl
 
 from ..reference import lstsq_rss_highprec, min_norm_lstsq
 
-A_ = importlib.import_module("flowlab.train.anls")
+A_ = importlib.import_module("flowlab.train._anls")
 GRID = np.round(np.linspace(-1.6, 1.6, 33), 12)   # knots on and between the data points
 
 

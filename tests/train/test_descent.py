@@ -109,7 +109,7 @@ def test_status_vocabulary_is_shared_with_flows(tmp_path):
     a status from it, keeps it through save/load, and reads one for files saved before
     it had a status."""
     from flowlab._status import MEANINGS, STATUSES
-    from flowlab.flow.solution import STATUSES as FLOW_STATUSES
+    from flowlab._flow.solution import STATUSES as FLOW_STATUSES
     from flowlab.train.result import _LEGACY, _legacy_status
     assert FLOW_STATUSES is STATUSES and set(MEANINGS) == set(STATUSES)
     assert "running" in STATUSES and {s for _, s in _LEGACY} <= set(STATUSES)

@@ -219,7 +219,6 @@ def _update(name, opt, params, grads, lr) -> None:
     opt.step()
 
 
-
 def load_result_params(module: torch.nn.Module, res: TorchTrainResult, row: int = -1):
     """A float64 copy of ``module`` holding ``res.params[row]`` (needs ``record_params=True``)."""
     if res.params is None:

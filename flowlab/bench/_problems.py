@@ -404,4 +404,3 @@ def _deep_mlp(quick: bool) -> Instance:
         description={"model": "flowlab.torch.mlp(1, 8, 3, 'tanh'), PyTorch's default "
                               "initialisation (seed 0), float64",
                      "data": "40 points of sin(3x) + sin(6x)/2 on [-1, 1.5]"})
-

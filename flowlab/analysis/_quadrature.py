@@ -21,7 +21,7 @@ volume of the domain.
 
 Examples
 --------
->>> from flowlab.analysis.quadrature import gauss_legendre
+>>> from flowlab.analysis._quadrature import gauss_legendre
 >>> q = gauss_legendre(8, (0.0, 2.0))
 >>> round(q.integrate(q.points ** 3), 12)
 4.0

@@ -8,7 +8,7 @@ method is the cheapest on the first kind of stretch, an implicit one on the seco
 The rule, in the spirit of LSODA's switching, with the stiffness measured rather than
 guessed:
 
-- start with the compiled ERK853 (:mod:`flowlab.flow.compiled`: scipy's DOP853 pair
+- start with the compiled ERK853 (:mod:`flowlab._flow.compiled`: scipy's DOP853 pair
   stepped in numba, O(P) memory, no Jacobian);
 - after every accepted step it estimates h lambda_max from two of its stages (Hairer's
   test; the Jacobian of a gradient flow is minus the Hessian, with real eigenvalues);
@@ -49,6 +49,8 @@ from .._problem import Problem
 from ._guard import StopRun
 from ._stepper import CONFIRM, DENSE_MAX, POWER_ITERATIONS
 from .compiled import ErkLoop
+from .recorder import Recorder
+from .scipy_run import max_steps_message, non_finite_error, step_scipy
 from .solution import Solution
 
 __all__ = ["solve_auto", "EXPLICIT"]
@@ -83,7 +85,6 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
                ) -> Solution:
     """Run one flow with the automatic stepper; the arguments are those of
     :func:`flowlab.flow`."""
-    from .solve import Recorder, _non_finite_error, max_steps_message, step_scipy
     rec = Recorder(prob, t_end, method="auto", rtol=rtol, atol=atol, t_eval=t_eval,
                    dense=dense, progress=progress, save=save,
                    checkpoint_every=checkpoint_every, t0=t0, prefix=prefix)
@@ -167,7 +168,7 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
     except StopRun as exc:
         status, message = "failed", f"auto ({mode} stretch) stopped: {exc}"
     except (ValueError, np.linalg.LinAlgError) as exc:
-        if not _non_finite_error(exc):
+        if not non_finite_error(exc):
             raise
         status = "failed"
         message = (f"Radau failed at t = {rec.t_last:.6g}: the Jacobian (the Hessian of the "

@@ -3,9 +3,9 @@
 The step loop of :mod:`flowlab._kernels.erk` runs in numba in chunks of steps;
 between chunks this module feeds the accepted steps, with their continuous
 extension at the Chebyshev-Lobatto nodes, to the same
-:class:`~flowlab.flow.solve.Recorder` (outputs, ``t_eval``, progress bar,
-checkpoints) and :class:`~flowlab.flow.dense.DenseOutput` as the scipy path, so
-the result is the same :class:`~flowlab.flow.solution.Solution`.
+:class:`~flowlab._flow.recorder.Recorder` (outputs, ``t_eval``, progress bar,
+checkpoints) and :class:`~flowlab._flow.dense.DenseOutput` as the scipy path, so
+the result is the same :class:`~flowlab._flow.solution.Solution`.
 
 The methods are the embedded pairs of scipy's ``DOP853`` (Dormand-Prince
 8(5,3), dense output of degree 7) and ``RK45`` (Dormand-Prince 5(4), dense
@@ -28,6 +28,9 @@ from .._kernels import dense as _kd
 from .._kernels import erk as _ke
 from .._problem import Problem
 from ._guard import StopRun
+from ._stepper import CONFIRM, EXPLICIT_STEP_LIMIT, POWER_ITERATIONS
+from .recorder import Recorder
+from .scipy_run import max_steps_message
 from .solution import Solution
 
 __all__ = ["COMPILED", "solve_compiled"]
@@ -62,11 +65,11 @@ def kernel_problem(prob: Problem) -> tuple:
 
 class ErkLoop:
     """The compiled step loop of one explicit method, run in chunks that feed a
-    :class:`~flowlab.flow.solve.Recorder`; the state (t, y, f, h_abs) and the counters
+    :class:`~flowlab._flow.recorder.Recorder`; the state (t, y, f, h_abs) and the counters
     (``stats``: nfev, rejected steps, stiffness counters; ``lam``: the last and largest
     estimate of lambda_max) persist between calls of :meth:`run`, so that a run can be
     continued after a stop (a stiffness declaration, a stretch handed to another
-    stepper: :mod:`flowlab.flow.auto`)."""
+    stepper: :mod:`flowlab._flow.auto`)."""
 
     def __init__(self, prob: Problem, rec, method: str, *, t0: float, rtol: float,
                  atol: float, max_step: float, first_step, gtol, stop_loss, t_end: float):
@@ -160,15 +163,13 @@ def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, ato
     crossing.  :func:`flowlab.analysis.flow_initial_stage` uses it.
 
     A forced explicit method on a stiff flow does not take millions of steps silently:
-    when the kernel declares stiffness (Hairer's test, see :mod:`flowlab.flow.auto`),
+    when the kernel declares stiffness (Hairer's test, see :mod:`flowlab._flow.auto`),
     30 power iterations on the Hessian-vector product confirm lambda_max, and if the
     steps left at the stability bound, (t_end - t) lambda_max / bound, exceed
     ``EXPLICIT_STEP_LIMIT`` (10^6), the run stops with status "stiff" and a message that
     names lambda_max and ``method="auto"`` (not with ``stop_loss``: such a run ends at a
     level, not at t_end).
     """
-    from ._stepper import CONFIRM, EXPLICIT_STEP_LIMIT, POWER_ITERATIONS
-    from .solve import Recorder, max_steps_message
     rec = Recorder(prob, t_end, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
                    dense=dense, progress=progress, save=save,
                    checkpoint_every=checkpoint_every, t0=t0, prefix=prefix)

@@ -28,7 +28,7 @@ import os
 
 import numpy as np
 
-__all__ = ["check_start", "check_first_step", "Watchdog", "StopRun", "monotonicity",
+__all__ = ["check_start", "Watchdog", "StopRun", "monotonicity",
            "LossRiseWarning"]
 
 _EPS = np.finfo(np.float64).eps
@@ -89,14 +89,6 @@ def _overflow_hint(prob, big: float) -> str:
     xmax = float(np.abs(XT[:-1]).max()) if XT.size else 0.0
     return (f": the network's outputs overflow on the data (largest |parameter| {big:.3g}, "
             f"largest |x| {xmax:.3g})")
-
-
-def check_first_step(first_step):
-    """None, or a finite positive float (``first_step`` of the flows)."""
-    if first_step is None:
-        return None
-    from .. import _validate as v
-    return v.check_real(first_step, "first_step", positive=True)
 
 
 _HINTS = {

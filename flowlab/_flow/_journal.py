@@ -209,7 +209,7 @@ def read(path) -> tuple[dict, dict, tuple | None]:
     arrays, meta = dict(head[0]), dict(head[1])
     for key in ("t", "theta", "loss", "events"):
         parts = ([arrays[key]] if key in arrays else []) + [c[0][key] for c in chunks
-                                                             if key in c[0]]
+                                                            if key in c[0]]
         if parts:
             arrays[key] = np.concatenate(parts)
     dense = [c[0] for c in chunks if "dense.breaks" in c[0]]

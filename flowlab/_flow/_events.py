@@ -7,13 +7,14 @@ import sys
 
 import numpy as np
 
-from .. import _interrupt
+from .. import _interrupt, _progress
+from .._kernels import radau as _rd
 from .._kernels import relu1d_stage as _ks
 from ._guard import StopRun, Watchdog
 from ._stepper import StiffStop, Stepper, check_stepper
 from .dense import DenseOutput
+from .recorder import raw_x
 from .solution import EVENT_DTYPE, Solution
-from .solve import _raw_x, progress_bar
 
 #: Steps kept in memory between two returns of the compiled integrator (at most).
 BUFFER = 2048
@@ -97,7 +98,7 @@ _GROWS_IN_PLACE = sys.platform.startswith("linux") and hasattr(mmap, "MAP_PRIVAT
 
 def _hvp(kernel, model, u):
     """v -> the stage Hessian times v in state coordinates at u (``kernel`` the model's
-    compiled ``hvp``), for the stiffness check of :mod:`flowlab.flow._stepper`."""
+    compiled ``hvp``), for the stiffness check of :mod:`flowlab._flow._stepper`."""
     u = u.copy()
 
     def apply(v):
@@ -134,8 +135,9 @@ class EventDriver:
     """
 
     def __init__(self, prob, t_end, *, rtol, atol, t0, gtol, max_steps, progress,
-                 stepper="auto", **_):
+                 first_step=None, max_step=np.inf, stepper="auto"):
         self.prob = prob
+        self.first_step, self.max_step = first_step, max_step
         self.stepper = Stepper(check_stepper(stepper))
         self.t_end, self.t0, self.rtol, self.atol = t_end, t0, rtol, atol
         self.gtol, self.max_steps, self.progress = gtol, max_steps, progress
@@ -149,9 +151,10 @@ class EventDriver:
         self.nodes = NodeStore()
         self.n_steps = 0
         self.stationary_from = None
-        self.stats = np.zeros(8)
+        self.stats = np.zeros(9)
         self.stats[6] = -1.0
         self.stats[7] = -1.0
+        self.stats[_rd.MAX_STEP] = max_step        # the steppers never step further
         # watchdog: a run whose stored steps would outgrow the memory stops ("failed")
         self.watchdog = Watchdog(t0, t_end, "exact")
         self.watchdog.bytes_per_step = 8.0 * (5 * prob.theta0.size + 2)
@@ -159,8 +162,9 @@ class EventDriver:
     def run(self):
         """Integrate from t0 to t_end; returns (status, message) (see ``STATUSES``)."""
         self.t = self.t0
-        self.stats[1] = max(1e-6, 1e-6 * abs(self.t_end - self.t0))
-        bar = progress_bar(self.progress, self.t_end - self.t0, "exact")
+        self.stats[1] = (max(1e-6, 1e-6 * abs(self.t_end - self.t0))
+                         if self.first_step is None else self.first_step)
+        bar = _progress.progress_bar(self.progress, self.t_end - self.t0, "flow[exact]", unit="t")
         try:
             with _interrupt.deferred() as self._interrupts:
                 status, message = self._integrate(bar)
@@ -282,7 +286,7 @@ class EventDriver:
                 self.t = float(out_t[k - 1])
                 raise
 
-    #: the checkpoint journal (:mod:`flowlab.flow._journal`), set when the run saves
+    #: the checkpoint journal (:mod:`flowlab._flow._journal`), set when the run saves
     journal = None
     #: whether checkpoints carry the dense output
     journal_dense = True
@@ -373,7 +377,7 @@ class EventDriver:
                 "n_stages": len(stage_list), "stationary_from": self.stationary_from}
         info.update(self.stepper.info())
         info.update(self._info())
-        return Solution(t=t, theta=full, loss=loss, net0=prob.template, x=_raw_x(prob),
+        return Solution(t=t, theta=full, loss=loss, net0=prob.template, x=raw_x(prob),
                         y=prob.y.copy(), loss_kind=prob.loss_kind, trainable=prob.trainable,
                         method="exact",
                         t_end=self.t_end, t_final=float(self.t_final),

@@ -4,7 +4,7 @@ d theta/dt = -grad L(theta) for the flat float64 parameter vector theta of a
 module (:class:`flowlab.torch.flat.FlatModule`), stepped by the same driver
 as flowlab's native flows (progress bar, ``t_eval``, steady-state stop,
 checkpoints, exact dense output), and returned as a :class:`TorchSolution`:
-flowlab's :class:`~flowlab.flow.Solution` whose networks are modules
+flowlab's :class:`~flowlab.Solution` whose networks are modules
 (``sol.net_at(t)`` rebuilds the module at any time).
 
 Time scale: for a loss in flowlab's conventions (``MSELoss(..., loss="sum" |
@@ -16,7 +16,6 @@ with ``optimizer="gd"``).
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,10 +23,13 @@ import torch
 
 from flowlab import _validate as v
 from flowlab import io as _io
-from flowlab.flow.dense import DenseOutput
-from flowlab.flow.solution import Solution
-from flowlab.flow._guard import StopRun, check_first_step, check_start
-from flowlab.flow.solve import _SCIPY, Recorder, _check_max_step, _check_t_eval, _ScipyRun
+from flowlab._flow.dense import DenseOutput
+from flowlab._flow.solution import Solution
+from flowlab._flow._guard import StopRun, check_start
+from flowlab._flow.options import (SCIPY, check_checkpoint_every, check_first_step,
+                                   check_max_step, check_t_eval)
+from flowlab._flow.recorder import Recorder
+from flowlab._flow.scipy_run import ScipyRun
 from flowlab.torch.flat import FlatModule, module_to_float64
 from flowlab.torch.probes import ProbeRecord, check_probes, evaluate_probes, finish_records
 from flowlab.torch.rkc import MAX_STAGES, RKCSolver, spectral_radius
@@ -36,14 +38,14 @@ __all__ = ["flow", "TorchSolution", "METHODS"]
 
 #: Methods of :func:`flow`: the stabilised explicit "RKC" and scipy's ("exact" is for
 #: flowlab's own ReLU networks).
-METHODS = ("RKC",) + tuple(_SCIPY)
+METHODS = ("RKC",) + tuple(SCIPY)
 
 
 @dataclass(eq=False)
 class TorchSolution(Solution):
     """A gradient-flow trajectory of a module's parameters.
 
-    Everything of :class:`flowlab.flow.Solution` (``t``, ``theta``, ``loss``,
+    Everything of :class:`flowlab.Solution` (``t``, ``theta``, ``loss``,
     ``theta_at``, ``loss_at``, ``dissipation``, ``status``...), with modules
     in place of flowlab networks: ``net0``, ``x`` and ``y`` are None.
 
@@ -131,7 +133,7 @@ class TorchSolution(Solution):
     def load(cls, path, module: torch.nn.Module, loss_fn) -> "TorchSolution":
         """Read a file of :meth:`save` (or the last checkpoint of a run that did not finish);
         ``module`` must have the saved parameter layout."""
-        from flowlab.flow.solution import read_result
+        from flowlab._flow.solution import read_result
         arrays, meta, _, where = read_result(path)
         _io.check_format(meta, "flowlab.TorchSolution", 1, where)
         mod = module_to_float64(module)
@@ -176,29 +178,14 @@ class _Recorder(Recorder):
 
     limit_save = False          # TorchSolution.save writes everything
 
-    def finish(self, status: str, message: str) -> TorchSolution:
+    def solution(self, **fields) -> TorchSolution:
         fm = self.prob
-        U = np.array(self.us) if self.us else np.empty((0, fm.size))
-        theta = np.repeat(fm.theta0[None, :], len(U), axis=0)
-        theta[:, fm.user_index] = U
-        dense = None
-        if self.dense is not None and self.dense.n_steps:
-            dense = DenseOutput.from_arrays(**self.dense.arrays())
-        info = dict(self.info)
-        info["wall_time"] = time.perf_counter() - self.clock
-        return TorchSolution(t=np.asarray(self.ts), theta=theta, loss=np.asarray(self.losses),
-                             net0=None, x=None, y=None, loss_kind=fm.loss_kind,
-                             trainable=fm.trainable, method=self.method, t_end=self.t_end,
-                             t_final=float(self.t_last), theta_final=fm.theta(self.u_last),
-                             status=status, message=message, rtol=self.rtol, atol=self.atol,
-                             dense=dense, info=info, module=fm.module, loss_fn=fm.loss_fn,
-                             flat=fm, **self.stats)
+        return TorchSolution(net0=None, x=None, y=None, module=fm.module, loss_fn=fm.loss_fn,
+                             flat=fm, **fields)
 
 
-class _Run(_ScipyRun):
-    def __init__(self, fm: FlatModule, t_end: float, **opts):
-        self.prob, self.t_end, self.opts = fm, t_end, opts
-        self.rec = _Recorder(fm, t_end, **opts)
+class _Run(ScipyRun):
+    recorder = _Recorder
 
 
 class _RKCRun:
@@ -206,7 +193,7 @@ class _RKCRun:
 
     def __init__(self, fm: FlatModule, t_end: float, **opts):
         self.fm, self.t_end, self.opts = fm, t_end, opts
-        self.rec = _Recorder(fm, t_end, **opts)
+        self.rec = _Recorder.of_run(fm, t_end, opts)
 
     def _rho(self, u, v0):
         return spectral_radius(lambda vec: self.fm.hvp(u, vec), self.fm.size,
@@ -284,7 +271,7 @@ def flow(module: torch.nn.Module, loss_fn, t_end: float, *, method: str = "DOP85
          rtol: float = 1e-10, atol: float = 1e-12, trainable=None, t_eval=None, probes=None,
          probe_times=None, gtol: float | None = None, max_steps: int | None = None,
          first_step: float | None = None, max_step: float = np.inf, dense: bool = True,
-         progress: bool | None = None, save=None, checkpoint_every: float = 60.0,
+         progress: bool | None = None, save=None, checkpoint_every: float | None = None,
          rho_every: int | None = None, lanczos: int | None = None,
          max_stages: int | None = None) -> TorchSolution:
     """Integrate d theta/dt = -grad L(theta) for the parameters of ``module`` up to ``t_end``.
@@ -348,15 +335,15 @@ def flow(module: torch.nn.Module, loss_fn, t_end: float, *, method: str = "DOP85
     fm = FlatModule(module_to_float64(module), loss_fn, trainable)
     t_end = v.check_real(t_end, "t_end", positive=True)
     rtol, atol = v.check_tolerances(rtol, atol)
-    t_eval = _check_t_eval(t_eval, 0.0, t_end)
+    t_eval = check_t_eval(t_eval, 0.0, t_end)
     if gtol is not None:
         gtol = v.check_real(gtol, "gtol", positive=True)
     if max_steps is not None:
         max_steps = v.check_int(max_steps, "max_steps", minimum=1)
     probes = check_probes(probes)
-    checkpoint_every = v.check_real(checkpoint_every, "checkpoint_every", positive=True)
+    checkpoint_every = check_checkpoint_every(checkpoint_every, save)
     first_step = check_first_step(first_step)
-    max_step = _check_max_step(max_step)
+    max_step = check_max_step(max_step)
     if save is not None:
         _io.check_save_path(save, "save")
     check_start(fm, fm.u0)

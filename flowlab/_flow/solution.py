@@ -306,7 +306,7 @@ class Solution:
 
         When the run that was saving to ``path`` did not finish (it was
         killed, or is still running), the solution up to its last checkpoint
-        is returned with status "interrupted" (see :mod:`flowlab.flow._journal`);
+        is returned with status "interrupted" (see :mod:`flowlab._flow._journal`);
         :func:`flowlab.resume` continues it.  A file that is truncated,
         corrupted, of another format or of a newer format version raises
         ``ValueError``.
@@ -314,8 +314,7 @@ class Solution:
         arrays, meta, prefix, where = read_result(path)
         sol = cls._from_payload(arrays, meta, where)
         if prefix is not None:
-            from .solve import _join
-            sol = _join(cls._from_payload(*prefix, where), sol)
+            sol = join(cls._from_payload(*prefix, where), sol)
         return sol
 
     @classmethod
@@ -409,3 +408,73 @@ def check_loaded(sol: "Solution", path) -> None:
         raise ValueError(f"{where!r} is corrupted: t_final or t_end is not finite.")
     if sol.status not in STATUSES:
         raise ValueError(f"{where!r} is corrupted: unknown status {sol.status!r}.")
+
+
+def _continued_events_dropped(a: Solution, b: Solution) -> np.ndarray:
+    """``b``'s events without those that repeat ``a``'s at the join.
+
+    A restarted exact flow decides the points it finds on their surfaces at its
+    start time again: the pairs (neuron, point) that were sliding when ``a``
+    ended give slide starts (in its first step: the slide continues, it does not
+    start), and a pair that ``a`` left exactly on its surface (a checkpoint taken
+    right after an event, or a neuron that died with the point on its knot) is
+    moved to the same side again ("cross" after a "slide_end" to that side, say):
+    such an event of ``b`` at the join time, whose pair ends on the side ``a``'s
+    latest event for it put it, is no new event.
+    """
+    ev = np.asarray(b.events)
+    if not len(ev) or not len(a.events):
+        return ev
+    sliding = set()
+    side_at_end = {}
+    for e in a.events:
+        key = (int(e.neuron), int(e.point))
+        if e.kind == "slide_start":
+            sliding.add(key)
+        elif e.kind == "slide_end":
+            sliding.discard(key)
+        side_at_end[key] = int(e.side)           # the side its latest event put it on
+    # the restart finds them at t_final (points within rounding of a surface are contacts
+    # at the start); the window reaches to the end of the first step, for any it finds
+    # only there
+    upto = max(b.t[1] if b.t.size > 1 else a.t_final, a.t_final)
+
+    def repeats(e):
+        key = (int(e["neuron"]), int(e["point"]))
+        if e["t"] <= upto and e["kind"] == "slide_start" and key in sliding:
+            return True
+        return e["t"] == a.t_final and side_at_end.get(key) == int(e["side"])
+
+    keep = np.array([not repeats(e) for e in ev])
+    return ev[keep]
+
+
+def join(a: Solution, b: Solution) -> Solution:
+    """``a`` followed by ``b`` (``b`` starts where ``a`` ended): a resumed run, or the
+    checkpoints of one continued by another."""
+    skip = 1 if (b.t.size and a.t.size and b.t[0] == a.t[-1]) else 0
+    dense = None
+    if a.dense is not None and b.dense is not None:
+        dense = DenseOutput.from_arrays(**a.dense.arrays())
+        dense.extend(b.dense)
+    stages = None
+    if a.stages is not None and b.stages is not None:
+        stages = np.rec.array(np.concatenate([np.asarray(a.stages), np.asarray(b.stages)]))
+    events = np.rec.array(np.concatenate([np.asarray(a.events),
+                                          _continued_events_dropped(a, b)]))
+    info = dict(b.info)
+    info["wall_time"] = a.info.get("wall_time", 0.0) + b.info.get("wall_time", 0.0)
+    if "n_events" in info:                        # counts over both pieces
+        info["n_events"] = int(len(events))
+        info["n_slides"] = int(np.sum(events["kind"] == "slide_start")) if len(events) else 0
+    if "n_stages" in info and stages is not None:
+        info["n_stages"] = int(len(stages))
+    return Solution(t=np.concatenate([a.t, b.t[skip:]]),
+                    theta=np.concatenate([a.theta, b.theta[skip:]]),
+                    loss=np.concatenate([a.loss, b.loss[skip:]]), net0=a.net0, x=a.x, y=a.y,
+                    loss_kind=a.loss_kind, trainable=a.trainable, method=a.method,
+                    t_end=b.t_end, t_final=b.t_final, theta_final=b.theta_final,
+                    status=b.status, message=b.message, rtol=b.rtol, atol=b.atol,
+                    nfev=a.nfev + b.nfev, njev=a.njev + b.njev, nlu=a.nlu + b.nlu,
+                    nsteps=a.nsteps + b.nsteps, events=events, stages=stages, dense=dense,
+                    info=info, teacher=a.teacher)

@@ -1,8 +1,8 @@
 """``method="exact"``: event-driven Filippov gradient flow of ReLU networks.
 
-Dispatches to the univariate engine (:mod:`flowlab.flow.exact_1d`, O(n) per
+Dispatches to the univariate engine (:mod:`flowlab._flow.exact_1d`, O(n) per
 step from prefix moments) for ``ReLU1D`` networks and 1-d ``TwoLayer`` relu
-networks, and to the general engine (:mod:`flowlab.flow.exact_nd`, O(n m d) per
+networks, and to the general engine (:mod:`flowlab._flow.exact_nd`, O(n m d) per
 step) for ``TwoLayer`` relu networks with d > 1 and for bias-free ``TwoLayer`` relu
 networks (``bias=False``, any d: their knots sit at x = 0, which the univariate
 engine's moving knots do not describe).
@@ -17,6 +17,8 @@ from .._interrupt import reraise_if_propagating
 from .._progress import status_provider
 from ..models import TwoLayer
 from ._journal import Journal, new_run_id
+from .recorder import raw_x
+from .solution import SAVE_LIMIT_BYTES, Solution, join
 from .exact_1d import Exact1D
 from .exact_nd import ExactND
 
@@ -26,7 +28,7 @@ def solve_exact(prob, t_end, *, dense=True, t_eval=None, save=None, checkpoint_e
     """Run the exact flow for the problem ``prob`` (see :func:`flowlab.flow`).
 
     With ``save``, the engine appends checkpoints to the journal of
-    :mod:`flowlab.flow._journal` between two calls of its compiled integrator,
+    :mod:`flowlab._flow._journal` between two calls of its compiled integrator,
     and the complete solution (joined to ``prefix``, the solution a resumed run
     continues) is written at the end.
     """
@@ -53,9 +55,7 @@ def solve_exact(prob, t_end, *, dense=True, t_eval=None, save=None, checkpoint_e
     if not dense:
         sol.dense = None
     if journal is not None:
-        from . import solve as _solve
-        journal.finish(sol if prefix is None else _solve._join(prefix, sol),
-                       max_bytes=_solve.SAVE_LIMIT_BYTES)
+        journal.finish(sol if prefix is None else join(prefix, sol), max_bytes=SAVE_LIMIT_BYTES)
     if status not in ("finished", "steady_state", "interrupted"):
         warnings.warn(f"flow stopped early ({status}): {message}", RuntimeWarning, stacklevel=3)
     if status == "interrupted":
@@ -76,11 +76,9 @@ def _status(engine, general) -> dict:
 def _head(prob, t_end, engine, opts):
     """The solution at the start time (the journal's head record)."""
     import numpy as np
-    from .solution import Solution
-    from .solve import _raw_x
     t0 = float(opts["t0"])
     return Solution(t=np.array([t0]), theta=prob.theta0[None, :].copy(),
-                    loss=np.array([prob.loss(prob.u0)]), net0=prob.template, x=_raw_x(prob),
+                    loss=np.array([prob.loss(prob.u0)]), net0=prob.template, x=raw_x(prob),
                     y=prob.y.copy(), loss_kind=prob.loss_kind, trainable=prob.trainable,
                     method="exact", t_end=t_end, t_final=t0, theta_final=prob.theta0.copy(),
                     status="interrupted", message="", rtol=opts["rtol"], atol=opts["atol"],
