@@ -95,7 +95,9 @@ def test_condensation_features_are_the_input_weights(net):
 
 def test_a_data_point_at_the_origin_is_never_a_surface_without_biases():
     """relu(W_j . 0) = 0 for every W_j: the point only adds a constant to the loss, and the
-    exact flow runs as without it (it stopped as degenerate at t = 0 before)."""
+    exact flow runs as without it (it stopped as degenerate at t = 0 before): the same
+    events, and the same parameters to the rounding of the sums over the points (they
+    are vectorised, so one more point, even one that adds 0, regroups them)."""
     rng = np.random.default_rng(0)
     net = fl.TwoLayer(rng.normal(size=(3, 2)), rng.normal(size=3), "relu", bias=False)
     x = np.vstack([np.zeros(2), rng.normal(size=(20, 2))])
@@ -103,7 +105,12 @@ def test_a_data_point_at_the_origin_is_never_a_surface_without_biases():
     with_origin = fl.flow(net, x, y, 1.0, loss="sum", method="exact")
     without = fl.flow(net, x[1:], y[1:], 1.0, loss="sum", method="exact")
     assert with_origin.status == "finished" and len(with_origin.events) == len(without.events)
-    np.testing.assert_array_equal(with_origin.theta_final, without.theta_final)
+    ev, ev0 = with_origin.events, without.events          # (the data shift by one point)
+    assert np.array_equal(ev.neuron, ev0.neuron) and np.array_equal(ev.point, ev0.point + 1)
+    assert np.array_equal(ev.kind, ev0.kind) and np.array_equal(ev.side, ev0.side)
+    np.testing.assert_allclose(ev.t, ev0.t, rtol=1e-12)
+    np.testing.assert_allclose(with_origin.theta_final, without.theta_final, rtol=1e-12,
+                               atol=1e-14)
     assert with_origin.loss[-1] - without.loss[-1] == pytest.approx(0.5 * y[0] ** 2, abs=1e-14)
 
 

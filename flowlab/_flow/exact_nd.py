@@ -75,6 +75,8 @@ _EPS = np.finfo(np.float64).eps
 #: events the compiled loop may decide between two returns to Python
 _EVENTS = 4096
 INACTIVE, ACTIVE, SLIDING = 0, 1, _kst.SLIDE_MODE
+#: the kinds of the events the compiled loop records (flowlab._kernels.relu1d_stage.K_*)
+_KINDS = ("cross", "slide_start", "slide_end")
 
 
 def contact_modes(b, N, c, tol, current, forced=None, max_slide=None):
@@ -274,7 +276,8 @@ class ExactND(EventDriver):
         # with a trained output weight (a_j -> 0 turns attracting surfaces repelling)
         rows = np.zeros((2 * n * D + n, 3), dtype=np.int64)
         sigma = np.zeros(2 * n * D + n)
-        ipar = np.array([n, D, int(self.train_W), int(self.train_a), 0], dtype=np.int64)
+        ipar = np.array([n, D, int(self.train_W), int(self.train_a), 0, int(self.has_bias)],
+                        dtype=np.int64)
         model = self._static + (ipar, self.mask, pins, free, self.theta.copy(), rows, sigma,
                                 np.zeros(4, dtype=np.int64), L, Pi, Kq, elim) + self._work + (
                                     Nb, slot, self.dist, self.moved, self.limit, self.XT)
@@ -510,8 +513,13 @@ class ExactND(EventDriver):
             k, steady = self._steady(out_nodes, k, degree)
             self._keep_steps(out_t, out_nodes, out_loss, k, degree)
             for e in range(ne):
-                j, p, _, side = (int(v) for v in ev_i[e])
-                self._record(float(ev_t[e]), j, p, "cross", side)
+                j, p, kind, side = (int(v) for v in ev_i[e])
+                self._record(float(ev_t[e]), j, p, _KINDS[kind], side)
+                if kind == _ks.K_SLIDE_START:
+                    # the compiled loop pinned j on p (in the layout arrays too)
+                    self.pins[j] = [p]
+                    self._pins_version += 1
+                    self._pins_changed.append(j)
             self._advanced(bar, float(out_t[k - 1]) if steady else self.stats[0])
             _k.expand(model, u, self.theta)
             if steady:

@@ -338,11 +338,18 @@ def step_stretch(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, ou
 @nb.njit(**NUMBA_OPTIONS)
 def record_cross(ev_t, ev_i, counters, t, j, p, side):
     """Record the crossing of point p by neuron j to ``side`` at t (counters[1]: events)."""
+    record_event(ev_t, ev_i, counters, t, j, p, K_CROSS, side)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def record_event(ev_t, ev_i, counters, t, j, p, kind, side):
+    """Record an event of ``kind`` (K_CROSS, K_SLIDE_START, K_SLIDE_END) of neuron j and
+    point p at t (counters[1]: events)."""
     e = counters[1]
     ev_t[e] = t
     ev_i[e, 0] = j
     ev_i[e, 1] = p
-    ev_i[e, 2] = K_CROSS
+    ev_i[e, 2] = kind
     ev_i[e, 3] = side
     counters[1] += 1
 

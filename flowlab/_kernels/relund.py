@@ -53,7 +53,7 @@ EV_CROSS, EV_SLIDE = 0, 1
 # model tuple:
 #  0 marker, 1 X (M, D) unique augmented inputs, 2 cnt, 3 ybar, 4 V, 5 nu = |x~|^2,
 #  6 ext (D,) coordinate extents, 7 fpar [scale], 8 ipar [n, D, train W, train a, n slide
-#  rows], 9 mask (n, M) uint8, 10 pins (n, D) (-1 padded), 11 free (state -> theta
+#  rows, has bias], 9 mask (n, M) uint8, 10 pins (n, D) (-1 padded), 11 free (state -> theta
 #  indices), 12 theta0 (P,), 13 slide rows (., 3) [j, pin slot, which: 0 lambda -> 0,
 #  1 lambda -> 1, 2 a_j -> 0], 14 sigma (.,),
 # 15 ev (4,) [kind, j, point, slide row], 16 L (n, D, D), 17 Pi (n, D, D), 18 Kq (n, D, D),

@@ -1,19 +1,29 @@
-"""Compiled crossings of the general exact ReLU flow (d > 1): most events without Python.
+"""Compiled events of the general exact ReLU flow (d > 1): most of them without Python.
 
-Most events of a ReLU flow are crossings: a neuron's hyperplane passes one data point
-and the point changes side.  :func:`advance` runs a stepper (explicit or Radau IIA) on
-the stage model of :mod:`flowlab._kernels.relund` and decides such events itself, with
-the rule of :class:`flowlab._flow.exact_nd.ExactND` for a neuron in contact with one
-point (for one point the box-complementarity problem of ``contact_modes`` is the
-univariate rule :func:`flowlab._kernels.relu1d_stage.rule`): the neuron is snapped onto
-the surface, the point's side is decided from the one-sided rates of g, the event is
-recorded, and the run goes on.  Everything else goes back to Python with the state
-untouched where Python has not yet seen it: a slide that starts, ends or comes within
-its tolerance of ending, a neuron that is pinned or in contact with several points at
-once, and ``gtol`` runs (Python checks the steps for the steady state).  The checks and
-their order are those of ``ExactND._handle`` and ``ExactND._contact``, so a run takes
-the same decisions whichever side makes them.
+Most events of a ReLU flow are crossings: a neuron's hyperplane passes one data point.
+:func:`advance` runs a stepper (explicit or Radau IIA) on the stage model of
+:mod:`flowlab._kernels.relund` and decides, with the rules of
+:class:`flowlab._flow.exact_nd.ExactND`, the events where one neuron meets one point:
+
+- a neuron without pins: it is snapped onto the surface and the point's mode decided
+  from the one-sided rates of g (for one point the box-complementarity problem of
+  ``contact_modes`` is the univariate rule :func:`flowlab._kernels.relu1d_stage.rule`):
+  the point changes side, stays, or starts to slide, and then the neuron is pinned on
+  it (:func:`_start_slide`, the layout ExactND builds for one pin);
+- a sliding neuron: it is snapped onto every surface of its pins and the point, and the
+  contact problem on all of them is solved (:func:`contact_modes`); when the pins keep
+  sliding and the point only changes side or stays, that is applied here.
+
+The events are recorded and the run goes on.  Everything else goes back to Python with
+the state as the decisions so far left it: a slide that ends or comes within its
+tolerance of ending, a second pin, a neuron in contact with several new points at once,
+no consistent mode (Python names the degeneracy), and ``gtol`` runs (Python checks the
+steps for the steady state).  The checks and their order are those of
+``ExactND._handle`` and ``ExactND._contact``, so a run takes the same decisions
+whichever side makes them.
 """
+
+import math
 
 import numba as nb
 import numpy as np
@@ -23,11 +33,11 @@ from . import explicit, radau
 from . import relund_scan  # noqa: F401  (registers the stage model's hooks)
 from .borrow import borrowed
 from .relu1d import NOISE_ROUNDINGS
-from .relu1d_stage import (DONE, FAILED, FULL, NEED_PYTHON, SWITCH, TO_ACTIVE, TO_INACTIVE,
-                           ZENO, _radau_nonstiff, record_cross, rule, SLIDE, step_stretch,
-                           zeno_tick)
+from .relu1d_stage import (DONE, FAILED, FULL, K_SLIDE_START, NEED_PYTHON, SWITCH, TO_ACTIVE,
+                           TO_INACTIVE, ZENO, _radau_nonstiff, record_cross, record_event, rule,
+                           SLIDE, step_stretch, zeno_tick)
 from .relund import (EV_CROSS, _n_pins, _slide_weights, arm_threshold, expand, field,
-                     forward_all, masked_sums, preact)
+                     forward_all, masked_sums, preact, state_of)
 
 _EPS = np.finfo(np.float64).eps
 #: the sliding mode of a contact point (inactive 0, active 1) in :func:`contact_modes`
@@ -191,9 +201,157 @@ def arm_all(model, theta, armed):
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def _start_slide(model, u, theta, j, q):
+    """Pin neuron j (no pins yet, W_j on q's surface) on the point q, as ExactND does when
+    a slide starts: its rows of the pin layout (K, Pi, the orthonormal basis N of the
+    tangent subspace, tangent columns first, from the Householder reflector of the
+    normal; the eliminated coordinate, the bias when there is one, and L), its state
+    slots, q out of its active set; the state u is rewritten in the new coordinates and
+    theta rebuilt from it (the constraint then holds to the rounding of one sum)."""
+    X, ipar, mask, pins, L, Pi, Kq, elim, Nb, slot = (model[1], model[8], model[9],
+                                                      model[10], model[16], model[17],
+                                                      model[18], model[19], model[24],
+                                                      model[25])
+    D = ipar[1]
+    x = X[q]
+    xx = 0.0
+    for kk in range(D):
+        xx += x[kk] * x[kk]
+    pins[j, :] = -1
+    pins[j, 0] = q
+    Kq[j] = 0.0
+    for kk in range(D):
+        Kq[j, 0, kk] = x[kk] / xx
+    for a in range(D):
+        for b in range(D):
+            Pi[j, a, b] = (1.0 if a == b else 0.0) - x[a] * Kq[j, 0, b]
+    nrm = math.sqrt(xx)
+    v = x / nrm
+    v[0] += math.copysign(1.0, v[0])
+    vv = 0.0
+    for kk in range(D):
+        vv += v[kk] * v[kk]
+    for a in range(D):
+        for c in range(D):
+            h = (1.0 if a == c else 0.0) - 2.0 * v[a] * v[c] / vv
+            # column c of the reflector: c = 0 is the normal (last), the others tangent
+            Nb[j, a, D - 1 if c == 0 else c - 1] = h
+    e = D - 1                           # the bias, or the largest input component
+    if ipar[5] != 1:
+        e = 0
+        for kk in range(1, D):
+            if abs(x[kk]) > abs(x[e]):
+                e = kk
+    L[j] = 0.0
+    elim[j] = 0
+    elim[j, e] = 1
+    for f in range(D):
+        if f != e:
+            L[j, e, f] = -x[f] / x[e]
+    for c in range(D):
+        slot[j * D + c] = c if c < D - 1 else -2
+    mask[j, q] = 0
+    state_of(model, theta, u)
+    expand(model, u, theta)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _pinned_contact(model, u, theta, F, j, q, train_a, a_tol):
+    """A sliding neuron j in contact with one more point q, decided here when nothing
+    but q's side changes (as ExactND._contact, on the points Q = j's pins and q in
+    increasing order): W_j is snapped onto every surface of Q (in theta, then in the
+    state u, whose expansion rebuilds the eliminated coordinates), the box
+    complementarity problem is solved, and q's new mode (inactive 0, active 1) is
+    returned.  Returns -1 where Python decides: a pin would end or q would slide,
+    no consistent mode, c = 0, or Q too many or too ill-conditioned for the rank test
+    (``forward_all`` and ``field`` have run at theta, also on return)."""
+    X, fpar, ipar, mask, pins, RR = (model[1], model[7], model[8], model[9], model[10],
+                                     model[21])
+    n, D = ipar[0], ipar[1]
+    nD = n * D
+    M = X.shape[0]
+    k = _n_pins(pins, j)
+    m = k + 1
+    if m >= D:
+        return -1
+    Q = np.empty(m, dtype=np.int64)
+    for a in range(k):
+        Q[a] = pins[j, a]
+    Q[k] = q
+    Q.sort()
+    XQ = np.empty((m, D))
+    for a in range(m):
+        for kk in range(D):
+            XQ[a, kk] = X[Q[a], kk]
+    G = XQ @ XQ.T
+    if not np.linalg.cond(G) <= 1e12:
+        return -1
+    # W_j onto every surface of Q (an O(tolerance) change)
+    w = theta[j * D:(j + 1) * D].copy()
+    coef = np.linalg.solve(G, XQ @ w)
+    w -= XQ.T @ coef
+    theta[j * D:(j + 1) * D] = w
+    state_of(model, theta, u)
+    expand(model, u, theta)
+    forward_all(model, theta)
+    field(model, theta, F)
+    # the contact problem dg_Q/dt = c (b - N lambda)
+    sc = fpar[0]
+    R = RR[0]
+    rho = RR[1]
+    inQ = np.zeros(M, dtype=np.bool_)
+    for a in range(m):
+        inQ[Q[a]] = True
+    S_out = np.zeros(D)
+    for p in range(M):
+        if mask[j, p] and not inQ[p]:
+            for kk in range(D):
+                S_out[kk] += R[p] * X[p, kk]
+    c = theta[nD + j]
+    Fa = F[nD + j]
+    if c == 0.0 or (train_a and abs(c) <= a_tol and Fa != 0.0):
+        c = Fa
+    if c == 0.0:
+        return -1
+    b = np.empty(m)
+    N = np.empty((m, m))
+    tol = np.empty(m)
+    current = np.empty(m, dtype=np.int64)
+    for a in range(m):
+        acc = 0.0
+        for kk in range(D):
+            acc += XQ[a, kk] * S_out[kk]
+        b[a] = -sc * acc
+        for e in range(m):
+            N[a, e] = sc * G[a, e] * R[Q[e]]
+        mag = 0.0
+        for p in range(M):
+            if mask[j, p] or inQ[p]:
+                dot = 0.0
+                for kk in range(D):
+                    dot += XQ[a, kk] * X[p, kk]
+                mag += abs(dot) * rho[p]
+        tol[a] = NOISE_ROUNDINGS * _EPS * sc * abs(c) * mag
+        current[a] = int(mask[j, Q[a]]) if Q[a] == q else SLIDE_MODE
+    forced = -np.ones(m, dtype=np.int64)
+    modes = np.empty(m, dtype=np.int64)
+    lam = np.empty(m)
+    if not contact_modes(b, N, c, tol, current, forced, m, modes, lam):
+        return -1
+    new = -1
+    for a in range(m):
+        if Q[a] == q:
+            new = modes[a]
+        elif modes[a] != SLIDE_MODE:
+            return -1
+    return -1 if new == SLIDE_MODE else new
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_loss, armed,
             stats, lin, xw, mode, handle, ev_t, ev_i, counters, recent):
-    """Integrate and decide single-point crossings until something needs Python.
+    """Integrate and decide the events of one neuron and one point (see the module
+    docstring) until something needs Python.
 
     ``mode`` as for :func:`flowlab._kernels.relu1d_stage.advance` (0/2 Radau IIA with
     ``lin``, 1/3 the explicit stepper with ``xw``; 2 and 3 may return SWITCH);
@@ -255,25 +413,37 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
         for h in range(nh):
             j = hit_j[h]
             seen[j] += 1
-            if seen[j] > 1 or _n_pins(model[10], j) > 0:
+            if seen[j] > 1:
                 return NEED_PYTHON
         # -- decide them neuron by neuron, in order (as ExactND._handle) -------------------
         order = np.argsort(hit_j[:nh])
         X = model[1]
         nu = model[5]
+        pinned = False
         for h in order:
             j = hit_j[h]
             q = hit_p[h]
-            # snap W_j onto the surface (an O(tolerance) change), in the state and theta
-            z = preact(theta, X, j, q, D)
-            for kk in range(D):
-                u[j * D + kk] -= z / nu[q] * X[q, kk]
-            expand(model, u, theta)
-            forward_all(model, theta)
-            field(model, theta, F)
-            code = _decide_one(model, theta, F, j, q, train_a, a_tol)
-            if code == SLIDE:
-                return NEED_PYTHON
+            if _n_pins(model[10], j) > 0:
+                pinned = True
+                mode_q = _pinned_contact(model, u, theta, F, j, q, train_a, a_tol)
+                if mode_q < 0:
+                    return NEED_PYTHON
+                code = TO_ACTIVE if mode_q == 1 else TO_INACTIVE
+            else:
+                # snap W_j onto the surface (an O(tolerance) change), in the state and theta
+                z = preact(theta, X, j, q, D)
+                for kk in range(D):
+                    u[j * D + kk] -= z / nu[q] * X[q, kk]
+                expand(model, u, theta)
+                forward_all(model, theta)
+                field(model, theta, F)
+                code = _decide_one(model, theta, F, j, q, train_a, a_tol)
+                if code == SLIDE:
+                    _start_slide(model, u, theta, j, q)
+                    record_event(ev_t, ev_i, counters, t, j, q, K_SLIDE_START, 0)
+                    dist[j] = -1.0
+                    pinned = True
+                    continue
             dist[j] = -1.0
             new_side = 0
             if code == TO_ACTIVE and not mask[j, q]:
@@ -288,6 +458,9 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
             return ZENO
         # (Z is current: the last forward_all ran after the last snap, and sides do not
         # change Z)
+        if pinned:                      # the slide rows at the snapped state (as Python's)
+            forward_all(model, theta)
+            ipar[4] = build_slide_rows(model, theta, model[13], model[14])
         arm_all(model, theta, armed)
         if switch:
             return SWITCH

@@ -55,7 +55,7 @@ def train_once(init_seed: int, progress=False):
     x, y = data(0)
     net = flt.init_gaussian(flt.residual_net(D, WIDTH, ACTIVATIONS), var=VAR, seed=init_seed)
     rec = sorted(set(EPOCHS) | set(np.linspace(0, max(EPOCHS), 57).astype(int)))
-    res = flt.train(net, flt.MSELoss(x, y, "mean"), "adam", lr=LR, steps=max(EPOCHS),
+    res = flt.train(net, flt.MSELoss(x, y, "mean"), optimizer="adam", lr=LR, steps=max(EPOCHS),
                     record_at=rec, record_params=True, progress=progress)
     return res, net, x
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from flowlab import _validate as v
+from flowlab._signature import options_by_keyword
 from flowlab._progress import progress_bar
 from flowlab import io as _io
 from flowlab._interrupt import reraise_if_propagating
@@ -96,8 +97,9 @@ def _optimizer(name, params, lr, options):
         raise TypeError(f"`optimizer_options` {options} do not fit {cls.__name__}: {exc}") from None
 
 
-def train(module: torch.nn.Module, loss_fn, optimizer: str = "adam", lr: float = 1e-3,
-          steps: int = 1000, *, record_every: int = 1, record_at=None, probes=None,
+@options_by_keyword("optimizer", "lr", "steps")
+def train(module: torch.nn.Module, loss_fn, *, optimizer: str = "adam", lr: float,
+          steps: int, record_every: int = 1, record_at=None, probes=None,
           record_params: bool = False, trainable=None, optimizer_options=None,
           target_loss: float | None = None, progress: bool | None = None) -> TorchTrainResult:
     """Train a float64 copy of ``module`` on ``loss_fn`` and record the run.
@@ -111,9 +113,9 @@ def train(module: torch.nn.Module, loss_fn, optimizer: str = "adam", lr: float =
     optimizer : {"gd", "sgd", "adam"}
         Plain gradient descent, ``torch.optim.SGD`` or ``torch.optim.Adam``.
     lr : float
-        Learning rate.
+        Learning rate (required, as for :func:`flowlab.train.gd`).
     steps : int
-        Number of iterations.
+        Number of iterations (required).
     record_every : int
         Record every this many iterations (the final one always).
     record_at : array_like of int, optional
@@ -141,8 +143,8 @@ def train(module: torch.nn.Module, loss_fn, optimizer: str = "adam", lr: float =
     >>> import numpy as np
     >>> from flowlab.torch import MSELoss, init_default, mlp, train
     >>> x = np.linspace(-1, 1, 20)
-    >>> res = train(init_default(mlp(1, 6, 2), seed=0), MSELoss(x, np.sin(3 * x)), "gd",
-    ...             lr=0.1, steps=50, record_every=10)
+    >>> res = train(init_default(mlp(1, 6, 2), seed=0), MSELoss(x, np.sin(3 * x)),
+    ...             optimizer="gd", lr=0.1, steps=50, record_every=10)
     >>> res.iterations.tolist(), bool(res.loss[-1] < res.loss[0])
     ([0, 10, 20, 30, 40, 50], True)
     """

@@ -92,8 +92,9 @@ def rank_training(net, loss_fn, quad, *, steps: int, lr: float = 1e-3, optimizer
     min_persist, min_height : int
         Options of :func:`flowlab.analysis.staircase`.
     """
-    res = train(net, loss_fn, optimizer, lr, steps, record_at=record_schedule(steps, records),
-                probes=[LayerSpectra(quad)], progress=progress, **train_options)
+    res = train(net, loss_fn, optimizer=optimizer, lr=lr, steps=steps,
+                record_at=record_schedule(steps, records), probes=[LayerSpectra(quad)],
+                progress=progress, **train_options)
     rec = res.probes["spectra"]
     rec.t = res.iterations.astype(np.float64)
     hists = layer_rank_histories(rec, res.loss, eps, loss_kind=res.loss_kind)

@@ -79,7 +79,7 @@ def test_train_gd_equals_native_gd(problem):
     idx = flt.twolayer_order(net)
     native = fl.train.gd(net, x, y, lr=0.05, steps=300, loss="mean", record_every=50,
                          record_params=True)
-    bridge = flt.train(flt.from_twolayer(net), flt.MSELoss(x, y, "mean"), "gd", lr=0.05,
+    bridge = flt.train(flt.from_twolayer(net), flt.MSELoss(x, y, "mean"), optimizer="gd", lr=0.05,
                        steps=300, record_every=50, record_params=True)
     np.testing.assert_array_equal(bridge.iterations, native.iterations)
     assert np.all(_rel(native.params[:, idx], bridge.params) < 1e-12)

@@ -1,5 +1,7 @@
 """Flow and training of deep modules: invariants, options, errors, saving."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -24,7 +26,8 @@ def test_deep_flow_dissipates_energy_and_gd_converges_to_it(setup):
     assert sol.dissipation() == pytest.approx(sol.loss[0] - sol.loss[-1], rel=1e-7)
     errs = []
     for lr in (0.04, 0.02, 0.01):
-        res = flt.train(net, loss, "gd", lr=lr, steps=int(round(T / lr)), record_every=10 ** 6)
+        res = flt.train(net, loss, optimizer="gd", lr=lr, steps=int(round(T / lr)),
+                        record_every=10 ** 6)
         errs.append(np.linalg.norm(flt.flatten(res.net) - sol.theta_final))
     rates = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
     assert np.all(np.abs(rates - 1.0) < 0.15), (errs, rates)
@@ -37,7 +40,7 @@ def test_trainable_subset_and_linear_regime(setup):
     moved = np.flatnonzero(np.any(sol.theta != sol.theta[0], axis=0))
     lo, hi = sol.flat.offsets[-2], sol.flat.offsets[-1]
     assert moved.size and moved.min() >= lo and moved.max() < hi
-    res = flt.train(net, loss, "sgd", lr=0.1, steps=5, trainable=["output"],
+    res = flt.train(net, loss, optimizer="sgd", lr=0.1, steps=5, trainable=["output"],
                     optimizer_options={"momentum": 0.9}, record_params=True)
     changed = np.flatnonzero(np.any(res.params != res.params[0], axis=0))
     assert changed.min() >= lo
@@ -60,21 +63,22 @@ def test_solution_save_load_and_module_at(setup, tmp_path):
 
 def test_adam_and_options(setup):
     net, loss = setup
-    res = flt.train(net, loss, "adam", lr=1e-2, steps=40, record_at=[0, 5, 39],
+    res = flt.train(net, loss, optimizer="adam", lr=1e-2, steps=40, record_at=[0, 5, 39],
                     target_loss=1e9)
     assert res.iterations.tolist() == [0, 5, 39, 40]
     assert res.info["target_reached_at"] == 0 and res.loss[-1] < res.loss[0]
     with pytest.raises(ValueError, match="optimizer"):
-        flt.train(net, loss, "lbfgs", steps=1)
+        flt.train(net, loss, optimizer="lbfgs", lr=1e-3, steps=1)
     with pytest.raises(ValueError, match="no `optimizer_options`"):
-        flt.train(net, loss, "gd", steps=1, optimizer_options={"momentum": 0.9})
+        flt.train(net, loss, optimizer="gd", lr=1e-3, steps=1, optimizer_options={"momentum": 0.9})
     with pytest.raises(TypeError, match="do not fit"):
-        flt.train(net, loss, "adam", steps=1, optimizer_options={"momentum": 0.9})
+        flt.train(net, loss, optimizer="adam", lr=1e-3, steps=1,
+                  optimizer_options={"momentum": 0.9})
 
 
 def test_divergence_is_reported(setup):
     net, loss = setup
-    res = flt.train(net, loss, "gd", lr=1e4, steps=50)
+    res = flt.train(net, loss, optimizer="gd", lr=1e4, steps=50)
     assert res.status == "diverged" and not np.isfinite(res.loss[-1])
 
 
@@ -104,3 +108,21 @@ def test_rkc_flow_matches_dop853_and_honours_its_options(setup):
     times = [0.5, 1.0, 2.0]
     err = np.linalg.norm(sol.theta_at(times) - ref.theta_at(times), axis=1)
     assert np.all(err < 1e-4 * np.linalg.norm(ref.theta_at(times), axis=1)), err
+
+
+def test_train_takes_its_options_by_keyword_and_requires_lr_and_steps():
+    """The bridge's trainer follows flowlab's calling convention (docs/conventions.md):
+    options keyword-only, lr and steps required, an old positional call names the new
+    form."""
+    net = flt.init_default(flt.mlp(1, 3, 1), seed=0)
+    loss = flt.MSELoss(np.linspace(-1, 1, 5), np.linspace(-1, 1, 5) ** 2)
+    params = inspect.signature(flt.train).parameters
+    assert [p for p in params if params[p].kind is params[p].POSITIONAL_OR_KEYWORD] == [
+        "module", "loss_fn"]
+    assert params["lr"].default is inspect.Parameter.empty
+    assert params["steps"].default is inspect.Parameter.empty
+    with pytest.raises(TypeError, match="lr.*steps|steps.*lr"):
+        flt.train(net, loss)
+    with pytest.raises(TypeError, match=r"write train\(module, loss_fn, optimizer='gd', "
+                                        r"lr=0.1, steps=3, \.\.\.\)"):
+        flt.train(net, loss, "gd", 0.1, 3)

@@ -43,7 +43,7 @@ def test_hidden_features_by_method_and_by_hooks(setup):
 def test_layer_spectra_give_the_eps_rank_of_every_layer(setup):
     net, x, loss = setup
     q = gauss_legendre(20, (-1.0, 1.0), cells=10)
-    res = flt.train(net, loss, "adam", lr=1e-2, steps=60, record_every=20,
+    res = flt.train(net, loss, optimizer="adam", lr=1e-2, steps=60, record_every=20,
                     probes=[flt.LayerSpectra(q), flt.HiddenFeatures(q.points)])
     hists = flt.layer_rank_histories(res.probes["spectra"], res.loss, eps=1e-6)
     assert len(hists) == 3
@@ -97,6 +97,7 @@ def test_layer_orientations_of_a_condensed_layer():
 
 def test_probe_validation():
     with pytest.raises(TypeError, match="probes"):
-        flt.train(flt.mlp(1, 3, 1), flt.MSELoss([0.0, 1.0], [0.0, 1.0]), probes=[3], steps=1)
+        flt.train(flt.mlp(1, 3, 1), flt.MSELoss([0.0, 1.0], [0.0, 1.0]), probes=[3], lr=1e-3,
+                  steps=1)
     with pytest.raises(TypeError, match="Quadrature"):
         flt.LayerSpectra(np.linspace(0, 1, 5))
