@@ -167,7 +167,7 @@ def test_borrowed_views_share_memory_and_reject_other_types():
 def test_radau_eigen_solves_match_dense(n):
     """The shifted solves through the eigen-decomposition (fused below n = 96, one
     product at a time above) equal dense solves of (mu/h I - J) x = b."""
-    from flowlab._kernels import radau
+    from flowlab._kernels import radau, radau_linalg
     rng = np.random.default_rng(1)
     Q, _ = np.linalg.qr(rng.random((n, n)))
     lam = -3.0 * np.arange(n)
@@ -179,18 +179,18 @@ def test_radau_eigen_solves_match_dense(n):
     lin[5][:] = Q
     lin[12][:] = Q.T
     h = 1e-2
-    assert radau._lin_factor(lin, h)
+    assert radau_linalg._lin_factor(lin, h)
     J = np.diag(1.0 / dh) @ Q @ np.diag(lam) @ Q.T @ np.diag(dh)
     b = rng.random(n) + 1j * rng.random(n)
     br = rng.random(n)
     want_c = np.linalg.solve(radau.MU_COMPLEX / h * np.eye(n) - J, b)
     want_r = np.linalg.solve(radau.MU_REAL / h * np.eye(n) - J, br)
     c, r = b.copy(), br.copy()
-    radau._lin_solve_complex(lin, c)
-    radau._lin_solve_real(lin, r)
+    radau_linalg._lin_solve_complex(lin, c)
+    radau_linalg._lin_solve_real(lin, r)
     np.testing.assert_allclose(c, want_c, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(r, want_r, rtol=1e-12, atol=1e-15)
     c, r = b.copy(), br.copy()
-    radau._lin_solve_both(lin, r, c)
+    radau_linalg._lin_solve_both(lin, r, c)
     np.testing.assert_allclose(c, want_c, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(r, want_r, rtol=1e-12, atol=1e-15)

@@ -47,6 +47,7 @@ import numpy as np
 from .._kernels import explicit as _ex
 from .._kernels import radau as _rd
 from .._kernels import relu1d as _k
+from .._kernels import relu1d_scan as _ksc
 from .._kernels import relu1d_stage as _ks
 from ..models import TwoLayer
 from ._events import DegenerateError, EventDriver, ZenoError, _hvp, zeno_message
@@ -346,7 +347,7 @@ class Exact1D(EventDriver):
                 self._record(t, j, q, "cross", -1)
             for q in range(new[0], new[1]):
                 self._record(t, j, q, "cross", 1)
-            A, D = _k.slide_functions(model, self.theta, j, p)
+            A, D = _ksc.slide_functions(model, self.theta, j, p)
             lam = A / D if D != 0.0 else float("nan")
             if not 0.0 < lam < 1.0:
                 self._end_slide(j, 1 if lam >= 1.0 else 0, t)

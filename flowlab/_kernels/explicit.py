@@ -2,7 +2,7 @@
 
 The explicit counterpart of :func:`flowlab._kernels.radau.run`, for the non-stiff
 stretches of a flow and for networks too wide for a dense Jacobian: it calls the
-same model hooks (registered with :func:`flowlab._kernels.radau.register_model`:
+same model hooks (registered with :func:`flowlab._kernels.hooks.register_model`:
 ``rhs``, ``rhs_loss``, ``output``, ``expand_rows``, ``events``, ``event_rate``), never
 the Jacobian, and holds O(n) memory besides its output buffers (seven stage vectors
 and a few work vectors: no n x n array).
@@ -40,11 +40,11 @@ import numpy as np
 from scipy import integrate
 
 from .._config import NUMBA_OPTIONS
-from . import radau
 from .borrow import borrowed
 from .erk import count_stiff_step
-from .radau import (DONE, EVENT, FAILED, FULL, MAX_STEP, NODES, model_event_rate, model_events,
-                    model_expand_rows, model_rhs, model_rhs_loss)
+from .hooks import (model_event_rate, model_events, model_expand_rows, model_output, model_rhs,
+                    model_rhs_loss)
+from .radau import DONE, EVENT, FAILED, FULL, MAX_STEP, NODES
 
 #: status code of :func:`run` beside radau's DONE, EVENT, FULL, FAILED
 STIFF = 4
@@ -181,7 +181,7 @@ def _record(model, y, h, K, end, theta, out_t, out_nodes, out_loss, k, t_new, lo
                 acc += _WR[q, j] * K[j, p]
             out_nodes[k, q + 1, p] = y[p] + h * acc
     if loss < 0.0:
-        loss = radau.model_output(model, end, theta, True)
+        loss = model_output(model, end, theta, True)
     out_loss[k] = loss
 
 

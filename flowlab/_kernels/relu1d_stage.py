@@ -21,8 +21,8 @@ import numpy as np
 from .._config import NUMBA_OPTIONS
 from . import explicit, radau
 from .borrow import borrowed
-from .relu1d import (ARM_RTOL, _slide_functions_block, expand, field, field_noise, moments,
-                     residual_at)
+from .relu1d import ARM_RTOL, expand, field, field_noise, moments
+from .relu1d_scan import _slide_functions_block, residual_at
 
 # status codes of advance(); SWITCH: the stepper asks to be changed (the explicit one
 # found the flow stiff, or Radau found it no longer stiff)

@@ -45,7 +45,7 @@ from .relu1d import ARM_RTOL
 #: sums over the data points in the order the compiler vectorises them
 SUM_OPTIONS = dict(NUMBA_OPTIONS, fastmath={"contract", "reassoc"})
 
-#: the model tuple starts with an empty array of this dtype (see radau.register_model)
+#: the model tuple starts with an empty array of this dtype (see hooks.register_model)
 MARKER = np.int16
 # event kinds written to ev[0]
 EV_CROSS, EV_SLIDE = 0, 1

@@ -15,8 +15,8 @@ import numba as nb
 import numpy as np
 
 from .._config import NUMBA_OPTIONS
-from . import radau
-from .relu1d import _VINV, first_violation, _interp_state, _surely_inside
+from .hooks import register_model
+from .relu1d_scan import _VINV, first_violation, _interp_state, _surely_inside
 from .relund import (EV_CROSS, EV_SLIDE, MARKER, _slide_weights, arm_threshold, expand,
                      expand_rate, expand_rows, forward, jac, masked_sums, output, preact, rhs,
                      rhs_loss)
@@ -376,6 +376,6 @@ def event_rate(model, u, f):
     return m0, (m[r] - m0) / eps
 
 
-radau.register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
+register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
                      event_rate=event_rate, rhs_loss=rhs_loss,
                      expand_rows=expand_rows)

@@ -1,0 +1,96 @@
+"""The model hooks of flowlab's compiled integrators.
+
+A model is a tuple whose first entry is an empty array of a marker dtype; each stage
+model registers its compiled hooks for its marker (:func:`register_model`), and the
+integrators (:mod:`flowlab._kernels.radau`, :mod:`flowlab._kernels.explicit`) call
+``model_rhs(model, ...)`` and the like, which numba resolves at compile time to the
+registered hook of the model's type (no dispatch at run time).
+"""
+
+import numpy as np
+from numba.extending import overload
+
+_HOOKS = {}
+
+
+def register_model(marker, *, rhs, jac, output, events, event_rate, rhs_loss, expand_rows):
+    """Register the compiled hooks of models whose tuple starts with ``np.empty(0, marker)``."""
+    _HOOKS[str(np.dtype(marker))] = (rhs, jac, output, events, event_rate, rhs_loss,
+                                     expand_rows)
+
+
+def _hooks(model_type):
+    key = str(model_type.types[0].dtype)
+    if key not in _HOOKS:
+        raise TypeError(f"no integrator model registered for marker dtype {key}")
+    return _HOOKS[key]
+
+
+def model_rhs(model, u, out):
+    """out = F(u) (dispatched on the model marker)."""
+
+
+def model_rhs_loss(model, u, out):
+    """out = F(u); returns the loss at u (dispatched on the model marker)."""
+
+
+def model_expand_rows(model, rows, k, tmp):
+    """rows[r, q] <- full parameters of the state rows[r, q, :n] for r < k (dispatched)."""
+
+
+def model_jac(model, u, J, dh):
+    """J = dF/du; returns True if diag(dh) J diag(dh)^-1 is symmetric (dispatched)."""
+
+
+def model_output(model, u, theta, with_loss):
+    """Full parameters of u, and its loss if ``with_loss`` (dispatched on the model marker)."""
+
+
+def model_events(model, nodes, armed):
+    """Earliest event of a step (dispatched on the model marker)."""
+
+
+def model_event_rate(model, u, f):
+    """(value, time derivative) of the event found last, at u with u' = f."""
+
+
+@overload(model_rhs, inline="always")
+def _ov_rhs(model, u, out):
+    impl = _hooks(model)[0]
+    return lambda model, u, out: impl(model, u, out)
+
+
+@overload(model_rhs_loss, inline="always")
+def _ov_rhs_loss(model, u, out):
+    impl = _hooks(model)[5]
+    return lambda model, u, out: impl(model, u, out)
+
+
+@overload(model_expand_rows, inline="always")
+def _ov_expand_rows(model, rows, k, tmp):
+    impl = _hooks(model)[6]
+    return lambda model, rows, k, tmp: impl(model, rows, k, tmp)
+
+
+@overload(model_jac, inline="always")
+def _ov_jac(model, u, J, dh):
+    impl = _hooks(model)[1]
+    return lambda model, u, J, dh: impl(model, u, J, dh)
+
+
+@overload(model_output, inline="always")
+def _ov_output(model, u, theta, with_loss):
+    impl = _hooks(model)[2]
+    return lambda model, u, theta, with_loss: impl(model, u, theta, with_loss)
+
+
+@overload(model_events, inline="always")
+def _ov_events(model, nodes, armed):
+    impl = _hooks(model)[3]
+    return lambda model, nodes, armed: impl(model, nodes, armed)
+
+
+@overload(model_event_rate, inline="always")
+def _ov_event_rate(model, u, f):
+    impl = _hooks(model)[4]
+    return lambda model, u, f: impl(model, u, f)
