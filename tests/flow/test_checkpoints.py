@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import flowlab as fl
+from flowlab._flow import _events as event_driver
 from flowlab._flow import _journal
 
 X7 = np.linspace(-1, 1, 7)
@@ -60,8 +61,9 @@ CASES = {
 HELPER = textwrap.dedent("""
     import json, os, pickle, signal, sys
     import flowlab as fl
-    from flowlab._flow import _journal
+    from flowlab._flow import _events, _journal
 
+    _events.BUFFER = 16                   # as in the test: returns of the compiled loops
     with open(sys.argv[1], "rb") as fh:
         jobs = pickle.load(fh)
     append = _journal.Journal.append
@@ -126,7 +128,12 @@ def test_sigkill_and_resume_equal_one_run_for_every_method(tmp_path, monkeypatch
     """Issue case: the exact engines wrote no checkpoint (a run killed at 5 s or 8 s of 9 s
     left no file).  Every method now appends checkpoints; a process killed by SIGKILL
     (after a checkpoint, and in the middle of writing one) leaves a file that loads as
-    "interrupted" and that flowlab.resume continues to the same result as one run."""
+    "interrupted" and that flowlab.resume continues to the same result as one run.
+    Checkpoints are written where the compiled loops of the exact engines return to
+    Python (at events they leave to Python, and at least every ``BUFFER``
+    steps): 16 steps here, so that these short runs, whose events the compiled loop
+    decides, write several."""
+    monkeypatch.setattr(event_driver, "BUFFER", 16)
     runs, jobs = {}, []
     for name in CASES:
         mode = "torn" if name in ("exact-2d", "Radau", "LSODA") else "after"
