@@ -422,5 +422,4 @@ def _slide_exits(model, nodes, theta, AD, out):
 
 
 register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
-                     event_rate=event_rate, rhs_loss=rhs_loss,
-                     expand_rows=expand_rows)
+               event_rate=event_rate, rhs_loss=rhs_loss, expand_rows=expand_rows)

@@ -70,7 +70,7 @@ def _slide_exit(model, nodes):
     residuals are bilinear in a_j and W_j), which the 9 samples determine: the rows that
     change sign in the first sub-interval where any does are located on that polynomial
     first, and the earliest is then found on the margins themselves by the Illinois
-    variant of regula falsi, down to the last bits of s, from a bracket a few ulps of the
+    variant of regula falsi, down to the last bits of s, from a bracket 1e-10 of the
     polynomial's root wide (the whole sub-interval where that bracket fails).
     """
     ns = model[8][4]
@@ -189,23 +189,6 @@ def _polish(model, nodes, r, guess, lo, hi, f_lo, f_hi, tmp, u):
         fb = tmp[r]
     if fb > 0.0:
         return _illinois(model, nodes, r, b, hi, fb, f_hi, tmp, u)
-    # the margin is all but linear across so narrow a bracket: its secant root, then the
-    # ulps on either side of it (Illinois iterations where that does not close it)
-    for _ in range(2):
-        if b - a <= 4.0 * np.finfo(np.float64).eps * max(b, 1e-300):
-            return b
-        s = (a * fb - b * fa) / (fb - fa)
-        e = 2.0 * np.finfo(np.float64).eps * max(abs(s), 1e-300)
-        for probe in (s - e, s + e):
-            if not a < probe < b:
-                continue
-            _slide_margins(model, nodes, probe, tmp, u)
-            if tmp[r] <= 0.0:
-                b = probe
-                fb = tmp[r]
-                break
-            a = probe
-            fa = tmp[r]
     return _illinois(model, nodes, r, a, b, fa, fb, tmp, u)
 
 
@@ -377,5 +360,4 @@ def event_rate(model, u, f):
 
 
 register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
-                     event_rate=event_rate, rhs_loss=rhs_loss,
-                     expand_rows=expand_rows)
+               event_rate=event_rate, rhs_loss=rhs_loss, expand_rows=expand_rows)
