@@ -67,6 +67,7 @@ from .._kernels import explicit as _ex
 from .._kernels import radau as _rd
 from .._kernels import relu1d_stage as _ks
 from .._kernels import relund as _k
+from .._kernels import relund_contact as _kc
 from .._kernels import relund_stage as _kst
 from .._kernels.relu1d import NOISE_ROUNDINGS
 from ._events import DegenerateError, EventDriver, ZenoError, _hvp, zeno_message
@@ -74,7 +75,7 @@ from ._events import DegenerateError, EventDriver, ZenoError, _hvp, zeno_message
 _EPS = np.finfo(np.float64).eps
 #: events the compiled loop may decide between two returns to Python
 _EVENTS = 4096
-INACTIVE, ACTIVE, SLIDING = 0, 1, _kst.SLIDE_MODE
+INACTIVE, ACTIVE, SLIDING = 0, 1, _kc.SLIDE_MODE
 #: the kinds of the events the compiled loop records (flowlab._kernels.relu1d_stage.K_*)
 _KINDS = ("cross", "slide_start", "slide_end")
 
@@ -113,11 +114,11 @@ def contact_modes(b, N, c, tol, current, forced=None, max_slide=None):
                                  forced.get(0))
     modes = np.empty(k, dtype=np.int64)
     lam = np.empty(k)
-    found = _kst.contact_modes(np.ascontiguousarray(b), np.ascontiguousarray(N), float(c),
-                               np.ascontiguousarray(tol, dtype=float),
-                               np.asarray(current, dtype=np.int64),
-                               np.array([forced.get(i, -1) for i in range(k)], dtype=np.int64),
-                               -1 if max_slide is None else int(max_slide), modes, lam)
+    found = _kc.contact_modes(np.ascontiguousarray(b), np.ascontiguousarray(N), float(c),
+                              np.ascontiguousarray(tol, dtype=float),
+                              np.asarray(current, dtype=np.int64),
+                              np.array([forced.get(i, -1) for i in range(k)], dtype=np.int64),
+                              -1 if max_slide is None else int(max_slide), modes, lam)
     return ([int(m) for m in modes], lam) if found else None
 
 
@@ -515,9 +516,9 @@ class ExactND(EventDriver):
             for e in range(ne):
                 j, p, kind, side = (int(v) for v in ev_i[e])
                 self._record(float(ev_t[e]), j, p, _KINDS[kind], side)
-                if kind == _ks.K_SLIDE_START:
-                    # the compiled loop pinned j on p (in the layout arrays too)
-                    self.pins[j] = [p]
+                if kind != _ks.K_CROSS:
+                    # the compiled loop changed j's pins (in the layout arrays too)
+                    self.pins[j] = [int(q) for q in model[10][j] if q >= 0]
                     self._pins_version += 1
                     self._pins_changed.append(j)
             self._advanced(bar, float(out_t[k - 1]) if steady else self.stats[0])

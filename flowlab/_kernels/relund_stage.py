@@ -23,8 +23,6 @@ steps for the steady state).  The checks and their order are those of
 whichever side makes them.
 """
 
-import math
-
 import numba as nb
 import numpy as np
 
@@ -38,20 +36,9 @@ from .relu1d_stage import (DONE, FAILED, FULL, K_SLIDE_START, NEED_PYTHON, SWITC
                            SLIDE, step_stretch, zeno_tick)
 from .relund import (EV_CROSS, _n_pins, _slide_weights, arm_threshold, expand, field,
                      forward_all, masked_sums, preact, state_of)
+from .relund_contact import decide, pin_layout
 
 _EPS = np.finfo(np.float64).eps
-#: the sliding mode of a contact point (inactive 0, active 1) in :func:`contact_modes`
-SLIDE_MODE = 2
-
-
-@nb.njit(**NUMBA_OPTIONS)
-def _slides_clear(model, theta, ev_kind, rtol, atol, a_tol):
-    """True when no slide ends here: the event is a crossing and every slide row's margin
-    is beyond its tolerance (``forward`` must have run at theta)."""
-    if ev_kind != EV_CROSS:
-        return False
-    out = np.empty(model[8][4], dtype=np.int64)
-    return slide_hits(model, theta, ev_kind, -1, rtol, atol, a_tol, out) == 0
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -201,153 +188,6 @@ def arm_all(model, theta, armed):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _start_slide(model, u, theta, j, q):
-    """Pin neuron j (no pins yet, W_j on q's surface) on the point q, as ExactND does when
-    a slide starts: its rows of the pin layout (K, Pi, the orthonormal basis N of the
-    tangent subspace, tangent columns first, from the Householder reflector of the
-    normal; the eliminated coordinate, the bias when there is one, and L), its state
-    slots, q out of its active set; the state u is rewritten in the new coordinates and
-    theta rebuilt from it (the constraint then holds to the rounding of one sum)."""
-    X, ipar, mask, pins, L, Pi, Kq, elim, Nb, slot = (model[1], model[8], model[9],
-                                                      model[10], model[16], model[17],
-                                                      model[18], model[19], model[24],
-                                                      model[25])
-    D = ipar[1]
-    x = X[q]
-    xx = 0.0
-    for kk in range(D):
-        xx += x[kk] * x[kk]
-    pins[j, :] = -1
-    pins[j, 0] = q
-    Kq[j] = 0.0
-    for kk in range(D):
-        Kq[j, 0, kk] = x[kk] / xx
-    for a in range(D):
-        for b in range(D):
-            Pi[j, a, b] = (1.0 if a == b else 0.0) - x[a] * Kq[j, 0, b]
-    nrm = math.sqrt(xx)
-    v = x / nrm
-    v[0] += math.copysign(1.0, v[0])
-    vv = 0.0
-    for kk in range(D):
-        vv += v[kk] * v[kk]
-    for a in range(D):
-        for c in range(D):
-            h = (1.0 if a == c else 0.0) - 2.0 * v[a] * v[c] / vv
-            # column c of the reflector: c = 0 is the normal (last), the others tangent
-            Nb[j, a, D - 1 if c == 0 else c - 1] = h
-    e = D - 1                           # the bias, or the largest input component
-    if ipar[5] != 1:
-        e = 0
-        for kk in range(1, D):
-            if abs(x[kk]) > abs(x[e]):
-                e = kk
-    L[j] = 0.0
-    elim[j] = 0
-    elim[j, e] = 1
-    for f in range(D):
-        if f != e:
-            L[j, e, f] = -x[f] / x[e]
-    for c in range(D):
-        slot[j * D + c] = c if c < D - 1 else -2
-    mask[j, q] = 0
-    state_of(model, theta, u)
-    expand(model, u, theta)
-
-
-@nb.njit(**NUMBA_OPTIONS)
-def _pinned_contact(model, u, theta, F, j, q, train_a, a_tol):
-    """A sliding neuron j in contact with one more point q, decided here when nothing
-    but q's side changes (as ExactND._contact, on the points Q = j's pins and q in
-    increasing order): W_j is snapped onto every surface of Q (in theta, then in the
-    state u, whose expansion rebuilds the eliminated coordinates), the box
-    complementarity problem is solved, and q's new mode (inactive 0, active 1) is
-    returned.  Returns -1 where Python decides: a pin would end or q would slide,
-    no consistent mode, c = 0, or Q too many or too ill-conditioned for the rank test
-    (``forward_all`` and ``field`` have run at theta, also on return)."""
-    X, fpar, ipar, mask, pins, RR = (model[1], model[7], model[8], model[9], model[10],
-                                     model[21])
-    n, D = ipar[0], ipar[1]
-    nD = n * D
-    M = X.shape[0]
-    k = _n_pins(pins, j)
-    m = k + 1
-    if m >= D:
-        return -1
-    Q = np.empty(m, dtype=np.int64)
-    for a in range(k):
-        Q[a] = pins[j, a]
-    Q[k] = q
-    Q.sort()
-    XQ = np.empty((m, D))
-    for a in range(m):
-        for kk in range(D):
-            XQ[a, kk] = X[Q[a], kk]
-    G = XQ @ XQ.T
-    if not np.linalg.cond(G) <= 1e12:
-        return -1
-    # W_j onto every surface of Q (an O(tolerance) change)
-    w = theta[j * D:(j + 1) * D].copy()
-    coef = np.linalg.solve(G, XQ @ w)
-    w -= XQ.T @ coef
-    theta[j * D:(j + 1) * D] = w
-    state_of(model, theta, u)
-    expand(model, u, theta)
-    forward_all(model, theta)
-    field(model, theta, F)
-    # the contact problem dg_Q/dt = c (b - N lambda)
-    sc = fpar[0]
-    R = RR[0]
-    rho = RR[1]
-    inQ = np.zeros(M, dtype=np.bool_)
-    for a in range(m):
-        inQ[Q[a]] = True
-    S_out = np.zeros(D)
-    for p in range(M):
-        if mask[j, p] and not inQ[p]:
-            for kk in range(D):
-                S_out[kk] += R[p] * X[p, kk]
-    c = theta[nD + j]
-    Fa = F[nD + j]
-    if c == 0.0 or (train_a and abs(c) <= a_tol and Fa != 0.0):
-        c = Fa
-    if c == 0.0:
-        return -1
-    b = np.empty(m)
-    N = np.empty((m, m))
-    tol = np.empty(m)
-    current = np.empty(m, dtype=np.int64)
-    for a in range(m):
-        acc = 0.0
-        for kk in range(D):
-            acc += XQ[a, kk] * S_out[kk]
-        b[a] = -sc * acc
-        for e in range(m):
-            N[a, e] = sc * G[a, e] * R[Q[e]]
-        mag = 0.0
-        for p in range(M):
-            if mask[j, p] or inQ[p]:
-                dot = 0.0
-                for kk in range(D):
-                    dot += XQ[a, kk] * X[p, kk]
-                mag += abs(dot) * rho[p]
-        tol[a] = NOISE_ROUNDINGS * _EPS * sc * abs(c) * mag
-        current[a] = int(mask[j, Q[a]]) if Q[a] == q else SLIDE_MODE
-    forced = -np.ones(m, dtype=np.int64)
-    modes = np.empty(m, dtype=np.int64)
-    lam = np.empty(m)
-    if not contact_modes(b, N, c, tol, current, forced, m, modes, lam):
-        return -1
-    new = -1
-    for a in range(m):
-        if Q[a] == q:
-            new = modes[a]
-        elif modes[a] != SLIDE_MODE:
-            return -1
-    return -1 if new == SLIDE_MODE else new
-
-
-@nb.njit(**NUMBA_OPTIONS)
 def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_loss, armed,
             stats, lin, xw, mode, handle, ev_t, ev_i, counters, recent):
     """Integrate and decide the events of one neuron and one point (see the module
@@ -371,9 +211,13 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
     train_a = ipar[3] == 1
     theta = np.empty(P)
     F = np.empty(P)
-    hit_j = np.empty(n * M, dtype=np.int64)
-    hit_p = np.empty(n * M, dtype=np.int64)
-    seen = np.zeros(n, dtype=np.int64)
+    cap_hits = n * M + model[13].shape[0]
+    hit_j = np.empty(cap_hits, dtype=np.int64)
+    hit_p = np.empty(cap_hits, dtype=np.int64)
+    hit_f = np.empty(cap_hits, dtype=np.int64)
+    srows = np.empty(model[13].shape[0], dtype=np.int64)
+    new = np.empty(cap_hits, dtype=np.int64)
+    forced = np.empty(cap_hits, dtype=np.int64)
     cap = out_t.size
     ecap = ev_t.size
     while True:
@@ -404,47 +248,65 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
         for j in range(n):
             amax = max(amax, abs(theta[nD + j]))
         a_tol = 10.0 * (rtol * amax + atol)
-        if not _slides_clear(model, theta, ev[0], rtol, atol, a_tol):
-            return NEED_PYTHON
+        # slides that end here and crossings: the contacts of each neuron (as
+        # ExactND._handle)
+        nsh = slide_hits(model, theta, ev[0], ev[3], rtol, atol, a_tol, srows)
         field(model, theta, F)
-        nh = hits(model, theta, F, ev[1], ev[2], rtol, atol, hit_j, hit_p)
+        nh = hits(model, theta, F, ev[1] if ev[0] == EV_CROSS else -1, ev[2], rtol, atol,
+                  hit_j, hit_p)
         for h in range(nh):
-            seen[hit_j[h]] = 0
-        for h in range(nh):
-            j = hit_j[h]
-            seen[j] += 1
-            if seen[j] > 1:
-                return NEED_PYTHON
-        # -- decide them neuron by neuron, in order (as ExactND._handle) -------------------
-        order = np.argsort(hit_j[:nh])
+            hit_f[h] = -1
+        rows = model[13]
+        for h in range(nsh):
+            r = srows[h]
+            if rows[r, 2] == 2:
+                return NEED_PYTHON        # a_j through 0 while j slides: Python records it
+            hit_j[nh] = rows[r, 0]
+            hit_p[nh] = model[10][rows[r, 0], rows[r, 1]]
+            hit_f[nh] = rows[r, 2]        # the forced mode: 0 inactive, 1 active
+            nh += 1
+        # -- decide them neuron by neuron, in order ---------------------------------------
+        order = np.argsort(hit_j[:nh], kind="mergesort")
         X = model[1]
         nu = model[5]
         pinned = False
-        for h in order:
-            j = hit_j[h]
-            q = hit_p[h]
-            if _n_pins(model[10], j) > 0:
-                pinned = True
-                mode_q = _pinned_contact(model, u, theta, F, j, q, train_a, a_tol)
-                if mode_q < 0:
-                    return NEED_PYTHON
-                code = TO_ACTIVE if mode_q == 1 else TO_INACTIVE
-            else:
-                # snap W_j onto the surface (an O(tolerance) change), in the state and theta
-                z = preact(theta, X, j, q, D)
-                for kk in range(D):
-                    u[j * D + kk] -= z / nu[q] * X[q, kk]
-                expand(model, u, theta)
-                forward_all(model, theta)
-                field(model, theta, F)
-                code = _decide_one(model, theta, F, j, q, train_a, a_tol)
-                if code == SLIDE:
-                    _start_slide(model, u, theta, j, q)
-                    record_event(ev_t, ev_i, counters, t, j, q, K_SLIDE_START, 0)
-                    dist[j] = -1.0
-                    pinned = True
-                    continue
+        h0 = 0
+        while h0 < nh:
+            j = hit_j[order[h0]]
+            h1 = h0
+            while h1 < nh and hit_j[order[h1]] == j:
+                new[h1 - h0] = hit_p[order[h1]]
+                forced[h1 - h0] = hit_f[order[h1]]
+                h1 += 1
+            n_new = h1 - h0
+            h0 = h1
             dist[j] = -1.0
+            if n_new > 1 or forced[0] >= 0 or _n_pins(model[10], j) > 0:
+                got = decide(model, u, theta, F, j, new, forced, n_new, train_a, a_tol, t,
+                             ev_t, ev_i, counters)
+                if got < 0:
+                    return NEED_PYTHON
+                pinned = pinned or got == 1 or _n_pins(model[10], j) > 0
+                continue
+            q = new[0]
+            # one free neuron and one point: snap W_j onto the surface (an O(tolerance)
+            # change), in the state and theta, and the univariate rule
+            z = preact(theta, X, j, q, D)
+            for kk in range(D):
+                u[j * D + kk] -= z / nu[q] * X[q, kk]
+            expand(model, u, theta)
+            forward_all(model, theta)
+            field(model, theta, F)
+            code = _decide_one(model, theta, F, j, q, train_a, a_tol)
+            if code == SLIDE:
+                new[0] = q
+                pin_layout(model, j, new, 1)
+                mask[j, q] = 0
+                state_of(model, theta, u)
+                expand(model, u, theta)
+                record_event(ev_t, ev_i, counters, t, j, q, K_SLIDE_START, 0)
+                pinned = True
+                continue
             new_side = 0
             if code == TO_ACTIVE and not mask[j, q]:
                 mask[j, q] = 1
@@ -464,84 +326,3 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
         arm_all(model, theta, armed)
         if switch:
             return SWITCH
-
-
-@nb.njit(**NUMBA_OPTIONS)
-def contact_modes(b, N, c, tol, current, forced, max_slide, modes, lam):
-    """The first consistent mode vector of :func:`flowlab._flow.exact_nd.contact_modes`
-    (c != 0; any number k of points): the candidates in order of cost (0 per point that
-    keeps its mode, 1 per point that starts to slide, 2 per other change), ties in the
-    lexicographic order of (inactive, active, sliding) per point; ``forced[i] >= 0``
-    fixes point i's mode, ``max_slide >= 0`` bounds the number of sliding points.
-    Writes ``modes`` and ``lam``; returns whether a consistent one was found."""
-    k = b.size
-    total = 3 ** k
-    digits = np.empty(k, dtype=np.int64)
-    for level in range(2 * k + 1):
-        for code in range(total):
-            rem = code
-            for i in range(k - 1, -1, -1):
-                digits[i] = rem % 3
-                rem //= 3
-            cost = 0
-            n_slide = 0
-            fits = True
-            for i in range(k):
-                m = digits[i]
-                if forced[i] >= 0 and m != forced[i]:
-                    fits = False
-                if m != current[i]:
-                    cost += 1 if m == SLIDE_MODE else 2
-                if m == SLIDE_MODE:
-                    n_slide += 1
-            if not fits or cost != level or (max_slide >= 0 and n_slide > max_slide):
-                continue
-            for i in range(k):
-                lam[i] = float(digits[i]) if digits[i] != SLIDE_MODE else 0.0
-            if n_slide > 0:
-                F = np.empty(n_slide, dtype=np.int64)
-                q = 0
-                for i in range(k):
-                    if digits[i] == SLIDE_MODE:
-                        F[q] = i
-                        q += 1
-                A = np.empty((n_slide, n_slide))
-                r = np.empty(n_slide)
-                for a in range(n_slide):
-                    acc = 0.0
-                    for i in range(k):
-                        if digits[i] != SLIDE_MODE:
-                            acc += N[F[a], i] * lam[i]
-                    r[a] = b[F[a]] - acc
-                    for e in range(n_slide):
-                        A[a, e] = N[F[a], F[e]]
-                if not np.linalg.cond(A) <= 1e12:
-                    continue
-                sol = np.linalg.solve(A, r)
-                finite = True
-                for a in range(n_slide):
-                    finite = finite and np.isfinite(sol[a])
-                if not finite:
-                    continue
-                for a in range(n_slide):
-                    lam[F[a]] = sol[a]
-            ok = True
-            for i in range(k):
-                Nl = 0.0
-                for e in range(k):
-                    Nl += N[i, e] * lam[e]
-                g = c * (b[i] - Nl)
-                if digits[i] == 0:
-                    ok = g <= tol[i]
-                elif digits[i] == 1:
-                    ok = g >= -tol[i]
-                else:
-                    g_in = c * (b[i] - Nl + N[i, i] * lam[i])
-                    ok = g_in > tol[i] and g_in - c * N[i, i] < -tol[i]
-                if not ok:
-                    break
-            if ok:
-                for i in range(k):
-                    modes[i] = digits[i]
-                return True
-    return False
