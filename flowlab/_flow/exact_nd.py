@@ -61,7 +61,6 @@ from __future__ import annotations
 
 
 import numpy as np
-from scipy import linalg
 
 from .._kernels import explicit as _ex
 from .._kernels import radau as _rd
@@ -191,7 +190,7 @@ class ExactND(EventDriver):
         # the event scan's skip bound per neuron (flowlab._kernels.relund_scan.events)
         self.dist, self.moved = np.full(n, -1.0), np.zeros(n)
         self.limit = np.zeros((n, M))
-        self._blocks, self._pattern = {}, None      # caches of _pin_block, _pin_arrays
+        self._pattern = None                        # the last pin layout (_pin_arrays)
         self._ranks = {}                            # rank of the inputs of a contact set
         self._pins_version = 0                      # counts the changes of self.pins
         self._pins_changed = []                     # neurons changed since the last layout
@@ -199,31 +198,6 @@ class ExactND(EventDriver):
         self.mask[:] = self._evaluate()[1] > 0.0
 
     # -- the stage model ----------------------------------------------------------------
-    def _pin_block(self, Q):
-        """Kq, Pi, N, L rows and eliminated coordinates of one neuron pinned on the
-        unique points Q (in slot order), cached by Q."""
-        key = tuple(Q)
-        got = self._blocks.get(key)
-        if got is not None:
-            return got
-        D, k = self.D, len(Q)
-        XQ = self.X[list(Q)]
-        K = np.linalg.solve(XQ @ XQ.T, XQ)
-        Qf = np.linalg.qr(XQ.T, mode="complete")[0]
-        N = np.column_stack([Qf[:, k:], Qf[:, :k]])      # tangent columns first
-        if k == 1:
-            # the bias when there is one (its coefficient is exactly 1), else the
-            # coordinate with the largest input component
-            E = [D - 1] if self.has_bias else [int(np.argmax(np.abs(XQ[0])))]
-        else:
-            E = sorted(linalg.qr(XQ, pivoting=True, mode="r")[1][:k].tolist())
-        Fc = [f for f in range(D) if f not in E]
-        Lj = np.zeros((D, D))
-        Lj[np.ix_(E, Fc)] = -np.linalg.solve(XQ[:, E], XQ[:, Fc])
-        got = (K, np.eye(D) - XQ.T @ K, N, Lj, E)
-        self._blocks[key] = got
-        return got
-
     def _pin_arrays(self):
         """pins, L, Pi, Kq, elim, N (see flowlab/_kernels/relund.py), the state indices
         and their slots.  The arrays of the last pattern are reused while the pins stay
@@ -250,20 +224,11 @@ class ExactND(EventDriver):
             slot = -np.ones(free.size, dtype=np.int64)
             changed = range(n)
         for j in changed:
-            Q = self.pins[j]
-            k = len(Q)
-            pins[j] = -1
-            pins[j, :k] = Q
-            for a in (L, Pi, Kq, Nb):
-                a[j] = 0.0
-            elim[j] = 0
-            if self.train_W:            # (W_j's entries lead the state when W is trained)
-                slot[j * D:(j + 1) * D] = (
-                    np.where(np.arange(D) < D - k, np.arange(D), -2) if k else -1)
-            if not Q:
-                continue
-            Kq[j, :k], Pi[j], Nb[j], L[j], E = self._pin_block(Q)
-            elim[j, E] = 1
+            # (pins exist only when W is trained; then W's entries lead the state)
+            if self.train_W and (self.pins[j] or j in self._pins_changed):
+                Q = np.array(self.pins[j], dtype=np.int64)
+                _kc.layout_rows(self.X, self.has_bias, pins, L, Pi, Kq, elim, Nb, slot, j,
+                                Q, Q.size)
         arrays = (pins, L, Pi, Kq, elim, Nb, free, slot)
         self._pattern = (self._pins_version, arrays)
         self._pins_changed = []

@@ -192,13 +192,19 @@ def _pivot_columns(A):
 
 @nb.njit(**NUMBA_OPTIONS)
 def pin_layout(model, j, Q, k):
-    """Neuron j's rows of the pin layout for the pins Q[:k] (in slot order; k = 0 clears
-    them): pins, K, Pi, the basis N (tangent columns first), the eliminated coordinates
-    and L, and its state slots."""
-    X, ipar, pins, L, Pi, Kq, elim, Nb, slot = (model[1], model[8], model[10], model[16],
-                                                model[17], model[18], model[19], model[24],
-                                                model[25])
-    D = ipar[1]
+    """:func:`layout_rows` on the arrays of a stage model."""
+    layout_rows(model[1], model[8][5] == 1, model[10], model[16], model[17], model[18],
+                model[19], model[24], model[25], j, Q, k)
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def layout_rows(X, has_bias, pins, L, Pi, Kq, elim, Nb, slot, j, Q, k):
+    """Neuron j's rows of the pin layout (see :mod:`flowlab._kernels.relund`) for the pins
+    Q[:k] (in slot order; k = 0 clears them): pins, K = G^-1 X_Q, Pi = I - X_Q^T K, the
+    basis N (tangent columns first), the eliminated coordinates (for one pin the bias,
+    whose coefficient is exactly 1, or the largest input component without biases) and
+    L, and its state slots (W's entries lead the state)."""
+    D = X.shape[1]
     pins[j, :] = -1
     L[j] = 0.0
     Pi[j] = 0.0
@@ -231,7 +237,7 @@ def pin_layout(model, j, Q, k):
     if k == 1:                          # the bias, or the largest input component
         E = np.empty(1, dtype=np.int64)
         E[0] = D - 1
-        if ipar[5] != 1:
+        if not has_bias:
             E[0] = 0
             for kk in range(1, D):
                 if abs(XQ[0, kk]) > abs(XQ[0, E[0]]):

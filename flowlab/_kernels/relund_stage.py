@@ -1,26 +1,25 @@
-"""Compiled events of the general exact ReLU flow (d > 1): most of them without Python.
+"""Compiled events of the general exact ReLU flow (d > 1): nearly all of them without
+Python.
 
-Most events of a ReLU flow are crossings: a neuron's hyperplane passes one data point.
 :func:`advance` runs a stepper (explicit or Radau IIA) on the stage model of
-:mod:`flowlab._kernels.relund` and decides, with the rules of
-:class:`flowlab._flow.exact_nd.ExactND`, the events where one neuron meets one point:
+:mod:`flowlab._kernels.relund` and decides the events itself, with the rules of
+:class:`flowlab._flow.exact_nd.ExactND` and in the order of ``ExactND._handle``: the
+slides that end (their points' modes forced) and the pairs that reached their surfaces
+are gathered neuron by neuron, and each neuron's contacts are decided in turn:
 
-- a neuron without pins: it is snapped onto the surface and the point's mode decided
-  from the one-sided rates of g (for one point the box-complementarity problem of
-  ``contact_modes`` is the univariate rule :func:`flowlab._kernels.relu1d_stage.rule`):
-  the point changes side, stays, or starts to slide, and then the neuron is pinned on
-  it (:func:`_start_slide`, the layout ExactND builds for one pin);
-- a sliding neuron: it is snapped onto every surface of its pins and the point, and the
-  contact problem on all of them is solved (:func:`contact_modes`); when the pins keep
-  sliding and the point only changes side or stays, that is applied here.
+- a neuron without pins that meets one point: W_j is snapped onto the surface and the
+  point's mode decided from the one-sided rates of g (for one point the
+  box-complementarity problem is the univariate rule
+  :func:`flowlab._kernels.relu1d_stage.rule`): the point changes side, stays, or starts
+  to slide, and then the neuron is pinned on it;
+- any other contact (pins, several points, slides that end):
+  :func:`flowlab._kernels.relund_contact.decide`, the contact problem on all of them and
+  the new pin layout.
 
-The events are recorded and the run goes on.  Everything else goes back to Python with
-the state as the decisions so far left it: a slide that ends or comes within its
-tolerance of ending, a second pin, a neuron in contact with several new points at once,
-no consistent mode (Python names the degeneracy), and ``gtol`` runs (Python checks the
-steps for the steady state).  The checks and their order are those of
-``ExactND._handle`` and ``ExactND._contact``, so a run takes the same decisions
-whichever side makes them.
+The events are recorded and the run goes on.  Python decides what it must explain or
+record apart: contacts that are degenerate or have no consistent mode (it names them
+and stops), an output weight through 0 while its neuron slides (``sol.info
+["repelling"]``), and ``gtol`` runs (Python checks the steps for the steady state).
 """
 
 import numba as nb
@@ -190,8 +189,8 @@ def arm_all(model, theta, armed):
 @nb.njit(**NUMBA_OPTIONS)
 def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_loss, armed,
             stats, lin, xw, mode, handle, ev_t, ev_i, counters, recent):
-    """Integrate and decide the events of one neuron and one point (see the module
-    docstring) until something needs Python.
+    """Integrate and decide the events (see the module docstring) until something needs
+    Python.
 
     ``mode`` as for :func:`flowlab._kernels.relu1d_stage.advance` (0/2 Radau IIA with
     ``lin``, 1/3 the explicit stepper with ``xw``; 2 and 3 may return SWITCH);

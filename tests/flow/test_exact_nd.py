@@ -504,3 +504,44 @@ def test_compiled_contact_problem_is_the_enumeration(seed, k, n_forced, max_slid
     if want is not None:
         assert got[0] == want[0]
         assert np.allclose(got[1], want[1], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("has_bias", [True, False])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_compiled_pin_layout_holds_a_neuron_on_its_surfaces(k, has_bias):
+    """The pin layout built in compiled code (relund_contact.layout_rows) for a neuron
+    pinned on k points: K = G^-1 X_Q, Pi the projector on the subspace W . x~_q = 0, N an
+    orthonormal basis with its tangent columns first, state slots, and eliminated
+    coordinates that L recomputes exactly from the others (for one pin and a bias: the
+    bias, -W[:d] . x); clearing restores the empty rows."""
+    from flowlab._kernels import relund_contact as kc
+    rng = np.random.default_rng(10 * k + has_bias)
+    D, n, j = 5, 3, 1
+    X = rng.normal(size=(8, D))
+    if has_bias:
+        X[:, -1] = 1.0
+    Q = np.sort(rng.choice(8, size=k, replace=False)).astype(np.int64)
+    pins = -np.ones((n, D), dtype=np.int64)
+    L, Pi, Kq, Nb = (np.zeros((n, D, D)) for _ in range(4))
+    elim = np.zeros((n, D), dtype=np.uint8)
+    slot = -np.ones(n * D, dtype=np.int64)
+    kc.layout_rows(X, has_bias, pins, L, Pi, Kq, elim, Nb, slot, j, Q, k)
+    XQ = X[Q]
+    assert pins[j].tolist() == Q.tolist() + [-1] * (D - k)
+    np.testing.assert_allclose(Kq[j, :k], np.linalg.solve(XQ @ XQ.T, XQ), atol=1e-12)
+    proj = np.eye(D) - XQ.T @ np.linalg.solve(XQ @ XQ.T, XQ)
+    np.testing.assert_allclose(Pi[j], proj, atol=1e-12)
+    N = Nb[j]
+    np.testing.assert_allclose(N.T @ N, np.eye(D), atol=1e-12)
+    assert np.abs(XQ @ N[:, :D - k]).max() <= 1e-12                 # tangent columns
+    assert np.abs(proj @ N[:, D - k:]).max() <= 1e-12               # normal columns
+    assert slot[j * D:(j + 1) * D].tolist() == list(range(D - k)) + [-2] * k
+    E = np.flatnonzero(elim[j])
+    assert E.size == k and abs(np.linalg.det(XQ[:, E])) > 1e-8
+    if k == 1 and has_bias:
+        assert E.tolist() == [D - 1] and np.array_equal(L[j, D - 1, :-1], -XQ[0, :-1])
+    W = N[:, :D - k] @ rng.normal(size=D - k)                       # on the surfaces
+    np.testing.assert_allclose(W[E], (L[j] @ W)[E], rtol=1e-12, atol=1e-13)
+    kc.layout_rows(X, has_bias, pins, L, Pi, Kq, elim, Nb, slot, j, Q, 0)
+    assert np.all(pins[j] == -1) and not elim[j].any() and np.all(slot[j * D:(j + 1) * D] == -1)
+    assert not (L[j].any() or Pi[j].any() or Kq[j].any() or Nb[j].any())
