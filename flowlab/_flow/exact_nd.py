@@ -5,11 +5,15 @@ f(x) = sum_j a_j relu(W_j . x) without biases (``bias=False``): then x~ below is
 itself, and every formula holds with D = d coordinates per neuron instead of d + 1.
 Between two events every neuron's active set S_j (the data points with
 W_j . x~_i > 0) is fixed and the flow is smooth; it is integrated by the
-compiled Radau IIA stepper of :mod:`flowlab._kernels.radau` with the stage
-model of :mod:`flowlab._kernels.relund` (right-hand side O(n m d), exact
-Jacobian).  Each step watches every pair (neuron j, point i) through
-g_ji = W_j . x~_i on the step's collocation polynomial; the earliest sign change
-is located to the last bit of the step fraction and reached by an exact step.
+compiled steppers (explicit Dormand-Prince 5(4) while the flow is not stiff,
+Radau IIA with the exact Jacobian when it is) on the stage model of
+:mod:`flowlab._kernels.relund` (right-hand side O(n m d)).  Each step watches every
+pair (neuron j, point i) through g_ji = W_j . x~_i on the step's interpolating cubic;
+the earliest sign change is located to the last bit of the step fraction and reached
+by an exact step.  The decisions below are taken in compiled code
+(:mod:`flowlab._kernels.relund_stage`, :mod:`flowlab._kernels.relund_contact`); this
+class takes them with the same rules where a run stops or records a choice: degenerate
+contacts and output weights through 0 while their neuron slides.
 
 Decisions.  At an event, neuron j is *in contact* with a set Q of points: those
 whose g_jq reached 0 and those it already slides on.  Its W_j velocity is a
@@ -58,7 +62,6 @@ count as several surfaces.
 """
 
 from __future__ import annotations
-
 
 import numpy as np
 

@@ -187,6 +187,25 @@ def arm_all(model, theta, armed):
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def _hand_over(model, theta, j, q, after_others):
+    """Leave the rest of an event to Python after neuron j's contacts proved to need it
+    (see ExactND._handle).  When other neurons' contacts at this event were decided here
+    first (``after_others``), the event Python reads becomes j's crossing of q (q >= 0),
+    or a plain check of every pair and slide (q < 0), and the slide rows are rebuilt for
+    the pins as they are now: the ones the integrator stopped at may name slides that
+    ended here."""
+    if not after_others:
+        return
+    ev, ipar = model[15], model[8]
+    ev[0] = EV_CROSS
+    ev[1] = j if q >= 0 else -1
+    ev[2] = q
+    ev[3] = -1
+    forward_all(model, theta)
+    ipar[4] = build_slide_rows(model, theta, model[13], model[14])
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_loss, armed,
             stats, lin, xw, mode, handle, ev_t, ev_i, counters, recent):
     """Integrate and decide the events (see the module docstring) until something needs
@@ -284,6 +303,7 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
                 got = decide(model, u, theta, F, j, new, forced, n_new, train_a, a_tol, t,
                              ev_t, ev_i, counters)
                 if got < 0:
+                    _hand_over(model, theta, j, new[0] if forced[0] < 0 else -1, h0 > n_new)
                     return NEED_PYTHON
                 pinned = pinned or got == 1 or _n_pins(model[10], j) > 0
                 continue
