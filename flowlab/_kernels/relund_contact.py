@@ -111,6 +111,34 @@ def contact_modes(b, N, c, tol, current, forced, max_slide, modes, lam):
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def _reflect(R, i, col, v):
+    """Apply to R (rows i on) the Householder reflector that zeroes column ``col`` below
+    row i; the reflector's vector into v (zero above row i).  Returns v . v (0 when the
+    column is already zero there: no reflection)."""
+    n = R.shape[0]
+    nrm = 0.0
+    for r in range(i, n):
+        nrm += R[r, col] * R[r, col]
+    nrm = math.sqrt(nrm)
+    if nrm == 0.0:
+        return 0.0
+    for r in range(n):
+        v[r] = R[r, col] if r >= i else 0.0
+    v[i] += math.copysign(nrm, R[i, col])
+    vv = 0.0
+    for r in range(i, n):
+        vv += v[r] * v[r]
+    for c in range(R.shape[1]):
+        s = 0.0
+        for r in range(i, n):
+            s += v[r] * R[r, c]
+        s *= 2.0 / vv
+        for r in range(i, n):
+            R[r, c] -= s * v[r]
+    return vv
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def _householder_q(A):
     """Q (n, n) of a complete Householder QR of A (n, k), k <= n: its first k columns span
     the columns of A, the others their orthogonal complement."""
@@ -119,25 +147,9 @@ def _householder_q(A):
     Q = np.eye(n)
     v = np.empty(n)
     for i in range(k):
-        nrm = 0.0
-        for r in range(i, n):
-            nrm += R[r, i] * R[r, i]
-        nrm = math.sqrt(nrm)
-        if nrm == 0.0:
+        vv = _reflect(R, i, i, v)
+        if vv == 0.0:
             continue
-        for r in range(n):
-            v[r] = R[r, i] if r >= i else 0.0
-        v[i] += math.copysign(nrm, R[i, i])
-        vv = 0.0
-        for r in range(i, n):
-            vv += v[r] * v[r]
-        for c in range(k):                     # R <- H R
-            s = 0.0
-            for r in range(i, n):
-                s += v[r] * R[r, c]
-            s *= 2.0 / vv
-            for r in range(i, n):
-                R[r, c] -= s * v[r]
         for r in range(n):                     # Q <- Q H
             s = 0.0
             for c in range(i, n):
@@ -150,11 +162,12 @@ def _householder_q(A):
 
 @nb.njit(**NUMBA_OPTIONS)
 def _pivot_columns(A):
-    """The k columns a column-pivoted Householder QR of A (k, D) takes first, in
-    increasing order."""
+    """The k columns a column-pivoted Householder QR of A (k, D) takes first (the one of
+    largest remaining norm at each step), in increasing order."""
     k, D = A.shape
     R = A.copy()
     order = np.arange(D)
+    v = np.empty(k)
     for i in range(k):
         best = i
         best_norm = -1.0
@@ -166,27 +179,7 @@ def _pivot_columns(A):
                 best_norm = s
                 best = c
         order[i], order[best] = order[best], order[i]
-        col = order[i]
-        nrm = 0.0
-        for r in range(i, k):
-            nrm += R[r, col] * R[r, col]
-        nrm = math.sqrt(nrm)
-        if nrm == 0.0:
-            continue
-        v = np.zeros(k)
-        for r in range(i, k):
-            v[r] = R[r, col]
-        v[i] += math.copysign(nrm, R[i, col])
-        vv = 0.0
-        for r in range(i, k):
-            vv += v[r] * v[r]
-        for c in range(D):
-            s = 0.0
-            for r in range(i, k):
-                s += v[r] * R[r, c]
-            s *= 2.0 / vv
-            for r in range(i, k):
-                R[r, c] -= s * v[r]
+        _reflect(R, i, order[i], v)
     return np.sort(order[:k])
 
 
