@@ -273,6 +273,21 @@ def _bw_rate(model, f, j):
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def difference_step(u, f):
+    """Step of the directional difference along f at u that gives a slide margin's rate
+    (1e-7 (|u|_inf + 1) / |f|_inf); 0 when f = 0."""
+    nrm = 0.0
+    for q in range(u.size):
+        nrm = max(nrm, abs(u[q]))
+    fn = 0.0
+    for q in range(f.size):
+        fn = max(fn, abs(f[q]))
+    if fn == 0.0:
+        return 0.0
+    return 1e-7 * (nrm + 1.0) / fn
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def event_rate(model, u, f):
     """Hook for radau.run: value and rate of the event function found last."""
     xs, watch, sigma, ev = model[1], model[19], model[20], model[21]
@@ -294,15 +309,9 @@ def event_rate(model, u, f):
     theta = model[23][0]
     which = watch[k, 3]
     sig = sigma[k]
-    nrm = 0.0
-    for q in range(u.size):
-        nrm = max(nrm, abs(u[q]))
-    fn = 0.0
-    for q in range(f.size):
-        fn = max(fn, abs(f[q]))
-    if fn == 0.0:
+    eps = difference_step(u, f)
+    if eps == 0.0:
         return 0.0, 0.0
-    eps = 1e-7 * (nrm + 1.0) / fn
     v = model[22][6][:u.size]
     m0 = _margin_at(model, u, j, p, which, sig, theta)
     for q in range(u.size):

@@ -111,10 +111,9 @@ def contact_modes(b, N, c, tol, current, forced, max_slide, modes, lam):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _reflect(R, i, col, v):
-    """Apply to R (rows i on) the Householder reflector that zeroes column ``col`` below
-    row i; the reflector's vector into v (zero above row i).  Returns v . v (0 when the
-    column is already zero there: no reflection)."""
+def _reflector(R, i, col, v):
+    """The Householder reflector that zeroes column ``col`` of R below row i: its vector
+    into v (zero above row i); returns v . v (0 when the column is already zero there)."""
     n = R.shape[0]
     nrm = 0.0
     for r in range(i, n):
@@ -128,14 +127,20 @@ def _reflect(R, i, col, v):
     vv = 0.0
     for r in range(i, n):
         vv += v[r] * v[r]
-    for c in range(R.shape[1]):
+    return vv
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _reflect(M, i, v, vv):
+    """M <- H M for the reflector (v, vv) of :func:`_reflector` (rows i on)."""
+    n = M.shape[0]
+    for c in range(M.shape[1]):
         s = 0.0
         for r in range(i, n):
-            s += v[r] * R[r, c]
+            s += v[r] * M[r, c]
         s *= 2.0 / vv
         for r in range(i, n):
-            R[r, c] -= s * v[r]
-    return vv
+            M[r, c] -= s * v[r]
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -144,20 +149,15 @@ def _householder_q(A):
     the columns of A, the others their orthogonal complement."""
     n, k = A.shape
     R = A.copy()
-    Q = np.eye(n)
+    QT = np.eye(n)                  # Q^T = H_k ... H_1 (each H symmetric)
     v = np.empty(n)
     for i in range(k):
-        vv = _reflect(R, i, i, v)
+        vv = _reflector(R, i, i, v)
         if vv == 0.0:
             continue
-        for r in range(n):                     # Q <- Q H
-            s = 0.0
-            for c in range(i, n):
-                s += Q[r, c] * v[c]
-            s *= 2.0 / vv
-            for c in range(i, n):
-                Q[r, c] -= s * v[c]
-    return Q
+        _reflect(R, i, v, vv)
+        _reflect(QT, i, v, vv)
+    return QT.T
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -179,7 +179,9 @@ def _pivot_columns(A):
                 best_norm = s
                 best = c
         order[i], order[best] = order[best], order[i]
-        _reflect(R, i, order[i], v)
+        vv = _reflector(R, i, order[i], v)
+        if vv != 0.0:
+            _reflect(R, i, v, vv)
     return np.sort(order[:k])
 
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from .._config import NUMBA_OPTIONS
 from .hooks import register_model
-from .relu1d_scan import _VINV, first_violation, _interp_state, _surely_inside
+from .relu1d_scan import (_VINV, difference_step, first_violation, _interp_state,
+                          _surely_inside)
 from .relund import (EV_CROSS, EV_SLIDE, MARKER, _slide_weights, arm_threshold, expand,
                      expand_rate, expand_rows, forward, jac, masked_sums, output, preact, rhs,
                      rhs_loss)
@@ -140,6 +141,29 @@ def _poly_value(f, s):
 
 
 @nb.njit(**NUMBA_OPTIONS)
+def _narrow(lo, hi, f_lo, f_hi, side, s, v):
+    """One Illinois update of the bracket (lo, hi] (value f_lo > 0 at lo, f_hi <= 0 at
+    hi) with the value v at its trial point s: (lo, hi, f_lo, f_hi, side)."""
+    if v <= 0.0:
+        if side == -1:
+            f_lo *= 0.5
+        return lo, s, f_lo, v, -1
+    if side == 1:
+        f_hi *= 0.5
+    return s, hi, v, f_hi, 1
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def _trial(lo, hi, f_lo, f_hi):
+    """The regula falsi point of the bracket, its midpoint where rounding puts that
+    outside; -1 once the bracket is a few ulps wide."""
+    if hi - lo <= 4.0 * np.finfo(np.float64).eps * max(hi, 1e-300):
+        return -1.0
+    s = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+    return s if lo < s < hi else 0.5 * (lo + hi)
+
+
+@nb.njit(**NUMBA_OPTIONS)
 def _poly_root(f, lo, hi):
     """A root in (lo, hi] of the polynomial through the samples, positive at lo and not
     positive at hi (Illinois iterations on the polynomial)."""
@@ -147,24 +171,10 @@ def _poly_root(f, lo, hi):
     f_hi = _poly_value(f, hi)
     side = 0
     for _ in range(200):
-        if hi - lo <= 4.0 * np.finfo(np.float64).eps * max(hi, 1e-300):
+        s = _trial(lo, hi, f_lo, f_hi)
+        if s < 0.0:
             break
-        s = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        if not lo < s < hi:
-            s = 0.5 * (lo + hi)
-        v = _poly_value(f, s)
-        if v <= 0.0:
-            hi = s
-            f_hi = v
-            if side == -1:
-                f_lo *= 0.5
-            side = -1
-        else:
-            lo = s
-            f_lo = v
-            if side == 1:
-                f_hi *= 0.5
-            side = 1
+        lo, hi, f_lo, f_hi, side = _narrow(lo, hi, f_lo, f_hi, side, s, _poly_value(f, s))
     return hi
 
 
@@ -199,25 +209,11 @@ def _illinois(model, nodes, r, lo, hi, f_lo, f_hi, tmp, u):
     with margin <= 0 is returned)."""
     side = 0
     for _ in range(100):
-        if hi - lo <= 4.0 * np.finfo(np.float64).eps * max(hi, 1e-300):
+        s = _trial(lo, hi, f_lo, f_hi)
+        if s < 0.0:
             break
-        s = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        if not lo < s < hi:
-            s = 0.5 * (lo + hi)
         _slide_margins(model, nodes, s, tmp, u)
-        f = tmp[r]
-        if f <= 0.0:
-            hi = s
-            f_hi = f
-            if side == -1:
-                f_lo *= 0.5
-            side = -1
-        else:
-            lo = s
-            f_lo = f
-            if side == 1:
-                f_hi *= 0.5
-            side = 1
+        lo, hi, f_lo, f_hi, side = _narrow(lo, hi, f_lo, f_hi, side, s, tmp[r])
     return hi
 
 
@@ -343,15 +339,9 @@ def event_rate(model, u, f):
         return preact(theta, X, j, p, D), preact(dtheta, X, j, p, D)
     # slide exit: margin, rate by a directional difference
     r = ev[3]
-    nrm = 0.0
-    for q in range(u.size):
-        nrm = max(nrm, abs(u[q]))
-    fn = 0.0
-    for q in range(f.size):
-        fn = max(fn, abs(f[q]))
-    if fn == 0.0:
+    eps = difference_step(u, f)
+    if eps == 0.0:
         return 0.0, 0.0
-    eps = 1e-7 * (nrm + 1.0) / fn
     m = np.empty(ipar[4])
     _margins(model, u, m)
     m0 = m[r]
