@@ -1,28 +1,40 @@
 """The model hooks of flowlab's compiled integrators.
 
-A model is a tuple whose first entry is an empty array of a marker dtype; each stage
-model registers its compiled hooks for its marker (:func:`register_model`), and the
-integrators (:mod:`flowlab._kernels.radau`, :mod:`flowlab._kernels.explicit`) call
-``model_rhs(model, ...)`` and the like, which numba resolves at compile time to the
-registered hook of the model's type (no dispatch at run time).
+A model is a named tuple (:func:`collections.namedtuple`) of its arrays and constants; each
+stage model registers its compiled hooks for its named-tuple class
+(:func:`register_model`), and the integrators (:mod:`flowlab._kernels.radau`,
+:mod:`flowlab._kernels.explicit`) call ``model_rhs(model, ...)`` and the like, which numba
+resolves at compile time to the registered hook of the model's class (no dispatch at run
+time).  A plain tuple whose first entry is an empty array of a registered marker dtype is
+dispatched on that dtype.
 """
 
 import numpy as np
+from numba import types
 from numba.extending import overload
 
 _HOOKS = {}
 
 
-def register_model(marker, *, rhs, jac, output, events, event_rate, rhs_loss, expand_rows):
-    """Register the compiled hooks of models whose tuple starts with ``np.empty(0, marker)``."""
-    _HOOKS[str(np.dtype(marker))] = (rhs, jac, output, events, event_rate, rhs_loss,
-                                     expand_rows)
+def _key(kind):
+    if isinstance(kind, type) and issubclass(kind, tuple) and hasattr(kind, "_fields"):
+        return kind
+    return str(np.dtype(kind))
+
+
+def register_model(kind, *, rhs, jac, output, events, event_rate, rhs_loss, expand_rows):
+    """Register the compiled hooks of the models of ``kind``: a named-tuple class, or the
+    marker dtype of tuples that start with ``np.empty(0, marker)``."""
+    _HOOKS[_key(kind)] = (rhs, jac, output, events, event_rate, rhs_loss, expand_rows)
 
 
 def _hooks(model_type):
-    key = str(model_type.types[0].dtype)
+    if isinstance(model_type, types.BaseNamedTuple):
+        key = model_type.instance_class
+    else:
+        key = str(model_type.types[0].dtype)
     if key not in _HOOKS:
-        raise TypeError(f"no integrator model registered for marker dtype {key}")
+        raise TypeError(f"no integrator model registered for {key}")
     return _HOOKS[key]
 
 
