@@ -200,7 +200,7 @@ def _h_lambda(y_new, ytmp, K, h):
     return 0.0
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@nb.njit(**NUMBA_OPTIONS, inline="always")
 def run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_loss, armed,
         stats, xw, stiff_stop):
     """Integrate from (t0, y0) towards t_end; see the module docstring.

@@ -322,7 +322,7 @@ def _record(model, nodes_u, theta, out_t, out_nodes, out_loss, k, t_new, loss):
     out_loss[k] = loss
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@nb.njit(**NUMBA_OPTIONS, inline="always")
 def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         out_t, out_nodes, out_loss, armed, stats, lin):
     """Integrate from (t0, y0) towards t_end; see the module docstring.

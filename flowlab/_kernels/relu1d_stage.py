@@ -321,7 +321,7 @@ def _free_norms(model, F, noise):
     return math.sqrt(s), quiet
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@nb.njit(**NUMBA_OPTIONS, inline="always")
 def step_stretch(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_loss, armed,
                  stats, lin, xw, mode, k0):
     """One call of the stepper of ``mode`` (1/3 explicit with ``xw``, 0/2 Radau IIA with
