@@ -109,16 +109,19 @@ DONE, EVENT, FULL, FAILED = 0, 1, 2, 3
 #: Work arrays of :func:`run` for a state of n entries (P full parameters): the field at
 #: the step's start ``f0``; the stage increments (3, n) predicted for the next step
 #: ``Z_pred``, of the step being tried (then taken) ``Z_step`` and of the step to an event
-#: ``Z_event``; the Newton iteration's stage state ``y_stage``, right-hand sides of the
-#: real and complex systems ``rhs_real``, ``rhs_complex``, transformed stages ``W``, their
-#: increments ``dW`` and the stage fields ``F`` (all three (3, n)); the step's end
-#: ``y_new``, its error estimate ``err`` and that estimate's stage part ``err_stages``, the
-#: error scale ``scale``; the start of the last accepted step ``y_old``; the states at
-#: the Lobatto nodes ``nodes`` (4, n); full parameters ``theta`` (P,); and a temporary
-#: ``tmp`` that several steps of the loop use in turn.
-RadauWork = namedtuple("RadauWork", ["f0", "Z_pred", "Z_step", "Z_event", "y_stage",
-                                     "rhs_real", "rhs_complex", "W", "dW", "F", "y_new", "err",
-                                     "err_stages", "scale", "y_old", "nodes", "theta", "tmp"])
+#: ``Z_event``; the step's end ``y_new``, its error estimate ``err`` and that estimate's
+#: stage part ``err_stages``, the error scale ``scale``; the start of the last accepted
+#: step ``y_old``; the states at the Lobatto nodes ``nodes`` (4, n); full parameters
+#: ``theta`` (P,); a temporary ``tmp`` that several steps of the loop use in turn; and
+#: the Newton iteration's arrays ``newton`` (:data:`NewtonWork`).
+RadauWork = namedtuple("RadauWork", ["f0", "Z_pred", "Z_step", "Z_event", "y_new", "err",
+                                     "err_stages", "scale", "y_old", "nodes", "theta", "tmp",
+                                     "newton"])
+#: Work arrays of the simplified Newton iteration (:func:`_newton`): the stage state
+#: ``y_stage``, the right-hand sides of the real and complex systems ``rhs_real``,
+#: ``rhs_complex``, the transformed stages ``W``, their increments ``dW`` and the stage
+#: fields ``F`` (the last three (3, n)).
+NewtonWork = namedtuple("NewtonWork", ["y_stage", "rhs_real", "rhs_complex", "W", "dW", "F"])
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -155,7 +158,7 @@ def _predict_factor(h, h_old, err, err_old):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _newton(model, y, h, Z, lin, tol, wk, faccon):
+def _newton(model, y, h, Z, lin, scale, tol, nw, faccon):
     """Simplified Newton on the collocation system; Z holds the predictor on entry.
 
     Convergence is tested after every iteration as in Hairer's RADAU5: with the
@@ -163,17 +166,16 @@ def _newton(model, y, h, Z, lin, tol, wk, faccon):
     theta / (1 - theta) times the last increment; before the second iteration
     gives a rate, the factor ``faccon`` carried over from the previous step is
     used, so a good predictor converges in one iteration.
-    Works in ``wk`` (:data:`RadauWork`); the transformed stages end in ``wk.W``, the stage
-    fields in ``wk.F``.  Returns (converged, iterations, rate, nfev, faccon).
+    Works in ``nw`` (:data:`NewtonWork`).  Returns (converged, iterations, rate, nfev,
+    faccon).
     """
     n = y.size
-    yi = wk.y_stage
-    fr = wk.rhs_real
-    fc = wk.rhs_complex
-    W = wk.W
-    F = wk.F
-    dW = wk.dW
-    scale = wk.scale
+    yi = nw.y_stage
+    fr = nw.rhs_real
+    fc = nw.rhs_complex
+    W = nw.W
+    F = nw.F
+    dW = nw.dW
     for i in range(3):
         for p in range(n):
             W[i, p] = TI[i, 0] * Z[0, p] + TI[i, 1] * Z[1, p] + TI[i, 2] * Z[2, p]
@@ -220,23 +222,23 @@ def _newton(model, y, h, Z, lin, tol, wk, faccon):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _attempt(model, y, h, Z, lin, rtol, atol, tol, rejected, wk, faccon):
-    """One step attempt of size h from y with predictor Z (LU factors for this h given),
-    the field at y in ``wk.f0``; the step's end goes to ``wk.y_new``, its error estimate to
-    ``wk.err``.
+def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ze, scale, tmp,
+             nw, faccon):
+    """One step attempt of size h from y, where the field is f0, with predictor Z (LU
+    factors for this h given); the step's end goes to ``y_new``, its error estimate to
+    ``err``, the estimate's stage part to ``ze``; ``scale``, ``tmp`` and ``nw``
+    (:data:`NewtonWork`) are work arrays.
 
     Returns (status, error_norm, iterations, rate, nfev, faccon): status 0 accepted,
     1 Newton failed, 2 error test failed; ``faccon`` is the Newton convergence factor
     to carry to the next attempt (see :func:`_newton`).
     """
     n = y.size
-    f0, y_new, err, scale = wk.f0, wk.y_new, wk.err, wk.scale
     for p in range(n):
         scale[p] = atol + abs(y[p]) * rtol
-    ok, it, rate, nfev, faccon = _newton(model, y, h, Z, lin, tol, wk, faccon)
+    ok, it, rate, nfev, faccon = _newton(model, y, h, Z, lin, scale, tol, nw, faccon)
     if not ok:
         return 1, np.inf, it, rate, nfev, faccon
-    ze = wk.err_stages
     for p in range(n):
         y_new[p] = y[p] + Z[2, p]
         ze[p] = (E[0] * Z[0, p] + E[1] * Z[1, p] + E[2] * Z[2, p]) / h
@@ -245,7 +247,6 @@ def _attempt(model, y, h, Z, lin, rtol, atol, tol, rejected, wk, faccon):
     _lin_solve_real(lin, err)
     en = _rms(err, scale)
     if rejected and en > 1.0:
-        tmp = wk.tmp
         for p in range(n):
             tmp[p] = y[p] + err[p]
         model_rhs(model, tmp, err)
@@ -368,11 +369,11 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
     Returns (status, number of recorded steps).
     """
     n = y0.size
+    newton = NewtonWork(np.empty(n), np.empty(n), np.empty(n, dtype=np.complex128),
+                        np.empty((3, n)), np.empty((3, n)), np.empty((3, n)))
     work = RadauWork(np.empty(n), np.zeros((3, n)), np.empty((3, n)), np.empty((3, n)),
-                     np.empty(n), np.empty(n), np.empty(n, dtype=np.complex128),
-                     np.empty((3, n)), np.empty((3, n)), np.empty((3, n)), np.empty(n),
-                     np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty((4, n)),
-                     np.empty(out_nodes.shape[2]), np.empty(n))
+                     np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
+                     np.empty((4, n)), np.empty(out_nodes.shape[2]), np.empty(n), newton)
     return _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
                 out_t, out_nodes, out_loss, armed, stats, lin, work)
 
@@ -386,7 +387,8 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
     lin = borrowed(lin)
     wk = borrowed(work)
     f0, Z, Zs, Z2 = wk.f0, wk.Z_pred, wk.Z_step, wk.Z_event
-    y_new, nodes_u, theta = wk.y_new, wk.nodes, wk.theta
+    y_new, err, ze, scale, tmp = wk.y_new, wk.err, wk.err_stages, wk.scale, wk.tmp
+    nodes_u, theta, nw = wk.nodes, wk.theta, wk.newton
     y0 = borrowed(y0)
     out_t = borrowed(out_t)
     out_nodes = borrowed(out_nodes)
@@ -407,7 +409,7 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         current_jac = True
     if lin.after_event[0] == 1:
         lin.after_event[0] = 0
-        h = min(h, _first_step_after_event(lin, y, f0, rtol, atol, wk.tmp))
+        h = min(h, _first_step_after_event(lin, y, f0, rtol, atol, tmp))
     lu_ok = False
     t = t0
     err_old = stats[S_ERR_OLD]
@@ -447,8 +449,9 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
             for i in range(3):
                 for p in range(n):
                     Zs[i, p] = Z[i, p]
-            st, en, it, rate, nf, faccon = _attempt(model, y, h, Zs, lin, rtol, atol, tol,
-                                                    rejected, wk, faccon)
+            st, en, it, rate, nf, faccon = _attempt(model, y, f0, h, Zs, lin, rtol, atol, tol,
+                                                    rejected, y_new, err, ze, scale, tmp, nw,
+                                                    faccon)
             nfev += nf
             if st == 0:
                 break
@@ -477,12 +480,13 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
             s_ev = min(max(s_ev, 0.0), 1.0)
             h_ev = s_ev * h
             if 0.0 < s_ev < 1.0:
-                _restart_stages(y, Zs, 0.0, s_ev, y, Z2, wk.tmp)
+                _restart_stages(y, Zs, 0.0, s_ev, y, Z2, tmp)
                 exact = False
                 if _lin_factor(lin, h_ev):
                     nlu += 1 - lin.sym[0]
-                    st, en2, it2, rate2, nf, faccon = _attempt(model, y, h_ev, Z2, lin, rtol,
-                                                               atol, tol, False, wk, faccon)
+                    st, en2, it2, rate2, nf, faccon = _attempt(model, y, f0, h_ev, Z2, lin,
+                                                               rtol, atol, tol, False, y_new,
+                                                               err, ze, scale, tmp, nw, faccon)
                     nfev += nf
                     exact = st == 0
                 if exact:
@@ -551,10 +555,10 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         y_old = wk.y_old
         for p in range(n):
             y_old[p] = y[p] - Zs[2, p]
-        _restart_stages(y_old, Zs, 1.0, factor, y, Z, wk.tmp)
+        _restart_stages(y_old, Zs, 1.0, factor, y, Z, tmp)
         h *= factor
         rejected = False
-    model_expand_rows(model, out_nodes, k, wk.tmp)
+    model_expand_rows(model, out_nodes, k, tmp)
     stats[S_T] = t
     stats[S_H] = h
     stats[S_NFEV] += nfev
