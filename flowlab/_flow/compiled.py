@@ -62,7 +62,7 @@ def kernel_problem(prob: Problem) -> _ke.KernelProblem:
                              XT=prob.XT, y=prob.y, scale=prob.scale,
                              kidx=np.ascontiguousarray(prob.kidx, dtype=np.int64),
                              ksign=np.ascontiguousarray(prob.ksign, dtype=np.float64),
-                             r=np.empty(prob.m), gk=np.empty(prob._tk.size))
+                             residual=np.empty(prob.m), gk=np.empty(prob._tk.size))
 
 
 class ErkLoop:

@@ -66,10 +66,10 @@ LAM_LAST, LAM_MAX = range(2)
 #: kernel parameter vector ``tk`` = (W.ravel(), a) (overwritten by every right-hand side),
 #: n neurons and ``d1`` = d + 1 entries per row of W; the inputs ``XT`` (d+1, m) with a row
 #: of ones, targets ``y`` (m,), the loss ``scale``; ``kidx``, ``ksign`` map the state u to
-#: the kernel parameters, ``tk[kidx] = ksign * u``; work arrays: the residual ``r`` (m,)
+#: the kernel parameters, ``tk[kidx] = ksign * u``; work arrays: the ``residual`` (m,)
 #: and the gradient ``gk`` (len(tk),) in kernel form.
 KernelProblem = namedtuple("KernelProblem", ["code", "tk", "n", "d1", "XT", "y", "scale",
-                                             "kidx", "ksign", "r", "gk"])
+                                             "kidx", "ksign", "residual", "gk"])
 #: An embedded pair's tableau (the names of scipy's solver classes): stage coefficients
 #: ``A``, weights ``B``, nodes ``C``, error weights ``E`` and (DOP853) ``E3`` for its
 #: third-order estimator, the dense-output coefficients ``D`` (RK45: scipy's P), and the
@@ -110,7 +110,7 @@ def rhs(prob, u, out):
     a = tk[nw:]
     gW = gk[:nw].reshape((n, d1))
     ga = gk[nw:]
-    L = _tk.gradient(prob.code, W, a, prob.XT, prob.y, prob.scale, prob.r, gW, ga)
+    L = _tk.gradient(prob.code, W, a, prob.XT, prob.y, prob.scale, prob.residual, gW, ga)
     for q in range(kidx.size):
         out[q] = -ksign[q] * gk[kidx[q]]
     return L

@@ -88,8 +88,8 @@ STABILITY = 3.3
 
 
 #: Slots of the work arrays' ``counts`` (int64): accepted steps near the stability bound in
-#: a row, below it in a row, stiffness declarations (:func:`flowlab._kernels.erk.
-#: count_stiff_step`), accepted steps, rejected steps.
+#: a row, below it in a row, stiffness declarations (the counts of
+#: :func:`~flowlab._kernels.erk.count_stiff_step`), accepted steps, rejected steps.
 CT_NEAR, CT_BELOW, CT_DECLARED, CT_ACCEPTED, CT_REJECTED = range(5)
 
 #: Work arrays of :func:`run` (from :func:`new_work`) for states of up to n entries: the
