@@ -173,11 +173,11 @@ def test_radau_eigen_solves_match_dense(n):
     lam = -3.0 * np.arange(n)
     dh = rng.uniform(0.5, 2.0, n)                  # J = diag(dh)^-1 Q diag(lam) Q^T diag(dh)
     lin = radau.new_lin(n)
-    lin[0][0] = 1
-    lin[3][:] = dh
-    lin[4][:] = lam
-    lin[5][:] = Q
-    lin[12][:] = Q.T
+    lin.sym[0] = 1
+    lin.dh[:] = dh
+    lin.lam[:] = lam
+    lin.V[:] = Q
+    lin.VT[:] = Q.T
     h = 1e-2
     assert radau_linalg._lin_factor(lin, h)
     J = np.diag(1.0 / dh) @ Q @ np.diag(lam) @ Q.T @ np.diag(dh)

@@ -151,10 +151,7 @@ class EventDriver:
         self.nodes = NodeStore()
         self.n_steps = 0
         self.stationary_from = None
-        self.stats = np.zeros(9)
-        self.stats[6] = -1.0
-        self.stats[7] = -1.0
-        self.stats[_rd.MAX_STEP] = max_step        # the steppers never step further
+        self.stats = _rd.new_stats(max_step)       # the steppers never step further
         # watchdog: a run whose stored steps would outgrow the memory stops ("failed")
         self.watchdog = Watchdog(t0, t_end, "exact")
         self.watchdog.bytes_per_step = 8.0 * (5 * prob.theta0.size + 2)
@@ -162,8 +159,8 @@ class EventDriver:
     def run(self):
         """Integrate from t0 to t_end; returns (status, message) (see ``STATUSES``)."""
         self.t = self.t0
-        self.stats[1] = (max(1e-6, 1e-6 * abs(self.t_end - self.t0))
-                         if self.first_step is None else self.first_step)
+        self.stats[_rd.S_H] = (max(1e-6, 1e-6 * abs(self.t_end - self.t0))
+                               if self.first_step is None else self.first_step)
         bar = _progress.progress_bar(self.progress, self.t_end - self.t0, "flow[exact]", unit="t")
         try:
             with _interrupt.deferred() as self._interrupts:
@@ -340,8 +337,9 @@ class EventDriver:
                 "stationary_from": self.stationary_from}
         info.update(self.stepper.info())
         info.update(self._info())
-        meta = {"t_final": float(self.t), "nfev": int(self.stats[2]),
-                "njev": int(self.stats[3]), "nlu": int(self.stats[4]), "nsteps": self.n_steps,
+        meta = {"t_final": float(self.t), "nfev": int(self.stats[_rd.S_NFEV]),
+                "njev": int(self.stats[_rd.S_NJEV]), "nlu": int(self.stats[_rd.S_NLU]),
+                "nsteps": self.n_steps,
                 "info": info, "stages_dtype": arrays["stages"].dtype.descr}
         self._written = (len(self.steps_t), len(self.events), n_rows, n_slides, self.nodes.used)
         return arrays, meta
@@ -383,7 +381,8 @@ class EventDriver:
                         t_end=self.t_end, t_final=float(self.t_final),
                         theta_final=self._to_net_rows(self.theta[None, :])[0], status=status,
                         message=message, rtol=self.rtol, atol=self.atol,
-                        nfev=int(self.stats[2]), njev=int(self.stats[3]), nlu=int(self.stats[4]),
+                        nfev=int(self.stats[_rd.S_NFEV]), njev=int(self.stats[_rd.S_NJEV]),
+                        nlu=int(self.stats[_rd.S_NLU]),
                         nsteps=K, events=ev, stages=stages, dense=dense, info=info)
 
     def _to_net_rows_inplace(self, rows, chunk=256):

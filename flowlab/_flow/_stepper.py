@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernels import erk as _ke
 from .._kernels import explicit as _ex
 from .._kernels import radau as _rd
 from .._problem import power_lambda
@@ -43,7 +44,7 @@ STEPPERS = ("auto", "explicit", "radau")
 #: 320 MB at n = 2000)
 DENSE_MAX = 2000
 #: Radau hands back to the explicit stepper below this h lambda_max
-NONSTIFF_HLAMBDA = 1.0
+NONSTIFF_HLAMBDA = _rd.NONSTIFF_HLAMBDA
 #: a stiff flow that would need more explicit steps than this stops with status "stiff"
 EXPLICIT_STEP_LIMIT = 10 ** 6
 #: power iterations on the Hessian-vector product that confirm a stiffness estimate
@@ -89,14 +90,15 @@ class Stepper:
             armed):
         """One call of the current stepper; returns (status, steps)."""
         n = u.size
+        h = stats[_rd.S_H]
         if self.mode == "radau":
-            if self.lin is None or self.lin[2].shape[0] != n:
+            if self.lin is None or self.lin.J.shape[0] != n:
                 self.lin = _rd.new_lin(n)
-            st, k = _rd.run(model, t, u, t_end, stats[1], rtol, atol, budget, out_t,
+            st, k = _rd.run(model, t, u, t_end, h, rtol, atol, budget, out_t,
                             out_nodes, out_loss, armed, stats, self.lin)
         else:
             self._explicit_work(n)
-            st, k = _ex.run(model, t, u, t_end, stats[1], rtol, atol, budget, out_t,
+            st, k = _ex.run(model, t, u, t_end, h, rtol, atol, budget, out_t,
                             out_nodes, out_loss, armed, stats, self.xw, True)
         self.steps[self.mode] += int(k)
         return st, k
@@ -106,7 +108,7 @@ class Stepper:
         the steppers itself: the current stepper's work arrays for a state of size n (the
         other one gets empty arrays) and its mode code."""
         if self.mode == "radau":
-            if self.lin is None or self.lin[2].shape[0] != n:
+            if self.lin is None or self.lin.J.shape[0] != n:
                 self.lin = _rd.new_lin(n)
             if self._empty_xw is None:
                 self._empty_xw = _ex.new_work(0)
@@ -123,8 +125,8 @@ class Stepper:
             old = self.xw
             self.xw = _ex.new_work(n)
             if old is not None:
-                self.xw[1][:] = old[1]
-                self.xw[2][:] = old[2]
+                self.xw.counts[:] = old.counts
+                self.xw.lam[:] = old.lam
 
     def count(self, k):
         """Steps taken by the current stepper (when the engine ran it itself)."""
@@ -132,12 +134,12 @@ class Stepper:
 
     def h_lambda(self, stats) -> float:
         """The current stepper's estimate of h lambda_max (h the next step size)."""
-        h = float(stats[1])
+        h = float(stats[_rd.S_H])
         if self.mode == "explicit":
-            return h * float(self.xw[2][0]) if self.xw is not None else 0.0
-        flags, lam = self.lin[0], self.lin[4]
-        if flags[2] == 1 and flags[0] == 1 and lam.size:
-            return h * float(np.abs(lam).max())
+            return h * float(self.xw.lam[_ke.LAM_LAST]) if self.xw is not None else 0.0
+        lin = self.lin
+        if lin.has_jac[0] == 1 and lin.sym[0] == 1 and lin.lam.size:
+            return h * float(np.abs(lin.lam).max())
         return np.nan
 
     def after(self, st, t, t_end, n_state, stats, hvp=None):
@@ -151,8 +153,8 @@ class Stepper:
         is available.
         """
         if self.mode == "explicit" and st == _ex.STIFF:
-            lam = float(self.xw[2][0])
-            h = float(stats[1])
+            lam = float(self.xw.lam[_ke.LAM_LAST])
+            h = float(stats[_rd.S_H])
             if hvp is not None:
                 lam_pow = power_lambda(hvp, n_state, POWER_ITERATIONS)
                 self.power_estimates.append((float(t), lam, lam_pow))
@@ -185,13 +187,14 @@ class Stepper:
         self.switches.append((float(t), to, float(hl)))
         self.mode = to
         if to == "explicit" and self.xw is not None:
-            self.xw[1][:2] = 0          # a fresh stiffness count
+            self.xw.counts[_ex.CT_NEAR] = 0          # a fresh stiffness count
+            self.xw.counts[_ex.CT_BELOW] = 0
 
     def info(self) -> dict:
         out = {"stepper": self.policy, "stepper_switches": list(self.switches),
                "steps_explicit": self.steps["explicit"], "steps_radau": self.steps["radau"]}
         if self.xw is not None:
-            out["lambda_max_estimate"] = float(self.xw[2][1])
+            out["lambda_max_estimate"] = float(self.xw.lam[_ke.LAM_MAX])
         if self.stiff_note is not None:
             out["stiff_from"] = self.stiff_note
         if self.power_estimates:

@@ -118,7 +118,7 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
                     status, message = loop.message(code, None, t_end, gtol)
                     break
                 waiting = steps["explicit"] < retry_after
-                if waiting and loop.lam[0] < retry_above:
+                if waiting and loop.lam[_ke.LAM_LAST] < retry_above:
                     continue            # Radau did not pay: not before lambda_max doubled
                 lam = prob.lambda_max(loop.y, POWER_ITERATIONS)
                 lam_power.append(lam)
@@ -176,17 +176,19 @@ def solve_auto(prob: Problem, t_end: float, *, method: str, rtol: float, atol: f
                    "there; rescale them")
     if solver is not None:                   # stopped inside a Radau stretch
         _add_counts(radau_stats, solver)
-    erk_stats = loop.stats if loop is not None else np.zeros(5, dtype=np.int64)
-    rec.stats.update(nfev=int(erk_stats[0]) + radau_stats["nfev"], njev=radau_stats["njev"],
-                     nlu=radau_stats["nlu"])
-    if loop is not None and loop.lam[1] > 0 and prob.size > DENSE_MAX and erk_stats[4]:
+    erk_stats = loop.stats if loop is not None else np.zeros(_ke.STATS_SIZE, dtype=np.int64)
+    rec.stats.update(nfev=int(erk_stats[_ke.ST_NFEV]) + radau_stats["nfev"],
+                     njev=radau_stats["njev"], nlu=radau_stats["nlu"])
+    if (loop is not None and loop.lam[_ke.LAM_MAX] > 0 and prob.size > DENSE_MAX
+            and erk_stats[_ke.ST_DECLARED]):
         note = (f"the flow turned stiff (h lambda_max at the explicit stability bound "
                 f"{bound}), but the state ({prob.size} parameters) is too large for Radau's "
                 f"dense Jacobian (at most {DENSE_MAX}): the explicit steps went on")
     rec.info.update(stepper_switches=switches, steps_explicit=steps["explicit"],
                     steps_radau=rec.stats["nsteps"] - steps["explicit"],
-                    rejected_steps=int(erk_stats[1]),
-                    lambda_max_estimate=float(loop.lam[1]) if loop is not None else 0.0,
+                    rejected_steps=int(erk_stats[_ke.ST_REJECTED]),
+                    lambda_max_estimate=(float(loop.lam[_ke.LAM_MAX]) if loop is not None
+                                         else 0.0),
                     lambda_max_power=[float(v) for v in lam_power],
                     explicit_method=EXPLICIT)
     if note is not None:

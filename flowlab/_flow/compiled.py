@@ -37,13 +37,13 @@ __all__ = ["COMPILED", "solve_compiled"]
 
 
 def _tableau(cls, kind):
-    """The tableau tuple ``(A, B, C, E, E3, D, A_extra, C_extra)`` the kernel expects."""
+    """The :data:`flowlab._kernels.erk.Tableau` of the scipy solver class ``cls``."""
     f = lambda v: np.ascontiguousarray(v, dtype=np.float64)  # noqa: E731
     if kind == _ke.DOP853:
-        return (f(cls.A), f(cls.B), f(cls.C), f(cls.E5), f(cls.E3), f(cls.D),
-                f(cls.A_EXTRA), f(cls.C_EXTRA))
-    return (f(cls.A), f(cls.B), f(cls.C), f(cls.E), np.zeros(0), f(cls.P),
-            np.zeros((0, 1)), np.zeros(0))
+        return _ke.Tableau(A=f(cls.A), B=f(cls.B), C=f(cls.C), E=f(cls.E5), E3=f(cls.E3),
+                           D=f(cls.D), A_extra=f(cls.A_EXTRA), C_extra=f(cls.C_EXTRA))
+    return _ke.Tableau(A=f(cls.A), B=f(cls.B), C=f(cls.C), E=f(cls.E), E3=np.zeros(0),
+                       D=f(cls.P), A_extra=np.zeros((0, 1)), C_extra=np.zeros(0))
 
 
 #: method name -> (kernel kind, scipy class holding the tableau, dense degree)
@@ -55,21 +55,23 @@ COMPILED = {
 _MIN_CHUNK, _MAX_CHUNK, _CHUNK_SECONDS = 16, 8192, 0.1
 
 
-def kernel_problem(prob: Problem) -> tuple:
-    """The problem tuple of :mod:`flowlab._kernels.erk` (its own copy of the parameters)."""
-    return (prob.code, prob._tk.copy(), prob.n, prob.d1, prob.XT, prob.y, prob.scale,
-            np.ascontiguousarray(prob.kidx, dtype=np.int64),
-            np.ascontiguousarray(prob.ksign, dtype=np.float64),
-            np.empty(prob.m), np.empty(prob._tk.size))
+def kernel_problem(prob: Problem) -> _ke.KernelProblem:
+    """The kernel form of ``prob`` for :mod:`flowlab._kernels.erk` (its own copy of the
+    parameters)."""
+    return _ke.KernelProblem(code=prob.code, tk=prob._tk.copy(), n=prob.n, d1=prob.d1,
+                             XT=prob.XT, y=prob.y, scale=prob.scale,
+                             kidx=np.ascontiguousarray(prob.kidx, dtype=np.int64),
+                             ksign=np.ascontiguousarray(prob.ksign, dtype=np.float64),
+                             residual=np.empty(prob.m), gk=np.empty(prob._tk.size))
 
 
 class ErkLoop:
     """The compiled step loop of one explicit method, run in chunks that feed a
     :class:`~flowlab._flow.recorder.Recorder`; the state (t, y, f, h_abs) and the counters
-    (``stats``: nfev, rejected steps, stiffness counters; ``lam``: the last and largest
-    estimate of lambda_max) persist between calls of :meth:`run`, so that a run can be
-    continued after a stop (a stiffness declaration, a stretch handed to another
-    stepper: :mod:`flowlab._flow.auto`)."""
+    (``stats``: right-hand sides, rejected steps, stiffness counters; ``lam``: the last and
+    largest estimate of lambda_max; slots named in :mod:`flowlab._kernels.erk`) persist
+    between calls of :meth:`run`, so that a run can be continued after a stop (a stiffness
+    declaration, a stretch handed to another stepper: :mod:`flowlab._flow.auto`)."""
 
     def __init__(self, prob: Problem, rec, method: str, *, t0: float, rtol: float,
                  atol: float, max_step: float, first_step, gtol, stop_loss, t_end: float):
@@ -83,7 +85,7 @@ class ErkLoop:
         self.stop_k = -1.0 if stop_loss is None else float(stop_loss)
         self.want_dense = rec.dense is not None or rec.t_eval is not None
         self.kp = kernel_problem(prob)
-        self.stats = np.zeros(5, dtype=np.int64)
+        self.stats = np.zeros(_ke.STATS_SIZE, dtype=np.int64)
         self.lam = np.zeros(2)
         self.chunk = _MIN_CHUNK
         self.restart(float(t0), prob.u0, first_step, t_end)
@@ -94,13 +96,13 @@ class ErkLoop:
         self.t, self.y = float(t), np.array(y, dtype=np.float64)
         self.f = np.empty(P)
         _ke.rhs(self.kp, self.y, self.f)
-        self.stats[0] += 1
-        self.stats[2] = self.stats[3] = 0
+        self.stats[_ke.ST_NFEV] += 1
+        self.stats[_ke.ST_NEAR] = self.stats[_ke.ST_BELOW] = 0
         if first_step is None:
             self.h_abs = _ke.initial_step(self.kp, self.t, self.y, self.f, t_end, self.max_step,
                                           self.order, self.rtol, self.atol, np.empty(P),
                                           np.empty(P))
-            self.stats[0] += 1
+            self.stats[_ke.ST_NFEV] += 1
         else:
             self.h_abs = min(float(first_step), t_end - self.t)
 
@@ -208,7 +210,7 @@ def solve_compiled(prob: Problem, t_end: float, *, method: str, rtol: float, ato
         message = f"interrupted at t = {rec.t_last:.6g}; continue with flowlab.resume(sol)"
     except StopRun as exc:
         status, message = "failed", f"{method} stopped: {exc}"
-    stats = loop.stats if loop is not None else np.zeros(5, dtype=np.int64)
-    rec.stats.update(nfev=int(stats[0]), njev=0, nlu=0)
-    rec.info["rejected_steps"] = int(stats[1])
+    stats = loop.stats if loop is not None else np.zeros(_ke.STATS_SIZE, dtype=np.int64)
+    rec.stats.update(nfev=int(stats[_ke.ST_NFEV]), njev=0, nlu=0)
+    rec.info["rejected_steps"] = int(stats[_ke.ST_REJECTED])
     return rec.close(status, message)

@@ -17,10 +17,8 @@ scipy uses (safety 0.9, factors in [0.2, 10], no growth right after a
 rejection), so that a run takes the same steps as scipy's solver of the same
 name, to rounding.
 
-The problem tuple ``prob`` is ``(code, tk, n, d1, XT, y, scale, kidx, ksign, r, gk)``:
-the kernel form of a ``flowlab._problem.Problem`` (``tk`` is the flat kernel
-parameter vector, overwritten; ``kidx``/``ksign`` map the state u to it:
-``tk[kidx] = ksign * u``), with workspaces ``r`` (m,) and ``gk`` (len(tk),).
+The problem ``prob`` is a :data:`KernelProblem`, the kernel form of a
+``flowlab._problem.Problem``, and the tableau ``tab`` a :data:`Tableau`.
 
 Status codes returned by :func:`advance`: 0 chunk full (call again), 1 reached
 ``t_end``, 2 steady state (||grad L|| < gtol), 3 the loss reached ``stop_loss``
@@ -34,6 +32,7 @@ y_last stage|| estimates h lambda_max for free (Hairer's test in DOPRI5 and DOP8
 """
 
 import math
+from collections import namedtuple
 
 import numba as nb
 import numpy as np
@@ -53,31 +52,57 @@ SAFETY = 0.9
 MIN_FACTOR = 0.2
 MAX_FACTOR = 10.0
 
+#: Slots of ``stats`` (int64), the counters of :func:`advance` that its callers read:
+#: right-hand sides, rejected steps, and the stiffness test's counts
+#: (:func:`count_stiff_step`): accepted steps near the stability bound in a row, below it
+#: in a row, stiffness declarations.
+ST_NFEV, ST_REJECTED, ST_NEAR, ST_BELOW, ST_DECLARED = range(5)
+STATS_SIZE = 5
+#: Slots of ``lam``: the last estimate of lambda_max and the largest so far (also those of
+#: the explicit stepper's work arrays, :mod:`flowlab._kernels.explicit`).
+LAM_LAST, LAM_MAX = range(2)
+
+#: The kernel form of a ``flowlab._problem.Problem``: the activation ``code``; the flat
+#: kernel parameter vector ``tk`` = (W.ravel(), a) (overwritten by every right-hand side),
+#: n neurons and ``d1`` = d + 1 entries per row of W; the inputs ``XT`` (d+1, m) with a row
+#: of ones, targets ``y`` (m,), the loss ``scale``; ``kidx``, ``ksign`` map the state u to
+#: the kernel parameters, ``tk[kidx] = ksign * u``; work arrays: the ``residual`` (m,)
+#: and the gradient ``gk`` (len(tk),) in kernel form.
+KernelProblem = namedtuple("KernelProblem", ["code", "tk", "n", "d1", "XT", "y", "scale",
+                                             "kidx", "ksign", "residual", "gk"])
+#: An embedded pair's tableau (the names of scipy's solver classes): stage coefficients
+#: ``A``, weights ``B``, nodes ``C``, error weights ``E`` and (DOP853) ``E3`` for its
+#: third-order estimator, the dense-output coefficients ``D`` (RK45: scipy's P), and the
+#: extra stages of DOP853's dense output ``A_extra``, ``C_extra`` (empty for RK45).
+Tableau = namedtuple("Tableau", ["A", "B", "C", "E", "E3", "D", "A_extra", "C_extra"])
+
 
 @nb.njit(**NUMBA_OPTIONS)
-def count_stiff_step(counts, i, near_bound):
-    """Count one accepted step in ``counts[i:i + 3]`` = [steps near the stability bound in
-    a row, steps below it in a row, stiffness declarations]: STIFF_STEPS near the bound
-    in a row declare the flow stiff (returns True, the run restarts), NONSTIFF_STEPS
-    below it reset the run.  Shared with :mod:`flowlab._kernels.explicit`."""
+def count_stiff_step(counts, near, below, declared, near_bound):
+    """Count one accepted step in ``counts``, whose slots ``near``, ``below``,
+    ``declared`` hold the steps near the stability bound in a row, the steps below it in
+    a row and the stiffness declarations: STIFF_STEPS near the bound in a row declare the
+    flow stiff (returns True, the run restarts), NONSTIFF_STEPS below it reset the run.
+    Shared with :mod:`flowlab._kernels.explicit`."""
     if near_bound:
-        counts[i + 1] = 0
-        counts[i] += 1
-        if counts[i] >= STIFF_STEPS:
-            counts[i] = 0
-            counts[i + 2] += 1
+        counts[below] = 0
+        counts[near] += 1
+        if counts[near] >= STIFF_STEPS:
+            counts[near] = 0
+            counts[declared] += 1
             return True
         return False
-    counts[i + 1] += 1
-    if counts[i + 1] >= NONSTIFF_STEPS:
-        counts[i] = 0
+    counts[below] += 1
+    if counts[below] >= NONSTIFF_STEPS:
+        counts[near] = 0
     return False
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def rhs(prob, u, out):
     """out = -grad L(u) over the trainable parameters; returns L(u)."""
-    code, tk, n, d1, XT, y, scale, kidx, ksign, r, gk = prob
+    tk, kidx, ksign, gk = prob.tk, prob.kidx, prob.ksign, prob.gk
+    n, d1 = prob.n, prob.d1
     for q in range(kidx.size):
         tk[kidx[q]] = ksign[q] * u[q]
     nw = n * d1
@@ -85,7 +110,7 @@ def rhs(prob, u, out):
     a = tk[nw:]
     gW = gk[:nw].reshape((n, d1))
     ga = gk[nw:]
-    L = _tk.gradient(code, W, a, XT, y, scale, r, gW, ga)
+    L = _tk.gradient(prob.code, W, a, prob.XT, prob.y, prob.scale, prob.residual, gW, ga)
     for q in range(kidx.size):
         out[q] = -ksign[q] * gk[kidx[q]]
     return L
@@ -184,7 +209,7 @@ def _dense_values(kind, prob, tab, h, y_old, y_new, f_old, f_new, K, lob, vals, 
     The first and last rows are set to ``y_old`` and ``y_new`` exactly, so the
     interpolant passes through the recorded states.  Returns the updated nfev.
     """
-    A, B, C, E, E3, Dm, AX, CX = tab
+    B, Dm, AX, CX = tab.B, tab.D, tab.A_extra, tab.C_extra
     P = y_old.size
     deg = lob.size - 1
     if kind == RK45:
@@ -255,14 +280,13 @@ def advance(kind, tab, order, prob, t, t_end, y, f, h_abs, rtol, atol, max_step,
 
     ``y`` and ``f`` (= rhs at y) are updated in place; accepted step ends go to
     ``out_t[k]``, ``out_y[k]`` and, if ``want_dense``, the continuous extension
-    at the fractions ``lob`` of each step to ``out_vals[k]``.  ``stats`` holds
-    [nfev, nrejected, stiff count, non-stiff count, stiff declarations] and is
-    updated; ``lam`` [the last estimate of lambda_max, the largest].  With
+    at the fractions ``lob`` of each step to ``out_vals[k]``.  ``stats`` (slots
+    ``ST_NFEV``, ...) and ``lam`` (slots ``LAM_LAST``, ``LAM_MAX``) are updated.  With
     ``stiff_stop`` a declared stiffness ends the call (status STIFF, after the step
     that declared it).  Returns (status, steps taken, t, next h_abs).  ``gtol`` <= 0
     disables the steady-state test, a negative ``stop_loss`` the loss-level test.
     """
-    A, B, C, E, E3, Dm, AX, CX = tab
+    A, B, E, E3, Dm, CX = tab.A, tab.B, tab.E, tab.E3, tab.D, tab.C_extra
     P = y.size
     nst = B.size
     K = np.empty((nst + 1 + CX.size, P))
@@ -322,7 +346,7 @@ def advance(kind, tab, order, prob, t, t_end, y, f, h_abs, rtol, atol, max_step,
             else:
                 h_abs *= MIN_FACTOR
             rejected = True
-            stats[1] += 1
+            stats[ST_REJECTED] += 1
         if status == TOO_SMALL:
             break
         # stiffness: h lambda_max from the last stage and the new field (both at c = 1)
@@ -335,10 +359,10 @@ def advance(kind, tab, order, prob, t, t_end, y, f, h_abs, rtol, atol, max_step,
             den += b_ * b_
         declared = False
         if den > 0.0:
-            lam[0] = math.sqrt(num / den)
-            lam[1] = max(lam[1], lam[0])
-            declared = count_stiff_step(stats, 2,
-                                        abs(t_new - t) * lam[0] > STIFF_HLAMBDA[kind])
+            lam[LAM_LAST] = math.sqrt(num / den)
+            lam[LAM_MAX] = max(lam[LAM_MAX], lam[LAM_LAST])
+            declared = count_stiff_step(stats, ST_NEAR, ST_BELOW, ST_DECLARED,
+                                        abs(t_new - t) * lam[LAM_LAST] > STIFF_HLAMBDA[kind])
         for i in range(P):
             f_old[i] = f[i]
             f[i] = K[nst, i]
@@ -367,5 +391,5 @@ def advance(kind, tab, order, prob, t, t_end, y, f, h_abs, rtol, atol, max_step,
         if declared and stiff_stop:
             status = STIFF
             break
-    stats[0] += nfev
+    stats[ST_NFEV] += nfev
     return status, steps, t, h_abs

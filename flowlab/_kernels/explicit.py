@@ -30,10 +30,12 @@ h ||F(y_new) - F(y_6)|| / ||y_new - y_6|| (y_6 the state of the sixth stage, whi
 like y_new sits at the step's end) estimates h lambda_max for free (Hairer's test in
 DOPRI5); when it exceeds 2.5 on ``erk.STIFF_STEPS`` accepted steps in a row (six steps
 below reset the count), the flow is declared stiff: ``run`` returns ``STIFF`` if its
-caller asked for that (``stiff_stop``), and in any case counts it in ``xw[1][0]``.
+caller asked for that (``stiff_stop``), and in any case counts it in the work arrays'
+``counts[CT_DECLARED]``.
 """
 
 import math
+from collections import namedtuple
 
 import numba as nb
 import numpy as np
@@ -41,10 +43,10 @@ from scipy import integrate
 
 from .._config import NUMBA_OPTIONS
 from .borrow import borrowed
-from .erk import count_stiff_step
+from .erk import LAM_LAST, LAM_MAX, count_stiff_step
 from .hooks import (model_event_rate, model_events, model_expand_rows, model_output, model_rhs,
                     model_rhs_loss)
-from .radau import DONE, EVENT, FAILED, FULL, MAX_STEP, NODES
+from .radau import DONE, EVENT, FAILED, FULL, NODES, S_H, S_MAX_STEP, S_NFEV, S_STEPS, S_T
 
 #: status code of :func:`run` beside radau's DONE, EVENT, FULL, FAILED
 STIFF = 4
@@ -85,21 +87,35 @@ STIFF_HLAMBDA = 2.5
 STABILITY = 3.3
 
 
+#: Slots of the work arrays' ``counts`` (int64): accepted steps near the stability bound in
+#: a row, below it in a row, stiffness declarations (the counts of
+#: :func:`~flowlab._kernels.erk.count_stiff_step`), accepted steps, rejected steps.
+CT_NEAR, CT_BELOW, CT_DECLARED, CT_ACCEPTED, CT_REJECTED = range(5)
+
+#: Work arrays of :func:`run` (from :func:`new_work`) for states of up to n entries: the
+#: stages ``K`` (7n) and those of the step to an event ``K_event`` (7n), the state of the
+#: stage being evaluated ``y_stage`` (n; the sixth stage's after a step), the step's end
+#: ``y_new`` (n), the cubic that the event scan watches at the Lobatto nodes ``nodes``
+#: (4n), a temporary ``tmp`` (n); the step counters ``counts`` (slots ``CT_NEAR``, ...)
+#: and ``lam`` (slots ``erk.LAM_LAST``, ``erk.LAM_MAX``: the last estimate of lambda_max
+#: and its largest value).  The arrays of states are flat and viewed as (7, m), (4, m),
+#: (m,) for a state of m <= n entries: the views stay C-contiguous, so the model hooks see
+#: the same array types from this stepper as from Radau IIA and are compiled once.
+ExplicitWork = namedtuple("ExplicitWork", ["K", "K_event", "y_stage", "y_new", "nodes", "tmp",
+                                           "counts", "lam"])
+
+
 @nb.njit(**NUMBA_OPTIONS)
 def new_work(n):
-    """Work arrays of :func:`run` for up to n unknowns: (K: 7 stages, ints [stiff count,
-    non-stiff count, stiff declarations, accepted, rejected], floats [last h lambda
-    estimate, its largest value], K2: 7 stages, V: 6 vectors).  K, K2 and V are flat
-    (7n, 7n, 6n) and viewed as (7, m), (7, m), (6, m) for a state of m <= n entries: the
-    views stay C-contiguous, so the model hooks see the same array types from this stepper
-    as from Radau IIA and are compiled once."""
-    return (np.zeros(7 * n), np.zeros(5, dtype=np.int64), np.zeros(2), np.zeros(7 * n),
-            np.zeros(6 * n))
+    """Work arrays (:data:`ExplicitWork`) of :func:`run` for up to n unknowns, counts
+    at zero."""
+    return ExplicitWork(np.zeros(7 * n), np.zeros(7 * n), np.zeros(n), np.zeros(n),
+                        np.zeros(4 * n), np.zeros(n), np.zeros(5, dtype=np.int64), np.zeros(2))
 
 
 def work_size(xw) -> int:
     """The largest state the work arrays of :func:`new_work` hold."""
-    return xw[0].size // 7
+    return xw.K.size // 7
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -208,8 +224,8 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_lo
     The arguments and outputs are those of :func:`flowlab._kernels.radau.run`, with
     ``xw`` (from :func:`new_work`) in place of the linear-solver state; ``stiff_stop``
     true makes the run return ``STIFF`` (after recording the step that declared it)
-    when the flow is found stiff.  ``stats`` = [t, h_next, nfev, njev, nlu, steps,
-    err_old, h_old(, max_step)] as for Radau (njev and nlu stay untouched).
+    when the flow is found stiff.  ``stats`` as for Radau (its slots ``S_NJEV``,
+    ``S_NLU`` and the controller's history stay untouched).
     Returns (status, number of recorded steps).
     """
     theta = np.empty(out_nodes.shape[2])
@@ -223,7 +239,8 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_l
     """The step loop of :func:`run`, on borrowed views of its arrays (every array here is
     an argument, held by the caller for the whole call: flowlab._kernels.borrow)."""
     model = borrowed(model)
-    K, ints, flts, K2, V = borrowed(xw)
+    xw = borrowed(xw)
+    counts, lam = xw.counts, xw.lam
     y0 = borrowed(y0)
     out_t = borrowed(out_t)
     out_nodes = borrowed(out_nodes)
@@ -233,12 +250,11 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_l
     theta = borrowed(theta)
     n = y0.size
     # the work arrays may be longer than the state (they are kept across layouts)
-    K = K[:7 * n].reshape(7, n)
-    K2 = K2[:7 * n].reshape(7, n)
-    V = V[:6 * n].reshape(6, n)
-    ytmp = V[0]
-    y_new = V[1]
-    nodes = V[2:6]
+    K = xw.K[:7 * n].reshape(7, n)
+    K2 = xw.K_event[:7 * n].reshape(7, n)
+    ytmp = xw.y_stage[:n]
+    y_new = xw.y_new[:n]
+    nodes = xw.nodes[:4 * n].reshape(4, n)
     eps = np.finfo(np.float64).eps
     y = y0
     model_rhs(model, y, K[0])
@@ -246,7 +262,7 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_l
     t = t0
     k = 0
     status = DONE
-    h_max = stats[MAX_STEP] if stats.size > MAX_STEP else np.inf
+    h_max = stats[S_MAX_STEP] if stats.size > S_MAX_STEP else np.inf
     h = min(h, h_max)
     while True:
         if t >= t_end - 10.0 * eps * abs(t_end):
@@ -269,7 +285,7 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_l
             en = _error_norm(y, y_new, h, K, rtol, atol)
             if en <= 1.0:
                 break
-            ints[4] += 1
+            counts[CT_REJECTED] += 1
             h *= max(MIN_FACTOR, SAFETY * en ** -0.2) if math.isfinite(en) else MIN_FACTOR
             rejected = True
             if not h > 10.0 * eps * max(abs(t), 1e-300):
@@ -277,12 +293,13 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_l
         if not en <= 1.0:
             status = FAILED
             break
-        ints[3] += 1
+        counts[CT_ACCEPTED] += 1
         # -- stiffness: h lambda_max at the stability bound, step after step ---------------
         hl = _h_lambda(y_new, ytmp, K, h)
-        flts[0] = hl / h
-        flts[1] = max(flts[1], hl / h)
-        stiff_now = count_stiff_step(ints, 0, hl > STIFF_HLAMBDA)
+        lam[LAM_LAST] = hl / h
+        lam[LAM_MAX] = max(lam[LAM_MAX], hl / h)
+        stiff_now = count_stiff_step(counts, CT_NEAR, CT_BELOW, CT_DECLARED,
+                                     hl > STIFF_HLAMBDA)
         # -- events --------------------------------------------------------------------
         _scan_nodes(y, y_new, h, K[0], K[6], nodes)
         found, s_ev = model_events(model, nodes, armed)
@@ -295,9 +312,9 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_l
                 # a step of exactly the located length from the step's start
                 for p in range(n):
                     K2[0, p] = K[0, p]
-                _step(model, y, h_ev, K2, ytmp, V[1])
+                _step(model, y, h_ev, K2, ytmp, y_new)
                 nfev += 6
-                _scan_nodes(y, V[1], h_ev, K2[0], K2[6], nodes)
+                _scan_nodes(y, y_new, h_ev, K2[0], K2[6], nodes)
                 Kev = K2
             f1 = Kev[6]
             # Newton polish of the event time and state
@@ -330,9 +347,9 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_l
         if stiff_now and stiff_stop:
             status = STIFF
             break
-    model_expand_rows(model, out_nodes, k, V[0])
-    stats[0] = t
-    stats[1] = h
-    stats[2] += nfev
-    stats[5] += k
+    model_expand_rows(model, out_nodes, k, xw.tmp[:n])
+    stats[S_T] = t
+    stats[S_H] = h
+    stats[S_NFEV] += nfev
+    stats[S_STEPS] += k
     return status, k

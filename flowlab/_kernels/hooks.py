@@ -9,10 +9,15 @@ time).  A plain tuple whose first entry is an empty array of a registered marker
 dispatched on that dtype.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import types
 from numba.extending import overload
 
+#: the compiled hooks of one kind of model (see :func:`register_model`)
+Hooks = namedtuple("Hooks", ["rhs", "jac", "output", "events", "event_rate", "rhs_loss",
+                             "expand_rows"])
 _HOOKS = {}
 
 
@@ -25,7 +30,8 @@ def _key(kind):
 def register_model(kind, *, rhs, jac, output, events, event_rate, rhs_loss, expand_rows):
     """Register the compiled hooks of the models of ``kind``: a named-tuple class, or the
     marker dtype of tuples that start with ``np.empty(0, marker)``."""
-    _HOOKS[_key(kind)] = (rhs, jac, output, events, event_rate, rhs_loss, expand_rows)
+    _HOOKS[_key(kind)] = Hooks(rhs=rhs, jac=jac, output=output, events=events,
+                               event_rate=event_rate, rhs_loss=rhs_loss, expand_rows=expand_rows)
 
 
 def _hooks(model_type):
@@ -68,41 +74,41 @@ def model_event_rate(model, u, f):
 
 @overload(model_rhs, inline="always")
 def _ov_rhs(model, u, out):
-    impl = _hooks(model)[0]
+    impl = _hooks(model).rhs
     return lambda model, u, out: impl(model, u, out)
 
 
 @overload(model_rhs_loss, inline="always")
 def _ov_rhs_loss(model, u, out):
-    impl = _hooks(model)[5]
+    impl = _hooks(model).rhs_loss
     return lambda model, u, out: impl(model, u, out)
 
 
 @overload(model_expand_rows, inline="always")
 def _ov_expand_rows(model, rows, k, tmp):
-    impl = _hooks(model)[6]
+    impl = _hooks(model).expand_rows
     return lambda model, rows, k, tmp: impl(model, rows, k, tmp)
 
 
 @overload(model_jac, inline="always")
 def _ov_jac(model, u, J, dh):
-    impl = _hooks(model)[1]
+    impl = _hooks(model).jac
     return lambda model, u, J, dh: impl(model, u, J, dh)
 
 
 @overload(model_output, inline="always")
 def _ov_output(model, u, theta, with_loss):
-    impl = _hooks(model)[2]
+    impl = _hooks(model).output
     return lambda model, u, theta, with_loss: impl(model, u, theta, with_loss)
 
 
 @overload(model_events, inline="always")
 def _ov_events(model, nodes, armed):
-    impl = _hooks(model)[3]
+    impl = _hooks(model).events
     return lambda model, nodes, armed: impl(model, nodes, armed)
 
 
 @overload(model_event_rate, inline="always")
 def _ov_event_rate(model, u, f):
-    impl = _hooks(model)[4]
+    impl = _hooks(model).event_rate
     return lambda model, u, f: impl(model, u, f)

@@ -8,9 +8,9 @@ eigen-decomposition of A^{-1}; an embedded third-order estimate filtered by
 as continuous extension.  All constants are computed below from the Butcher
 tableau rather than typed in.
 
-The integrator is generic over a *model*: a tuple of arrays whose first entry
-is an empty "marker" array; the marker's dtype selects (at compile time) the
-seven compiled hooks that a model module registered with
+The integrator is generic over a *model*: a named tuple of arrays and constants
+(:mod:`flowlab._kernels.hooks`) whose class selects, at compile time, the seven
+compiled hooks that a model module registered with
 :func:`flowlab._kernels.hooks.register_model`:
 
 - ``rhs(model, u, out)``: out = F(u);
@@ -45,7 +45,7 @@ one Newton correction t -> t - e/e', u -> u - (e/e') f (an O(dt^2) change), so
 that the event function vanishes to rounding at the recorded event state.
 
 ``run`` steps until ``t_end``, an event, a failure or a full output buffer.
-Dispatching through the marker type rather than passing the hooks as
+Dispatching through the model's type rather than passing the hooks as
 arguments keeps the compiled integrator in numba's on-disk cache.
 
 After an event the field jumps, the stiff components relax to the moved slow
@@ -61,6 +61,7 @@ call would otherwise cost more than the arithmetic.
 """
 
 import math
+from collections import namedtuple
 
 import numba as nb
 import numpy as np
@@ -71,7 +72,7 @@ from .hooks import (model_event_rate, model_events, model_expand_rows, model_out
                     model_rhs_loss)
 from .radau_linalg import (C, E, MU_COMPLEX, MU_REAL, T, TI, TI_COMPLEX, TI_REAL, _lin_factor,
                            _lin_jacobian, _lin_solve_both, _lin_solve_real)
-from .radau_linalg import new_lin  # noqa: F401  (the linear-solver state that run() takes)
+from .radau_linalg import Lin, new_lin  # noqa: F401  (the linear-solver state that run() takes)
 
 NEWTON_MAXITER = 6
 #: the Newton iteration stops when its estimated remaining error is below this
@@ -89,13 +90,38 @@ NEWTON_TOL = 3e-4
 JAC_RATE = 0.03
 MIN_FACTOR = 0.2
 MAX_FACTOR = 10.0
-#: entry of ``stats`` holding the largest step allowed, when ``stats`` has it (both steppers)
-MAX_STEP = 8
+#: Slots of ``stats``, the float64 array that :func:`run` and
+#: :func:`flowlab._kernels.explicit.run` update and their callers read (:func:`new_stats`):
+#: the time reached, the next step size, right-hand sides, Jacobians and LU
+#: factorisations so far, steps recorded, the step-size controller's last error norm and
+#: step (read on entry to continue its history; negative: none) and, when ``stats`` has
+#: it, the largest step allowed (``flow(..., max_step=...)``).
+S_T, S_H, S_NFEV, S_NJEV, S_NLU, S_STEPS, S_ERR_OLD, S_H_OLD, S_MAX_STEP = range(9)
+STATS_SIZE = 9
+#: Radau hands back to the explicit stepper below this h lambda_max (see :func:`nonstiff`)
+NONSTIFF_HLAMBDA = 1.0
 NODES = np.array([0.0, 0.25, 0.75, 1.0])                  # Lobatto nodes of a cubic
 
 
 # status codes returned by ``run``
 DONE, EVENT, FULL, FAILED = 0, 1, 2, 3
+
+#: Work arrays of :func:`run` for a state of n entries (P full parameters): the field at
+#: the step's start ``f0``; the stage increments (3, n) predicted for the next step
+#: ``Z_pred``, of the step being tried (then taken) ``Z_step`` and of the step to an event
+#: ``Z_event``; the step's end ``y_new``, its error estimate ``err`` and that estimate's
+#: stage part ``err_stages``, the error scale ``scale``; the start of the last accepted
+#: step ``y_old``; the states at the Lobatto nodes ``nodes`` (4, n); full parameters
+#: ``theta`` (P,); a temporary ``tmp`` that several steps of the loop use in turn; and
+#: the Newton iteration's arrays ``newton`` (:data:`NewtonWork`).
+RadauWork = namedtuple("RadauWork", ["f0", "Z_pred", "Z_step", "Z_event", "y_new", "err",
+                                     "err_stages", "scale", "y_old", "nodes", "theta", "tmp",
+                                     "newton"])
+#: Work arrays of the simplified Newton iteration (:func:`_newton`): the stage state
+#: ``y_stage``, the right-hand sides of the real and complex systems ``rhs_real``,
+#: ``rhs_complex``, the transformed stages ``W``, their increments ``dW`` and the stage
+#: fields ``F`` (the last three (3, n)).
+NewtonWork = namedtuple("NewtonWork", ["y_stage", "rhs_real", "rhs_complex", "W", "dW", "F"])
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -132,7 +158,7 @@ def _predict_factor(h, h_old, err, err_old):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc, faccon):
+def _newton(model, y, h, Z, lin, scale, tol, nw, faccon):
     """Simplified Newton on the collocation system; Z holds the predictor on entry.
 
     Convergence is tested after every iteration as in Hairer's RADAU5: with the
@@ -140,12 +166,16 @@ def _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc, faccon):
     theta / (1 - theta) times the last increment; before the second iteration
     gives a rate, the factor ``faccon`` carried over from the previous step is
     used, so a good predictor converges in one iteration.
-    Returns (converged, iterations, rate, nfev, faccon).
+    Works in ``nw`` (:data:`NewtonWork`).  Returns (converged, iterations, rate, nfev,
+    faccon).
     """
     n = y.size
-    yi = ws[0]
-    fr = ws[1]
-    dW = ws[10:13]
+    yi = nw.y_stage
+    fr = nw.rhs_real
+    fc = nw.rhs_complex
+    W = nw.W
+    F = nw.F
+    dW = nw.dW
     for i in range(3):
         for p in range(n):
             W[i, p] = TI[i, 0] * Z[0, p] + TI[i, 1] * Z[1, p] + TI[i, 2] * Z[2, p]
@@ -192,23 +222,23 @@ def _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc, faccon):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ws, fc, faccon):
-    """One step attempt of size h from y with predictor Z (LU factors for this h given).
+def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ze, scale, tmp,
+             nw, faccon):
+    """One step attempt of size h from y, where the field is f0, with predictor Z (LU
+    factors for this h given); the step's end goes to ``y_new``, its error estimate to
+    ``err``, the estimate's stage part to ``ze``; ``scale``, ``tmp`` and ``nw``
+    (:data:`NewtonWork`) are work arrays.
 
     Returns (status, error_norm, iterations, rate, nfev, faccon): status 0 accepted,
     1 Newton failed, 2 error test failed; ``faccon`` is the Newton convergence factor
     to carry to the next attempt (see :func:`_newton`).
     """
     n = y.size
-    scale = ws[2]
     for p in range(n):
         scale[p] = atol + abs(y[p]) * rtol
-    W = ws[4:7]
-    F = ws[7:10]
-    ok, it, rate, nfev, faccon = _newton(model, y, h, Z, W, F, lin, scale, tol, ws, fc, faccon)
+    ok, it, rate, nfev, faccon = _newton(model, y, h, Z, lin, scale, tol, nw, faccon)
     if not ok:
         return 1, np.inf, it, rate, nfev, faccon
-    ze = ws[3]
     for p in range(n):
         y_new[p] = y[p] + Z[2, p]
         ze[p] = (E[0] * Z[0, p] + E[1] * Z[1, p] + E[2] * Z[2, p]) / h
@@ -217,7 +247,6 @@ def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ws,
     _lin_solve_real(lin, err)
     en = _rms(err, scale)
     if rejected and en > 1.0:
-        tmp = ws[13]
         for p in range(n):
             tmp[p] = y[p] + err[p]
         model_rhs(model, tmp, err)
@@ -244,7 +273,7 @@ def _first_step_after_event(lin, y, f0, rtol, atol, tmp):
     iterations and often a new Jacobian) and the controller's history, measured
     on the old field, then shrinks the next step by orders of magnitude.
     """
-    flags, J, lam, f_ev = lin[0], lin[2], lin[4], lin[11]
+    J, lam, f_ev = lin.J, lin.lam, lin.f_event
     n = y.size
     for p in range(n):
         tmp[p] = f0[p] - f_ev[p]
@@ -254,7 +283,7 @@ def _first_step_after_event(lin, y, f0, rtol, atol, tmp):
         s += v * v
     dfn = math.sqrt(s / max(n, 1))
     lmax = 0.0
-    if flags[0] == 1:
+    if lin.sym[0] == 1:
         for p in range(n):
             lmax = max(lmax, abs(lam[p]))
     else:
@@ -329,20 +358,22 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
 
     Accepted steps are written to ``out_t[k]`` (end time), ``out_nodes[k]``
     (full parameters at the four Lobatto nodes of the step) and ``out_loss[k]``
-    (loss at the step end).  ``stats`` (float64, length 8 or 9) carries
-    [t, h_next, nfev, njev, nlu, steps, err_old, h_old] (the last two are read
-    on entry to continue the step-size controller) and, as its entry ``MAX_STEP``
-    when present, the largest step allowed (``flow(..., max_step=...)``).  ``y0`` is overwritten
-    with the final state.  ``lin`` is the linear-solver state from
+    (loss at the step end).  ``stats`` (float64, from :func:`new_stats`; slots ``S_T``,
+    ``S_H``, ...) is updated: the time reached and the next step size, the counts, and
+    the controller's history ``S_ERR_OLD``, ``S_H_OLD`` (read on entry to continue it);
+    the step never exceeds its ``S_MAX_STEP`` when it has that slot.  ``y0`` is overwritten
+    with the final state.  ``lin`` is the linear-solver state (:data:`Lin`) from
     :func:`new_lin` (its Jacobian is reused if it has one of the right size).
     An event ends the run at the event time, reached by a step of exactly
     that length (or, if that step fails, by the continuous extension).
     Returns (status, number of recorded steps).
     """
     n = y0.size
-    work = (np.empty(n), np.zeros((3, n)), np.empty((3, n)), np.empty(n), np.empty(n),
-            np.empty((16, n)), np.empty(n, dtype=np.complex128), np.empty((4, n)),
-            np.empty(out_nodes.shape[2]), np.empty((3, n)))
+    newton = NewtonWork(np.empty(n), np.empty(n), np.empty(n, dtype=np.complex128),
+                        np.empty((3, n)), np.empty((3, n)), np.empty((3, n)))
+    work = RadauWork(np.empty(n), np.zeros((3, n)), np.empty((3, n)), np.empty((3, n)),
+                     np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
+                     np.empty((4, n)), np.empty(out_nodes.shape[2]), np.empty(n), newton)
     return _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
                 out_t, out_nodes, out_loss, armed, stats, lin, work)
 
@@ -354,7 +385,10 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
     is an argument, held by the caller for the whole call (flowlab._kernels.borrow)."""
     model = borrowed(model)
     lin = borrowed(lin)
-    f0, Z, Zs, y_new, err, ws, fc, nodes_u, theta, Z2 = borrowed(work)
+    wk = borrowed(work)
+    f0, Z, Zs, Z2 = wk.f0, wk.Z_pred, wk.Z_step, wk.Z_event
+    y_new, err, ze, scale, tmp = wk.y_new, wk.err, wk.err_stages, wk.scale, wk.tmp
+    nodes_u, theta, nw = wk.nodes, wk.theta, wk.newton
     y0 = borrowed(y0)
     out_t = borrowed(out_t)
     out_nodes = borrowed(out_nodes)
@@ -367,20 +401,20 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
     y = y0
     model_rhs(model, y, f0)
     nfev, njev, nlu = 1, 0, 0
-    if lin[0][2] == 1 and lin[2].shape[0] == n:
+    if lin.has_jac[0] == 1 and lin.J.shape[0] == n:
         current_jac = False              # start from the Jacobian of the previous call
     else:
         _lin_jacobian(lin, model, y)
         njev = 1
         current_jac = True
-    if lin[0][3] == 1:
-        lin[0][3] = 0
-        h = min(h, _first_step_after_event(lin, y, f0, rtol, atol, ws[0]))
+    if lin.after_event[0] == 1:
+        lin.after_event[0] = 0
+        h = min(h, _first_step_after_event(lin, y, f0, rtol, atol, tmp))
     lu_ok = False
     t = t0
-    err_old = stats[6]
-    h_old = stats[7]
-    h_max = stats[MAX_STEP] if stats.size > MAX_STEP else np.inf
+    err_old = stats[S_ERR_OLD]
+    h_old = stats[S_H_OLD]
+    h_max = stats[S_MAX_STEP] if stats.size > S_MAX_STEP else np.inf
     h = min(h, h_max)
     rejected = False
     faccon = 1.0
@@ -410,13 +444,14 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
                 if not _lin_factor(lin, h):
                     h *= 0.5
                     continue
-                nlu += 1 - lin[0][0]
+                nlu += 1 - lin.sym[0]
                 lu_ok = True
             for i in range(3):
                 for p in range(n):
                     Zs[i, p] = Z[i, p]
             st, en, it, rate, nf, faccon = _attempt(model, y, f0, h, Zs, lin, rtol, atol, tol,
-                                                    rejected, y_new, err, ws, fc, faccon)
+                                                    rejected, y_new, err, ze, scale, tmp, nw,
+                                                    faccon)
             nfev += nf
             if st == 0:
                 break
@@ -445,13 +480,13 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
             s_ev = min(max(s_ev, 0.0), 1.0)
             h_ev = s_ev * h
             if 0.0 < s_ev < 1.0:
-                _restart_stages(y, Zs, 0.0, s_ev, y, Z2, ws[15])
+                _restart_stages(y, Zs, 0.0, s_ev, y, Z2, tmp)
                 exact = False
                 if _lin_factor(lin, h_ev):
-                    nlu += 1 - lin[0][0]
-                    st, en2, it2, rate2, nf, faccon = _attempt(model, y, f0, h_ev, Z2, lin, rtol,
-                                                               atol, tol, False, y_new, err, ws,
-                                                               fc, faccon)
+                    nlu += 1 - lin.sym[0]
+                    st, en2, it2, rate2, nf, faccon = _attempt(model, y, f0, h_ev, Z2, lin,
+                                                               rtol, atol, tol, False, y_new,
+                                                               err, ze, scale, tmp, nw, faccon)
                     nfev += nf
                     exact = st == 0
                 if exact:
@@ -464,8 +499,9 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
                         y_new[p] = nodes_u[3, p]
             elif s_ev >= 1.0:
                 _dense_nodes(y, Zs, nodes_u)
-            # Newton polish of the event time and state
-            f1 = ws[14]
+            # Newton polish of the event time and state (the field at the event state is
+            # kept for the next call: see below)
+            f1 = lin.f_event
             model_rhs(model, nodes_u[3], f1)
             nfev += 1
             e1, de1 = model_event_rate(model, nodes_u[3], f1)
@@ -483,11 +519,9 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
                     y[p] = nodes_u[3, p]
             h = max(h_ev, h) if h_ev > 0.0 else h
             # the field changes at the event: the next call sizes its first step from the
-            # jump (see _first_step_after_event) and starts a fresh controller history
-            f_ev = lin[11]
-            for p in range(n):
-                f_ev[p] = f1[p]
-            lin[0][3] = 1
+            # jump from lin.f_event (see _first_step_after_event) and starts a fresh
+            # controller history
+            lin.after_event[0] = 1
             err_old = -1.0
             h_old = -1.0
             break
@@ -501,7 +535,7 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
         factor = min(MAX_FACTOR, safety * _predict_factor(h, h_old, en, err_old), h_max / h)
         # with LU factors a new h costs two factorisations, so small increases are
         # skipped (as in Hairer's RADAU5); with the eigen-decomposition it is free
-        if lin[0][0] == 0 and not recompute and factor < 1.2:
+        if lin.sym[0] == 0 and not recompute and factor < 1.2:
             factor = 1.0
         elif abs(factor - 1.0) < 1e-3 and not recompute:
             factor = 1.0
@@ -518,19 +552,44 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
             current_jac = True
         else:
             current_jac = False
-        y_old = ws[13]
+        y_old = wk.y_old
         for p in range(n):
             y_old[p] = y[p] - Zs[2, p]
-        _restart_stages(y_old, Zs, 1.0, factor, y, Z, ws[15])
+        _restart_stages(y_old, Zs, 1.0, factor, y, Z, tmp)
         h *= factor
         rejected = False
-    model_expand_rows(model, out_nodes, k, ws[13])
-    stats[0] = t
-    stats[1] = h
-    stats[2] += nfev
-    stats[3] += njev
-    stats[4] += nlu
-    stats[5] += k
-    stats[6] = err_old
-    stats[7] = h_old
+    model_expand_rows(model, out_nodes, k, tmp)
+    stats[S_T] = t
+    stats[S_H] = h
+    stats[S_NFEV] += nfev
+    stats[S_NJEV] += njev
+    stats[S_NLU] += nlu
+    stats[S_STEPS] += k
+    stats[S_ERR_OLD] = err_old
+    stats[S_H_OLD] = h_old
     return status, k
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def nonstiff(lin, h):
+    """True when a step h has h lambda_max < NONSTIFF_HLAMBDA, lambda_max from the
+    eigenvalues of the last Jacobian in ``lin`` (False without them): the explicit
+    stepper could then take the same steps (see :mod:`flowlab._flow._stepper`)."""
+    lam = lin.lam
+    if lin.has_jac[0] != 1 or lin.sym[0] != 1 or lam.size == 0:
+        return False
+    big = 0.0
+    for k in range(lam.size):
+        big = max(big, abs(lam[k]))
+    return h * big < NONSTIFF_HLAMBDA
+
+
+def new_stats(max_step=np.inf):
+    """A ``stats`` array for :func:`run` and :func:`flowlab._kernels.explicit.run`: no
+    counts, no step-size history, steps up to ``max_step`` (``S_H``, the first step
+    size, is the caller's to set)."""
+    stats = np.zeros(STATS_SIZE)
+    stats[S_ERR_OLD] = -1.0
+    stats[S_H_OLD] = -1.0
+    stats[S_MAX_STEP] = max_step
+    return stats

@@ -4,6 +4,7 @@ factorisations, one complex; see :mod:`flowlab._kernels.radau`).
 """
 
 import math
+from collections import namedtuple
 
 import numba as nb
 import numpy as np
@@ -44,31 +45,47 @@ TI_REAL = TI[0].copy()
 TI_COMPLEX = TI[1] + 1j * TI[2]
 
 
+#: The linear-solver state of :func:`flowlab._kernels.radau.run` (built by :func:`new_lin`).
+#: Flags (int64 arrays of length 1, set and read at run time): ``sym`` the Jacobian is
+#: symmetric up to the diagonal scaling ``dh`` and diagonalised, ``factored`` the solves
+#: are prepared for the step size ``h`` (length 1), ``has_jac`` ``J`` holds a Jacobian,
+#: ``after_event`` the last run ended at an event (the next one sizes its first step from
+#: the jump of the field: ``f_event`` is the field at the event state before the switch).
+#: The Jacobian ``J`` (n, n), ``dh`` (n,) and, when ``sym``, the eigenvalues ``lam`` (n,)
+#: and eigenvectors ``V`` (n, n) of diag(dh) J diag(dh)^-1, with their transpose ``VT`` (both
+#: products of a solve then run along contiguous rows, as vectorisable axpy loops) and,
+#: for the current h, ``inv_real`` = 1/(mu_real/h - lam_k) and the real and imaginary
+#: parts ``inv_complex_re``, ``inv_complex_im`` of 1/(mu_complex/h - lam_k) (no divisions
+#: in the solves); otherwise the LU factors of (mu_real/h I - J) (``lu_real``,
+#: ``piv_real``) and of (mu_complex/h I - J) (``lu_complex``, ``piv_complex``).  Work
+#: rows of the solves: ``scaled`` (3, n), vectors in the scaled coordinates diag(dh) b,
+#: and ``coef`` (3, n), their coefficients in the eigenvector basis.
+Lin = namedtuple("Lin", ["sym", "factored", "has_jac", "after_event", "h", "J", "dh", "lam",
+                         "V", "VT", "inv_real", "inv_complex_re", "inv_complex_im", "lu_real",
+                         "piv_real", "lu_complex", "piv_complex", "scaled", "coef",
+                         "f_event"])
+
+
 @nb.njit(**NUMBA_OPTIONS)
 def new_lin(n):
-    """Linear-solver state for n unknowns:
-    (flags [sym, factored, has_J, after_event], h, J, dh, lam, V, LUr, pivr, LUc, pivc,
-    scratch, f_event, VT, rec).  ``f_event`` is the field at the last event state before the
-    switch (read, when ``after_event`` is set, to size the first step after it); ``VT``
-    is the transpose of the eigenvectors V (both products of a solve then run along
-    contiguous rows, as vectorisable axpy loops); ``rec`` (3, n) holds, for the
-    current h, 1/(mu_real/h - lam_k) and the real and imaginary parts of
-    1/(mu_complex/h - lam_k) (no divisions in the solves).
+    """Linear-solver state (:data:`Lin`) for n unknowns, without a Jacobian.
 
     Pass the same state to successive calls of :func:`run` (e.g. across events)
     to start from the last Jacobian instead of evaluating a new one: simplified
     Newton only needs an approximate Jacobian and re-evaluates it when it
     stops converging."""
-    return (np.zeros(4, dtype=np.int64), np.zeros(1), np.empty((n, n)), np.ones(n), np.empty(n),
-            np.empty((n, n)), np.empty((n, n)), np.empty(n, dtype=np.int64),
-            np.empty((n, n), dtype=np.complex128), np.empty(n, dtype=np.int64),
-            np.empty((6, n)), np.empty(n), np.empty((n, n)), np.empty((3, n)))
+    return Lin(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64),
+               np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1),
+               np.empty((n, n)), np.ones(n), np.empty(n), np.empty((n, n)), np.empty((n, n)),
+               np.empty(n), np.empty(n), np.empty(n), np.empty((n, n)),
+               np.empty(n, dtype=np.int64), np.empty((n, n), dtype=np.complex128),
+               np.empty(n, dtype=np.int64), np.empty((3, n)), np.empty((3, n)), np.empty(n))
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def _lin_jacobian(lin, model, y):
     """Evaluate the Jacobian at y; diagonalise it when the model says it is symmetric."""
-    flags, _, J, dh, lam, V = lin[0], lin[1], lin[2], lin[3], lin[4], lin[5]
+    J, dh, lam, V = lin.J, lin.dh, lin.lam, lin.V
     n = y.size
     for k in range(n):
         dh[k] = 1.0
@@ -89,32 +106,33 @@ def _lin_jacobian(lin, model, y):
                 K[b, a] = m_
         if sym and n > 0:
             w, vec = np.linalg.eigh(K)
-            VT = lin[12]
+            VT = lin.VT
             for a in range(n):
                 lam[a] = w[a]
                 for b in range(n):
                     V[a, b] = vec[a, b]
                     VT[b, a] = vec[a, b]
-    flags[0] = 1 if sym else 0
-    flags[1] = 0
-    flags[2] = 1
+    lin.sym[0] = 1 if sym else 0
+    lin.factored[0] = 0
+    lin.has_jac[0] = 1
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def _lin_factor(lin, h):
     """Prepare the solves with (mu/h I - J); returns False if singular."""
-    flags, hh, J, LUr, pivr, LUc, pivc = lin[0], lin[1], lin[2], lin[6], lin[7], lin[8], lin[9]
-    hh[0] = h
-    flags[1] = 1
-    if flags[0] == 1:
-        lam, rec = lin[4], lin[13]
+    J, LUr, pivr, LUc, pivc = lin.J, lin.lu_real, lin.piv_real, lin.lu_complex, lin.piv_complex
+    lin.h[0] = h
+    lin.factored[0] = 1
+    if lin.sym[0] == 1:
+        lam = lin.lam
+        inv_r, inv_cre, inv_cim = lin.inv_real, lin.inv_complex_re, lin.inv_complex_im
         sr = MU_REAL / h
         sc = MU_COMPLEX / h
         for k in range(lam.size):
-            rec[0, k] = 1.0 / (sr - lam[k])
+            inv_r[k] = 1.0 / (sr - lam[k])
             q = 1.0 / (sc - lam[k])
-            rec[1, k] = q.real
-            rec[2, k] = q.imag
+            inv_cre[k] = q.real
+            inv_cim[k] = q.imag
         return True
     n = J.shape[0]
     mr = MU_REAL / h
@@ -132,7 +150,7 @@ def _lin_factor(lin, h):
 def _matvec_t(V, x, out):
     """out = V^T x as a sum of the rows of V (an axpy loop along contiguous rows: small
     products in plain loops, BLAS calls cost more at these sizes).  V x is
-    ``_matvec_t(V.T, x)`` with the transpose stored (``lin[12]``)."""
+    ``_matvec_t(V.T, x)`` with the transpose stored (``lin.VT``)."""
     n = x.size
     if V.shape[0] > 96:
         r = V.T @ x
@@ -150,49 +168,49 @@ def _matvec_t(V, x, out):
 @nb.njit(**NUMBA_OPTIONS)
 def _lin_solve_real(lin, b):
     """b <- (MU_REAL/h I - J)^{-1} b."""
-    flags, dh, V, LUr, pivr = lin[0], lin[3], lin[5], lin[6], lin[7]
-    if flags[0] == 0:
-        lu_solve(LUr, pivr, b)
+    dh, V = lin.dh, lin.V
+    if lin.sym[0] == 0:
+        lu_solve(lin.lu_real, lin.piv_real, b)
         return
     n = b.size
-    tmp = lin[10][0]
-    c = lin[10][1]
-    rec = lin[13][0]
+    x = lin.scaled[0]
+    c = lin.coef[0]
+    inv_r = lin.inv_real
     for k in range(n):
-        tmp[k] = dh[k] * b[k]
-    _matvec_t(V, tmp, c)
+        x[k] = dh[k] * b[k]
+    _matvec_t(V, x, c)
     for k in range(n):
-        c[k] *= rec[k]
-    _matvec_t(lin[12], c, tmp)
+        c[k] *= inv_r[k]
+    _matvec_t(lin.VT, c, x)
     for k in range(n):
-        b[k] = tmp[k] / dh[k]
+        b[k] = x[k] / dh[k]
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def _lin_solve_complex(lin, b):
     """b <- (MU_COMPLEX/h I - J)^{-1} b for a complex vector b."""
-    flags, dh, V, LUc, pivc = lin[0], lin[3], lin[5], lin[8], lin[9]
-    if flags[0] == 0:
-        lu_solve(LUc, pivc, b)
+    dh, V = lin.dh, lin.V
+    if lin.sym[0] == 0:
+        lu_solve(lin.lu_complex, lin.piv_complex, b)
         return
     n = b.size
-    re = lin[10][0]
-    im = lin[10][1]
-    cr = lin[10][2]
-    ci = lin[10][3]
+    re = lin.scaled[0]
+    im = lin.scaled[1]
+    cr = lin.coef[0]
+    ci = lin.coef[1]
     for k in range(n):
         re[k] = dh[k] * b[k].real
         im[k] = dh[k] * b[k].imag
     _matvec_t(V, re, cr)
     _matvec_t(V, im, ci)
-    rec = lin[13]
+    inv_cre, inv_cim = lin.inv_complex_re, lin.inv_complex_im
     for k in range(n):
         p1 = cr[k]
         p2 = ci[k]
-        cr[k] = p1 * rec[1, k] - p2 * rec[2, k]
-        ci[k] = p1 * rec[2, k] + p2 * rec[1, k]
-    _matvec_t(lin[12], cr, re)
-    _matvec_t(lin[12], ci, im)
+        cr[k] = p1 * inv_cre[k] - p2 * inv_cim[k]
+        ci[k] = p1 * inv_cim[k] + p2 * inv_cre[k]
+    _matvec_t(lin.VT, cr, re)
+    _matvec_t(lin.VT, ci, im)
     for k in range(n):
         b[k] = (re[k] + 1j * im[k]) / dh[k]
 
@@ -227,30 +245,31 @@ def _lin_solve_both(lin, br, bc):
     all three instead of one each (at n = 350 the three axpy passes take 31 us, three
     BLAS products 39 us and one BLAS matrix product, with its threads, 84 us).
     """
-    flags, dh, V = lin[0], lin[3], lin[5]
+    dh, V = lin.dh, lin.V
     n = br.size
-    if flags[0] == 0:
+    if lin.sym[0] == 0:
         _lin_solve_real(lin, br)
         _lin_solve_complex(lin, bc)
         return
-    X = lin[10]
+    X = lin.scaled          # the scaled vectors (real part, Re and Im of the complex one)
+    Y = lin.coef            # their coefficients in the eigenvector basis
     for a in range(n):
         d = dh[a]
-        X[3, a] = d * br[a]
-        X[4, a] = d * bc[a].real
-        X[5, a] = d * bc[a].imag
-    _rows_times3(V, X[3], X[4], X[5], X[0], X[1], X[2])           # V^T (scaled inputs)
-    rec = lin[13]
+        X[0, a] = d * br[a]
+        X[1, a] = d * bc[a].real
+        X[2, a] = d * bc[a].imag
+    _rows_times3(V, X[0], X[1], X[2], Y[0], Y[1], Y[2])           # V^T (scaled inputs)
+    inv_r, inv_cre, inv_cim = lin.inv_real, lin.inv_complex_re, lin.inv_complex_im
     for k in range(n):
-        X[0, k] *= rec[0, k]
-        qr = rec[1, k]
-        qi = rec[2, k]
-        p1 = X[1, k]
-        p2 = X[2, k]
-        X[1, k] = p1 * qr - p2 * qi
-        X[2, k] = p1 * qi + p2 * qr
-    _rows_times3(lin[12], X[0], X[1], X[2], X[3], X[4], X[5])     # V (scaled coefficients)
+        Y[0, k] *= inv_r[k]
+        qr = inv_cre[k]
+        qi = inv_cim[k]
+        p1 = Y[1, k]
+        p2 = Y[2, k]
+        Y[1, k] = p1 * qr - p2 * qi
+        Y[2, k] = p1 * qi + p2 * qr
+    _rows_times3(lin.VT, Y[0], Y[1], Y[2], X[0], X[1], X[2])      # V (scaled coefficients)
     for a in range(n):
         d = dh[a]
-        br[a] = X[3, a] / d
-        bc[a] = (X[4, a] + 1j * X[5, a]) / d
+        br[a] = X[0, a] / d
+        bc[a] = (X[1, a] + 1j * X[2, a]) / d

@@ -328,10 +328,10 @@ def step_stretch(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, ou
     ``lin``) from (t, u), recording from slot k0 of the output buffers: (status, steps).
     The stage loops of both exact engines call it."""
     if mode == 1 or mode == 3:
-        return explicit.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
+        return explicit.run(model, t, u, t_end, stats[radau.S_H], rtol, atol, max_steps - k0,
                             out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, xw,
                             mode == 3)
-    return radau.run(model, t, u, t_end, stats[1], rtol, atol, max_steps - k0,
+    return radau.run(model, t, u, t_end, stats[radau.S_H], rtol, atol, max_steps - k0,
                      out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, lin)
 
 
@@ -404,14 +404,14 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
         st, k = step_stretch(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes,
                              out_loss, armed, stats, lin, xw, mode, k0)
         counters[0] += k
-        t = stats[0]
+        t = stats[radau.S_T]
         if st == radau.DONE:
             return DONE
         if st == radau.FAILED:
             return FAILED
         if st == explicit.STIFF:
             return SWITCH
-        if mode == 2 and _radau_nonstiff(lin, stats[1]):
+        if mode == 2 and radau.nonstiff(lin, stats[radau.S_H]):
             switch = True
         else:
             switch = False
@@ -467,19 +467,6 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
         rebuild_watch(model, theta, armed)
         if switch:
             return SWITCH
-
-
-@nb.njit(**NUMBA_OPTIONS)
-def _radau_nonstiff(lin, h):
-    """True when Radau's next step h has h lambda_max < NONSTIFF_HLAMBDA (lambda_max
-    from the eigenvalues of its last Jacobian; False without them)."""
-    flags, lam = lin[0], lin[4]
-    if flags[2] != 1 or flags[0] != 1 or lam.size == 0:
-        return False
-    big = 0.0
-    for k in range(lam.size):
-        big = max(big, abs(lam[k]))
-    return h * big < NONSTIFF_HLAMBDA
 
 
 @nb.njit(**NUMBA_OPTIONS)

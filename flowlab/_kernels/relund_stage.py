@@ -31,7 +31,7 @@ from . import relund_scan  # noqa: F401  (registers the stage model's hooks)
 from .borrow import borrowed
 from .relu1d import NOISE_ROUNDINGS
 from .relu1d_stage import (DONE, FAILED, FULL, K_SLIDE_START, NEED_PYTHON, SWITCH, TO_ACTIVE,
-                           TO_INACTIVE, ZENO, _radau_nonstiff, record_cross, record_event, rule,
+                           TO_INACTIVE, ZENO, record_cross, record_event, rule,
                            SLIDE, step_stretch, zeno_tick)
 from .relund import (EV_CROSS, _n_pins, _slide_weights, arm_threshold, expand, field,
                      forward_all, masked_sums, preact, state_of)
@@ -245,14 +245,14 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
         st, k = step_stretch(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes,
                              out_loss, armed, stats, lin, xw, mode, k0)
         counters[0] += k
-        t = stats[0]
+        t = stats[radau.S_T]
         if st == radau.DONE:
             return DONE
         if st == radau.FAILED:
             return FAILED
         if st == explicit.STIFF:
             return SWITCH
-        switch = mode == 2 and _radau_nonstiff(lin, stats[1])
+        switch = mode == 2 and radau.nonstiff(lin, stats[radau.S_H])
         if st == radau.FULL:
             if switch:
                 return SWITCH

@@ -110,8 +110,8 @@ def relu_gram_1d(b, w=None, interval=(-1.0, 1.0)) -> np.ndarray:
     lo, hi = _interval(interval)
     n = b.size
     G = np.empty((n, n))
-    work = np.empty((3, n))
-    _kg.relu_gram_1d(w, b, lo, hi, work[0], work[1], work[2], G)
+    starts, ends, knots = np.empty(n), np.empty(n), np.empty(n)       # work arrays
+    _kg.relu_gram_1d(w, b, lo, hi, starts, ends, knots, G)
     return G
 
 

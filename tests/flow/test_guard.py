@@ -67,8 +67,8 @@ def test_compiled_kernel_stops_on_a_nan_step_size():
     code, k, t, h = within(60, _ke.advance, kind, _tableau(cls, kind),
                            int(cls.error_estimator_order), kp, 0.0, 1.0, u, f, np.nan,
                            1e-8, 1e-10, np.inf, -1.0, -1.0, 8, False,
-                           np.linspace(0, 1, degree + 1), *out, np.zeros(5, np.int64),
-                           np.zeros(2), False)
+                           np.linspace(0, 1, degree + 1), *out,
+                           np.zeros(_ke.STATS_SIZE, np.int64), np.zeros(2), False)
     assert code == _ke.TOO_SMALL and k == 0 and t == 0.0
 
 
