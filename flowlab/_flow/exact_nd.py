@@ -86,6 +86,9 @@ _KINDS = ("cross", "slide_start", "slide_end")
 #: (:class:`flowlab._kernels.relund.StageND`)
 _Layout = namedtuple("_Layout", ["pins", "elim_coefs", "projector", "lambda_rows",
                                  "eliminated", "basis", "free", "basis_col"])
+#: the stage at the current parameters: the model, copies of its pre-activations (n, M),
+#: group residuals R and magnitudes rho (M,), and the field -grad L (P,)
+_Evaluation = namedtuple("_Evaluation", ["model", "preacts", "resid", "resid_mag", "field"])
 
 
 def _ints(size):
@@ -215,7 +218,7 @@ class ExactND(EventDriver):
         self._pins_version = 0                      # counts the changes of self.pins
         self._pins_changed = []                     # neurons changed since the last layout
         self.mask = np.zeros((n, M), dtype=np.uint8)
-        self.mask[:] = self._evaluate()[1] > 0.0
+        self.mask[:] = self._evaluate().preacts > 0.0
 
     # -- the stage model ----------------------------------------------------------------
     def _pin_arrays(self):
@@ -292,13 +295,15 @@ class ExactND(EventDriver):
         return 10.0 * (self.rtol * np.abs(a).max() + self.atol)
 
     def _evaluate(self):
-        """(model, Z, R, rho, field) at the current parameters and stage."""
+        """The model, Z, R, rho and the field at the current parameters and stage (an
+        ``_Evaluation``)."""
         model = self._model(slides=False)
         _k.forward_all(model, self.theta)
         F = np.empty_like(self.theta)
         _k.field(model, self.theta, F)
         work = model.work
-        return model, work.preacts.copy(), work.resid.copy(), work.resid_mag.copy(), F
+        return _Evaluation(model=model, preacts=work.preacts.copy(), resid=work.resid.copy(),
+                           resid_mag=work.resid_mag.copy(), field=F)
 
     def _armed(self):
         """Pairs surely on their side (|g| beyond the arming threshold)."""
@@ -346,7 +351,8 @@ class ExactND(EventDriver):
             Wj -= (XQ[0] @ Wj) / (XQ[0] @ XQ[0]) * XQ[0]
         else:
             Wj -= XQ.T @ np.linalg.lstsq(XQ @ XQ.T, XQ @ Wj, rcond=None)[0]
-        _, _, R, rho, F = self._evaluate()
+        now = self._evaluate()
+        R, rho, F = now.resid, now.resid_mag, now.field
         act = self.mask[j] > 0
         act[Q] = False
         S_out = R[act] @ X[act]
@@ -418,7 +424,8 @@ class ExactND(EventDriver):
         if self.train_W:
             # pairs across their surface, or within the tolerance of it and moving
             # towards it, and the event's own pair; not the pinned ones
-            model, _, _, _, F = self._evaluate()
+            now = self._evaluate()
+            model, F = now.model, now.field
             hit_j = np.empty(self.mask.size, dtype=np.int64)
             hit_p = np.empty(self.mask.size, dtype=np.int64)
             nh = _kst.hits(model, self.theta, F, j0 if kind == _k.EV_CROSS else -1, p0,
@@ -475,7 +482,7 @@ class ExactND(EventDriver):
         if self.train_W:
             # on a surface at the start (relu'(0) = 0), or within the rounding of the
             # constraints a sliding neuron had when a flow is resumed: contacts
-            Z = self._evaluate()[1]
+            Z = self._evaluate().preacts
             scale = self._surface_scale()
             on = np.abs(Z) <= 10.0 * _EPS * scale[:, None]
             on[:, self.null] = False
