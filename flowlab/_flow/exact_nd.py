@@ -63,6 +63,8 @@ count as several surfaces.
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from .._kernels import explicit as _ex
@@ -80,6 +82,17 @@ _EVENTS = 4096
 INACTIVE, ACTIVE, SLIDING = 0, 1, _kc.SLIDE_MODE
 #: the kinds of the events the compiled loop records (flowlab._kernels.relu1d_stage.K_*)
 _KINDS = ("cross", "slide_start", "slide_end")
+#: the pin layout and the state indices: these fields of the stage model
+#: (:class:`flowlab._kernels.relund.StageND`)
+_Layout = namedtuple("_Layout", ["pins", "elim_coefs", "projector", "lambda_rows",
+                                 "eliminated", "basis", "free", "basis_col"])
+#: the stage at the current parameters: the model, copies of its pre-activations (n, M),
+#: group residuals R and magnitudes rho (M,), and the field -grad L (P,)
+_Evaluation = namedtuple("_Evaluation", ["model", "preacts", "resid", "resid_mag", "field"])
+
+
+def _ints(size):
+    return np.zeros(size, dtype=np.int64)
 
 
 def contact_modes(b, N, c, tol, current, forced=None, max_slide=None):
@@ -184,34 +197,42 @@ class ExactND(EventDriver):
         self.scale = prob.scale
         self.ext = np.abs(self.X).max(axis=0)
         self.XT = np.ascontiguousarray(self.X.T)
-        self._static = (np.empty(0, _k.MARKER), self.X, cnt, ybar, V,
-                        np.einsum("pk,pk->p", self.X, self.X), self.ext,
-                        np.array([self.scale]))
-        self._work = (np.zeros((n, M)), np.zeros((2, M)), np.zeros((6, self.theta.size)),
-                      np.zeros((n, D)))
+        P = self.theta.size
+        # the stage model's fields that stay for the whole run (flowlab._kernels.relund)
+        self._static = dict(
+            inputs=self.X, inputs_t=self.XT, counts=cnt, mean_y=ybar, within_ss=V,
+            sq_norms=np.einsum("pk,pk->p", self.X, self.X), extents=self.ext,
+            scale=float(self.scale), n_neurons=int(n), n_coords=int(D),
+            train_w=bool(self.train_W), train_a=bool(self.train_a),
+            has_bias=bool(self.has_bias),
+            work=_k.WorkND(preacts=np.zeros((n, M)), resid=np.zeros(M), resid_mag=np.zeros(M),
+                           theta_nodes=np.zeros((4, P)), theta=np.zeros(P), field=np.zeros(P),
+                           masked=np.zeros((n, D))))
         self.pins = [[] for _ in range(n)]
         # the event scan's skip bound per neuron (flowlab._kernels.relund_scan.events)
         self.dist, self.moved = np.full(n, -1.0), np.zeros(n)
         self.limit = np.zeros((n, M))
-        self._pattern = None                        # the last pin layout (_pin_arrays)
+        self._layout = None                         # the last pin layout (_pin_arrays)
+        self._layout_version = -1                   # the value of _pins_version it is for
         self._ranks = {}                            # rank of the inputs of a contact set
         self._pins_version = 0                      # counts the changes of self.pins
         self._pins_changed = []                     # neurons changed since the last layout
         self.mask = np.zeros((n, M), dtype=np.uint8)
-        self.mask[:] = self._evaluate()[1] > 0.0
+        self.mask[:] = self._evaluate().preacts > 0.0
 
     # -- the stage model ----------------------------------------------------------------
     def _pin_arrays(self):
-        """pins, L, Pi, Kq, elim, N (see flowlab/_kernels/relund.py), the state indices
-        and their slots.  The arrays of the last pattern are reused while the pins stay
-        (the kernels only read them); after changes made by :meth:`_contact`, a copy
-        with the changed neurons' rows rewritten."""
-        cached = self._pattern
-        if cached is not None and cached[0] == self._pins_version:
-            return cached[1]
+        """The pin layout and the state indices (a ``_Layout``; see
+        flowlab/_kernels/relund.py).  The arrays of the last pattern are reused while the
+        pins stay (the kernels only read them); after changes made by :meth:`_contact`, a
+        copy with the changed neurons' rows rewritten."""
+        cached = self._layout
+        if cached is not None and self._layout_version == self._pins_version:
+            return cached
         n, D = self.n, self.D
-        if cached is not None and cached[0] + len(self._pins_changed) == self._pins_version:
-            pins, L, Pi, Kq, elim, Nb, free, slot = (a.copy() for a in cached[1])
+        if (cached is not None
+                and self._layout_version + len(self._pins_changed) == self._pins_version):
+            lay = _Layout._make(a.copy() for a in cached)
             changed = set(self._pins_changed)
         else:
             pins = -np.ones((n, D), dtype=np.int64)
@@ -225,39 +246,42 @@ class ExactND(EventDriver):
             free = (np.concatenate(parts).astype(np.int64) if parts
                     else np.zeros(0, np.int64))
             slot = -np.ones(free.size, dtype=np.int64)
+            lay = _Layout(pins=pins, elim_coefs=L, projector=Pi, lambda_rows=Kq,
+                          eliminated=elim, basis=Nb, free=free, basis_col=slot)
             changed = range(n)
         for j in changed:
             # (pins exist only when W is trained; then W's entries lead the state)
             if self.train_W and (self.pins[j] or j in self._pins_changed):
                 Q = np.array(self.pins[j], dtype=np.int64)
-                _kc.layout_rows(self.X, self.has_bias, pins, L, Pi, Kq, elim, Nb, slot, j,
+                _kc.layout_rows(self.X, self.has_bias, lay.pins, lay.elim_coefs, lay.projector,
+                                lay.lambda_rows, lay.eliminated, lay.basis, lay.basis_col, j,
                                 Q, Q.size)
-        arrays = (pins, L, Pi, Kq, elim, Nb, free, slot)
-        self._pattern = (self._pins_version, arrays)
+        self._layout, self._layout_version = lay, self._pins_version
         self._pins_changed = []
-        return arrays
+        return lay
 
     def _model(self, slides=True):
-        """The stage model tuple; with ``slides`` its slide-exit rows."""
+        """The stage model (a :class:`flowlab._kernels.relund.StageND`); with ``slides``
+        its slide-exit rows."""
         n, D = self.n, self.D
-        pins, L, Pi, Kq, elim, Nb, free, slot = self._pin_arrays()
         # two rows per pinned point (lambda -> 0, lambda -> 1), one per sliding neuron
         # with a trained output weight (a_j -> 0 turns attracting surfaces repelling)
-        rows = np.zeros((2 * n * D + n, 3), dtype=np.int64)
-        sigma = np.zeros(2 * n * D + n)
-        ipar = np.array([n, D, int(self.train_W), int(self.train_a), 0, int(self.has_bias)],
-                        dtype=np.int64)
-        model = self._static + (ipar, self.mask, pins, free, self.theta.copy(), rows, sigma,
-                                np.zeros(4, dtype=np.int64), L, Pi, Kq, elim) + self._work + (
-                                    Nb, slot, self.dist, self.moved, self.limit, self.XT)
+        cap = 2 * n * D + n
+        model = _k.StageND(
+            **self._static, **self._pin_arrays()._asdict(), mask=self.mask,
+            theta0=self.theta.copy(), n_slide_rows=_ints(1), slide_neuron=_ints(cap),
+            slide_slot=_ints(cap), slide_kind=_ints(cap), slide_sign=np.zeros(cap),
+            event_kind=_ints(1), event_neuron=_ints(1), event_point=_ints(1),
+            event_row=_ints(1), skip_dist=self.dist, skip_moved=self.moved,
+            skip_limit=self.limit)
         if slides and any(self.pins):
             _k.forward(model, self.theta)
-            ipar[4] = _kst.build_slide_rows(model, self.theta, rows, sigma)
+            _kst.build_slide_rows(model, self.theta)
         return model
 
     def _state(self, model):
         """The integrator's state of the current parameters."""
-        u = np.empty(model[11].size)
+        u = np.empty(model.free.size)
         _k.state_of(model, self.theta, u)
         return u
 
@@ -271,12 +295,15 @@ class ExactND(EventDriver):
         return 10.0 * (self.rtol * np.abs(a).max() + self.atol)
 
     def _evaluate(self):
-        """(model, Z, R, rho, field) at the current parameters and stage."""
+        """The model, Z, R, rho and the field at the current parameters and stage (an
+        ``_Evaluation``)."""
         model = self._model(slides=False)
         _k.forward_all(model, self.theta)
         F = np.empty_like(self.theta)
         _k.field(model, self.theta, F)
-        return model, model[20].copy(), model[21][0].copy(), model[21][1].copy(), F
+        work = model.work
+        return _Evaluation(model=model, preacts=work.preacts.copy(), resid=work.resid.copy(),
+                           resid_mag=work.resid_mag.copy(), field=F)
 
     def _armed(self):
         """Pairs surely on their side (|g| beyond the arming threshold)."""
@@ -324,7 +351,8 @@ class ExactND(EventDriver):
             Wj -= (XQ[0] @ Wj) / (XQ[0] @ XQ[0]) * XQ[0]
         else:
             Wj -= XQ.T @ np.linalg.lstsq(XQ @ XQ.T, XQ @ Wj, rcond=None)[0]
-        _, _, R, rho, F = self._evaluate()
+        now = self._evaluate()
+        R, rho, F = now.resid, now.resid_mag, now.field
         act = self.mask[j] > 0
         act[Q] = False
         S_out = R[act] @ X[act]
@@ -373,28 +401,31 @@ class ExactND(EventDriver):
 
     def _handle(self, model, t):
         """The event the integrator stopped at, and every other one at the same time."""
-        kind, j0, p0, r0 = (int(v) for v in model[15])
+        kind, j0, p0, r0 = (int(model.event_kind[0]), int(model.event_neuron[0]),
+                            int(model.event_point[0]), int(model.event_row[0]))
         contacts = {}
         forced = {}
-        rows, ns = model[13], int(model[8][4])
+        ns = int(model.n_slide_rows[0])
         if ns:
             _k.forward(model, self.theta)
             hits = np.empty(ns, dtype=np.int64)
             nh = _kst.slide_hits(model, self.theta, kind, r0, self.rtol, self.atol,
                                  self._a_tol(), hits)
             for r in hits[:nh]:
-                j, slot, which = (int(v) for v in rows[r])
-                if which == 2:                  # a_j reached 0: decide the contacts again
+                j, slot, which = (int(model.slide_neuron[r]), int(model.slide_slot[r]),
+                                  int(model.slide_kind[r]))
+                if which == _k.SLIDE_A_ZERO:    # a_j reached 0: decide the contacts again
                     contacts.setdefault(j, set()).update(self.pins[j])
                     self.turned.append([float(t), j])
                     continue
                 q = self.pins[j][slot]
-                forced.setdefault(j, {})[q] = ACTIVE if which == 1 else INACTIVE
+                forced.setdefault(j, {})[q] = ACTIVE if which == _k.SLIDE_TO_ACTIVE else INACTIVE
                 contacts.setdefault(j, set()).add(q)
         if self.train_W:
             # pairs across their surface, or within the tolerance of it and moving
             # towards it, and the event's own pair; not the pinned ones
-            model, _, _, _, F = self._evaluate()
+            now = self._evaluate()
+            model, F = now.model, now.field
             hit_j = np.empty(self.mask.size, dtype=np.int64)
             hit_p = np.empty(self.mask.size, dtype=np.int64)
             nh = _kst.hits(model, self.theta, F, j0 if kind == _k.EV_CROSS else -1, p0,
@@ -407,7 +438,7 @@ class ExactND(EventDriver):
 
     # -- stages ---------------------------------------------------------------------------
     def _u_counts(self, mask):
-        cnt = self._static[2]
+        cnt = self._static["counts"]
         return np.bincount(mask.sum(axis=0), weights=cnt, minlength=self.n + 1).astype(np.int64)
 
     def _stages(self):
@@ -451,7 +482,7 @@ class ExactND(EventDriver):
         if self.train_W:
             # on a surface at the start (relu'(0) = 0), or within the rounding of the
             # constraints a sliding neuron had when a flow is resumed: contacts
-            Z = self._evaluate()[1]
+            Z = self._evaluate().preacts
             scale = self._surface_scale()
             on = np.abs(Z) <= 10.0 * _EPS * scale[:, None]
             on[:, self.null] = False
@@ -486,7 +517,7 @@ class ExactND(EventDriver):
                 self._record(float(ev_t[e]), j, p, _KINDS[kind], side)
                 if kind != _ks.K_CROSS:
                     # the compiled loop changed j's pins (in the layout arrays too)
-                    self.pins[j] = [int(q) for q in model[10][j] if q >= 0]
+                    self.pins[j] = [int(q) for q in model.pins[j] if q >= 0]
                     self._pins_version += 1
                     self._pins_changed.append(j)
             self._advanced(bar, float(out_t[k - 1]) if steady else self.stats[0])

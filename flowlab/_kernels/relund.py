@@ -17,24 +17,28 @@ scale sum_p cnt_p grad f_p grad f_p^T plus scale sum_{p in S_j} R_p x~_p in the
 A neuron may be *pinned* on a set Q of k < d + 1 unique points (Filippov sliding):
 they are left out of S_j, W_j is held on the subspace W_j . x~_q = 0 (q in Q), and
 its velocity is the inactive-side field projected on that subspace (the matrix
-``Pi`` = I - X_Q^T G^-1 X_Q = N_j N_j^T, G the Gram matrix of the x~_q, N_j an
-orthonormal basis of the subspace).  The first d + 1 - k of W_j's d + 1 state slots
-hold its coordinates z in that basis, the other k are held at 0 (velocity 0, read by
-nothing), so the state keeps its size when slides start and end: W_j = N_j z, after
-which k coordinates are recomputed from the others (the matrix ``L``; with one pin the
-bias, exactly -W_j[:d] . x_p) so that the constraints hold to the rounding of one sum.
-In these coordinates the sliding flow is the gradient flow of the loss restricted to the
-subspace, z' = -N_j^T grad_W L, and the Jacobian -B^T H B (B = dtheta/du, zero columns
-for the held slots) is symmetric: the integrator diagonalises it and changes step sizes
-for free, and, the size being fixed, carries it across events as simplified Newton's
-approximate Jacobian.  The Filippov weights of the pinned points are
-lambda_q = A_q / R_q with A = -G^-1 X_Q (sum_{S_j} R_i x~_i) (rows ``Kq`` = G^-1 X_Q);
-the slide lasts while every lambda_q is in (0, 1).  Different neurons decouple.
+Pi = I - X_Q^T G^-1 X_Q = N_j N_j^T, ``projector``, G the Gram matrix of the x~_q, N_j
+an orthonormal basis of the subspace, ``basis``).  The first d + 1 - k of W_j's d + 1
+state slots hold its coordinates z in that basis, the other k are held at 0 (velocity 0,
+read by nothing), so the state keeps its size when slides start and end: W_j = N_j z,
+after which k coordinates (``eliminated``) are recomputed from the others (the matrix L,
+``elim_coefs``; with one pin the bias, exactly -W_j[:d] . x_p) so that the constraints
+hold to the rounding of one sum.  In these coordinates the sliding flow is the gradient
+flow of the loss restricted to the subspace, z' = -N_j^T grad_W L, and the Jacobian
+-B^T H B (B = dtheta/du, zero columns for the held slots) is symmetric: the integrator
+diagonalises it and changes step sizes for free, and, the size being fixed, carries it
+across events as simplified Newton's approximate Jacobian.  The Filippov weights of the
+pinned points are lambda_q = A_q / R_q with A = -G^-1 X_Q (sum_{S_j} R_i x~_i) (rows
+Kq = G^-1 X_Q, ``lambda_rows``); the slide lasts while every lambda_q is in (0, 1).
+Different neurons decouple.
 
-The model is a tuple built by ``flowlab._flow.exact_nd``; the functions here are the
-hooks of :func:`flowlab._kernels.radau.run` (with the event scan of
-:mod:`flowlab._kernels.relund_scan`, which registers them all).
+The model is a :class:`StageND` (with its scratch arrays in a :class:`WorkND`) built by
+``flowlab._flow.exact_nd``; the functions here are the hooks of
+:func:`flowlab._kernels.radau.run` (with the event scan of
+:mod:`flowlab._kernels.relund_scan`, which registers them all for :class:`StageND`).
 """
+
+from collections import namedtuple
 
 import numba as nb
 import numpy as np
@@ -45,25 +49,59 @@ from .relu1d import ARM_RTOL
 #: sums over the data points in the order the compiler vectorises them
 SUM_OPTIONS = dict(NUMBA_OPTIONS, fastmath={"contract", "reassoc"})
 
-#: the model tuple starts with an empty array of this dtype (see hooks.register_model)
-MARKER = np.int16
-# event kinds written to ev[0]
+#: event kinds (``StageND.event_kind``): a pair reached its surface, a slide row its end
 EV_CROSS, EV_SLIDE = 0, 1
+#: slide row kinds (``StageND.slide_kind``): the pinned point's lambda reaches 0 (it ends
+#: inactive) or 1 (active) -- the values are the point's forced mode -- or the output
+#: weight a_j of the sliding neuron reaches 0
+SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE, SLIDE_A_ZERO = 0, 1, 2
 
-# model tuple:
-#  0 marker, 1 X (M, D) unique augmented inputs, 2 cnt, 3 ybar, 4 V, 5 nu = |x~|^2,
-#  6 ext (D,) coordinate extents, 7 fpar [scale], 8 ipar [n, D, train W, train a, n slide
-#  rows, has bias], 9 mask (n, M) uint8, 10 pins (n, D) (-1 padded), 11 free (state -> theta
-#  indices), 12 theta0 (P,), 13 slide rows (., 3) [j, pin slot, which: 0 lambda -> 0,
-#  1 lambda -> 1, 2 a_j -> 0], 14 sigma (.,),
-# 15 ev (4,) [kind, j, point, slide row], 16 L (n, D, D), 17 Pi (n, D, D), 18 Kq (n, D, D),
-# 19 elim (n, D) uint8 (coordinates computed from the others), then work arrays:
-# 20 Z (n, M) pre-activations, 21 (2, M) [R, rho], 22 (6, P) scratch (thetas at the four
-# nodes, theta, field), 23 (n, D); then 24 N (n, D, D) orthonormal bases of the pinned
-# neurons' subspaces (first D - k columns; the last k span the normals), 25 slot (state
-# size,) column of N_j held by a state entry of a pinned neuron j, -2 for its held slots,
-# -1 for every other entry, 26 dist (n,), 27 moved (n,), 28 limit (n, M) (the event
-# scan's skip bounds, see :func:`events`), 29 XT (D, M) the inputs transposed
+#: The stage model (n neurons, M unique points, D = d + 1 coordinates per neuron (d
+#: without biases), P = n D + n parameters, S state entries):
+#:
+#: - data: ``inputs`` (M, D) the unique augmented inputs x~, ``inputs_t`` (D, M) the
+#:   same transposed, ``counts`` (M,) cnt_p, ``mean_y`` (M,) ybar_p, ``within_ss`` (M,)
+#:   V_p, ``sq_norms`` (M,) |x~_p|^2, ``extents`` (D,) max_p |x~_pk|;
+#: - constants: ``scale`` (float), ``n_neurons`` n, ``n_coords`` D (ints),
+#:   ``train_w``, ``train_a`` (which groups are trained), ``has_bias`` (bools);
+#: - the stage: ``mask`` (n, M) uint8, 1 where the pair is active; ``free`` (S,) the
+#:   theta index of each state entry; ``theta0`` (P,) the parameters (frozen groups
+#:   read their values here);
+#: - the pin layout (rows of the pinned neurons, see the module docstring): ``pins``
+#:   (n, D) the pinned points in slot order (-1 padded), ``elim_coefs`` (n, D, D) L,
+#:   ``projector`` (n, D, D) Pi, ``lambda_rows`` (n, D, D) Kq = G^-1 X_Q,
+#:   ``eliminated`` (n, D) uint8 the coordinates computed from the others, ``basis``
+#:   (n, D, D) N (first D - k columns tangent, the last k span the normals),
+#:   ``basis_col`` (S,) the column of N_j a state entry of a pinned neuron j holds, -2
+#:   for its held slots, -1 for every other entry;
+#: - the slide rows (capacity 2 n D + n; the first ``n_slide_rows[0]`` are in use, a
+#:   neuron's rows contiguous): ``slide_neuron`` j, ``slide_slot`` the pin slot,
+#:   ``slide_kind`` (SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE or SLIDE_A_ZERO), ``slide_sign``
+#:   sigma (the row's margin is positive while the slide lasts);
+#: - the event found last, each a (1,) int64 array: ``event_kind`` (EV_CROSS or
+#:   EV_SLIDE), ``event_neuron``, ``event_point`` (unique point), ``event_row`` (its
+#:   slide row, -1 for a crossing);
+#: - the event scan's skip bounds (see :func:`flowlab._kernels.relund_scan.events`),
+#:   kept across events: ``skip_dist`` (n,), ``skip_moved`` (n,), ``skip_limit`` (n, M);
+#: - ``work``: a :class:`WorkND`.
+StageND = namedtuple("StageND", [
+    "inputs", "inputs_t", "counts", "mean_y", "within_ss", "sq_norms", "extents",
+    "scale", "n_neurons", "n_coords", "train_w", "train_a", "has_bias",
+    "mask", "free", "theta0",
+    "pins", "elim_coefs", "projector", "lambda_rows", "eliminated", "basis", "basis_col",
+    "n_slide_rows", "slide_neuron", "slide_slot", "slide_kind", "slide_sign",
+    "event_kind", "event_neuron", "event_point", "event_row",
+    "skip_dist", "skip_moved", "skip_limit",
+    "work"])
+
+#: Scratch arrays of the stage model: ``preacts`` (n, M) the pre-activations Z of every
+#: pair, ``resid`` (M,) the group residuals R_p (f_p while :func:`forward` sums),
+#: ``resid_mag`` (M,) their magnitudes rho_p (cnt_p times the sum of |terms| of f_p),
+#: ``theta_nodes`` (4, P) the parameters at the step's four nodes (event scan),
+#: ``theta`` (P,) and ``field`` (P,) the parameters and field of the state a hook
+#: evaluates, ``masked`` (n, D) neuron j's masked sums S_j = sum_{p in S_j} R_p x~_p.
+WorkND = namedtuple("WorkND", ["preacts", "resid", "resid_mag", "theta_nodes", "theta",
+                               "field", "masked"])
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -82,9 +120,9 @@ def preact(theta, X, j, p, D):
 @nb.njit(**NUMBA_OPTIONS)
 def _fill_pinned(model, theta):
     """Compute the eliminated coordinates of pinned neurons from the others (in place)."""
-    ipar, pins, L, elim = model[8], model[10], model[16], model[19]
-    n, D = ipar[0], ipar[1]
-    if ipar[2] != 1:
+    pins, L, elim = model.pins, model.elim_coefs, model.eliminated
+    n, D = model.n_neurons, model.n_coords
+    if not model.train_w:
         return
     for j in range(n):
         if pins[j, 0] < 0:
@@ -112,9 +150,9 @@ def _embed(model, theta):
     """Pinned neurons: the first d + 1 - k state slots of W_j hold its coordinates z in
     the basis N_j, the other k are held at 0 and not read; replace W_j by N_j z and
     recompute the eliminated coordinates from the others (linear in theta)."""
-    ipar, pins, Nb = model[8], model[10], model[24]
-    n, D = ipar[0], ipar[1]
-    if ipar[2] != 1:
+    pins, Nb = model.pins, model.basis
+    n, D = model.n_neurons, model.n_coords
+    if not model.train_w:
         return
     z = np.empty(0)
     for j in range(n):
@@ -137,7 +175,7 @@ def _embed(model, theta):
 @nb.njit(**NUMBA_OPTIONS)
 def expand(model, u, theta):
     """Full parameters theta = [W (row-major), a] of the state u."""
-    free, theta0 = model[11], model[12]
+    free, theta0 = model.free, model.theta0
     for q in range(theta0.size):
         theta[q] = theta0[q]
     for q in range(free.size):
@@ -148,7 +186,7 @@ def expand(model, u, theta):
 @nb.njit(**NUMBA_OPTIONS)
 def expand_rate(model, f, dtheta):
     """theta' for the state velocity f (frozen coordinates have rate 0)."""
-    free = model[11]
+    free = model.free
     dtheta[:] = 0.0
     for q in range(free.size):
         dtheta[free[q]] = f[q]
@@ -160,8 +198,8 @@ def state_of(model, theta, u):
     """The state u of full parameters theta (a pinned neuron's W_j must lie on its
     subspace), or the state velocity u of a parameter velocity theta tangent to the
     subspaces: the inverse of :func:`expand` and :func:`expand_rate`."""
-    free, ipar, Nb, slot = model[11], model[8], model[24], model[25]
-    D = ipar[1]
+    free, Nb, slot = model.free, model.basis, model.basis_col
+    D = model.n_coords
     for q in range(free.size):
         i = free[q]
         c = slot[q]
@@ -197,13 +235,13 @@ def _forward(model, theta):
     # Z row by row, vectorised over the points; every sum in the order of
     # :func:`preact` (coordinates in order) and of the neurons (f_p), so the values
     # are those of a pair-by-pair evaluation
-    cnt, ybar, V, fpar, ipar, mask, Z, RR, XT = (model[2], model[3], model[4], model[7],
-                                                 model[8], model[9], model[20], model[21],
-                                                 model[29])
-    n, D = ipar[0], ipar[1]
+    cnt, ybar, V, mask, XT = (model.counts, model.mean_y, model.within_ss, model.mask,
+                              model.inputs_t)
+    Z = model.work.preacts
+    n, D = model.n_neurons, model.n_coords
     M = XT.shape[1]
-    f = RR[0]                       # f_p, then R_p
-    mag = RR[1]                     # sum of |terms| of f_p, then rho_p
+    f = model.work.resid            # f_p, then R_p
+    mag = model.work.resid_mag      # sum of |terms| of f_p, then rho_p
     nD = n * D
     for p in range(M):
         f[p] = 0.0
@@ -233,17 +271,16 @@ def _forward(model, theta):
         f[p] = cnt[p] * e
         mag[p] = cnt[p] * mag[p]
         loss += cnt[p] * e * e + V[p]
-    return 0.5 * fpar[0] * loss
+    return 0.5 * model.scale * loss
 
 
 @nb.njit(**SUM_OPTIONS)
 def masked_sums(model, j, out):
     """out = sum_{p in S_j} R_p x~_p (``forward`` must have run); returns
     sum_{p in S_j} R_p z_jp.  Vectorised sums (their order is the compiler's)."""
-    ipar, mask, Z, RR, XT = model[8], model[9], model[20], model[21], model[29]
-    D = ipar[1]
+    mask, Z, R, XT = model.mask, model.work.preacts, model.work.resid, model.inputs_t
+    D = model.n_coords
     M = XT.shape[1]
-    R = RR[0]
     mr = mask[j]
     for k in range(D):
         xk = XT[k]
@@ -262,15 +299,15 @@ def masked_sums(model, j, out):
 def field(model, theta, F):
     """F = -grad L on the stage, pinned neurons projected on their subspaces
     (``forward`` must have run at theta); frozen groups get 0."""
-    fpar, ipar, pins, Pi, S = model[7], model[8], model[10], model[17], model[23]
-    n, D = ipar[0], ipar[1]
-    sc = fpar[0]
+    pins, Pi, S = model.pins, model.projector, model.work.masked
+    n, D = model.n_neurons, model.n_coords
+    sc = model.scale
     nD = n * D
     tmp = np.empty(D)
     for j in range(n):
         ga = masked_sums(model, j, S[j])
-        F[nD + j] = -sc * ga if ipar[3] == 1 else 0.0
-        if ipar[2] == 1:
+        F[nD + j] = -sc * ga if model.train_a else 0.0
+        if model.train_w:
             aj = theta[nD + j]
             for k in range(D):
                 tmp[k] = -sc * aj * S[j, k]
@@ -291,7 +328,7 @@ def field(model, theta, F):
 @nb.njit(**NUMBA_OPTIONS)
 def rhs(model, u, out):
     """Hook for radau.run: out = state velocity."""
-    theta, F = model[22][4], model[22][5]
+    theta, F = model.work.theta, model.work.field
     expand(model, u, theta)
     forward(model, theta)
     field(model, theta, F)
@@ -301,7 +338,7 @@ def rhs(model, u, out):
 @nb.njit(**NUMBA_OPTIONS)
 def rhs_loss(model, u, out):
     """Hook for radau.run: out = state velocity; returns the loss at u."""
-    theta, F = model[22][4], model[22][5]
+    theta, F = model.work.theta, model.work.field
     expand(model, u, theta)
     loss = forward(model, theta)
     field(model, theta, F)
@@ -312,7 +349,7 @@ def rhs_loss(model, u, out):
 @nb.njit(**NUMBA_OPTIONS)
 def expand_rows(model, rows, k, tmp):
     """Hook for radau.run: rows[r, q] <- full parameters of the state in rows[r, q, :n]."""
-    n = model[11].size
+    n = model.free.size
     for r in range(k):
         for q in range(rows.shape[1]):
             row = rows[r, q]
@@ -333,9 +370,9 @@ def output(model, u, theta, with_loss):
 @nb.njit(**NUMBA_OPTIONS)
 def hessian(model, theta, H):
     """Hessian of L on the stage (``forward`` must have run), full parameters."""
-    X, cnt, fpar, ipar, mask, Z = model[1], model[2], model[7], model[8], model[9], model[20]
-    n, D = ipar[0], ipar[1]
-    sc = fpar[0]
+    X, cnt, mask, Z = model.inputs, model.counts, model.mask, model.work.preacts
+    n, D = model.n_neurons, model.n_coords
+    sc = model.scale
     nD = n * D
     M = X.shape[0]
     P = nD + n
@@ -369,9 +406,9 @@ def jac(model, u, J, dh):
     rounding-level recomputation of the eliminated coordinates is left out).  J is
     symmetric (dh = 1).
     """
-    ipar, free, Nb, slot = model[8], model[11], model[24], model[25]
-    D = ipar[1]
-    theta = model[22][4]
+    free, Nb, slot = model.free, model.basis, model.basis_col
+    D = model.n_coords
+    theta = model.work.theta
     expand(model, u, theta)
     forward(model, theta)
     P = theta.size
@@ -418,7 +455,7 @@ def jac(model, u, J, dh):
 def slide_functions(model, j, slot):
     """(A, R_q) for the pinned point in ``slot`` of neuron j: lambda = A / R_q
     (``forward`` must have run)."""
-    S = np.empty(model[8][1])
+    S = np.empty(model.n_coords)
     masked_sums(model, j, S)
     return _slide_weights(model, j, slot, S)
 
@@ -426,11 +463,11 @@ def slide_functions(model, j, slot):
 @nb.njit(**NUMBA_OPTIONS)
 def _slide_weights(model, j, slot, S):
     """(A, R_q) of :func:`slide_functions` from neuron j's masked sums S."""
-    pins, Kq, RR = model[10], model[18], model[21]
+    pins, Kq = model.pins, model.lambda_rows
     dot = 0.0
     for k in range(S.size):
         dot += Kq[j, slot, k] * S[k]
-    return -dot, RR[0][pins[j, slot]]
+    return -dot, model.work.resid[pins[j, slot]]
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -451,13 +488,12 @@ def hvp(model, u, v, out):
     a_j with W_j through S_j = sum_{p in S_j} R_p x~_p).  -out is the Jacobian of the
     state velocity times v.
     """
-    X, cnt, fpar, ipar, mask, Z = (model[1], model[2], model[7], model[8], model[9],
-                                   model[20])
-    n, D = ipar[0], ipar[1]
-    sc = fpar[0]
+    X, cnt, mask, Z = model.inputs, model.counts, model.mask, model.work.preacts
+    n, D = model.n_neurons, model.n_coords
+    sc = model.scale
     nD = n * D
     M = X.shape[0]
-    theta = model[22][4]
+    theta = model.work.theta
     dth = np.empty(theta.size)
     expand(model, u, theta)
     forward(model, theta)

@@ -188,8 +188,8 @@ def _pivot_columns(A):
 @nb.njit(**NUMBA_OPTIONS)
 def pin_layout(model, j, Q, k):
     """:func:`layout_rows` on the arrays of a stage model."""
-    layout_rows(model[1], model[8][5] == 1, model[10], model[16], model[17], model[18],
-                model[19], model[24], model[25], j, Q, k)
+    layout_rows(model.inputs, model.has_bias, model.pins, model.elim_coefs, model.projector,
+                model.lambda_rows, model.eliminated, model.basis, model.basis_col, j, Q, k)
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -198,7 +198,10 @@ def layout_rows(X, has_bias, pins, L, Pi, Kq, elim, Nb, slot, j, Q, k):
     Q[:k] (in slot order; k = 0 clears them): pins, K = G^-1 X_Q, Pi = I - X_Q^T K, the
     basis N (tangent columns first), the eliminated coordinates (for one pin the bias,
     whose coefficient is exactly 1, or the largest input component without biases) and
-    L, and its state slots (W's entries lead the state)."""
+    L, and its state slots (W's entries lead the state).  The arrays are the fields
+    ``pins``, ``elim_coefs`` (L), ``projector`` (Pi), ``lambda_rows`` (Kq), ``eliminated``
+    (elim), ``basis`` (Nb) and ``basis_col`` (slot) of a
+    :class:`flowlab._kernels.relund.StageND`, or arrays of their shapes."""
     D = X.shape[1]
     pins[j, :] = -1
     L[j] = 0.0
@@ -271,9 +274,8 @@ def decide(model, u, theta, F, j, new, forced_new, n_new, train_a, a_tol, t, ev_
     records the events and rebuilds j's pin layout when its pins change.  Returns 1 when
     the pins changed, 0 when not, -1 (nothing applied; W_j may have been snapped) when
     Python is to decide.  ``forward_all`` and ``field`` have run at theta on return."""
-    X, fpar, ipar, mask, pins, RR, nu = (model[1], model[7], model[8], model[9],
-                                         model[10], model[21], model[5])
-    n, D = ipar[0], ipar[1]
+    X, mask, pins, nu = model.inputs, model.mask, model.pins, model.sq_norms
+    n, D = model.n_neurons, model.n_coords
     nD = n * D
     M = X.shape[0]
     k_old = _n_pins(pins, j)
@@ -335,9 +337,9 @@ def decide(model, u, theta, F, j, new, forced_new, n_new, train_a, a_tol, t, ev_
         for a in range(m):
             modes[a] = forced[a] if forced[a] >= 0 else current[a]
     else:
-        sc = fpar[0]
-        R = RR[0]
-        rho = RR[1]
+        sc = model.scale
+        R = model.work.resid
+        rho = model.work.resid_mag
         inQ = np.zeros(M, dtype=np.bool_)
         for a in range(m):
             inQ[Q[a]] = True

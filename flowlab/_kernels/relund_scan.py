@@ -18,9 +18,9 @@ from .._config import NUMBA_OPTIONS
 from .hooks import register_model
 from .relu1d_scan import (_VINV, difference_step, first_violation, _interp_state,
                           _surely_inside)
-from .relund import (EV_CROSS, EV_SLIDE, MARKER, _slide_weights, arm_threshold, expand,
-                     expand_rate, expand_rows, forward, jac, masked_sums, output, preact, rhs,
-                     rhs_loss)
+from .relund import (EV_CROSS, EV_SLIDE, SLIDE_A_ZERO, SLIDE_TO_INACTIVE, StageND,
+                     _slide_weights, arm_threshold, expand, expand_rate, expand_rows, forward,
+                     jac, masked_sums, output, preact, rhs, rhs_loss)
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -28,24 +28,24 @@ def _margins(model, u, out):
     """Margins of every slide row at the state u: sigma A (lambda -> 0),
     sigma (R_q - A) (lambda -> 1) or sigma a_j (the output weight of a sliding
     neuron reaching 0); positive while the slide lasts."""
-    rows, sigma, ipar = model[13], model[14], model[8]
-    theta = model[22][4]
+    row_j, kind, sigma = model.slide_neuron, model.slide_kind, model.slide_sign
+    theta = model.work.theta
     expand(model, u, theta)
     forward(model, theta)
-    D = ipar[1]
-    nD = ipar[0] * D
+    D = model.n_coords
+    nD = model.n_neurons * D
     S = np.empty(D)
     last = -1
-    for r in range(ipar[4]):
-        j = rows[r, 0]
-        if rows[r, 2] == 2:                       # sign of a_j while neuron j slides
+    for r in range(model.n_slide_rows[0]):
+        j = row_j[r]
+        if kind[r] == SLIDE_A_ZERO:               # sign of a_j while neuron j slides
             out[r] = sigma[r] * theta[nD + j]
             continue
         if j != last:                             # a neuron's rows are contiguous
             masked_sums(model, j, S)
             last = j
-        A, Dv = _slide_weights(model, j, rows[r, 1], S)
-        out[r] = sigma[r] * A if rows[r, 2] == 0 else sigma[r] * (Dv - A)
+        A, Dv = _slide_weights(model, j, model.slide_slot[r], S)
+        out[r] = sigma[r] * A if kind[r] == SLIDE_TO_INACTIVE else sigma[r] * (Dv - A)
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -74,7 +74,7 @@ def _slide_exit(model, nodes):
     variant of regula falsi, down to the last bits of s, from a bracket 1e-10 of the
     polynomial's root wide (the whole sub-interval where that bracket fails).
     """
-    ns = model[8][4]
+    ns = model.n_slide_rows[0]
     u = np.empty(nodes.shape[1])
     samples = np.empty((9, ns))
     at_nodes = np.empty(4)
@@ -248,28 +248,27 @@ def events(model, nodes, armed):
     """Hook for radau.run: earliest event of the step (every pair and every slide).
 
     Surfaces that cannot have been reached are skipped for the price of a bound, per
-    neuron and per pair.  ``moved[j]`` (model[27]) adds up, step by step, a bound of how
+    neuron and per pair.  ``moved[j]`` (``skip_moved``) adds up, step by step, a bound of how
     far W_j moves (:func:`_moved_bound`: |W_j(s) - W_j(0)|_2 <= delta over the step);
-    when pair (j, p) is evaluated, ``limit[j, p]`` (model[28]) becomes moved[j] before
+    when pair (j, p) is evaluated, ``limit[j, p]`` (``skip_limit``) becomes moved[j] before
     that step plus |g_jp| / |x~_p| at the step's end (0 for a pair not armed or not on
     its side).  Since |g_jp(s) - g_jp| <= |W_j(s) - W_j| |x~_p|, and W_j at a later step
     is within the deltas added since (the step's own delta also covers a cut at an
     event), |g_jp| cannot have reached 0 while moved[j] + this step's delta stays below
     limit[j, p]: the pair is skipped, and the whole neuron while that holds for the
-    smallest of its limits, ``dist[j]`` (model[26]).  The engine keeps the arrays across
+    smallest of its limits, ``dist[j]`` (``skip_dist``).  The engine keeps the arrays across
     events and sets dist[j] = -1 for each neuron whose W_j, pins or sides it changes
     (and for all at the start): all its pairs are evaluated again.
     """
-    X, ext, ipar, mask, pins, ev = (model[1], model[6], model[8], model[9], model[10],
-                                    model[15])
-    nu, dist, moved, limit = model[5], model[26], model[27], model[28]
-    n, D = ipar[0], ipar[1]
+    X, ext, mask, pins = model.inputs, model.extents, model.mask, model.pins
+    nu, dist, moved, limit = model.sq_norms, model.skip_dist, model.skip_moved, model.skip_limit
+    n, D = model.n_neurons, model.n_coords
     M = X.shape[0]
     best = 2.0
     bj = -1
     bp = -1
-    if ipar[2] == 1:
-        th = model[22]
+    if model.train_w:
+        th = model.work.theta_nodes
         for q in range(4):
             expand(model, nodes[q], th[q])
         vals = np.empty(4)
@@ -307,47 +306,46 @@ def events(model, nodes, armed):
                 limit[j, p] = before + max(gap * (1.0 - 1e-9) - thr, 0.0)
                 near = min(near, limit[j, p])
             dist[j] = near
-    if ipar[4] > 0:
+    if model.n_slide_rows[0] > 0:
         s, r = _slide_exit(model, nodes)
         if r >= 0 and s < best:
-            rows = model[13]
-            ev[0] = EV_SLIDE
-            ev[1] = rows[r, 0]
-            ev[2] = pins[rows[r, 0], rows[r, 1]]
-            ev[3] = r
+            j = model.slide_neuron[r]
+            model.event_kind[0] = EV_SLIDE
+            model.event_neuron[0] = j
+            model.event_point[0] = pins[j, model.slide_slot[r]]
+            model.event_row[0] = r
             return True, s
     if bj < 0:
         return False, 0.0
-    ev[0] = EV_CROSS
-    ev[1] = bj
-    ev[2] = bp
-    ev[3] = -1
+    model.event_kind[0] = EV_CROSS
+    model.event_neuron[0] = bj
+    model.event_point[0] = bp
+    model.event_row[0] = -1
     return True, best
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def event_rate(model, u, f):
     """Hook for radau.run: value and rate of the event found last."""
-    X, ipar, ev = model[1], model[8], model[15]
-    D = ipar[1]
-    j, p = ev[1], ev[2]
-    theta = model[22][4]
-    if ev[0] == EV_CROSS:
+    X, D = model.inputs, model.n_coords
+    j, p = model.event_neuron[0], model.event_point[0]
+    theta = model.work.theta
+    if model.event_kind[0] == EV_CROSS:
         dtheta = np.empty(theta.size)
         expand(model, u, theta)
         expand_rate(model, f, dtheta)
         return preact(theta, X, j, p, D), preact(dtheta, X, j, p, D)
     # slide exit: margin, rate by a directional difference
-    r = ev[3]
+    r = model.event_row[0]
     eps = difference_step(u, f)
     if eps == 0.0:
         return 0.0, 0.0
-    m = np.empty(ipar[4])
+    m = np.empty(model.n_slide_rows[0])
     _margins(model, u, m)
     m0 = m[r]
     _margins(model, u + eps * f, m)
     return m0, (m[r] - m0) / eps
 
 
-register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
+register_model(StageND, rhs=rhs, jac=jac, output=output, events=events,
                event_rate=event_rate, rhs_loss=rhs_loss, expand_rows=expand_rows)

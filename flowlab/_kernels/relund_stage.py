@@ -33,40 +33,43 @@ from .relu1d import NOISE_ROUNDINGS
 from .relu1d_stage import (DONE, FAILED, FULL, K_SLIDE_START, NEED_PYTHON, SWITCH, TO_ACTIVE,
                            TO_INACTIVE, ZENO, record_cross, record_event, rule,
                            SLIDE, step_stretch, zeno_tick)
-from .relund import (EV_CROSS, _n_pins, _slide_weights, arm_threshold, expand, field,
-                     forward_all, masked_sums, preact, state_of)
+from .relund import (EV_CROSS, SLIDE_A_ZERO, SLIDE_TO_INACTIVE, _n_pins, _slide_weights,
+                     arm_threshold, expand, field, forward_all, masked_sums, preact, state_of)
 from .relund_contact import decide, pin_layout
 
 _EPS = np.finfo(np.float64).eps
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def build_slide_rows(model, theta, rows, sigma):
-    """The slide rows of the pinned neurons into model[13] (rows) and model[14] (sigma),
-    ``forward`` having run at theta: two per pinned point (lambda -> 0, lambda -> 1;
-    sigma the sign of R_q) and, with a trained output weight a_j != 0, one for a_j
-    reaching 0 (sigma its sign).  Returns their number."""
-    ipar, pins, RR = model[8], model[10], model[21]
-    n, D = ipar[0], ipar[1]
+def build_slide_rows(model, theta):
+    """The slide rows of the pinned neurons (``forward`` having run at theta) into the
+    model's ``slide_*`` arrays and their number into ``n_slide_rows``: two per pinned
+    point (SLIDE_TO_INACTIVE, lambda -> 0, and SLIDE_TO_ACTIVE, lambda -> 1; sigma the
+    sign of R_q) and, with a trained output weight a_j != 0, one for a_j reaching 0
+    (SLIDE_A_ZERO; sigma its sign)."""
+    pins, R = model.pins, model.work.resid
+    row_j, row_slot, row_kind, sigma = (model.slide_neuron, model.slide_slot,
+                                        model.slide_kind, model.slide_sign)
+    n, D = model.n_neurons, model.n_coords
     ns = 0
     for j in range(n):
         k = _n_pins(pins, j)
         for slot in range(k):
-            Rq = RR[0][pins[j, slot]]
-            for which in range(2):
-                rows[ns, 0] = j
-                rows[ns, 1] = slot
-                rows[ns, 2] = which
+            Rq = R[pins[j, slot]]
+            for which in range(2):          # SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE
+                row_j[ns] = j
+                row_slot[ns] = slot
+                row_kind[ns] = which
                 sigma[ns] = 1.0 if Rq > 0 else -1.0
                 ns += 1
         a_j = theta[n * D + j]
-        if k > 0 and ipar[3] == 1 and a_j != 0.0:
-            rows[ns, 0] = j
-            rows[ns, 1] = 0
-            rows[ns, 2] = 2
+        if k > 0 and model.train_a and a_j != 0.0:
+            row_j[ns] = j
+            row_slot[ns] = 0
+            row_kind[ns] = SLIDE_A_ZERO
             sigma[ns] = 1.0 if a_j > 0 else -1.0
             ns += 1
-    return ns
+    model.n_slide_rows[0] = ns
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -75,22 +78,22 @@ def slide_hits(model, theta, ev_kind, r0, rtol, atol, a_tol, out):
     own row, output-weight rows whose a_j is within ``a_tol`` of 0, and slide-end rows
     whose margin is within the integration tolerance of 0; their indices into ``out``,
     their number returned (as ExactND._handle reads them)."""
-    rows, sigma, ipar = model[13], model[14], model[8]
-    nD = ipar[0] * ipar[1]
-    S = np.empty(ipar[1])
+    row_j, kind, sigma = model.slide_neuron, model.slide_kind, model.slide_sign
+    nD = model.n_neurons * model.n_coords
+    S = np.empty(model.n_coords)
     last = -1
     m = 0
-    for r in range(ipar[4]):
+    for r in range(model.n_slide_rows[0]):
         own = ev_kind != EV_CROSS and r == r0
-        j = rows[r, 0]
-        if rows[r, 2] == 2:
+        j = row_j[r]
+        if kind[r] == SLIDE_A_ZERO:
             hit = own or sigma[r] * theta[nD + j] <= a_tol
         else:
             if j != last:                   # (a neuron's rows are contiguous)
                 masked_sums(model, j, S)
                 last = j
-            A, Rq = _slide_weights(model, j, rows[r, 1], S)
-            margin = sigma[r] * (A if rows[r, 2] == 0 else Rq - A)
+            A, Rq = _slide_weights(model, j, model.slide_slot[r], S)
+            margin = sigma[r] * (A if kind[r] == SLIDE_TO_INACTIVE else Rq - A)
             hit = own or margin <= 10.0 * (rtol * (abs(A) + abs(Rq)) + atol)
         if hit:
             out[m] = r
@@ -104,8 +107,9 @@ def hits(model, theta, F, j0, p0, rtol, atol, hit_j, hit_p):
     already across their surface, and pairs within the integration tolerance of it
     moving towards it; pinned pairs are not watched.  ``forward_all`` and ``field`` must
     have run at theta.  Returns their number."""
-    X, ext, ipar, mask, pins, Z = model[1], model[6], model[8], model[9], model[10], model[20]
-    n, D = ipar[0], ipar[1]
+    X, ext, mask, pins, Z = (model.inputs, model.extents, model.mask, model.pins,
+                             model.work.preacts)
+    n, D = model.n_neurons, model.n_coords
     M = X.shape[0]
     nh = 0
     for j in range(n):
@@ -140,12 +144,10 @@ def _decide_one(model, theta, F, j, q, train_a, a_tol):
     """The rule for neuron j in contact with the single point q (``forward_all`` and
     ``field`` evaluated at theta, W_j on the surface): a decision code of
     :func:`flowlab._kernels.relu1d_stage.rule`."""
-    X, fpar, ipar, mask, RR = model[1], model[7], model[8], model[9], model[21]
-    n, D = ipar[0], ipar[1]
+    X, mask, R, rho = model.inputs, model.mask, model.work.resid, model.work.resid_mag
+    n, D = model.n_neurons, model.n_coords
     M = X.shape[0]
-    sc = fpar[0]
-    R = RR[0]
-    rho = RR[1]
+    sc = model.scale
     c = theta[n * D + j]
     Fa = F[n * D + j]
     if c == 0.0 or (train_a and abs(c) <= a_tol and Fa != 0.0):
@@ -177,8 +179,8 @@ def _decide_one(model, theta, F, j, q, train_a, a_tol):
 def arm_all(model, theta, armed):
     """armed[j, p] = the pair is on its side by more than the arming threshold
     (``forward_all`` must have run at theta), as ExactND._armed."""
-    X, ext, ipar, mask, Z = model[1], model[6], model[8], model[9], model[20]
-    n, D = ipar[0], ipar[1]
+    X, ext, mask, Z = model.inputs, model.extents, model.mask, model.work.preacts
+    n, D = model.n_neurons, model.n_coords
     for j in range(n):
         thr = arm_threshold(theta, ext, j, D)
         for p in range(X.shape[0]):
@@ -196,13 +198,12 @@ def _hand_over(model, theta, j, q, after_others):
     ended here."""
     if not after_others:
         return
-    ev, ipar = model[15], model[8]
-    ev[0] = EV_CROSS
-    ev[1] = j if q >= 0 else -1
-    ev[2] = q
-    ev[3] = -1
+    model.event_kind[0] = EV_CROSS
+    model.event_neuron[0] = j if q >= 0 else -1
+    model.event_point[0] = q
+    model.event_row[0] = -1
     forward_all(model, theta)
-    ipar[4] = build_slide_rows(model, theta, model[13], model[14])
+    build_slide_rows(model, theta)
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -216,24 +217,25 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
     ``handle`` false returns at every event (NEED_PYTHON).  ``counters`` = [steps
     recorded, events recorded, zeno ring position, zeno ring fill]; ``ev_t``/``ev_i``
     receive the events decided here (t; neuron, unique point, kind, side).  The state
-    u, the model's mask and the arming flags are updated in place; ``model[15]`` holds
-    the event Python is to handle.  Returns the status code.
+    u, the model's mask and the arming flags are updated in place; the model's
+    ``event_*`` fields hold the event Python is to handle.  Returns the status code.
     """
     model = borrowed(model)
     u = borrowed(u)
-    ipar, mask, ev, dist = model[8], model[9], model[15], model[26]
-    n, D = ipar[0], ipar[1]
-    M = model[1].shape[0]
+    mask, pins, dist = model.mask, model.pins, model.skip_dist
+    n, D = model.n_neurons, model.n_coords
+    M = model.inputs.shape[0]
     nD = n * D
-    P = model[12].size
-    train_a = ipar[3] == 1
+    P = model.theta0.size
+    train_a = model.train_a
     theta = np.empty(P)
     F = np.empty(P)
-    cap_hits = n * M + model[13].shape[0]
+    cap_rows = model.slide_neuron.size
+    cap_hits = n * M + cap_rows
     hit_j = np.empty(cap_hits, dtype=np.int64)
     hit_p = np.empty(cap_hits, dtype=np.int64)
     hit_f = np.empty(cap_hits, dtype=np.int64)
-    srows = np.empty(model[13].shape[0], dtype=np.int64)
+    srows = np.empty(cap_rows, dtype=np.int64)
     new = np.empty(cap_hits, dtype=np.int64)
     forced = np.empty(cap_hits, dtype=np.int64)
     cap = out_t.size
@@ -257,7 +259,7 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
             if switch:
                 return SWITCH
             continue
-        if not handle or ipar[2] != 1:
+        if not handle or not model.train_w:
             return NEED_PYTHON
         # -- an event: is it a crossing that can be decided here? -----------------------
         expand(model, u, theta)
@@ -268,25 +270,27 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
         a_tol = 10.0 * (rtol * amax + atol)
         # slides that end here and crossings: the contacts of each neuron (as
         # ExactND._handle)
-        nsh = slide_hits(model, theta, ev[0], ev[3], rtol, atol, a_tol, srows)
+        ev_kind = model.event_kind[0]
+        nsh = slide_hits(model, theta, ev_kind, model.event_row[0], rtol, atol, a_tol, srows)
         field(model, theta, F)
-        nh = hits(model, theta, F, ev[1] if ev[0] == EV_CROSS else -1, ev[2], rtol, atol,
-                  hit_j, hit_p)
+        nh = hits(model, theta, F, model.event_neuron[0] if ev_kind == EV_CROSS else -1,
+                  model.event_point[0], rtol, atol, hit_j, hit_p)
         for h in range(nh):
             hit_f[h] = -1
-        rows = model[13]
         for h in range(nsh):
             r = srows[h]
-            if rows[r, 2] == 2:
+            if model.slide_kind[r] == SLIDE_A_ZERO:
                 return NEED_PYTHON        # a_j through 0 while j slides: Python records it
-            hit_j[nh] = rows[r, 0]
-            hit_p[nh] = model[10][rows[r, 0], rows[r, 1]]
-            hit_f[nh] = rows[r, 2]        # the forced mode: 0 inactive, 1 active
+            j = model.slide_neuron[r]
+            hit_j[nh] = j
+            hit_p[nh] = pins[j, model.slide_slot[r]]
+            # the forced mode: SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE are 0 inactive, 1 active
+            hit_f[nh] = model.slide_kind[r]
             nh += 1
         # -- decide them neuron by neuron, in order ---------------------------------------
         order = np.argsort(hit_j[:nh], kind="mergesort")
-        X = model[1]
-        nu = model[5]
+        X = model.inputs
+        nu = model.sq_norms
         pinned = False
         h0 = 0
         while h0 < nh:
@@ -299,13 +303,13 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
             n_new = h1 - h0
             h0 = h1
             dist[j] = -1.0
-            if n_new > 1 or forced[0] >= 0 or _n_pins(model[10], j) > 0:
+            if n_new > 1 or forced[0] >= 0 or _n_pins(pins, j) > 0:
                 got = decide(model, u, theta, F, j, new, forced, n_new, train_a, a_tol, t,
                              ev_t, ev_i, counters)
                 if got < 0:
                     _hand_over(model, theta, j, new[0] if forced[0] < 0 else -1, h0 > n_new)
                     return NEED_PYTHON
-                pinned = pinned or got == 1 or _n_pins(model[10], j) > 0
+                pinned = pinned or got == 1 or _n_pins(pins, j) > 0
                 continue
             q = new[0]
             # one free neuron and one point: snap W_j onto the surface (an O(tolerance)
@@ -341,7 +345,7 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
         # change Z)
         if pinned:                      # the slide rows at the snapped state (as Python's)
             forward_all(model, theta)
-            ipar[4] = build_slide_rows(model, theta, model[13], model[14])
+            build_slide_rows(model, theta)
         arm_all(model, theta, armed)
         if switch:
             return SWITCH
