@@ -91,10 +91,6 @@ _Layout = namedtuple("_Layout", ["pins", "elim_coefs", "projector", "lambda_rows
 _Evaluation = namedtuple("_Evaluation", ["model", "preacts", "resid", "resid_mag", "field"])
 
 
-def _ints(size):
-    return np.zeros(size, dtype=np.int64)
-
-
 def contact_modes(b, N, c, tol, current, forced=None, max_slide=None):
     """Modes of the points in contact with one neuron (see the module docstring).
 
@@ -269,10 +265,9 @@ class ExactND(EventDriver):
         cap = 2 * n * D + n
         model = _k.StageND(
             **self._static, **self._pin_arrays()._asdict(), mask=self.mask,
-            theta0=self.theta.copy(), n_slide_rows=_ints(1), slide_neuron=_ints(cap),
-            slide_slot=_ints(cap), slide_kind=_ints(cap), slide_sign=np.zeros(cap),
-            event_kind=_ints(1), event_neuron=_ints(1), event_point=_ints(1),
-            event_row=_ints(1), skip_dist=self.dist, skip_moved=self.moved,
+            theta0=self.theta.copy(), n_slide_rows=np.zeros(1, dtype=np.int64),
+            slide_rows=np.zeros((cap, 3), dtype=np.int64), slide_sign=np.zeros(cap),
+            event=np.zeros(4, dtype=np.int64), skip_dist=self.dist, skip_moved=self.moved,
             skip_limit=self.limit)
         if slides and any(self.pins):
             _k.forward(model, self.theta)
@@ -401,8 +396,9 @@ class ExactND(EventDriver):
 
     def _handle(self, model, t):
         """The event the integrator stopped at, and every other one at the same time."""
-        kind, j0, p0, r0 = (int(model.event_kind[0]), int(model.event_neuron[0]),
-                            int(model.event_point[0]), int(model.event_row[0]))
+        ev = model.event
+        kind, j0, p0, r0 = (int(ev[_k.EVENT_KIND]), int(ev[_k.EVENT_NEURON]),
+                            int(ev[_k.EVENT_POINT]), int(ev[_k.EVENT_ROW]))
         contacts = {}
         forced = {}
         ns = int(model.n_slide_rows[0])
@@ -412,8 +408,9 @@ class ExactND(EventDriver):
             nh = _kst.slide_hits(model, self.theta, kind, r0, self.rtol, self.atol,
                                  self._a_tol(), hits)
             for r in hits[:nh]:
-                j, slot, which = (int(model.slide_neuron[r]), int(model.slide_slot[r]),
-                                  int(model.slide_kind[r]))
+                row = model.slide_rows[r]
+                j, slot, which = (int(row[_k.ROW_NEURON]), int(row[_k.ROW_SLOT]),
+                                  int(row[_k.ROW_KIND]))
                 if which == _k.SLIDE_A_ZERO:    # a_j reached 0: decide the contacts again
                     contacts.setdefault(j, set()).update(self.pins[j])
                     self.turned.append([float(t), j])

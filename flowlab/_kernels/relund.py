@@ -49,11 +49,16 @@ from .relu1d import ARM_RTOL
 #: sums over the data points in the order the compiler vectorises them
 SUM_OPTIONS = dict(NUMBA_OPTIONS, fastmath={"contract", "reassoc"})
 
-#: event kinds (``StageND.event_kind``): a pair reached its surface, a slide row its end
+#: entries of ``StageND.event``, the event the scan found last: its kind, neuron, unique
+#: point and slide row (-1 for a crossing)
+EVENT_KIND, EVENT_NEURON, EVENT_POINT, EVENT_ROW = 0, 1, 2, 3
+#: event kinds: a pair reached its surface, a slide row its end
 EV_CROSS, EV_SLIDE = 0, 1
-#: slide row kinds (``StageND.slide_kind``): the pinned point's lambda reaches 0 (it ends
-#: inactive) or 1 (active) -- the values are the point's forced mode -- or the output
-#: weight a_j of the sliding neuron reaches 0
+#: columns of ``StageND.slide_rows``: the neuron j, the pin slot, the row's kind
+ROW_NEURON, ROW_SLOT, ROW_KIND = 0, 1, 2
+#: slide row kinds: the pinned point's lambda reaches 0 (it ends inactive) or 1 (active)
+#: -- the values are the point's forced mode -- or the output weight a_j of the sliding
+#: neuron reaches 0
 SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE, SLIDE_A_ZERO = 0, 1, 2
 
 #: The stage model (n neurons, M unique points, D = d + 1 coordinates per neuron (d
@@ -75,12 +80,12 @@ SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE, SLIDE_A_ZERO = 0, 1, 2
 #:   ``basis_col`` (S,) the column of N_j a state entry of a pinned neuron j holds, -2
 #:   for its held slots, -1 for every other entry;
 #: - the slide rows (capacity 2 n D + n; the first ``n_slide_rows[0]`` are in use, a
-#:   neuron's rows contiguous): ``slide_neuron`` j, ``slide_slot`` the pin slot,
-#:   ``slide_kind`` (SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE or SLIDE_A_ZERO), ``slide_sign``
-#:   sigma (the row's margin is positive while the slide lasts);
-#: - the event found last, each a (1,) int64 array: ``event_kind`` (EV_CROSS or
-#:   EV_SLIDE), ``event_neuron``, ``event_point`` (unique point), ``event_row`` (its
-#:   slide row, -1 for a crossing);
+#:   neuron's rows contiguous): ``slide_rows`` (., 3) int64 with the columns ROW_NEURON,
+#:   ROW_SLOT and ROW_KIND (SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE or SLIDE_A_ZERO), and
+#:   ``slide_sign`` sigma (the row's margin is positive while the slide lasts);
+#: - ``event`` (4,) int64: the event found last, read at EVENT_KIND (EV_CROSS or
+#:   EV_SLIDE), EVENT_NEURON, EVENT_POINT and EVENT_ROW (one array for the four: every
+#:   array of the model costs each kernel that takes it code, and compile time);
 #: - the event scan's skip bounds (see :func:`flowlab._kernels.relund_scan.events`),
 #:   kept across events: ``skip_dist`` (n,), ``skip_moved`` (n,), ``skip_limit`` (n, M);
 #: - ``work``: a :class:`WorkND`.
@@ -89,8 +94,7 @@ StageND = namedtuple("StageND", [
     "scale", "n_neurons", "n_coords", "train_w", "train_a", "has_bias",
     "mask", "free", "theta0",
     "pins", "elim_coefs", "projector", "lambda_rows", "eliminated", "basis", "basis_col",
-    "n_slide_rows", "slide_neuron", "slide_slot", "slide_kind", "slide_sign",
-    "event_kind", "event_neuron", "event_point", "event_row",
+    "n_slide_rows", "slide_rows", "slide_sign", "event",
     "skip_dist", "skip_moved", "skip_limit",
     "work"])
 

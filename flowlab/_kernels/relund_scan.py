@@ -18,7 +18,8 @@ from .._config import NUMBA_OPTIONS
 from .hooks import register_model
 from .relu1d_scan import (_VINV, difference_step, first_violation, _interp_state,
                           _surely_inside)
-from .relund import (EV_CROSS, EV_SLIDE, SLIDE_A_ZERO, SLIDE_TO_INACTIVE, StageND,
+from .relund import (EV_CROSS, EV_SLIDE, EVENT_KIND, EVENT_NEURON, EVENT_POINT, EVENT_ROW,
+                     ROW_KIND, ROW_NEURON, ROW_SLOT, SLIDE_A_ZERO, SLIDE_TO_INACTIVE, StageND,
                      _slide_weights, arm_threshold, expand, expand_rate, expand_rows, forward,
                      jac, masked_sums, output, preact, rhs, rhs_loss)
 
@@ -28,7 +29,7 @@ def _margins(model, u, out):
     """Margins of every slide row at the state u: sigma A (lambda -> 0),
     sigma (R_q - A) (lambda -> 1) or sigma a_j (the output weight of a sliding
     neuron reaching 0); positive while the slide lasts."""
-    row_j, kind, sigma = model.slide_neuron, model.slide_kind, model.slide_sign
+    rows, sigma = model.slide_rows, model.slide_sign
     theta = model.work.theta
     expand(model, u, theta)
     forward(model, theta)
@@ -37,15 +38,16 @@ def _margins(model, u, out):
     S = np.empty(D)
     last = -1
     for r in range(model.n_slide_rows[0]):
-        j = row_j[r]
-        if kind[r] == SLIDE_A_ZERO:               # sign of a_j while neuron j slides
+        j = rows[r, ROW_NEURON]
+        kind = rows[r, ROW_KIND]
+        if kind == SLIDE_A_ZERO:                  # sign of a_j while neuron j slides
             out[r] = sigma[r] * theta[nD + j]
             continue
         if j != last:                             # a neuron's rows are contiguous
             masked_sums(model, j, S)
             last = j
-        A, Dv = _slide_weights(model, j, model.slide_slot[r], S)
-        out[r] = sigma[r] * A if kind[r] == SLIDE_TO_INACTIVE else sigma[r] * (Dv - A)
+        A, Dv = _slide_weights(model, j, rows[r, ROW_SLOT], S)
+        out[r] = sigma[r] * A if kind == SLIDE_TO_INACTIVE else sigma[r] * (Dv - A)
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -309,18 +311,19 @@ def events(model, nodes, armed):
     if model.n_slide_rows[0] > 0:
         s, r = _slide_exit(model, nodes)
         if r >= 0 and s < best:
-            j = model.slide_neuron[r]
-            model.event_kind[0] = EV_SLIDE
-            model.event_neuron[0] = j
-            model.event_point[0] = pins[j, model.slide_slot[r]]
-            model.event_row[0] = r
+            ev, rows = model.event, model.slide_rows
+            ev[EVENT_KIND] = EV_SLIDE
+            ev[EVENT_NEURON] = rows[r, ROW_NEURON]
+            ev[EVENT_POINT] = pins[rows[r, ROW_NEURON], rows[r, ROW_SLOT]]
+            ev[EVENT_ROW] = r
             return True, s
     if bj < 0:
         return False, 0.0
-    model.event_kind[0] = EV_CROSS
-    model.event_neuron[0] = bj
-    model.event_point[0] = bp
-    model.event_row[0] = -1
+    ev = model.event
+    ev[EVENT_KIND] = EV_CROSS
+    ev[EVENT_NEURON] = bj
+    ev[EVENT_POINT] = bp
+    ev[EVENT_ROW] = -1
     return True, best
 
 
@@ -328,15 +331,16 @@ def events(model, nodes, armed):
 def event_rate(model, u, f):
     """Hook for radau.run: value and rate of the event found last."""
     X, D = model.inputs, model.n_coords
-    j, p = model.event_neuron[0], model.event_point[0]
+    ev = model.event
+    j, p = ev[EVENT_NEURON], ev[EVENT_POINT]
     theta = model.work.theta
-    if model.event_kind[0] == EV_CROSS:
+    if ev[EVENT_KIND] == EV_CROSS:
         dtheta = np.empty(theta.size)
         expand(model, u, theta)
         expand_rate(model, f, dtheta)
         return preact(theta, X, j, p, D), preact(dtheta, X, j, p, D)
     # slide exit: margin, rate by a directional difference
-    r = model.event_row[0]
+    r = ev[EVENT_ROW]
     eps = difference_step(u, f)
     if eps == 0.0:
         return 0.0, 0.0

@@ -33,8 +33,10 @@ from .relu1d import NOISE_ROUNDINGS
 from .relu1d_stage import (DONE, FAILED, FULL, K_SLIDE_START, NEED_PYTHON, SWITCH, TO_ACTIVE,
                            TO_INACTIVE, ZENO, record_cross, record_event, rule,
                            SLIDE, step_stretch, zeno_tick)
-from .relund import (EV_CROSS, SLIDE_A_ZERO, SLIDE_TO_INACTIVE, _n_pins, _slide_weights,
-                     arm_threshold, expand, field, forward_all, masked_sums, preact, state_of)
+from .relund import (EV_CROSS, EVENT_KIND, EVENT_NEURON, EVENT_POINT, EVENT_ROW, ROW_KIND,
+                     ROW_NEURON, ROW_SLOT, SLIDE_A_ZERO, SLIDE_TO_INACTIVE, _n_pins,
+                     _slide_weights, arm_threshold, expand, field, forward_all, masked_sums,
+                     preact, state_of)
 from .relund_contact import decide, pin_layout
 
 _EPS = np.finfo(np.float64).eps
@@ -43,13 +45,12 @@ _EPS = np.finfo(np.float64).eps
 @nb.njit(**NUMBA_OPTIONS)
 def build_slide_rows(model, theta):
     """The slide rows of the pinned neurons (``forward`` having run at theta) into the
-    model's ``slide_*`` arrays and their number into ``n_slide_rows``: two per pinned
-    point (SLIDE_TO_INACTIVE, lambda -> 0, and SLIDE_TO_ACTIVE, lambda -> 1; sigma the
-    sign of R_q) and, with a trained output weight a_j != 0, one for a_j reaching 0
-    (SLIDE_A_ZERO; sigma its sign)."""
+    model's ``slide_rows`` and ``slide_sign``, and their number into ``n_slide_rows``:
+    two per pinned point (SLIDE_TO_INACTIVE, lambda -> 0, and SLIDE_TO_ACTIVE,
+    lambda -> 1; sigma the sign of R_q) and, with a trained output weight a_j != 0, one
+    for a_j reaching 0 (SLIDE_A_ZERO; sigma its sign)."""
     pins, R = model.pins, model.work.resid
-    row_j, row_slot, row_kind, sigma = (model.slide_neuron, model.slide_slot,
-                                        model.slide_kind, model.slide_sign)
+    rows, sigma = model.slide_rows, model.slide_sign
     n, D = model.n_neurons, model.n_coords
     ns = 0
     for j in range(n):
@@ -57,16 +58,16 @@ def build_slide_rows(model, theta):
         for slot in range(k):
             Rq = R[pins[j, slot]]
             for which in range(2):          # SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE
-                row_j[ns] = j
-                row_slot[ns] = slot
-                row_kind[ns] = which
+                rows[ns, ROW_NEURON] = j
+                rows[ns, ROW_SLOT] = slot
+                rows[ns, ROW_KIND] = which
                 sigma[ns] = 1.0 if Rq > 0 else -1.0
                 ns += 1
         a_j = theta[n * D + j]
         if k > 0 and model.train_a and a_j != 0.0:
-            row_j[ns] = j
-            row_slot[ns] = 0
-            row_kind[ns] = SLIDE_A_ZERO
+            rows[ns, ROW_NEURON] = j
+            rows[ns, ROW_SLOT] = 0
+            rows[ns, ROW_KIND] = SLIDE_A_ZERO
             sigma[ns] = 1.0 if a_j > 0 else -1.0
             ns += 1
     model.n_slide_rows[0] = ns
@@ -78,22 +79,23 @@ def slide_hits(model, theta, ev_kind, r0, rtol, atol, a_tol, out):
     own row, output-weight rows whose a_j is within ``a_tol`` of 0, and slide-end rows
     whose margin is within the integration tolerance of 0; their indices into ``out``,
     their number returned (as ExactND._handle reads them)."""
-    row_j, kind, sigma = model.slide_neuron, model.slide_kind, model.slide_sign
+    rows, sigma = model.slide_rows, model.slide_sign
     nD = model.n_neurons * model.n_coords
     S = np.empty(model.n_coords)
     last = -1
     m = 0
     for r in range(model.n_slide_rows[0]):
         own = ev_kind != EV_CROSS and r == r0
-        j = row_j[r]
-        if kind[r] == SLIDE_A_ZERO:
+        j = rows[r, ROW_NEURON]
+        kind = rows[r, ROW_KIND]
+        if kind == SLIDE_A_ZERO:
             hit = own or sigma[r] * theta[nD + j] <= a_tol
         else:
             if j != last:                   # (a neuron's rows are contiguous)
                 masked_sums(model, j, S)
                 last = j
-            A, Rq = _slide_weights(model, j, model.slide_slot[r], S)
-            margin = sigma[r] * (A if kind[r] == SLIDE_TO_INACTIVE else Rq - A)
+            A, Rq = _slide_weights(model, j, rows[r, ROW_SLOT], S)
+            margin = sigma[r] * (A if kind == SLIDE_TO_INACTIVE else Rq - A)
             hit = own or margin <= 10.0 * (rtol * (abs(A) + abs(Rq)) + atol)
         if hit:
             out[m] = r
@@ -198,10 +200,11 @@ def _hand_over(model, theta, j, q, after_others):
     ended here."""
     if not after_others:
         return
-    model.event_kind[0] = EV_CROSS
-    model.event_neuron[0] = j if q >= 0 else -1
-    model.event_point[0] = q
-    model.event_row[0] = -1
+    ev = model.event
+    ev[EVENT_KIND] = EV_CROSS
+    ev[EVENT_NEURON] = j if q >= 0 else -1
+    ev[EVENT_POINT] = q
+    ev[EVENT_ROW] = -1
     forward_all(model, theta)
     build_slide_rows(model, theta)
 
@@ -218,11 +221,12 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
     recorded, events recorded, zeno ring position, zeno ring fill]; ``ev_t``/``ev_i``
     receive the events decided here (t; neuron, unique point, kind, side).  The state
     u, the model's mask and the arming flags are updated in place; the model's
-    ``event_*`` fields hold the event Python is to handle.  Returns the status code.
+    ``event`` holds the event Python is to handle.  Returns the status code.
     """
     model = borrowed(model)
     u = borrowed(u)
-    mask, pins, dist = model.mask, model.pins, model.skip_dist
+    mask, pins, dist, ev, rows = (model.mask, model.pins, model.skip_dist, model.event,
+                                  model.slide_rows)
     n, D = model.n_neurons, model.n_coords
     M = model.inputs.shape[0]
     nD = n * D
@@ -230,7 +234,7 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
     train_a = model.train_a
     theta = np.empty(P)
     F = np.empty(P)
-    cap_rows = model.slide_neuron.size
+    cap_rows = rows.shape[0]
     cap_hits = n * M + cap_rows
     hit_j = np.empty(cap_hits, dtype=np.int64)
     hit_p = np.empty(cap_hits, dtype=np.int64)
@@ -270,22 +274,21 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
         a_tol = 10.0 * (rtol * amax + atol)
         # slides that end here and crossings: the contacts of each neuron (as
         # ExactND._handle)
-        ev_kind = model.event_kind[0]
-        nsh = slide_hits(model, theta, ev_kind, model.event_row[0], rtol, atol, a_tol, srows)
+        nsh = slide_hits(model, theta, ev[EVENT_KIND], ev[EVENT_ROW], rtol, atol, a_tol,
+                         srows)
         field(model, theta, F)
-        nh = hits(model, theta, F, model.event_neuron[0] if ev_kind == EV_CROSS else -1,
-                  model.event_point[0], rtol, atol, hit_j, hit_p)
+        nh = hits(model, theta, F, ev[EVENT_NEURON] if ev[EVENT_KIND] == EV_CROSS else -1,
+                  ev[EVENT_POINT], rtol, atol, hit_j, hit_p)
         for h in range(nh):
             hit_f[h] = -1
         for h in range(nsh):
             r = srows[h]
-            if model.slide_kind[r] == SLIDE_A_ZERO:
+            if rows[r, ROW_KIND] == SLIDE_A_ZERO:
                 return NEED_PYTHON        # a_j through 0 while j slides: Python records it
-            j = model.slide_neuron[r]
-            hit_j[nh] = j
-            hit_p[nh] = pins[j, model.slide_slot[r]]
+            hit_j[nh] = rows[r, ROW_NEURON]
+            hit_p[nh] = pins[rows[r, ROW_NEURON], rows[r, ROW_SLOT]]
             # the forced mode: SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE are 0 inactive, 1 active
-            hit_f[nh] = model.slide_kind[r]
+            hit_f[nh] = rows[r, ROW_KIND]
             nh += 1
         # -- decide them neuron by neuron, in order ---------------------------------------
         order = np.argsort(hit_j[:nh], kind="mergesort")

@@ -37,11 +37,25 @@ def _is_model(node):
     return isinstance(node, ast.Name) and node.id == "model"
 
 
+def _is_table(node):
+    """``model.event``, ``model.slide_rows`` or ``ev``, ``rows``: read at named entries."""
+    if isinstance(node, ast.Attribute) and node.attr in ("event", "slide_rows"):
+        return True
+    return isinstance(node, ast.Name) and node.id in ("ev", "rows", "row")
+
+
+def _has_literal(index):
+    parts = index.elts if isinstance(index, ast.Tuple) else [index]
+    return any(isinstance(p, ast.Constant) and isinstance(p.value, int) for p in parts)
+
+
 def _positional_reads(tree):
-    """Subscripts of the model or of its work tuple, and uses of the old names."""
+    """Subscripts of the model or of its work tuple, integer entries of the event and of
+    the slide rows, and uses of the old names."""
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Subscript) and _is_model(node.value):
+        if isinstance(node, ast.Subscript) and (
+                _is_model(node.value) or (_is_table(node.value) and _has_literal(node.slice))):
             found.append(ast.unparse(node))
         elif isinstance(node, ast.Name) and node.id in OLD_NAMES:
             found.append(node.id)
@@ -50,8 +64,10 @@ def _positional_reads(tree):
 
 def test_positional_reads_are_caught():
     src = ("a = model[8][4]\nb = model.work[0]\nc = ipar[2]\nd = model.n_slide_rows[0]\n"
-           "e = model.work.theta[3]\nf = model.pins[j, 0]\n")
-    assert _positional_reads(ast.parse(src)) == ["ipar", "model.work[0]", "model[8]"]
+           "e = model.work.theta[3]\nf = model.pins[j, 0]\ng = model.event[EVENT_ROW]\n"
+           "h = ev[1]\ni = model.slide_rows[r, 2]\nj = rows[r, ROW_KIND]\n")
+    assert _positional_reads(ast.parse(src)) == ["ev[1]", "ipar", "model.slide_rows[r, 2]",
+                                                 "model.work[0]", "model[8]"]
 
 
 def test_stage_model_is_read_by_name_everywhere():
@@ -86,15 +102,16 @@ def test_exact_nd_builds_the_documented_model():
     shapes = {"preacts": (n, M), "resid": (M,), "resid_mag": (M,), "theta_nodes": (4, P),
               "theta": (P,), "field": (P,), "masked": (n, D)}
     assert {f: getattr(model.work, f).shape for f in k.WorkND._fields} == shapes
-    for f in ("n_slide_rows", "event_kind", "event_neuron", "event_point", "event_row"):
-        assert getattr(model, f).shape == (1,) and getattr(model, f).dtype == np.int64
+    assert model.n_slide_rows.shape == (1,) and model.event.shape == (4,)
+    cap = 2 * n * D + n
+    assert model.slide_rows.shape == (cap, 3) and model.slide_sign.shape == (cap,)
     # one pinned point and a trained output weight: three slide rows of neuron 1
     assert model.n_slide_rows[0] == 3
-    rows = slice(0, 3)
-    assert model.slide_neuron[rows].tolist() == [j] * 3
-    assert model.slide_slot[rows].tolist() == [0, 0, 0]
-    assert model.slide_kind[rows].tolist() == [k.SLIDE_TO_INACTIVE, k.SLIDE_TO_ACTIVE,
-                                               k.SLIDE_A_ZERO]
+    rows = model.slide_rows[:3]
+    assert rows[:, k.ROW_NEURON].tolist() == [j] * 3
+    assert rows[:, k.ROW_SLOT].tolist() == [0, 0, 0]
+    assert rows[:, k.ROW_KIND].tolist() == [k.SLIDE_TO_INACTIVE, k.SLIDE_TO_ACTIVE,
+                                            k.SLIDE_A_ZERO]
     R = model.work.resid
     assert model.slide_sign[0] == model.slide_sign[1] == np.sign(R[q])
     assert model.slide_sign[2] == np.sign(e.theta[n * D + j])
@@ -119,8 +136,8 @@ def test_event_fields_name_the_event_python_handles(monkeypatch):
     handle = ExactND._handle
 
     def spy(self, model, t):
-        seen.append((int(model.event_kind[0]), int(model.event_neuron[0]),
-                     int(model.event_point[0]), int(model.event_row[0])))
+        seen.append(tuple(int(model.event[i]) for i in (k.EVENT_KIND, k.EVENT_NEURON,
+                                                        k.EVENT_POINT, k.EVENT_ROW)))
         return handle(self, model, t)
     monkeypatch.setattr(ExactND, "_handle", spy)
     with warnings.catch_warnings():
