@@ -84,8 +84,8 @@ SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE, SLIDE_A_ZERO = 0, 1, 2
 #:   ROW_SLOT and ROW_KIND (SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE or SLIDE_A_ZERO), and
 #:   ``slide_sign`` sigma (the row's margin is positive while the slide lasts);
 #: - ``event`` (4,) int64: the event found last, read at EVENT_KIND (EV_CROSS or
-#:   EV_SLIDE), EVENT_NEURON, EVENT_POINT and EVENT_ROW (one array for the four: every
-#:   array of the model costs each kernel that takes it code, and compile time);
+#:   EV_SLIDE), EVENT_NEURON, EVENT_POINT and EVENT_ROW (one array rather than four:
+#:   each array of the model adds code, and compile time, to every kernel taking it);
 #: - the event scan's skip bounds (see :func:`flowlab._kernels.relund_scan.events`),
 #:   kept across events: ``skip_dist`` (n,), ``skip_moved`` (n,), ``skip_limit`` (n, M);
 #: - ``work``: a :class:`WorkND`.
