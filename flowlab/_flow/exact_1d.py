@@ -88,6 +88,13 @@ class _Data:
         return self.order[self.starts[p]:stop]
 
 
+def _new_watch(cap):
+    """Room for ``cap`` watch rows (:class:`flowlab._kernels.relu1d.Watch`), zeroed."""
+    return _k.Watch(kind=np.zeros(cap, np.int64), neuron=np.zeros(cap, np.int64),
+                    point=np.zeros(cap, np.int64), side=np.zeros(cap, np.int64),
+                    sigma=np.zeros(cap))
+
+
 class Exact1D(EventDriver):
     """One exact flow of a ReLU1D network or a 1-d TwoLayer relu network."""
 
@@ -118,8 +125,7 @@ class Exact1D(EventDriver):
         self.pin = -np.ones(self.n, dtype=np.int64)
         self._layouts = {}                  # state layout per pinning pattern (_layout)
         # the models' scratch arrays (their contents never outlive a call): allocated once
-        self._scratch = (np.zeros((10, max(2 + 4 * self.n + 1, self.theta.size, 16))),
-                         np.zeros((2, self.theta.size)))
+        self._work = _k.new_work(self.n, self.theta.size)
 
     # -- parameters -------------------------------------------------------------------
     def _bcw(self, theta):
@@ -178,23 +184,22 @@ class Exact1D(EventDriver):
         return free, pos["b"], pos["c"], pos["w"]
 
     def _watch(self):
-        """Slide and pivot watch rows (kind, neuron, point, side) of the pinned neurons,
-        their slide signs and arming (:func:`flowlab._kernels.relu1d_stage.slide_rows`);
-        the boundary rows of the free neurons are added by the compiled
-        :func:`flowlab._kernels.relu1d_stage.rebuild_watch`."""
+        """Slide and pivot watch rows of the pinned neurons (a
+        :class:`flowlab._kernels.relu1d.Watch`), their arming and their number
+        (:func:`flowlab._kernels.relu1d_stage.slide_rows`); the boundary rows of the free
+        neurons are added by the compiled :func:`flowlab._kernels.relu1d_stage.rebuild_watch`."""
         k = int(np.count_nonzero(self.pin >= 0))
-        rows = np.zeros((4 * k, 4), np.int64)
-        sig, arm = np.zeros(4 * k), np.zeros(4 * k, np.bool_)
+        rows, arm = _new_watch(4 * k), np.zeros(4 * k, np.bool_)
         if k:
             model, _ = self._model(events=False)
             _k.moments(model, self.theta)
             k = _ks.slide_rows(model, self.theta,
                                self.train_w and self.train["w"] and self.eb == 1.0,
-                               self.train["c"], rows, sig, arm)
-        return rows[:k], sig[:k], arm[:k]
+                               self.train["c"], rows, arm)
+        return rows, arm, k
 
     def _model(self, events=True):
-        """The stage model tuple (see flowlab/_kernels/relu1d.py) and the watch arming.
+        """The stage model (a :class:`flowlab._kernels.relu1d.Model`) and the watch arming.
 
         With ``events=False`` the watch list and state layout are left empty: such a
         model serves the moment and field evaluations of the event decisions.
@@ -203,25 +208,26 @@ class Exact1D(EventDriver):
         empty = np.zeros(0, dtype=np.int64)
         if events:
             free, ub, uc, uw = self._layout()
-            rows, sig0, arm0 = self._watch()
+            rows, arm0, k = self._watch()
         else:
             free = ub = uc = uw = empty
-            rows, sig0, arm0 = np.zeros((0, 4), np.int64), np.zeros(0), np.zeros(0, np.bool_)
+            rows, arm0, k = _new_watch(0), np.zeros(0, np.bool_), 0
         cap = 4 * n + 4 * n + 4              # boundary rows (<= 4 a neuron) + slide rows
-        watch = np.zeros((cap, 4), dtype=np.int64)
-        sig = np.zeros(cap)
+        watch = _new_watch(cap)
+        for col, src in zip(watch, rows):
+            col[:k] = src[:k]
         armed = np.zeros(cap, dtype=np.bool_)
-        watch[:rows.shape[0]] = rows
-        sig[:rows.shape[0]] = sig0
-        armed[:rows.shape[0]] = arm0
-        fpar = np.array([self.scale, self.eb, self.ew, self.data.extent])
-        ipar = np.array([n, 1 if self.train_w else 0, 0, rows.shape[0]], dtype=np.int64)
+        armed[:k] = arm0[:k]
         bcap = 2 + 4 * n
-        model = (np.empty(0, _k.MARKER), d.xs, d.P, d.Plo, d.cnt, d.ysum, fpar, ipar,
-                 self.lo.copy(), self.hi.copy(), self.pin.copy(),
-                 np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(bcap, np.int64),
-                 free, ub, uc, uw, self.theta.copy(), watch, sig, np.zeros(2, dtype=np.int64),
-                 self._scratch[0], self._scratch[1])
+        model = _k.Model(
+            xs=d.xs, counts=d.cnt, ysum=d.ysum, prefix_hi=d.P, prefix_lo=d.Plo,
+            scale=float(self.scale), b_trained=float(self.eb), w_trained=float(self.ew),
+            extent=float(d.extent), n_neurons=int(n), has_w=bool(self.train_w),
+            lo=self.lo.copy(), hi=self.hi.copy(), pin=self.pin.copy(),
+            n_blocks=np.zeros(1, np.int64), block_starts=np.zeros(bcap, np.int64),
+            block_lo=np.zeros(n, np.int64), block_hi=np.zeros(n, np.int64),
+            free=free, pos_b=ub, pos_c=uc, pos_w=uw, theta0=self.theta.copy(), watch=watch,
+            n_watch=np.array([k], np.int64), event_row=np.zeros(1, np.int64), work=self._work)
         self._blocks_into(model)
         if events:
             _ks.rebuild_watch(model, self.theta, armed)
@@ -236,14 +242,14 @@ class Exact1D(EventDriver):
         cached = getattr(self, "_blocks", None)
         if cached is not None and cached[0] == key:
             _, blo, bhi, bp, nb = cached
-            model[11][:] = blo
-            model[12][:] = bhi
-            model[13][:] = bp
-            model[7][2] = nb
+            model.block_lo[:] = blo
+            model.block_hi[:] = bhi
+            model.block_starts[:] = bp
+            model.n_blocks[0] = nb
             return
         _ks.rebuild_blocks(model)
-        self._blocks = (key, model[11].copy(), model[12].copy(), model[13].copy(),
-                        int(model[7][2]))
+        self._blocks = (key, model.block_lo.copy(), model.block_hi.copy(),
+                        model.block_starts.copy(), int(model.n_blocks[0]))
 
     # -- decisions at a switching surface ------------------------------------------------
     def _snap(self, j, p):
@@ -404,23 +410,25 @@ class Exact1D(EventDriver):
         stepper = self.stepper
         while True:
             self._checkpoint()
-            u = self.theta[model[14]].copy()
+            u = self.theta[model.free].copy()
             lin, xw, mode = stepper.arrays(u.size)
-            self.counters[0] = self.counters[1] = 0
+            self.counters[_ks.STEPS_RECORDED] = self.counters[_ks.EVENTS_RECORDED] = 0
             st = _ks.advance(model, self.t, u, self.t_end, self.rtol, self.atol, gtol,
                              max(budget - self.n_steps, 0), out_t, out_nodes, out_loss,
                              armed, self.stats, lin, ev_t, ev_i, self.counters, self.recent,
                              xw, mode)
-            k, ne = int(self.counters[0]), int(self.counters[1])
+            k, ne = (int(self.counters[_ks.STEPS_RECORDED]),
+                     int(self.counters[_ks.EVENTS_RECORDED]))
             stepper.count(k)
             self._keep_steps(out_t, out_nodes, out_loss, k, _ex.DEGREE if mode in (1, 3) else 3)
             for e in range(ne):
-                j, p, kind, side = (int(v) for v in ev_i[e])
+                j, p = int(ev_i[e, _ks.EVENT_NEURON]), int(ev_i[e, _ks.EVENT_POINT])
+                kind, side = int(ev_i[e, _ks.EVENT_KIND]), int(ev_i[e, _ks.EVENT_SIDE])
                 self._record(float(ev_t[e]), j, p, _KIND[kind], side)
             self._advanced(bar, self.stats[0])
             t = self.t
             _k.expand(model, u, self.theta)
-            self.lo, self.hi = model[8].copy(), model[9].copy()
+            self.lo, self.hi = model.lo.copy(), model.hi.copy()
             if st == _ks.DONE:
                 return self._finished()
             if st == _ks.ZENO:
@@ -442,8 +450,7 @@ class Exact1D(EventDriver):
                 continue
             if st == _ks.FULL:
                 continue
-            kind, idx = int(model[21][0]), int(model[21][1])
-            self._handle(model, kind, idx, t)
+            self._handle(model, int(model.event_row[0]), t)
             self._check_zeno(t)
             model, armed = self._model()
 
@@ -451,24 +458,26 @@ class Exact1D(EventDriver):
         model, _ = self._model(events=False)
         super()._hold(t, _k.moments(model, self.theta))
 
-    def _handle(self, model, kind, idx, t):
-        """Process the event found by the integrator and every other one at the same time."""
-        watch = model[19]
+    def _handle(self, model, idx, t):
+        """Process the event found by the integrator (the watch row ``idx``) and every other
+        one at the same time."""
+        watch = model.watch
         _k.moments(model, self.theta)
         F = np.empty_like(self.theta)
         _k.field(model, self.theta, F)
         # boundary points: simultaneous when already across, or within the integration
         # tolerance of the surface and moving towards it under the current field
-        nw = int(model[7][3])
+        nw = int(model.n_watch[0])
         items = np.empty((nw, 3), dtype=np.int64)
         nh = _ks.boundary_hits(model, self.theta, F, idx, self.rtol, self.atol, items)
-        boundary = [(int(j), int(p), int(s)) for j, p, s in items[:nh]]
+        boundary = [(int(h[_ks.HIT_NEURON]), int(h[_ks.HIT_POINT]), int(h[_ks.HIT_SIDE]))
+                    for h in items[:nh]]
         ends = np.empty((nw, 2), dtype=np.int64)
         ne = _ks.slide_ends(model, self.theta, idx, self.rtol, self.atol, ends)
-        slides = [(int(j), int(side)) for j, side in ends[:ne]]
-        if 0 <= idx < nw and watch[idx, 0] in (2, 3):
-            wk, j, _, side = (int(v) for v in watch[idx])
-            if wk == 2:
+        slides = [(int(e[_ks.END_NEURON]), int(e[_ks.END_SIDE])) for e in ends[:ne]]
+        if 0 <= idx < nw and watch.kind[idx] in (_k.ROW_PIVOT, _k.ROW_OUTPUT):
+            j, side = int(watch.neuron[idx]), int(watch.side[idx])
+            if watch.kind[idx] == _k.ROW_PIVOT:
                 self._pivot(j, t, was_pos=side > 0)
                 return
             # c_j through 0: both one-sided fields flip, the surface repels and the
