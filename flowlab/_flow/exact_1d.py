@@ -88,13 +88,6 @@ class _Data:
         return self.order[self.starts[p]:stop]
 
 
-def _new_watch(cap):
-    """Room for ``cap`` watch rows (:class:`flowlab._kernels.relu1d.Watch`), zeroed."""
-    return _k.Watch(kind=np.zeros(cap, np.int64), neuron=np.zeros(cap, np.int64),
-                    point=np.zeros(cap, np.int64), side=np.zeros(cap, np.int64),
-                    sigma=np.zeros(cap))
-
-
 class Exact1D(EventDriver):
     """One exact flow of a ReLU1D network or a 1-d TwoLayer relu network."""
 
@@ -184,12 +177,12 @@ class Exact1D(EventDriver):
         return free, pos["b"], pos["c"], pos["w"]
 
     def _watch(self):
-        """Slide and pivot watch rows of the pinned neurons (a
-        :class:`flowlab._kernels.relu1d.Watch`), their arming and their number
+        """Slide and pivot watch rows of the pinned neurons (records of
+        :data:`flowlab._kernels.relu1d.WATCH_DTYPE`), their arming and their number
         (:func:`flowlab._kernels.relu1d_stage.slide_rows`); the boundary rows of the free
         neurons are added by the compiled :func:`flowlab._kernels.relu1d_stage.rebuild_watch`."""
         k = int(np.count_nonzero(self.pin >= 0))
-        rows, arm = _new_watch(4 * k), np.zeros(4 * k, np.bool_)
+        rows, arm = np.zeros(4 * k, _k.WATCH_DTYPE), np.zeros(4 * k, np.bool_)
         if k:
             model, _ = self._model(events=False)
             _k.moments(model, self.theta)
@@ -211,11 +204,10 @@ class Exact1D(EventDriver):
             rows, arm0, k = self._watch()
         else:
             free = ub = uc = uw = empty
-            rows, arm0, k = _new_watch(0), np.zeros(0, np.bool_), 0
+            rows, arm0, k = np.zeros(0, _k.WATCH_DTYPE), np.zeros(0, np.bool_), 0
         cap = 4 * n + 4 * n + 4              # boundary rows (<= 4 a neuron) + slide rows
-        watch = _new_watch(cap)
-        for col, src in zip(watch, rows):
-            col[:k] = src[:k]
+        watch = np.zeros(cap, _k.WATCH_DTYPE)
+        watch[:k] = rows[:k]
         armed = np.zeros(cap, dtype=np.bool_)
         armed[:k] = arm0[:k]
         bcap = 2 + 4 * n
@@ -227,7 +219,7 @@ class Exact1D(EventDriver):
             n_blocks=np.zeros(1, np.int64), block_starts=np.zeros(bcap, np.int64),
             block_lo=np.zeros(n, np.int64), block_hi=np.zeros(n, np.int64),
             free=free, pos_b=ub, pos_c=uc, pos_w=uw, theta0=self.theta.copy(), watch=watch,
-            n_watch=np.array([k], np.int64), event_row=np.zeros(1, np.int64), work=self._work)
+            n_watch=np.array([k], np.int64), event_row=np.zeros(1, np.int64), **self._work)
         self._blocks_into(model)
         if events:
             _ks.rebuild_watch(model, self.theta, armed)
@@ -475,9 +467,9 @@ class Exact1D(EventDriver):
         ends = np.empty((nw, 2), dtype=np.int64)
         ne = _ks.slide_ends(model, self.theta, idx, self.rtol, self.atol, ends)
         slides = [(int(e[_ks.END_NEURON]), int(e[_ks.END_SIDE])) for e in ends[:ne]]
-        if 0 <= idx < nw and watch.kind[idx] in (_k.ROW_PIVOT, _k.ROW_OUTPUT):
-            j, side = int(watch.neuron[idx]), int(watch.side[idx])
-            if watch.kind[idx] == _k.ROW_PIVOT:
+        if 0 <= idx < nw and watch[idx]["kind"] in (_k.ROW_PIVOT, _k.ROW_OUTPUT):
+            j, side = int(watch[idx]["neuron"]), int(watch[idx]["side"])
+            if watch[idx]["kind"] == _k.ROW_PIVOT:
                 self._pivot(j, t, was_pos=side > 0)
                 return
             # c_j through 0: both one-sided fields flip, the surface repels and the

@@ -48,15 +48,28 @@ NMOM = 9
 #: the field is "at its rounding level" when every entry is below this many
 #: roundings of the sums it is made of
 NOISE_ROUNDINGS = 256.0
-# kinds of the watch rows (Watch.kind): a boundary point of a free neuron (side +1: the
-# point is active, -1: inactive), an end of a slide (side SLIDE_TO_INACTIVE: lambda -> 0,
-# SLIDE_TO_ACTIVE: lambda -> 1), the input weight of a pinned neuron reaching 0 (side:
-# the sign of w_j), its output weight reaching 0 (side: the sign of c_j)
+#: The watch list of a stage: one record per row k, ``kind`` (ROW_*), the ``neuron`` and
+#: the unique ``point`` it concerns, its ``side`` (see ROW_*) and, for a slide end,
+#: ``sigma`` = the sign of D at the start of the stage (0.0 for the other kinds).
+WATCH_DTYPE = np.dtype([("kind", np.int64), ("neuron", np.int64), ("point", np.int64),
+                        ("side", np.int64), ("sigma", np.float64)])
+# kinds of the watch rows: a boundary point of a free neuron (side +1: the point is
+# active, -1: inactive), an end of a slide (side SLIDE_TO_INACTIVE: lambda -> 0,
+# SLIDE_TO_ACTIVE: lambda -> 1), the input weight of a pinned neuron reaching 0 (side: the
+# sign of w_j), its output weight reaching 0 (side: the sign of c_j)
 ROW_BOUNDARY, ROW_SLIDE, ROW_PIVOT, ROW_OUTPUT = range(4)
 SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE = 0, 1
 
-#: The stage model: the data, the constants, the active intervals and their blocks, the
-#: state layout, the watch list and scratch (built by ``flowlab._flow.exact_1d``).
+# rows of the scratch block ``work`` (contents never outlive a call): the changes of
+# f = alpha x + beta at the block starts, the prefix sums over the blocks of rho0 and rho1,
+# R0_j and R1_j, alpha and beta on each block (all from moments()), a state u (the event
+# scan's samples and differences), the event scan's values at the four nodes
+(W_SLOPE_JUMP, W_OFFSET_JUMP, W_Q0, W_Q1, W_R0, W_R1, W_SLOPE, W_OFFSET, W_STATE,
+ W_NODE_VALUES) = range(10)
+# rows of the scratch block ``work_full``: full parameters and the field (full layout)
+F_THETA, F_FIELD = range(2)
+
+#: The stage model (built by ``flowlab._flow.exact_1d``):
 #:
 #: - ``xs``, ``counts``, ``ysum``: the sorted unique inputs, how many data points each
 #:   stands for and the sum of their targets, (M,);
@@ -74,37 +87,24 @@ SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE = 0, 1
 #: - ``free``: the full-layout index of every state coordinate; ``pos_b``, ``pos_c``,
 #:   ``pos_w`` (n,): the position of b_j, c_j, w_j in the state, or -1;
 #: - ``theta0``: the full parameters (b, c[, w]) the frozen coordinates are read from;
-#: - ``watch``: the watch rows (:class:`Watch`), ``n_watch`` (1,) of them in use;
+#: - ``watch``: the watch list (WATCH_DTYPE records), ``n_watch`` (1,) of them in use;
 #: - ``event_row`` (1,): the watch row of the event the scan found last;
-#: - ``work``: scratch arrays (:class:`Work`).
+#: - ``work``, ``work_full``: scratch (:func:`new_work`; rows W_* and F_*).
+#:
+#: Scratch rows and watch columns are not arrays of their own: every compiled function
+#: that takes a model updates the reference count of each of its arrays on return.
 Model = namedtuple("Model", (
     "xs", "counts", "ysum", "prefix_hi", "prefix_lo", "scale", "b_trained", "w_trained",
     "extent", "n_neurons", "has_w", "lo", "hi", "pin", "n_blocks", "block_starts",
     "block_lo", "block_hi", "free", "pos_b", "pos_c", "pos_w", "theta0", "watch",
-    "n_watch", "event_row", "work"))
-
-#: The watch rows of a stage, one per row k: ``kind[k]`` (ROW_*), the ``neuron`` and the
-#: unique ``point`` it concerns, its ``side`` (see ROW_*) and, for a slide end, ``sigma``
-#: = the sign of D at the start of the stage (0.0 for the other kinds).
-Watch = namedtuple("Watch", ("kind", "neuron", "point", "side", "sigma"))
-
-#: Scratch arrays of a model (their contents never outlive a call):
-#: ``slope_jump``, ``offset_jump``: the changes of f = alpha x + beta at the block starts;
-#: ``q0``, ``q1``: prefix sums over the blocks of rho0, rho1; ``r0``, ``r1``: R0_j, R1_j;
-#: ``slope``, ``offset``: alpha and beta on each block (:func:`moments`); ``state``: a
-#: state u (the event scan's samples and differences); ``node_values``: the event scan's
-#: values at the four nodes; ``theta``, ``velocity``: full parameters and field.
-Work = namedtuple("Work", ("slope_jump", "offset_jump", "q0", "q1", "r0", "r1", "slope",
-                           "offset", "state", "node_values", "theta", "velocity"))
+    "n_watch", "event_row", "work", "work_full"))
 
 
 def new_work(n, size):
-    """:class:`Work` for n neurons and ``size`` full parameters (rows of one block)."""
-    rows = np.zeros((10, max(2 + 4 * n + 1, size, 16)))
-    full = np.zeros((2, size))
-    return Work(slope_jump=rows[0], offset_jump=rows[1], q0=rows[2], q1=rows[3], r0=rows[4],
-                r1=rows[5], state=rows[6], node_values=rows[7], slope=rows[8],
-                offset=rows[9], theta=full[0], velocity=full[1])
+    """The scratch members ``work`` (rows W_*) and ``work_full`` (rows F_*) of the models
+    of n neurons and ``size`` full parameters, as a dict."""
+    return dict(work=np.zeros((10, max(2 + 4 * n + 1, size, 16))),
+                work_full=np.zeros((2, size)))
 
 
 @nb.njit(**INLINE_OPTIONS)
@@ -177,12 +177,11 @@ def expand(model, u, theta):
 
 @nb.njit(**NUMBA_OPTIONS)
 def moments(model, theta):
-    """Per-block alpha, beta, rho0, rho1 and per-neuron R0, R1 into the work arrays.
-
-    ``model.work``: ``slope_jump``, ``offset_jump`` (the changes of alpha and beta at the
-    block starts), ``q0`` (prefix of rho0 over blocks), ``q1``, ``r0`` (R0_j), ``r1``,
-    ``slope`` and ``offset`` (alpha and beta on each block: f = alpha x + beta there).
-    Returns the loss (in the model's scale).
+    """Per-block alpha, beta, rho0, rho1 and per-neuron R0, R1 into the rows of
+    ``model.work``: W_SLOPE_JUMP, W_OFFSET_JUMP (the changes of alpha and beta at the
+    block starts), W_Q0 (prefix of rho0 over blocks), W_Q1, W_R0 (R0_j), W_R1, W_SLOPE
+    and W_OFFSET (alpha and beta on each block: f = alpha x + beta there).  Returns the
+    loss (in the model's scale).
     """
     return _moments(model, theta, True)
 
@@ -191,17 +190,17 @@ def moments(model, theta):
 def _moments(model, theta, with_loss):
     """:func:`moments`; the loss (the only use of the y^2 sums) only if ``with_loss``
     (else 0): the right-hand side does not need it."""
-    P, Plo, work = model.prefix_hi, model.prefix_lo, model.work
+    P, Plo = model.prefix_hi, model.prefix_lo
     lo, hi, blo, bhi, bp = model.lo, model.hi, model.block_lo, model.block_hi, model.block_starts
     n = model.n_neurons
     nb_ = model.n_blocks[0]
     tw = model.has_w
-    alpha = work.slope_jump
-    beta = work.offset_jump
-    Q0 = work.q0
-    Q1 = work.q1
-    R0 = work.r0
-    R1 = work.r1
+    alpha = model.work[W_SLOPE_JUMP]
+    beta = model.work[W_OFFSET_JUMP]
+    Q0 = model.work[W_Q0]
+    Q1 = model.work[W_Q1]
+    R0 = model.work[W_R0]
+    R1 = model.work[W_R1]
     for s in range(nb_ + 1):
         alpha[s] = 0.0
         beta[s] = 0.0
@@ -219,8 +218,8 @@ def _moments(model, theta, with_loss):
     Q0[0] = 0.0
     Q1[0] = 0.0
     loss = 0.0
-    A_run = work.slope
-    B_run = work.offset
+    A_run = model.work[W_SLOPE]
+    B_run = model.work[W_OFFSET]
     for s in range(nb_):
         a_run += alpha[s]
         b_run += beta[s]
@@ -256,8 +255,8 @@ def field(model, theta, F):
     n = model.n_neurons
     tw = model.has_w
     sc = model.scale
-    R0 = model.work.r0
-    R1 = model.work.r1
+    R0 = model.work[W_R0]
+    R1 = model.work[W_R1]
     for j in range(n):
         b = theta[j]
         c = theta[n + j]
@@ -281,8 +280,8 @@ def field_noise(model, theta, out):
     nb_ = model.n_blocks[0]
     tw = model.has_w
     sc = model.scale * NOISE_ROUNDINGS * 2.220446049250313e-16
-    alpha = model.work.slope_jump
-    beta = model.work.offset_jump
+    alpha = model.work[W_SLOPE_JUMP]
+    beta = model.work[W_OFFSET_JUMP]
     N0 = np.zeros(nb_ + 1)
     N1 = np.zeros(nb_ + 1)
     a_run = 0.0
@@ -335,8 +334,8 @@ def _project(F, j, n, xp, eb, ew, tw):
 def _rhs(model, u, out, with_loss):
     """out = F(u) on the state coordinates; the loss at u if ``with_loss`` (else 0)."""
     free = model.free
-    theta = model.work.theta
-    F = model.work.velocity
+    theta = model.work_full[F_THETA]
+    F = model.work_full[F_FIELD]
     expand(model, u, theta)
     loss = _moments(model, theta, with_loss)
     field(model, theta, F)
@@ -383,8 +382,8 @@ def hessian(model, theta, H):
     n = model.n_neurons
     tw = model.has_w
     sc = model.scale
-    R0 = model.work.r0
-    R1 = model.work.r1
+    R0 = model.work[W_R0]
+    R1 = model.work[W_R1]
     H[:, :] = 0.0
     for j in range(n):
         if lo[j] >= hi[j]:
@@ -450,7 +449,7 @@ def jac(model, u, J, dh):
     eb = model.b_trained
     n = model.n_neurons
     tw = model.has_w
-    theta = model.work.theta
+    theta = model.work_full[F_THETA]
     expand(model, u, theta)
     moments(model, theta)
     Pn = theta.size
@@ -530,11 +529,11 @@ def hvp(model, u, v, out):
     sc = model.scale
     eb = model.b_trained
     ew = model.w_trained if tw else 0.0
-    theta = model.work.theta
+    theta = model.work_full[F_THETA]
     expand(model, u, theta)
     _moments(model, theta, False)
-    R0 = model.work.r0
-    R1 = model.work.r1
+    R0 = model.work[W_R0]
+    R1 = model.work[W_R1]
     dth = np.zeros(theta.size)
     for k in range(free.size):
         dth[free[k]] = v[k]

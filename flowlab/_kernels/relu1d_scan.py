@@ -16,7 +16,8 @@ import numpy as np
 
 from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
 from .hooks import register_model
-from .relu1d import (ARM_RTOL, ROW_BOUNDARY, ROW_OUTPUT, ROW_PIVOT, ROW_SLIDE, SLIDE_TO_INACTIVE,
+from .relu1d import (ARM_RTOL, F_THETA, ROW_BOUNDARY, ROW_OUTPUT, ROW_PIVOT, ROW_SLIDE,
+                     SLIDE_TO_INACTIVE, W_NODE_VALUES, W_OFFSET, W_R0, W_R1, W_SLOPE, W_STATE,
                      Model, _bw_at, _bw_pinned, _moments, expand, expand_rows, jac, output, rhs,
                      rhs_loss)
 
@@ -131,8 +132,8 @@ def slide_functions(model, theta, j, p):
     eb = model.b_trained
     ew = model.w_trained if tw else 0.0
     xp = model.xs[p]
-    R0 = model.work.r0[j]
-    R1 = model.work.r1[j]
+    R0 = model.work[W_R0][j]
+    R1 = model.work[W_R1][j]
     rp = residual_at(model, theta, p)
     return -(ew * R1 * xp + eb * R0), rp * (ew * xp * xp + eb)
 
@@ -142,9 +143,9 @@ def residual_block(model, p):
     """Residual sum of the unique point p from the block it lies in, cnt_p (alpha x_p +
     beta) - sum of its y: O(log n) (``moments`` must have run; rounding as the block
     sums, where :func:`residual_at` sums the neurons directly)."""
-    bp, work = model.block_starts, model.work
-    s = np.searchsorted(bp[:model.n_blocks[0] + 1], p, side="right") - 1
-    return model.counts[p] * (work.slope[s] * model.xs[p] + work.offset[s]) - model.ysum[p]
+    s = np.searchsorted(model.block_starts[:model.n_blocks[0] + 1], p, side="right") - 1
+    alpha, beta = model.work[W_SLOPE], model.work[W_OFFSET]
+    return model.counts[p] * (alpha[s] * model.xs[p] + beta[s]) - model.ysum[p]
 
 
 @nb.njit(**INLINE_OPTIONS)
@@ -155,7 +156,8 @@ def _slide_functions_block(model, j, p):
     ew = model.w_trained if tw else 0.0
     xp = model.xs[p]
     rp = residual_block(model, p)
-    return -(ew * model.work.r1[j] * xp + eb * model.work.r0[j]), rp * (ew * xp * xp + eb)
+    return (-(ew * model.work[W_R1][j] * xp + eb * model.work[W_R0][j]),
+            rp * (ew * xp * xp + eb))
 
 
 @nb.njit(**INLINE_OPTIONS)
@@ -188,13 +190,13 @@ def events(model, nodes, armed):
     X = model.extent
     best = 2.0
     best_k = -1
-    vals = model.work.node_values[:4]
-    theta = model.work.theta
+    vals = model.work[W_NODE_VALUES][:4]
+    theta = model.work_full[F_THETA]
     # (A, D) of every slide row at the four nodes: one pass over the moments per node
     # serves all sliding neurons (O(n + slides log n), not O(n) per slide)
     nslide = 0
     for k in range(nw):
-        if watch.kind[k] == ROW_SLIDE:
+        if watch[k].kind == ROW_SLIDE:
             nslide += 1
     exits = np.empty(nw if nslide else 0)
     if nslide:
@@ -204,17 +206,17 @@ def events(model, nodes, armed):
             expand(model, nodes[q], theta)
             _moments(model, theta, False)
             for k in range(nw):
-                if watch.kind[k] == ROW_SLIDE:
-                    A[k, q], D[k, q] = _slide_functions_block(model, watch.neuron[k],
-                                                              watch.point[k])
+                if watch[k].kind == ROW_SLIDE:
+                    A[k, q], D[k, q] = _slide_functions_block(model, watch[k].neuron,
+                                                              watch[k].point)
         _slide_exits(model, nodes, theta, A, D, exits)
     # (b_j, w_j) are read from the node rows directly (no per-node row views or calls:
     # each would cost reference-count updates that outweigh this loop's arithmetic)
     for k in range(nw):
-        kind = watch.kind[k]
-        j = watch.neuron[k]
-        p = watch.point[k]
-        side = watch.side[k]
+        kind = watch[k].kind
+        j = watch[k].neuron
+        p = watch[k].point
+        side = watch[k].side
         if kind == ROW_BOUNDARY or kind == ROW_PIVOT:
             ib = ub[j]
             iw = uw[j] if tw else -1
@@ -288,9 +290,9 @@ def event_rate(model, u, f):
     """Hook for radau.run: value and rate of the event function found last."""
     xs, watch = model.xs, model.watch
     k = model.event_row[0]
-    kind = watch.kind[k]
-    j = watch.neuron[k]
-    p = watch.point[k]
+    kind = watch[k].kind
+    j = watch[k].neuron
+    p = watch[k].point
     if kind == ROW_BOUNDARY:
         b, w = _bw_at(model, u, j)
         db, dw = _bw_rate(model, f, j)
@@ -302,13 +304,13 @@ def event_rate(model, u, f):
     if kind == ROW_OUTPUT:
         return u[model.pos_c[j]], f[model.pos_c[j]]
     # slide exit: margin of lambda, rate by a directional difference
-    theta = model.work.theta
-    which = watch.side[k]
-    sig = watch.sigma[k]
+    theta = model.work_full[F_THETA]
+    which = watch[k].side
+    sig = watch[k].sigma
     eps = difference_step(u, f)
     if eps == 0.0:
         return 0.0, 0.0
-    v = model.work.state[:u.size]
+    v = model.work[W_STATE][:u.size]
     m0 = _margin_at(model, u, j, p, which, sig, theta)
     for q in range(u.size):
         v[q] = u[q] + eps * f[q]
@@ -373,7 +375,6 @@ def _slide_exits(model, nodes, theta, A_nodes, D_nodes, out):
     sign is bisected to the last bit of s.
     """
     watch = model.watch
-    sigma = watch.sigma
     nw = model.n_watch[0]
     vals = np.empty(4)
     samples = np.empty((nw, 9))
@@ -381,11 +382,11 @@ def _slide_exits(model, nodes, theta, A_nodes, D_nodes, out):
     any_unsure = False
     for k in range(nw):
         out[k] = -1.0
-        if watch.kind[k] != ROW_SLIDE:
+        if watch[k].kind != ROW_SLIDE:
             continue
         inside = True
         for q in range(4):
-            vals[q] = _margin(A_nodes[k, q], D_nodes[k, q], watch.side[k], sigma[k])
+            vals[q] = _margin(A_nodes[k, q], D_nodes[k, q], watch[k].side, watch[k].sigma)
             inside = inside and vals[q] > 0.0
         if inside and _surely_inside(vals, 1, 0.0):
             continue
@@ -397,29 +398,29 @@ def _slide_exits(model, nodes, theta, A_nodes, D_nodes, out):
         samples[k, 8] = vals[3]
     if not any_unsure:
         return
-    u = model.work.state[:nodes.shape[1]]
+    u = model.work[W_STATE][:nodes.shape[1]]
     for i in (1, 3, 4, 5, 7):
         _interp_state(nodes, i / 8.0, u)
         expand(model, u, theta)
         _moments(model, theta, False)
         for k in range(nw):
             if unsure[k]:
-                A, D = _slide_functions_block(model, watch.neuron[k], watch.point[k])
-                samples[k, i] = _margin(A, D, watch.side[k], sigma[k])
+                A, D = _slide_functions_block(model, watch[k].neuron, watch[k].point)
+                samples[k, i] = _margin(A, D, watch[k].side, watch[k].sigma)
     for k in range(nw):
         if not unsure[k]:
             continue
         for i in range(1, 9):
             if samples[k, i - 1] > 0.0 and samples[k, i] <= 0.0:
-                j = watch.neuron[k]
-                p = watch.point[k]
+                j = watch[k].neuron
+                p = watch[k].point
                 lo_ = (i - 1) / 8.0
                 hi_ = i / 8.0
                 for _ in range(200):
                     mid = 0.5 * (lo_ + hi_)
                     if mid <= lo_ or mid >= hi_:
                         break
-                    if _slide_margin(model, nodes, j, p, mid, watch.side[k], sigma[k], theta,
+                    if _slide_margin(model, nodes, j, p, mid, watch[k].side, watch[k].sigma, theta,
                                      u) <= 0.0:
                         hi_ = mid
                     else:

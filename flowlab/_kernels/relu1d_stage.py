@@ -22,7 +22,7 @@ from .._config import NUMBA_OPTIONS
 from . import explicit, radau
 from .borrow import borrowed
 from .relu1d import (ARM_RTOL, ROW_BOUNDARY, ROW_OUTPUT, ROW_PIVOT, ROW_SLIDE, SLIDE_TO_ACTIVE,
-                     SLIDE_TO_INACTIVE, expand, field, field_noise, moments)
+                     SLIDE_TO_INACTIVE, W_R0, W_R1, expand, field, field_noise, moments)
 from .relu1d_scan import _slide_functions_block, residual_at
 
 # status codes of advance(); SWITCH: the stepper asks to be changed (the explicit one
@@ -78,8 +78,8 @@ def one_sided(model, theta, j, p, F):
     eb = model.b_trained
     ew = model.w_trained if tw else 0.0
     sc = model.scale
-    R0 = model.work.r0[j]
-    R1 = model.work.r1[j]
+    R0 = model.work[W_R0][j]
+    R1 = model.work[W_R1][j]
     rp = residual_at(model, theta, p)
     xp = model.xs[p]
     if lo[j] <= p < hi[j]:
@@ -189,13 +189,12 @@ def rebuild_blocks(model):
 
 @nb.njit(**NUMBA_OPTIONS)
 def _add_row(watch, armed, k, kind, j, p, side, sig, arm):
-    """Write row k of the watch list (:class:`flowlab._kernels.relu1d.Watch`) and its
-    arming; returns k + 1."""
-    watch.kind[k] = kind
-    watch.neuron[k] = j
-    watch.point[k] = p
-    watch.side[k] = side
-    watch.sigma[k] = sig
+    """Write row k of the watch list (WATCH_DTYPE records) and its arming; returns k + 1."""
+    watch[k].kind = kind
+    watch[k].neuron = j
+    watch[k].point = p
+    watch[k].side = side
+    watch[k].sigma = sig
     armed[k] = arm
     return k + 1
 
@@ -212,9 +211,9 @@ def rebuild_watch(model, theta, armed):
     X = model.extent
     k = 0
     for r in range(model.n_watch[0]):
-        if watch.kind[r] != ROW_BOUNDARY:
-            k = _add_row(watch, armed, k, watch.kind[r], watch.neuron[r], watch.point[r],
-                         watch.side[r], watch.sigma[r], armed[r])
+        if watch[r].kind != ROW_BOUNDARY:
+            k = _add_row(watch, armed, k, watch[r].kind, watch[r].neuron, watch[r].point,
+                         watch[r].side, watch[r].sigma, armed[r])
     if model.b_trained == 0.0 and (model.w_trained == 0.0 or not tw):
         model.n_watch[0] = k
         return
@@ -270,7 +269,7 @@ def rebuild_watch(model, theta, armed):
 @nb.njit(**NUMBA_OPTIONS)
 def slide_rows(model, theta, watch_w, watch_c, rows, armed):
     """Watch rows of the pinned neurons (``moments`` must have run at theta) into ``rows``
-    (a :class:`flowlab._kernels.relu1d.Watch`) and ``armed``; returns their number.
+    (``WATCH_DTYPE`` records) and ``armed``; returns their number.
 
     Per pinned neuron j on point p: the slide's two ends (ROW_SLIDE, side
     SLIDE_TO_INACTIVE: lambda -> 0, SLIDE_TO_ACTIVE: lambda -> 1; sigma = sign of D),
@@ -307,14 +306,14 @@ def slide_ends(model, theta, idx, rtol, atol, out):
     watch = model.watch
     m = 0
     for r in range(model.n_watch[0]):
-        if watch.kind[r] != ROW_SLIDE:
+        if watch[r].kind != ROW_SLIDE:
             continue
-        j = watch.neuron[r]
-        A, D = _slide_functions_block(model, j, watch.point[r])
-        margin = watch.sigma[r] * (A if watch.side[r] == SLIDE_TO_INACTIVE else D - A)
+        j = watch[r].neuron
+        A, D = _slide_functions_block(model, j, watch[r].point)
+        margin = watch[r].sigma * (A if watch[r].side == SLIDE_TO_INACTIVE else D - A)
         if r == idx or margin <= 10.0 * (rtol * (abs(A) + abs(D)) + atol):
             out[m, END_NEURON] = j
-            out[m, END_SIDE] = watch.side[r]
+            out[m, END_SIDE] = watch[r].side
             m += 1
     return m
 
@@ -406,10 +405,10 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
     noise = np.empty(model.theta0.size)
     cap = out_t.size
     ecap = ev_t.size
-    items = np.empty((watch.kind.size, 3), dtype=np.int64)
-    codes = np.empty(watch.kind.size, dtype=np.int64)
-    gin = np.empty(watch.kind.size)
-    gact = np.empty(watch.kind.size)
+    items = np.empty((watch.size, 3), dtype=np.int64)
+    codes = np.empty(watch.size, dtype=np.int64)
+    gin = np.empty(watch.size)
+    gact = np.empty(watch.size)
     while True:
         k0 = counters[STEPS_RECORDED]
         if k0 >= cap or k0 >= max_steps or counters[EVENTS_RECORDED] + 4 * n + 4 >= ecap:
@@ -443,7 +442,7 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
             continue
         # -- an event: crossings are handled here, anything else goes to Python ---------
         idx = model.event_row[0]
-        if watch.kind[idx] != ROW_BOUNDARY:
+        if watch[idx].kind != ROW_BOUNDARY:
             return NEED_PYTHON
         # (a slide ending at the same time would be Python's: it takes the whole batch)
         nitems = boundary_hits(model, theta, F, idx, rtol, atol, items)
@@ -507,11 +506,11 @@ def boundary_hits(model, theta, F, idx, rtol, atol, items):
     tw = model.has_w
     nitems = 0
     for r in range(model.n_watch[0]):
-        if watch.kind[r] != ROW_BOUNDARY:
+        if watch[r].kind != ROW_BOUNDARY:
             continue
-        j = watch.neuron[r]
-        p = watch.point[r]
-        side = watch.side[r]
+        j = watch[r].neuron
+        p = watch[r].point
+        side = watch[r].side
         bj = theta[j]
         wj = theta[2 * n + j] if tw else 1.0
         g = wj * xs[p] - bj
