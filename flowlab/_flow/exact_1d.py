@@ -56,6 +56,11 @@ _EVENTS = 4096
 #: state layouts kept (one per pinning pattern; a wide network visits many)
 _LAYOUTS = 16
 _KIND = ("cross", "slide_start", "slide_end")
+# the columns of the compiled loop's event buffer, boundary hits and slide ends, in the
+# order they are unpacked here
+_EVENT_COLUMNS = [_ks.EVENT_NEURON, _ks.EVENT_POINT, _ks.EVENT_KIND, _ks.EVENT_SIDE]
+_HIT_COLUMNS = [_ks.HIT_NEURON, _ks.HIT_POINT, _ks.HIT_SIDE]
+_END_COLUMNS = [_ks.END_NEURON, _ks.END_SIDE]
 
 
 class _Data:
@@ -176,40 +181,22 @@ class Exact1D(EventDriver):
         free = np.concatenate(free).astype(np.int64) if free else np.zeros(0, np.int64)
         return free, pos["b"], pos["c"], pos["w"]
 
-    def _watch(self):
-        """Slide and pivot watch rows of the pinned neurons (records of
-        :data:`flowlab._kernels.relu1d.WATCH_DTYPE`), their arming and their number
-        (:func:`flowlab._kernels.relu1d_stage.slide_rows`); the boundary rows of the free
-        neurons are added by the compiled :func:`flowlab._kernels.relu1d_stage.rebuild_watch`."""
-        k = int(np.count_nonzero(self.pin >= 0))
-        rows, arm = np.zeros(4 * k, _k.WATCH_DTYPE), np.zeros(4 * k, np.bool_)
-        if k:
-            model, _ = self._model(events=False)
-            _k.moments(model, self.theta)
-            k = _ks.slide_rows(model, self.theta,
-                               self.train_w and self.train["w"] and self.eb == 1.0,
-                               self.train["c"], rows, arm)
-        return rows, arm, k
-
     def _model(self, events=True):
-        """The stage model (a :class:`flowlab._kernels.relu1d.Model`) and the watch arming.
+        """The stage model (a :class:`flowlab._kernels.relu1d.Model`) and the arming of its
+        watch rows.
 
-        With ``events=False`` the watch list and state layout are left empty: such a
-        model serves the moment and field evaluations of the event decisions.
+        The watch list holds the slide and pivot rows of the pinned neurons
+        (:func:`flowlab._kernels.relu1d_stage.slide_rows`), then the boundary rows of the
+        free neurons (:func:`flowlab._kernels.relu1d_stage.rebuild_watch`).  With
+        ``events=False`` the watch list and state layout are left empty (and the arming is
+        None): such a model serves the moment and field evaluations of the event decisions.
         """
         n, d = self.n, self.data
-        empty = np.zeros(0, dtype=np.int64)
         if events:
             free, ub, uc, uw = self._layout()
-            rows, arm0, k = self._watch()
         else:
-            free = ub = uc = uw = empty
-            rows, arm0, k = np.zeros(0, _k.WATCH_DTYPE), np.zeros(0, np.bool_), 0
+            free = ub = uc = uw = np.zeros(0, dtype=np.int64)
         cap = 4 * n + 4 * n + 4              # boundary rows (<= 4 a neuron) + slide rows
-        watch = np.zeros(cap, _k.WATCH_DTYPE)
-        watch[:k] = rows[:k]
-        armed = np.zeros(cap, dtype=np.bool_)
-        armed[:k] = arm0[:k]
         bcap = 2 + 4 * n
         model = _k.Model(
             xs=d.xs, counts=d.cnt, ysum=d.ysum, prefix_hi=d.P, prefix_lo=d.Plo,
@@ -218,18 +205,26 @@ class Exact1D(EventDriver):
             lo=self.lo.copy(), hi=self.hi.copy(), pin=self.pin.copy(),
             n_blocks=np.zeros(1, np.int64), block_starts=np.zeros(bcap, np.int64),
             block_lo=np.zeros(n, np.int64), block_hi=np.zeros(n, np.int64),
-            free=free, pos_b=ub, pos_c=uc, pos_w=uw, theta0=self.theta.copy(), watch=watch,
-            n_watch=np.array([k], np.int64), event_row=np.zeros(1, np.int64), **self._work)
+            free=free, pos_b=ub, pos_c=uc, pos_w=uw, theta0=self.theta.copy(),
+            watch=np.zeros(cap, _k.WATCH_DTYPE), n_watch=np.zeros(1, np.int64),
+            event_row=np.zeros(1, np.int64), **self._work)
         self._blocks_into(model)
-        if events:
-            _ks.rebuild_watch(model, self.theta, armed)
-        return model, (armed if events else None)
+        if not events:
+            return model, None
+        armed = np.zeros(cap, dtype=np.bool_)
+        if np.any(self.pin >= 0):
+            _k.moments(model, self.theta)
+            model.n_watch[0] = _ks.slide_rows(
+                model, self.theta, self.train_w and self.train["w"] and self.eb == 1.0,
+                self.train["c"], model.watch, armed)
+        _ks.rebuild_watch(model, self.theta, armed)
+        return model, armed
 
     def _blocks_into(self, model):
         """The blocks between the interval ends (:func:`flowlab._kernels.relu1d_stage.
         rebuild_blocks`, O(n log n)) into ``model``, reused while the intervals and pins
-        are those they were computed for: an event builds up to three models on one
-        layout (its decision, the slide rows, the next stage)."""
+        are those they were computed for: an event builds up to two models on one
+        layout (its decision, the next stage)."""
         key = (self.lo.tobytes(), self.hi.tobytes(), self.pin.tobytes())
         cached = getattr(self, "_blocks", None)
         if cached is not None and cached[0] == key:
@@ -413,10 +408,9 @@ class Exact1D(EventDriver):
                      int(self.counters[_ks.EVENTS_RECORDED]))
             stepper.count(k)
             self._keep_steps(out_t, out_nodes, out_loss, k, _ex.DEGREE if mode in (1, 3) else 3)
-            for e in range(ne):
-                j, p = int(ev_i[e, _ks.EVENT_NEURON]), int(ev_i[e, _ks.EVENT_POINT])
-                kind, side = int(ev_i[e, _ks.EVENT_KIND]), int(ev_i[e, _ks.EVENT_SIDE])
-                self._record(float(ev_t[e]), j, p, _KIND[kind], side)
+            rows = ev_i[:ne][:, _EVENT_COLUMNS].tolist()
+            for te, (j, p, kind, side) in zip(ev_t[:ne].tolist(), rows):
+                self._record(te, j, p, _KIND[kind], side)
             self._advanced(bar, self.stats[0])
             t = self.t
             _k.expand(model, u, self.theta)
@@ -462,14 +456,14 @@ class Exact1D(EventDriver):
         nw = int(model.n_watch[0])
         items = np.empty((nw, 3), dtype=np.int64)
         nh = _ks.boundary_hits(model, self.theta, F, idx, self.rtol, self.atol, items)
-        boundary = [(int(h[_ks.HIT_NEURON]), int(h[_ks.HIT_POINT]), int(h[_ks.HIT_SIDE]))
-                    for h in items[:nh]]
+        boundary = [tuple(h) for h in items[:nh][:, _HIT_COLUMNS].tolist()]
         ends = np.empty((nw, 2), dtype=np.int64)
         ne = _ks.slide_ends(model, self.theta, idx, self.rtol, self.atol, ends)
-        slides = [(int(e[_ks.END_NEURON]), int(e[_ks.END_SIDE])) for e in ends[:ne]]
-        if 0 <= idx < nw and watch[idx]["kind"] in (_k.ROW_PIVOT, _k.ROW_OUTPUT):
-            j, side = int(watch[idx]["neuron"]), int(watch[idx]["side"])
-            if watch[idx]["kind"] == _k.ROW_PIVOT:
+        slides = [tuple(e) for e in ends[:ne][:, _END_COLUMNS].tolist()]
+        kind = int(watch["kind"][idx]) if 0 <= idx < nw else _k.ROW_BOUNDARY
+        if kind in (_k.ROW_PIVOT, _k.ROW_OUTPUT):
+            j, side = int(watch["neuron"][idx]), int(watch["side"][idx])
+            if kind == _k.ROW_PIVOT:
                 self._pivot(j, t, was_pos=side > 0)
                 return
             # c_j through 0: both one-sided fields flip, the surface repels and the
