@@ -42,6 +42,8 @@ nudging is needed; each neuron reaching the surface is snapped onto it
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from .._kernels import explicit as _ex
@@ -61,6 +63,8 @@ _KIND = ("cross", "slide_start", "slide_end")
 _EVENT_COLUMNS = [_ks.EVENT_NEURON, _ks.EVENT_POINT, _ks.EVENT_KIND, _ks.EVENT_SIDE]
 _HIT_COLUMNS = [_ks.HIT_NEURON, _ks.HIT_POINT, _ks.HIT_SIDE]
 _END_COLUMNS = [_ks.END_NEURON, _ks.END_SIDE]
+#: the blocks of a model, kept for the intervals and pins (``key``) they were built for
+_Blocks = namedtuple("_Blocks", "key block_lo block_hi block_starts n")
 
 
 class _Data:
@@ -227,16 +231,16 @@ class Exact1D(EventDriver):
         layout (its decision, the next stage)."""
         key = (self.lo.tobytes(), self.hi.tobytes(), self.pin.tobytes())
         cached = getattr(self, "_blocks", None)
-        if cached is not None and cached[0] == key:
-            _, blo, bhi, bp, nb = cached
+        if cached is not None and cached.key == key:
+            blo, bhi, bp, nb = cached.block_lo, cached.block_hi, cached.block_starts, cached.n
             model.block_lo[:] = blo
             model.block_hi[:] = bhi
             model.block_starts[:] = bp
             model.n_blocks[0] = nb
             return
         _ks.rebuild_blocks(model)
-        self._blocks = (key, model.block_lo.copy(), model.block_hi.copy(),
-                        model.block_starts.copy(), int(model.n_blocks[0]))
+        self._blocks = _Blocks(key, model.block_lo.copy(), model.block_hi.copy(),
+                               model.block_starts.copy(), int(model.n_blocks[0]))
 
     # -- decisions at a switching surface ------------------------------------------------
     def _snap(self, j, p):
@@ -266,7 +270,8 @@ class Exact1D(EventDriver):
         noise = np.empty_like(self.theta)
         _k.field(model, self.theta, F)
         _k.field_noise(model, self.theta, noise)
-        codes = [_ks.decide(model, self.theta, j, p, side, F, noise)[0] for j, p, side in items]
+        codes = [_ks.decide(model, self.theta, j, p, side, F, noise) for j, p, side in items]
+        codes = [code for code, _, _ in codes]
         for (j, p, side), code in zip(items, codes):
             was_active = side > 0
             if code == _ks.SLIDE:
@@ -359,11 +364,11 @@ class Exact1D(EventDriver):
 
     def _stages(self):
         """Intervals of constant (u_l): the events replayed on the starting intervals."""
-        ev = self.events
-        ev_t = np.array([e[0] for e in ev], dtype=np.float64)
-        ev_j = np.array([e[1] for e in ev], dtype=np.int64)
-        ev_p = np.array([e[2] for e in ev], dtype=np.int64)
-        ev_s = np.array([e[4] for e in ev], dtype=np.int64)
+        ev = self.events                    # (t, neuron, point, kind, side)
+        ev_t = np.array([t for t, _, _, _, _ in ev], dtype=np.float64)
+        ev_j = np.array([j for _, j, _, _, _ in ev], dtype=np.int64)
+        ev_p = np.array([p for _, _, p, _, _ in ev], dtype=np.int64)
+        ev_s = np.array([side for _, _, _, _, side in ev], dtype=np.int64)
         starts, U = _ks.replay_stages(self.lo0.copy(), self.hi0.copy(), ev_t, ev_j, ev_p, ev_s,
                                       self._P0())
         bounds = np.concatenate([[self.t0], starts, [self.t_final]])
