@@ -46,7 +46,7 @@ def stage_time(n, m, reps):
     eng = Exact1D(Problem(net, x, y, "sum"), 1.0, rtol=1e-10, atol=1e-12, t0=0.0, gtol=None,
                   max_steps=None, progress=False)
     model, _ = eng._model()
-    u = eng.theta[model[14]].copy()
+    u = eng.theta[model.free].copy()
     out = np.empty_like(u)
     _repeat_rhs(model, u, out, 2)
     best = np.inf
@@ -54,7 +54,7 @@ def stage_time(n, m, reps):
         t0 = time.perf_counter()
         _repeat_rhs(model, u, out, reps)
         best = min(best, (time.perf_counter() - t0) / reps)
-    return best, int(model[7][2])
+    return best, int(model.n_blocks[0])
 
 
 def run(quick=False):

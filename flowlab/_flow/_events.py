@@ -143,7 +143,7 @@ class EventDriver:
         self.gtol, self.max_steps, self.progress = gtol, max_steps, progress
         self.events = []            # (t, neuron, point, kind, side)
         self.recent = np.zeros(_ks.ZENO_COUNT)
-        self.counters = np.zeros(4, dtype=np.int64)
+        self.counters = np.zeros(4, dtype=np.int64)     # relu1d_stage.STEPS_RECORDED, ...
         # accepted steps: end times and losses as one array per piece, the degree of each
         # piece's steps, and every step's degree + 1 nodes as rows of one store (
         # :class:`NodeStore`; every step of a piece comes from one stepper)
@@ -231,12 +231,12 @@ class EventDriver:
     def _check_zeno(self, t):
         """Stop when events pile up: ZENO_COUNT handled events within a relative time span
         ZENO_SPAN (the ring is shared with the compiled loop of the 1-d flow)."""
-        c = self.counters
-        self.recent[c[2]] = t
-        c[2] = (c[2] + 1) % self.recent.size
-        c[3] = min(c[3] + 1, self.recent.size)
-        if c[3] == self.recent.size:
-            span = t - self.recent[c[2]]
+        c, pos, fill = self.counters, _ks.RING_POS, _ks.RING_FILL
+        self.recent[c[pos]] = t
+        c[pos] = (c[pos] + 1) % self.recent.size
+        c[fill] = min(c[fill] + 1, self.recent.size)
+        if c[fill] == self.recent.size:
+            span = t - self.recent[c[pos]]
             if span <= _ks.ZENO_SPAN * max(1.0, abs(t)):
                 raise ZenoError(
                     f"{self.recent.size} activation events within dt = {span:.3g} before "

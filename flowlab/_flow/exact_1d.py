@@ -42,6 +42,8 @@ nudging is needed; each neuron reaching the surface is snapped onto it
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from .._kernels import explicit as _ex
@@ -56,6 +58,13 @@ _EVENTS = 4096
 #: state layouts kept (one per pinning pattern; a wide network visits many)
 _LAYOUTS = 16
 _KIND = ("cross", "slide_start", "slide_end")
+# the columns of the compiled loop's event buffer, boundary hits and slide ends, in the
+# order they are unpacked here
+_EVENT_COLUMNS = [_ks.EVENT_NEURON, _ks.EVENT_POINT, _ks.EVENT_KIND, _ks.EVENT_SIDE]
+_HIT_COLUMNS = [_ks.HIT_NEURON, _ks.HIT_POINT, _ks.HIT_SIDE]
+_END_COLUMNS = [_ks.END_NEURON, _ks.END_SIDE]
+#: the blocks of a model, kept for the intervals and pins (``key``) they were built for
+_Blocks = namedtuple("_Blocks", "key block_lo block_hi block_starts n")
 
 
 class _Data:
@@ -118,8 +127,7 @@ class Exact1D(EventDriver):
         self.pin = -np.ones(self.n, dtype=np.int64)
         self._layouts = {}                  # state layout per pinning pattern (_layout)
         # the models' scratch arrays (their contents never outlive a call): allocated once
-        self._scratch = (np.zeros((10, max(2 + 4 * self.n + 1, self.theta.size, 16))),
-                         np.zeros((2, self.theta.size)))
+        self._work = _k.new_work(self.n, self.theta.size)
 
     # -- parameters -------------------------------------------------------------------
     def _bcw(self, theta):
@@ -177,73 +185,62 @@ class Exact1D(EventDriver):
         free = np.concatenate(free).astype(np.int64) if free else np.zeros(0, np.int64)
         return free, pos["b"], pos["c"], pos["w"]
 
-    def _watch(self):
-        """Slide and pivot watch rows (kind, neuron, point, side) of the pinned neurons,
-        their slide signs and arming (:func:`flowlab._kernels.relu1d_stage.slide_rows`);
-        the boundary rows of the free neurons are added by the compiled
-        :func:`flowlab._kernels.relu1d_stage.rebuild_watch`."""
-        k = int(np.count_nonzero(self.pin >= 0))
-        rows = np.zeros((4 * k, 4), np.int64)
-        sig, arm = np.zeros(4 * k), np.zeros(4 * k, np.bool_)
-        if k:
-            model, _ = self._model(events=False)
-            _k.moments(model, self.theta)
-            k = _ks.slide_rows(model, self.theta,
-                               self.train_w and self.train["w"] and self.eb == 1.0,
-                               self.train["c"], rows, sig, arm)
-        return rows[:k], sig[:k], arm[:k]
-
     def _model(self, events=True):
-        """The stage model tuple (see flowlab/_kernels/relu1d.py) and the watch arming.
+        """The stage model (a :class:`flowlab._kernels.relu1d.Model`) and the arming of its
+        watch rows.
 
-        With ``events=False`` the watch list and state layout are left empty: such a
-        model serves the moment and field evaluations of the event decisions.
+        The watch list holds the slide and pivot rows of the pinned neurons
+        (:func:`flowlab._kernels.relu1d_stage.slide_rows`), then the boundary rows of the
+        free neurons (:func:`flowlab._kernels.relu1d_stage.rebuild_watch`).  With
+        ``events=False`` the watch list and state layout are left empty (and the arming is
+        None): such a model serves the moment and field evaluations of the event decisions.
         """
         n, d = self.n, self.data
-        empty = np.zeros(0, dtype=np.int64)
         if events:
             free, ub, uc, uw = self._layout()
-            rows, sig0, arm0 = self._watch()
         else:
-            free = ub = uc = uw = empty
-            rows, sig0, arm0 = np.zeros((0, 4), np.int64), np.zeros(0), np.zeros(0, np.bool_)
+            free = ub = uc = uw = np.zeros(0, dtype=np.int64)
         cap = 4 * n + 4 * n + 4              # boundary rows (<= 4 a neuron) + slide rows
-        watch = np.zeros((cap, 4), dtype=np.int64)
-        sig = np.zeros(cap)
-        armed = np.zeros(cap, dtype=np.bool_)
-        watch[:rows.shape[0]] = rows
-        sig[:rows.shape[0]] = sig0
-        armed[:rows.shape[0]] = arm0
-        fpar = np.array([self.scale, self.eb, self.ew, self.data.extent])
-        ipar = np.array([n, 1 if self.train_w else 0, 0, rows.shape[0]], dtype=np.int64)
         bcap = 2 + 4 * n
-        model = (np.empty(0, _k.MARKER), d.xs, d.P, d.Plo, d.cnt, d.ysum, fpar, ipar,
-                 self.lo.copy(), self.hi.copy(), self.pin.copy(),
-                 np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(bcap, np.int64),
-                 free, ub, uc, uw, self.theta.copy(), watch, sig, np.zeros(2, dtype=np.int64),
-                 self._scratch[0], self._scratch[1])
+        model = _k.Model(
+            xs=d.xs, counts=d.cnt, ysum=d.ysum, prefix_hi=d.P, prefix_lo=d.Plo,
+            scale=float(self.scale), b_trained=float(self.eb), w_trained=float(self.ew),
+            extent=float(d.extent), n_neurons=int(n), has_w=bool(self.train_w),
+            lo=self.lo.copy(), hi=self.hi.copy(), pin=self.pin.copy(),
+            n_blocks=np.zeros(1, np.int64), block_starts=np.zeros(bcap, np.int64),
+            block_lo=np.zeros(n, np.int64), block_hi=np.zeros(n, np.int64),
+            free=free, pos_b=ub, pos_c=uc, pos_w=uw, theta0=self.theta.copy(),
+            watch=np.zeros(cap, _k.WATCH_DTYPE), n_watch=np.zeros(1, np.int64),
+            event_row=np.zeros(1, np.int64), **self._work)
         self._blocks_into(model)
-        if events:
-            _ks.rebuild_watch(model, self.theta, armed)
-        return model, (armed if events else None)
+        if not events:
+            return model, None
+        armed = np.zeros(cap, dtype=np.bool_)
+        if np.any(self.pin >= 0):
+            _k.moments(model, self.theta)
+            model.n_watch[0] = _ks.slide_rows(
+                model, self.theta, self.train_w and self.train["w"] and self.eb == 1.0,
+                self.train["c"], model.watch, armed)
+        _ks.rebuild_watch(model, self.theta, armed)
+        return model, armed
 
     def _blocks_into(self, model):
         """The blocks between the interval ends (:func:`flowlab._kernels.relu1d_stage.
         rebuild_blocks`, O(n log n)) into ``model``, reused while the intervals and pins
-        are those they were computed for: an event builds up to three models on one
-        layout (its decision, the slide rows, the next stage)."""
+        are those they were computed for: an event builds up to two models on one
+        layout (its decision, the next stage)."""
         key = (self.lo.tobytes(), self.hi.tobytes(), self.pin.tobytes())
         cached = getattr(self, "_blocks", None)
-        if cached is not None and cached[0] == key:
-            _, blo, bhi, bp, nb = cached
-            model[11][:] = blo
-            model[12][:] = bhi
-            model[13][:] = bp
-            model[7][2] = nb
+        if cached is not None and cached.key == key:
+            blo, bhi, bp, nb = cached.block_lo, cached.block_hi, cached.block_starts, cached.n
+            model.block_lo[:] = blo
+            model.block_hi[:] = bhi
+            model.block_starts[:] = bp
+            model.n_blocks[0] = nb
             return
         _ks.rebuild_blocks(model)
-        self._blocks = (key, model[11].copy(), model[12].copy(), model[13].copy(),
-                        int(model[7][2]))
+        self._blocks = _Blocks(key, model.block_lo.copy(), model.block_hi.copy(),
+                               model.block_starts.copy(), int(model.n_blocks[0]))
 
     # -- decisions at a switching surface ------------------------------------------------
     def _snap(self, j, p):
@@ -273,7 +270,8 @@ class Exact1D(EventDriver):
         noise = np.empty_like(self.theta)
         _k.field(model, self.theta, F)
         _k.field_noise(model, self.theta, noise)
-        codes = [_ks.decide(model, self.theta, j, p, side, F, noise)[0] for j, p, side in items]
+        codes = [_ks.decide(model, self.theta, j, p, side, F, noise) for j, p, side in items]
+        codes = [code for code, _, _ in codes]
         for (j, p, side), code in zip(items, codes):
             was_active = side > 0
             if code == _ks.SLIDE:
@@ -366,11 +364,11 @@ class Exact1D(EventDriver):
 
     def _stages(self):
         """Intervals of constant (u_l): the events replayed on the starting intervals."""
-        ev = self.events
-        ev_t = np.array([e[0] for e in ev], dtype=np.float64)
-        ev_j = np.array([e[1] for e in ev], dtype=np.int64)
-        ev_p = np.array([e[2] for e in ev], dtype=np.int64)
-        ev_s = np.array([e[4] for e in ev], dtype=np.int64)
+        ev = self.events                    # (t, neuron, point, kind, side)
+        ev_t = np.array([t for t, _, _, _, _ in ev], dtype=np.float64)
+        ev_j = np.array([j for _, j, _, _, _ in ev], dtype=np.int64)
+        ev_p = np.array([p for _, _, p, _, _ in ev], dtype=np.int64)
+        ev_s = np.array([side for _, _, _, _, side in ev], dtype=np.int64)
         starts, U = _ks.replay_stages(self.lo0.copy(), self.hi0.copy(), ev_t, ev_j, ev_p, ev_s,
                                       self._P0())
         bounds = np.concatenate([[self.t0], starts, [self.t_final]])
@@ -404,23 +402,24 @@ class Exact1D(EventDriver):
         stepper = self.stepper
         while True:
             self._checkpoint()
-            u = self.theta[model[14]].copy()
+            u = self.theta[model.free].copy()
             lin, xw, mode = stepper.arrays(u.size)
-            self.counters[0] = self.counters[1] = 0
+            self.counters[_ks.STEPS_RECORDED] = self.counters[_ks.EVENTS_RECORDED] = 0
             st = _ks.advance(model, self.t, u, self.t_end, self.rtol, self.atol, gtol,
                              max(budget - self.n_steps, 0), out_t, out_nodes, out_loss,
                              armed, self.stats, lin, ev_t, ev_i, self.counters, self.recent,
                              xw, mode)
-            k, ne = int(self.counters[0]), int(self.counters[1])
+            k, ne = (int(self.counters[_ks.STEPS_RECORDED]),
+                     int(self.counters[_ks.EVENTS_RECORDED]))
             stepper.count(k)
             self._keep_steps(out_t, out_nodes, out_loss, k, _ex.DEGREE if mode in (1, 3) else 3)
-            for e in range(ne):
-                j, p, kind, side = (int(v) for v in ev_i[e])
-                self._record(float(ev_t[e]), j, p, _KIND[kind], side)
-            self._advanced(bar, self.stats[0])
+            rows = ev_i[:ne][:, _EVENT_COLUMNS].tolist()
+            for te, (j, p, kind, side) in zip(ev_t[:ne].tolist(), rows):
+                self._record(te, j, p, _KIND[kind], side)
+            self._advanced(bar, self.stats[_rd.S_T])
             t = self.t
             _k.expand(model, u, self.theta)
-            self.lo, self.hi = model[8].copy(), model[9].copy()
+            self.lo, self.hi = model.lo.copy(), model.hi.copy()
             if st == _ks.DONE:
                 return self._finished()
             if st == _ks.ZENO:
@@ -442,8 +441,7 @@ class Exact1D(EventDriver):
                 continue
             if st == _ks.FULL:
                 continue
-            kind, idx = int(model[21][0]), int(model[21][1])
-            self._handle(model, kind, idx, t)
+            self._handle(model, int(model.event_row[0]), t)
             self._check_zeno(t)
             model, armed = self._model()
 
@@ -451,24 +449,26 @@ class Exact1D(EventDriver):
         model, _ = self._model(events=False)
         super()._hold(t, _k.moments(model, self.theta))
 
-    def _handle(self, model, kind, idx, t):
-        """Process the event found by the integrator and every other one at the same time."""
-        watch = model[19]
+    def _handle(self, model, idx, t):
+        """Process the event found by the integrator (the watch row ``idx``) and every other
+        one at the same time."""
+        watch = model.watch
         _k.moments(model, self.theta)
         F = np.empty_like(self.theta)
         _k.field(model, self.theta, F)
         # boundary points: simultaneous when already across, or within the integration
         # tolerance of the surface and moving towards it under the current field
-        nw = int(model[7][3])
+        nw = int(model.n_watch[0])
         items = np.empty((nw, 3), dtype=np.int64)
         nh = _ks.boundary_hits(model, self.theta, F, idx, self.rtol, self.atol, items)
-        boundary = [(int(j), int(p), int(s)) for j, p, s in items[:nh]]
+        boundary = [tuple(h) for h in items[:nh][:, _HIT_COLUMNS].tolist()]
         ends = np.empty((nw, 2), dtype=np.int64)
         ne = _ks.slide_ends(model, self.theta, idx, self.rtol, self.atol, ends)
-        slides = [(int(j), int(side)) for j, side in ends[:ne]]
-        if 0 <= idx < nw and watch[idx, 0] in (2, 3):
-            wk, j, _, side = (int(v) for v in watch[idx])
-            if wk == 2:
+        slides = [tuple(e) for e in ends[:ne][:, _END_COLUMNS].tolist()]
+        kind = int(watch["kind"][idx]) if 0 <= idx < nw else _k.ROW_BOUNDARY
+        if kind in (_k.ROW_PIVOT, _k.ROW_OUTPUT):
+            j, side = int(watch["neuron"][idx]), int(watch["side"][idx])
+            if kind == _k.ROW_PIVOT:
                 self._pivot(j, t, was_pos=side > 0)
                 return
             # c_j through 0: both one-sided fields flip, the surface repels and the

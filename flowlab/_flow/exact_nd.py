@@ -499,25 +499,27 @@ class ExactND(EventDriver):
             self._checkpoint()
             u = self._state(model)
             lin, xw, mode = stepper.arrays(u.size)
-            self.counters[0] = self.counters[1] = 0
+            self.counters[_ks.STEPS_RECORDED] = self.counters[_ks.EVENTS_RECORDED] = 0
             st = _kst.advance(model, self.t, u, self.t_end, self.rtol, self.atol,
                               max(budget - self.n_steps, 0), out_t, out_nodes, out_loss, armed,
                               self.stats, lin, xw, mode, handle, ev_t, ev_i, self.counters,
                               self.recent)
-            k, ne = int(self.counters[0]), int(self.counters[1])
+            k = int(self.counters[_ks.STEPS_RECORDED])
+            ne = int(self.counters[_ks.EVENTS_RECORDED])
             stepper.count(k)
             degree = _ex.DEGREE if mode in (1, 3) else 3
             k, steady = self._steady(out_nodes, k, degree)
             self._keep_steps(out_t, out_nodes, out_loss, k, degree)
             for e in range(ne):
-                j, p, kind, side = (int(v) for v in ev_i[e])
+                j, p = int(ev_i[e, _ks.EVENT_NEURON]), int(ev_i[e, _ks.EVENT_POINT])
+                kind, side = int(ev_i[e, _ks.EVENT_KIND]), int(ev_i[e, _ks.EVENT_SIDE])
                 self._record(float(ev_t[e]), j, p, _KINDS[kind], side)
                 if kind != _ks.K_CROSS:
                     # the compiled loop changed j's pins (in the layout arrays too)
                     self.pins[j] = [int(q) for q in model.pins[j] if q >= 0]
                     self._pins_version += 1
                     self._pins_changed.append(j)
-            self._advanced(bar, float(out_t[k - 1]) if steady else self.stats[0])
+            self._advanced(bar, float(out_t[k - 1]) if steady else self.stats[_rd.S_T])
             _k.expand(model, u, self.theta)
             if steady:
                 self.theta[:] = out_nodes[k - 1, degree]

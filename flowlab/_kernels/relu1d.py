@@ -24,20 +24,18 @@ its knot sits on the unique point p, p is left out of its interval, and its
 surface g = w_j x_p - b_j = 0.  The pinned coordinate (b_j, or w_j when b is
 frozen) is not part of the state: it is rebuilt exactly from the others.
 
-The model is a tuple (see ``flowlab._flow.exact_1d``); the functions here are
-the hooks of :func:`flowlab._kernels.radau.run` (with the event scan of
-:mod:`flowlab._kernels.relu1d_scan`, which registers them all).
+The model is a :class:`Model` named tuple (built by ``flowlab._flow.exact_1d``); the
+functions here are the hooks of :func:`flowlab._kernels.radau.run` (with the event scan
+of :mod:`flowlab._kernels.relu1d_scan`, which registers them all for :class:`Model`).
 """
 
 import math
+from collections import namedtuple
 
 import numba as nb
 import numpy as np
 
 from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
-
-#: the model tuple starts with an empty array of this dtype (see hooks.register_model)
-MARKER = np.int8
 
 #: a point decided onto one side of its surface is "armed" once |g| exceeds this
 #: fraction of |w_j| X + |b_j|, X the extent of the data (a few hundred roundings)
@@ -50,8 +48,63 @@ NMOM = 9
 #: the field is "at its rounding level" when every entry is below this many
 #: roundings of the sums it is made of
 NOISE_ROUNDINGS = 256.0
-# event kinds written to ev[0]
-EV_CROSS, EV_SLIDE_END0, EV_SLIDE_END1, EV_PIVOT = range(4)
+#: The watch list of a stage: one record per row k, ``kind`` (ROW_*), the ``neuron`` and
+#: the unique ``point`` it concerns, its ``side`` (see ROW_*) and, for a slide end,
+#: ``sigma`` = the sign of D at the start of the stage (0.0 for the other kinds).
+WATCH_DTYPE = np.dtype([("kind", np.int64), ("neuron", np.int64), ("point", np.int64),
+                        ("side", np.int64), ("sigma", np.float64)])
+# kinds of the watch rows: a boundary point of a free neuron (side +1: the point is
+# active, -1: inactive), an end of a slide (side SLIDE_TO_INACTIVE: lambda -> 0,
+# SLIDE_TO_ACTIVE: lambda -> 1), the input weight of a pinned neuron reaching 0 (side: the
+# sign of w_j), its output weight reaching 0 (side: the sign of c_j)
+ROW_BOUNDARY, ROW_SLIDE, ROW_PIVOT, ROW_OUTPUT = range(4)
+SLIDE_TO_INACTIVE, SLIDE_TO_ACTIVE = 0, 1
+
+# rows of the scratch block ``work`` (contents never outlive a call): the changes of
+# f = alpha x + beta at the block starts, the prefix sums over the blocks of rho0 and rho1,
+# R0_j and R1_j, alpha and beta on each block (all from moments()), a state u (the event
+# scan's samples and differences), the event scan's values at the four nodes
+(W_SLOPE_JUMP, W_OFFSET_JUMP, W_Q0, W_Q1, W_R0, W_R1, W_SLOPE, W_OFFSET, W_STATE,
+ W_NODE_VALUES) = range(10)
+# rows of the scratch block ``work_full``: full parameters and the field (full layout)
+F_THETA, F_FIELD = range(2)
+
+#: The stage model (built by ``flowlab._flow.exact_1d``):
+#:
+#: - ``xs``, ``counts``, ``ysum``: the sorted unique inputs, how many data points each
+#:   stands for and the sum of their targets, (M,);
+#: - ``prefix_hi``, ``prefix_lo``: the prefix moments (:func:`prefix_moments`), (M+1, NMOM);
+#: - ``scale``: the loss scale (L = scale/2 sum r_i^2);
+#: - ``b_trained``, ``w_trained``: 1.0 when b (w) is trained, else 0.0 (e_b, e_w of the
+#:   projections on a switching surface);
+#: - ``extent``: max|x| + (max x - min x), the length scale of g = w x - b;
+#: - ``n_neurons``; ``has_w``: the network has input weights w (else w = 1);
+#: - ``lo``, ``hi``: neuron j is active on the unique points [lo_j, hi_j), (n,);
+#: - ``pin``: the unique point neuron j is pinned on, or -1, (n,);
+#: - ``n_blocks`` (1,): the number of blocks; ``block_starts`` (2 + 4n,): their first
+#:   unique points (and the end of the last); ``block_lo``, ``block_hi`` (n,): the blocks
+#:   [block_lo_j, block_hi_j) that make up neuron j's interval;
+#: - ``free``: the full-layout index of every state coordinate; ``pos_b``, ``pos_c``,
+#:   ``pos_w`` (n,): the position of b_j, c_j, w_j in the state, or -1;
+#: - ``theta0``: the full parameters (b, c[, w]) the frozen coordinates are read from;
+#: - ``watch``: the watch list (WATCH_DTYPE records), ``n_watch`` (1,) of them in use;
+#: - ``event_row`` (1,): the watch row of the event the scan found last;
+#: - ``work``, ``work_full``: scratch (:func:`new_work`; rows W_* and F_*).
+#:
+#: Scratch rows and watch columns are not arrays of their own: every compiled function
+#: that takes a model updates the reference count of each of its arrays on return.
+Model = namedtuple("Model", (
+    "xs", "counts", "ysum", "prefix_hi", "prefix_lo", "scale", "b_trained", "w_trained",
+    "extent", "n_neurons", "has_w", "lo", "hi", "pin", "n_blocks", "block_starts",
+    "block_lo", "block_hi", "free", "pos_b", "pos_c", "pos_w", "theta0", "watch",
+    "n_watch", "event_row", "work", "work_full"))
+
+
+def new_work(n, size):
+    """The scratch members ``work`` (rows W_*) and ``work_full`` (rows F_*) of the models
+    of n neurons and ``size`` full parameters, as a dict."""
+    return dict(work=np.zeros((10, max(2 + 4 * n + 1, size, 16))),
+                work_full=np.zeros((2, size)))
 
 
 @nb.njit(**INLINE_OPTIONS)
@@ -93,25 +146,6 @@ def prefix_moments(xs, cnt, ysum, y2sum, xysum, yabs, P, Plo):
             Plo[i + 1, q] = Plo[i, q] + e
 
 
-# ----------------------------------------------------------------------------------------
-# model tuple accessors
-#   model = (MARKER, xs, P, Plo, cnt, ysum, fpar, ipar, lo, hi, pin, blo, bhi, bp, free, ub,
-#            uc, uw, theta0, watch, sigma, ev, work, work2)
-#   MARKER: an empty int8 array; its dtype tells radau.run which hooks to call
-#   fpar = [scale, eb, ew, X]       (eb/ew: 1.0 when b / w are trained; X: data extent
-#                                    max|x| + (max x - min x), the length scale of g)
-#   ipar = [n, train_w(0/1), n_blocks, n_watch]
-#   ub/uc/uw[j]: position of b_j / c_j / w_j in the state u, or -1
-#   watch[k] = (kind, neuron, point, side): kind 0 = boundary point (side +1 active,
-#              -1 inactive), 1 = slide of neuron on point (side 0: lambda -> 0, 1: lambda
-#              -> 1; sigma[k] = sign of D at the start), 2 = pivot (w_j reaches 0 while
-#              pinned; side = sign of w_j), 3 = output weight (c_j reaches 0 while
-#              pinned; side = sign of c_j)
-#   work: float scratch (10, max(n_blocks + 1, len(theta), 16)): rows 0-5 the moments,
-#         row 6 a state, row 7 the event scan's node values, rows 8-9 f = alpha x + beta
-#         on each block; work2: (2, len(theta))
-# ----------------------------------------------------------------------------------------
-
 @nb.njit(**INLINE_OPTIONS)
 def _bw_pinned(b, w, xp, eb, tw):
     """(b_j, w_j) of a neuron pinned on x_p: the pinned coordinate rebuilt from the other."""
@@ -125,34 +159,29 @@ def _bw_pinned(b, w, xp, eb, tw):
 @nb.njit(**INLINE_OPTIONS)
 def expand(model, u, theta):
     """Full parameters theta = (b, c[, w]) from the state u; pinned coordinates rebuilt."""
-    _expand(model[1], model[6], model[7], model[10], model[14], model[18], u, theta)
-
-
-@nb.njit(**INLINE_OPTIONS)
-def _expand(xs, fpar, ipar, pin, free, theta0, u, theta):
-    """:func:`expand` on the model members it reads."""
-    n = ipar[0]
+    xs, pin, free, theta0 = model.xs, model.pin, model.free, model.theta0
+    n = model.n_neurons
     for p in range(theta.size):
         theta[p] = theta0[p]
     for k in range(free.size):
         theta[free[k]] = u[k]
-    tw = ipar[1] == 1
+    tw = model.has_w
     for j in range(n):
         p = pin[j]
         if p >= 0:
             w = theta[2 * n + j] if tw else 1.0
-            theta[j], w = _bw_pinned(theta[j], w, xs[p], fpar[1], tw)
+            theta[j], w = _bw_pinned(theta[j], w, xs[p], model.b_trained, tw)
             if tw:
                 theta[2 * n + j] = w
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def moments(model, theta):
-    """Per-block alpha, beta, rho0, rho1 and per-neuron R0, R1 into the work array.
-
-    work rows: 0 alpha, 1 beta (their changes at the block starts), 2 Q0 (prefix of rho0
-    over blocks), 3 Q1, 4 R0, 5 R1, 8 and 9 alpha and beta on each block (f = alpha x +
-    beta there).  Returns the loss (in the model's scale).
+    """Per-block alpha, beta, rho0, rho1 and per-neuron R0, R1 into the rows of
+    ``model.work``: W_SLOPE_JUMP, W_OFFSET_JUMP (the changes of alpha and beta at the
+    block starts), W_Q0 (prefix of rho0 over blocks), W_Q1, W_R0 (R0_j), W_R1, W_SLOPE
+    and W_OFFSET (alpha and beta on each block: f = alpha x + beta there).  Returns the
+    loss (in the model's scale).
     """
     return _moments(model, theta, True)
 
@@ -161,17 +190,17 @@ def moments(model, theta):
 def _moments(model, theta, with_loss):
     """:func:`moments`; the loss (the only use of the y^2 sums) only if ``with_loss``
     (else 0): the right-hand side does not need it."""
-    P, Plo, fpar, ipar = model[2], model[3], model[6], model[7]
-    lo, hi, blo, bhi, bp, work = model[8], model[9], model[11], model[12], model[13], model[22]
-    n = ipar[0]
-    nb_ = ipar[2]
-    tw = ipar[1] == 1
-    alpha = work[0]
-    beta = work[1]
-    Q0 = work[2]
-    Q1 = work[3]
-    R0 = work[4]
-    R1 = work[5]
+    P, Plo = model.prefix_hi, model.prefix_lo
+    lo, hi, blo, bhi, bp = model.lo, model.hi, model.block_lo, model.block_hi, model.block_starts
+    n = model.n_neurons
+    nb_ = model.n_blocks[0]
+    tw = model.has_w
+    alpha = model.work[W_SLOPE_JUMP]
+    beta = model.work[W_OFFSET_JUMP]
+    Q0 = model.work[W_Q0]
+    Q1 = model.work[W_Q1]
+    R0 = model.work[W_R0]
+    R1 = model.work[W_R1]
     for s in range(nb_ + 1):
         alpha[s] = 0.0
         beta[s] = 0.0
@@ -189,8 +218,8 @@ def _moments(model, theta, with_loss):
     Q0[0] = 0.0
     Q1[0] = 0.0
     loss = 0.0
-    A_run = work[8]
-    B_run = work[9]
+    A_run = model.work[W_SLOPE]
+    B_run = model.work[W_OFFSET]
     for s in range(nb_):
         a_run += alpha[s]
         b_run += beta[s]
@@ -216,18 +245,18 @@ def _moments(model, theta, with_loss):
         else:
             R0[j] = 0.0
             R1[j] = 0.0
-    return 0.5 * fpar[0] * max(loss, 0.0)
+    return 0.5 * model.scale * max(loss, 0.0)
 
 
 @nb.njit(**INLINE_OPTIONS)
 def field(model, theta, F):
     """The stage vector field F = -grad L (full layout), pinned neurons projected."""
-    xs, fpar, ipar, pin, work = model[1], model[6], model[7], model[10], model[22]
-    n = ipar[0]
-    tw = ipar[1] == 1
-    sc = fpar[0]
-    R0 = work[4]
-    R1 = work[5]
+    xs, pin = model.xs, model.pin
+    n = model.n_neurons
+    tw = model.has_w
+    sc = model.scale
+    R0 = model.work[W_R0]
+    R1 = model.work[W_R1]
     for j in range(n):
         b = theta[j]
         c = theta[n + j]
@@ -238,21 +267,21 @@ def field(model, theta, F):
             F[2 * n + j] = -sc * c * R1[j]
         p = pin[j]
         if p >= 0:
-            _project(F, j, n, xs[p], fpar[1], fpar[2] if tw else 0.0, tw)
+            _project(F, j, n, xs[p], model.b_trained, model.w_trained if tw else 0.0, tw)
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def field_noise(model, theta, out):
     """Rounding level of each field entry (full layout): NOISE_ROUNDINGS * eps times
     the sums of absolute values the entry is computed from.  ``moments`` first."""
-    P, Plo, fpar, ipar = model[2], model[3], model[6], model[7]
-    lo, hi, blo, bhi, bp, work = model[8], model[9], model[11], model[12], model[13], model[22]
-    n = ipar[0]
-    nb_ = ipar[2]
-    tw = ipar[1] == 1
-    sc = fpar[0] * NOISE_ROUNDINGS * 2.220446049250313e-16
-    alpha = work[0]
-    beta = work[1]
+    P, Plo = model.prefix_hi, model.prefix_lo
+    lo, hi, blo, bhi, bp = model.lo, model.hi, model.block_lo, model.block_hi, model.block_starts
+    n = model.n_neurons
+    nb_ = model.n_blocks[0]
+    tw = model.has_w
+    sc = model.scale * NOISE_ROUNDINGS * 2.220446049250313e-16
+    alpha = model.work[W_SLOPE_JUMP]
+    beta = model.work[W_OFFSET_JUMP]
     N0 = np.zeros(nb_ + 1)
     N1 = np.zeros(nb_ + 1)
     a_run = 0.0
@@ -304,9 +333,9 @@ def _project(F, j, n, xp, eb, ew, tw):
 @nb.njit(**INLINE_OPTIONS)
 def _rhs(model, u, out, with_loss):
     """out = F(u) on the state coordinates; the loss at u if ``with_loss`` (else 0)."""
-    free = model[14]
-    theta = model[23][0]
-    F = model[23][1]
+    free = model.free
+    theta = model.work_full[F_THETA]
+    F = model.work_full[F_FIELD]
     expand(model, u, theta)
     loss = _moments(model, theta, with_loss)
     field(model, theta, F)
@@ -330,14 +359,13 @@ def rhs_loss(model, u, out):
 @nb.njit(**NUMBA_OPTIONS)
 def expand_rows(model, rows, k, tmp):
     """Hook for radau.run: rows[r, q] <- full parameters of the state in rows[r, q, :n]."""
-    xs, fpar, ipar, pin, free, theta0 = model[1], model[6], model[7], model[10], model[14], model[18]
-    n = free.size
+    n = model.free.size
     for r in range(k):
         for q in range(rows.shape[1]):
             row = rows[r, q]
             for p in range(n):
                 tmp[p] = row[p]
-            _expand(xs, fpar, ipar, pin, free, theta0, tmp, row)
+            expand(model, tmp, row)
 
 
 @nb.njit(**NUMBA_OPTIONS)
@@ -350,13 +378,12 @@ def output(model, u, theta, with_loss):
 @nb.njit(**NUMBA_OPTIONS)
 def hessian(model, theta, H):
     """Hessian of the stage loss (full layout, pinned points left out of their neuron)."""
-    P, Plo, fpar, ipar, lo, hi, work = (model[2], model[3], model[6], model[7], model[8],
-                                        model[9], model[22])
-    n = ipar[0]
-    tw = ipar[1] == 1
-    sc = fpar[0]
-    R0 = work[4]
-    R1 = work[5]
+    P, Plo, lo, hi = model.prefix_hi, model.prefix_lo, model.lo, model.hi
+    n = model.n_neurons
+    tw = model.has_w
+    sc = model.scale
+    R0 = model.work[W_R0]
+    R1 = model.work[W_R1]
     H[:, :] = 0.0
     for j in range(n):
         if lo[j] >= hi[j]:
@@ -418,10 +445,11 @@ def jac(model, u, J, dh):
     knot is pinned on x_p (its b follows as x_p w), 1 elsewhere: so
     diag(sqrt(D)) J diag(sqrt(D))^-1 is symmetric; ``dh`` receives sqrt(D).
     """
-    xs, fpar, ipar, pin, free, work2 = model[1], model[6], model[7], model[10], model[14], model[23]
-    n = ipar[0]
-    tw = ipar[1] == 1
-    theta = work2[0]
+    xs, pin, free = model.xs, model.pin, model.free
+    eb = model.b_trained
+    n = model.n_neurons
+    tw = model.has_w
+    theta = model.work_full[F_THETA]
     expand(model, u, theta)
     moments(model, theta)
     Pn = theta.size
@@ -435,17 +463,17 @@ def jac(model, u, J, dh):
         p = pin[j]
         if p < 0:
             continue
-        ew = fpar[2] if tw else 0.0
+        ew = model.w_trained if tw else 0.0
         for b in range(Pn):
             fw = H[2 * n + j, b] if tw else 0.0
-            fb, fw = _project_pair(H[j, b], fw, xs[p], fpar[1], ew)
+            fb, fw = _project_pair(H[j, b], fw, xs[p], eb, ew)
             H[j, b] = fb
             if tw:
                 H[2 * n + j, b] = fw
     # chain rule for the rebuilt coordinates: b_j = x_p w_j (when b is trained)
     for j in range(n):
         p = pin[j]
-        if p < 0 or not tw or fpar[1] != 1.0:
+        if p < 0 or not tw or eb != 1.0:
             continue
         for a in range(Pn):
             H[a, 2 * n + j] += xs[p] * H[a, j]
@@ -453,8 +481,8 @@ def jac(model, u, J, dh):
         for c in range(free.size):
             J[r, c] = H[free[r], free[c]]
         dh[r] = 1.0
-    if tw and fpar[1] == 1.0 and fpar[2] == 1.0:
-        uw = model[17]
+    if tw and eb == 1.0 and model.w_trained == 1.0:
+        uw = model.pos_w
         for j in range(n):
             p = pin[j]
             if p >= 0 and uw[j] >= 0:
@@ -469,17 +497,16 @@ def jac(model, u, J, dh):
 @nb.njit(**NUMBA_OPTIONS)
 def _bw_at(model, u, j):
     """(b_j, w_j) of the state u (pinned coordinates rebuilt)."""
-    xs, fpar, ipar, pin, ub, uw, theta0 = (model[1], model[6], model[7], model[10], model[15],
-                                           model[17], model[18])
-    n = ipar[0]
-    tw = ipar[1] == 1
+    xs, pin, ub, uw, theta0 = model.xs, model.pin, model.pos_b, model.pos_w, model.theta0
+    n = model.n_neurons
+    tw = model.has_w
     b = u[ub[j]] if ub[j] >= 0 else theta0[j]
     w = 1.0
     if tw:
         w = u[uw[j]] if uw[j] >= 0 else theta0[2 * n + j]
     p = pin[j]
     if p >= 0:
-        return _bw_pinned(b, w, xs[p], fpar[1], tw)
+        return _bw_pinned(b, w, xs[p], model.b_trained, tw)
     return b, w
 
 
@@ -494,21 +521,19 @@ def hvp(model, u, v, out):
     block, no targets); the residual curvature adds R1_j and -R0_j between c_j and
     w_j, b_j.
     """
-    xs, P, Plo, fpar, ipar, lo, hi, blo, bhi, bp, pin, free = (
-        model[1], model[2], model[3], model[6], model[7], model[8], model[9], model[11],
-        model[12], model[13], model[10], model[14])
-    work = model[22]
-    n = ipar[0]
-    tw = ipar[1] == 1
-    nb_ = ipar[2]
-    sc = fpar[0]
-    eb = fpar[1]
-    ew = fpar[2] if tw else 0.0
-    theta = model[23][0]
+    xs, P, Plo, pin, free = model.xs, model.prefix_hi, model.prefix_lo, model.pin, model.free
+    lo, hi, blo, bhi, bp = model.lo, model.hi, model.block_lo, model.block_hi, model.block_starts
+    n = model.n_neurons
+    tw = model.has_w
+    nb_ = model.n_blocks[0]
+    sc = model.scale
+    eb = model.b_trained
+    ew = model.w_trained if tw else 0.0
+    theta = model.work_full[F_THETA]
     expand(model, u, theta)
     _moments(model, theta, False)
-    R0 = work[4]
-    R1 = work[5]
+    R0 = model.work[W_R0]
+    R1 = model.work[W_R1]
     dth = np.zeros(theta.size)
     for k in range(free.size):
         dth[free[k]] = v[k]

@@ -16,8 +16,10 @@ import numpy as np
 
 from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
 from .hooks import register_model
-from .relu1d import (ARM_RTOL, MARKER, _bw_at, _bw_pinned, _moments, expand, expand_rows, jac,
-                     output, rhs, rhs_loss)
+from .relu1d import (ARM_RTOL, F_THETA, ROW_BOUNDARY, ROW_OUTPUT, ROW_PIVOT, ROW_SLIDE,
+                     SLIDE_TO_INACTIVE, W_NODE_VALUES, W_OFFSET, W_R0, W_R1, W_SLOPE, W_STATE,
+                     Model, _bw_at, _bw_pinned, _moments, expand, expand_rows, jac, output, rhs,
+                     rhs_loss)
 
 
 # power-basis coefficients of the cubic through the Lobatto nodes 0, 1/4, 3/4, 1
@@ -126,13 +128,12 @@ def slide_functions(model, theta, j, p):
     sums over j's active set without p and r_p the residual of the point group.
     ``moments`` must have been called for theta.
     """
-    xs, fpar, ipar, work = model[1], model[6], model[7], model[22]
-    tw = ipar[1] == 1
-    eb = fpar[1]
-    ew = fpar[2] if tw else 0.0
-    xp = xs[p]
-    R0 = work[4][j]
-    R1 = work[5][j]
+    tw = model.has_w
+    eb = model.b_trained
+    ew = model.w_trained if tw else 0.0
+    xp = model.xs[p]
+    R0 = model.work[W_R0][j]
+    R1 = model.work[W_R1][j]
     rp = residual_at(model, theta, p)
     return -(ew * R1 * xp + eb * R0), rp * (ew * xp * xp + eb)
 
@@ -142,82 +143,81 @@ def residual_block(model, p):
     """Residual sum of the unique point p from the block it lies in, cnt_p (alpha x_p +
     beta) - sum of its y: O(log n) (``moments`` must have run; rounding as the block
     sums, where :func:`residual_at` sums the neurons directly)."""
-    xs, cnt, ysum, ipar, bp, work = model[1], model[4], model[5], model[7], model[13], model[22]
-    s = np.searchsorted(bp[:ipar[2] + 1], p, side="right") - 1
-    return cnt[p] * (work[8][s] * xs[p] + work[9][s]) - ysum[p]
+    s = np.searchsorted(model.block_starts[:model.n_blocks[0] + 1], p, side="right") - 1
+    alpha, beta = model.work[W_SLOPE], model.work[W_OFFSET]
+    return model.counts[p] * (alpha[s] * model.xs[p] + beta[s]) - model.ysum[p]
 
 
 @nb.njit(**INLINE_OPTIONS)
 def _slide_functions_block(model, j, p):
     """:func:`slide_functions` with the block residual (:func:`residual_block`)."""
-    xs, fpar, ipar, work = model[1], model[6], model[7], model[22]
-    tw = ipar[1] == 1
-    eb = fpar[1]
-    ew = fpar[2] if tw else 0.0
-    xp = xs[p]
+    tw = model.has_w
+    eb = model.b_trained
+    ew = model.w_trained if tw else 0.0
+    xp = model.xs[p]
     rp = residual_block(model, p)
-    return -(ew * work[5][j] * xp + eb * work[4][j]), rp * (ew * xp * xp + eb)
+    return (-(ew * model.work[W_R1][j] * xp + eb * model.work[W_R0][j]),
+            rp * (ew * xp * xp + eb))
 
 
 @nb.njit(**INLINE_OPTIONS)
 def residual_at(model, theta, p):
     """Residual sum of the unique point p: cnt_p f(x_p) - sum of its y (direct, O(n))."""
-    xs, cnt, ysum, ipar = model[1], model[4], model[5], model[7]
-    n = ipar[0]
-    tw = ipar[1] == 1
-    x = xs[p]
+    n = model.n_neurons
+    tw = model.has_w
+    x = model.xs[p]
     f = 0.0
     for j in range(n):
         w = theta[2 * n + j] if tw else 1.0
         z = w * x - theta[j]
         if z > 0.0:
             f += theta[n + j] * z
-    return cnt[p] * f - ysum[p]
+    return model.counts[p] * f - model.ysum[p]
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def events(model, nodes, armed):
     """Hook for radau.run: earliest event in the step given its node values.
 
-    Writes (kind, watch index) into ev and returns (found, s).
+    Writes the watch row of the event into ``model.event_row`` and returns (found, s).
     """
-    xs, fpar, ipar, watch, ev = model[1], model[6], model[7], model[19], model[21]
-    pin, ub, uc, uw, theta0 = model[10], model[15], model[16], model[17], model[18]
-    n = ipar[0]
-    tw = ipar[1] == 1
-    eb = fpar[1]
-    nw = ipar[3]
-    X = fpar[3]
+    xs, watch = model.xs, model.watch
+    pin, ub, uc, uw, theta0 = model.pin, model.pos_b, model.pos_c, model.pos_w, model.theta0
+    n = model.n_neurons
+    tw = model.has_w
+    eb = model.b_trained
+    nw = model.n_watch[0]
+    X = model.extent
     best = 2.0
     best_k = -1
-    scratch = model[22][7]
-    vals = scratch[:4]
-    theta = model[23][0]
+    vals = model.work[W_NODE_VALUES][:4]
+    theta = model.work_full[F_THETA]
     # (A, D) of every slide row at the four nodes: one pass over the moments per node
     # serves all sliding neurons (O(n + slides log n), not O(n) per slide)
     nslide = 0
     for k in range(nw):
-        if watch[k, 0] == 1:
+        if watch[k].kind == ROW_SLIDE:
             nslide += 1
     exits = np.empty(nw if nslide else 0)
     if nslide:
-        AD = np.empty((nw, 8))
+        A = np.empty((nw, 4))
+        D = np.empty((nw, 4))
         for q in range(4):
             expand(model, nodes[q], theta)
             _moments(model, theta, False)
             for k in range(nw):
-                if watch[k, 0] == 1:
-                    AD[k, q], AD[k, 4 + q] = _slide_functions_block(model, watch[k, 1],
-                                                                    watch[k, 2])
-        _slide_exits(model, nodes, theta, AD, exits)
+                if watch[k].kind == ROW_SLIDE:
+                    A[k, q], D[k, q] = _slide_functions_block(model, watch[k].neuron,
+                                                              watch[k].point)
+        _slide_exits(model, nodes, theta, A, D, exits)
     # (b_j, w_j) are read from the node rows directly (no per-node row views or calls:
     # each would cost reference-count updates that outweigh this loop's arithmetic)
     for k in range(nw):
-        kind = watch[k, 0]
-        j = watch[k, 1]
-        p = watch[k, 2]
-        side = watch[k, 3]
-        if kind == 0 or kind == 2:
+        kind = watch[k].kind
+        j = watch[k].neuron
+        p = watch[k].point
+        side = watch[k].side
+        if kind == ROW_BOUNDARY or kind == ROW_PIVOT:
             ib = ub[j]
             iw = uw[j] if tw else -1
             pj = pin[j]
@@ -229,17 +229,17 @@ def events(model, nodes, armed):
                     w = nodes[q, iw] if iw >= 0 else theta0[2 * n + j]
                 if pj >= 0:
                     b, w = _bw_pinned(b, w, xs[pj], eb, tw)
-                if kind == 0:
+                if kind == ROW_BOUNDARY:
                     vals[q] = w * xs[p] - b
                     scale = max(scale, abs(w) * X + abs(b))
                 else:
                     vals[q] = w
                     scale = max(scale, abs(w))
             thr = ARM_RTOL * scale
-            if kind == 0 and armed[k] and _surely_inside(vals, side, thr):
+            if kind == ROW_BOUNDARY and armed[k] and _surely_inside(vals, side, thr):
                 continue
             s, armed[k] = first_violation(vals, side, armed[k], thr)
-        elif kind == 3:
+        elif kind == ROW_OUTPUT:
             scale = 0.0
             for q in range(4):
                 vals[q] = nodes[q, uc[j]]
@@ -252,23 +252,21 @@ def events(model, nodes, armed):
             best_k = k
     if best_k < 0:
         return False, 0.0
-    ev[0] = watch[best_k, 0]
-    ev[1] = best_k
+    model.event_row[0] = best_k
     return True, best
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def _bw_rate(model, f, j):
     """(b_j', w_j') for the state velocity f (frozen coordinates have rate 0)."""
-    xs, fpar, ipar, pin, ub, uw = (model[1], model[6], model[7], model[10], model[15],
-                                   model[17])
-    tw = ipar[1] == 1
+    pin, ub, uw = model.pin, model.pos_b, model.pos_w
+    tw = model.has_w
     db = f[ub[j]] if ub[j] >= 0 else 0.0
     dw = f[uw[j]] if (tw and uw[j] >= 0) else 0.0
     p = pin[j]
     if p >= 0:
         # the pinned relation b_j = w_j x_p is linear: rates rebuild like the values
-        return _bw_pinned(db, dw, xs[p], fpar[1], tw)
+        return _bw_pinned(db, dw, model.xs[p], model.b_trained, tw)
     return db, dw
 
 
@@ -290,29 +288,29 @@ def difference_step(u, f):
 @nb.njit(**NUMBA_OPTIONS)
 def event_rate(model, u, f):
     """Hook for radau.run: value and rate of the event function found last."""
-    xs, watch, sigma, ev = model[1], model[19], model[20], model[21]
-    k = ev[1]
-    kind = watch[k, 0]
-    j = watch[k, 1]
-    p = watch[k, 2]
-    if kind == 0:
+    xs, watch = model.xs, model.watch
+    k = model.event_row[0]
+    kind = watch[k].kind
+    j = watch[k].neuron
+    p = watch[k].point
+    if kind == ROW_BOUNDARY:
         b, w = _bw_at(model, u, j)
         db, dw = _bw_rate(model, f, j)
         return w * xs[p] - b, dw * xs[p] - db
-    if kind == 2:
+    if kind == ROW_PIVOT:
         b, w = _bw_at(model, u, j)
         db, dw = _bw_rate(model, f, j)
         return w, dw
-    if kind == 3:
-        return u[model[16][j]], f[model[16][j]]
+    if kind == ROW_OUTPUT:
+        return u[model.pos_c[j]], f[model.pos_c[j]]
     # slide exit: margin of lambda, rate by a directional difference
-    theta = model[23][0]
-    which = watch[k, 3]
-    sig = sigma[k]
+    theta = model.work_full[F_THETA]
+    which = watch[k].side
+    sig = watch[k].sigma
     eps = difference_step(u, f)
     if eps == 0.0:
         return 0.0, 0.0
-    v = model[22][6][:u.size]
+    v = model.work[W_STATE][:u.size]
     m0 = _margin_at(model, u, j, p, which, sig, theta)
     for q in range(u.size):
         v[q] = u[q] + eps * f[q]
@@ -352,8 +350,9 @@ def _slide_AD(model, u, j, p, theta):
 
 @nb.njit(**INLINE_OPTIONS)
 def _margin(A, D, which, sig):
-    """Slide margin from (A, D): sig*A (which = 0: lambda -> 0) or sig*(D - A) (-> 1)."""
-    return sig * A if which == 0 else sig * (D - A)
+    """Slide margin from (A, D): sig*A (which = SLIDE_TO_INACTIVE: lambda -> 0) or
+    sig*(D - A) (SLIDE_TO_ACTIVE: lambda -> 1)."""
+    return sig * A if which == SLIDE_TO_INACTIVE else sig * (D - A)
 
 
 @nb.njit(**INLINE_OPTIONS)
@@ -364,10 +363,10 @@ def _margin_at(model, u, j, p, which, sig, theta):
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _slide_exits(model, nodes, theta, AD, out):
+def _slide_exits(model, nodes, theta, A_nodes, D_nodes, out):
     """Earliest s in (0, 1] where the lambda of each slide row leaves (0, 1) at its end
-    (0 or 1), into ``out`` (-1.0 where it does not); ``AD[k]`` holds row k's A at the
-    four nodes, then D (from the event scan).
+    (0 or 1), into ``out`` (-1.0 where it does not); ``A_nodes[k]``, ``D_nodes[k]`` hold
+    row k's A and D at the four nodes (from the event scan).
 
     Most steps of a slide end nowhere near its exit: when a row's margin is positive at
     the four nodes and the cubic through them provably stays positive, the step is
@@ -375,19 +374,19 @@ def _slide_exits(model, nodes, theta, AD, out):
     one pass over the moments per sample for all of them, and a row whose margin changes
     sign is bisected to the last bit of s.
     """
-    ipar, watch, sigma = model[7], model[19], model[20]
-    nw = ipar[3]
+    watch = model.watch
+    nw = model.n_watch[0]
     vals = np.empty(4)
     samples = np.empty((nw, 9))
     unsure = np.zeros(nw, dtype=np.bool_)
     any_unsure = False
     for k in range(nw):
         out[k] = -1.0
-        if watch[k, 0] != 1:
+        if watch[k].kind != ROW_SLIDE:
             continue
         inside = True
         for q in range(4):
-            vals[q] = _margin(AD[k, q], AD[k, 4 + q], watch[k, 3], sigma[k])
+            vals[q] = _margin(A_nodes[k, q], D_nodes[k, q], watch[k].side, watch[k].sigma)
             inside = inside and vals[q] > 0.0
         if inside and _surely_inside(vals, 1, 0.0):
             continue
@@ -399,29 +398,29 @@ def _slide_exits(model, nodes, theta, AD, out):
         samples[k, 8] = vals[3]
     if not any_unsure:
         return
-    u = model[22][6][:nodes.shape[1]]
+    u = model.work[W_STATE][:nodes.shape[1]]
     for i in (1, 3, 4, 5, 7):
         _interp_state(nodes, i / 8.0, u)
         expand(model, u, theta)
         _moments(model, theta, False)
         for k in range(nw):
             if unsure[k]:
-                A, D = _slide_functions_block(model, watch[k, 1], watch[k, 2])
-                samples[k, i] = _margin(A, D, watch[k, 3], sigma[k])
+                A, D = _slide_functions_block(model, watch[k].neuron, watch[k].point)
+                samples[k, i] = _margin(A, D, watch[k].side, watch[k].sigma)
     for k in range(nw):
         if not unsure[k]:
             continue
         for i in range(1, 9):
             if samples[k, i - 1] > 0.0 and samples[k, i] <= 0.0:
-                j = watch[k, 1]
-                p = watch[k, 2]
+                j = watch[k].neuron
+                p = watch[k].point
                 lo_ = (i - 1) / 8.0
                 hi_ = i / 8.0
                 for _ in range(200):
                     mid = 0.5 * (lo_ + hi_)
                     if mid <= lo_ or mid >= hi_:
                         break
-                    if _slide_margin(model, nodes, j, p, mid, watch[k, 3], sigma[k], theta,
+                    if _slide_margin(model, nodes, j, p, mid, watch[k].side, watch[k].sigma, theta,
                                      u) <= 0.0:
                         hi_ = mid
                     else:
@@ -430,5 +429,5 @@ def _slide_exits(model, nodes, theta, AD, out):
                 break
 
 
-register_model(MARKER, rhs=rhs, jac=jac, output=output, events=events,
+register_model(Model, rhs=rhs, jac=jac, output=output, events=events,
                event_rate=event_rate, rhs_loss=rhs_loss, expand_rows=expand_rows)

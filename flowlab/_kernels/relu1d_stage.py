@@ -21,19 +21,25 @@ import numpy as np
 from .._config import NUMBA_OPTIONS
 from . import explicit, radau
 from .borrow import borrowed
-from .relu1d import ARM_RTOL, expand, field, field_noise, moments
+from .relu1d import (ARM_RTOL, ROW_BOUNDARY, ROW_OUTPUT, ROW_PIVOT, ROW_SLIDE, SLIDE_TO_ACTIVE,
+                     SLIDE_TO_INACTIVE, W_R0, W_R1, expand, field, field_noise, moments)
 from .relu1d_scan import _slide_functions_block, residual_at
 
 # status codes of advance(); SWITCH: the stepper asks to be changed (the explicit one
 # found the flow stiff, or Radau found it no longer stiff)
 DONE, NEED_PYTHON, FULL, FAILED, STATIONARY, STEADY, ZENO, SWITCH = range(8)
-#: Radau hands back to the explicit stepper below this h lambda_max (as
-#: flowlab._flow._stepper.NONSTIFF_HLAMBDA)
-NONSTIFF_HLAMBDA = 1.0
 # decisions
 STAY, TO_ACTIVE, TO_INACTIVE, SLIDE = range(4)
 # event kinds in the event buffer (as in flowlab._flow.exact_1d)
 K_CROSS, K_SLIDE_START, K_SLIDE_END = range(3)
+# columns of the event buffer ev_i (its times are in ev_t)
+EVENT_NEURON, EVENT_POINT, EVENT_KIND, EVENT_SIDE = range(4)
+# entries of the stage loops' counters: steps and events recorded by the call, position
+# and fill of the Zeno ring of recent event times
+STEPS_RECORDED, EVENTS_RECORDED, RING_POS, RING_FILL = range(4)
+# columns of the boundary hits (boundary_hits) and of the slide ends (slide_ends)
+HIT_NEURON, HIT_POINT, HIT_SIDE = range(3)
+END_NEURON, END_SIDE = range(2)
 #: Zeno detection: this many handled events within a relative time span of ZENO_SPAN
 ZENO_COUNT = 400
 ZENO_SPAN = 1e-9
@@ -42,14 +48,14 @@ ZENO_SPAN = 1e-9
 @nb.njit(**NUMBA_OPTIONS)
 def snap(model, u, j, p):
     """Move neuron j's knot exactly onto x_p in the state u (an O(tolerance) change)."""
-    xs, fpar, ipar, ub, uw, theta0 = model[1], model[6], model[7], model[15], model[17], model[18]
-    n = ipar[0]
-    tw = ipar[1] == 1
-    xp = xs[p]
+    ub, uw, theta0 = model.pos_b, model.pos_w, model.theta0
+    n = model.n_neurons
+    tw = model.has_w
+    xp = model.xs[p]
     w = 1.0
     if tw:
         w = u[uw[j]] if uw[j] >= 0 else theta0[2 * n + j]
-    if fpar[1] == 1.0 and ub[j] >= 0:
+    if model.b_trained == 1.0 and ub[j] >= 0:
         u[ub[j]] = w * xp
     elif tw and uw[j] >= 0 and xp != 0.0:
         b = u[ub[j]] if ub[j] >= 0 else theta0[j]
@@ -63,16 +69,16 @@ def one_sided(model, theta, j, p, F):
     ``moments`` and ``field`` (into F) must have been evaluated at theta.  With
     c_j = 0 both vanish with c_j; its rate c_j' then gives the sign.
     """
-    xs, fpar, ipar, lo, hi, work = model[1], model[6], model[7], model[8], model[9], model[22]
-    n = ipar[0]
-    tw = ipar[1] == 1
-    eb = fpar[1]
-    ew = fpar[2] if tw else 0.0
-    sc = fpar[0]
-    R0 = work[4][j]
-    R1 = work[5][j]
+    lo, hi = model.lo, model.hi
+    n = model.n_neurons
+    tw = model.has_w
+    eb = model.b_trained
+    ew = model.w_trained if tw else 0.0
+    sc = model.scale
+    R0 = model.work[W_R0][j]
+    R1 = model.work[W_R1][j]
     rp = residual_at(model, theta, p)
-    xp = xs[p]
+    xp = model.xs[p]
     if lo[j] <= p < hi[j]:
         R0 -= rp
         R1 -= rp * xp
@@ -92,11 +98,10 @@ def decide(model, theta, j, p, side, F, noise):
     towards the surface; STAY when the field on the current side pushes away or
     is tangent (below its rounding level); otherwise the point crosses.
     """
-    xs, ipar = model[1], model[7]
-    n = ipar[0]
-    tw = ipar[1] == 1
+    n = model.n_neurons
+    tw = model.has_w
     g_in, g_act = one_sided(model, theta, j, p, F)
-    tol = noise[j] + (abs(xs[p]) * noise[2 * n + j] if tw else 0.0)
+    tol = noise[j] + (abs(model.xs[p]) * noise[2 * n + j] if tw else 0.0)
     return rule(g_in, g_act, tol, side), g_in, g_act
 
 
@@ -148,11 +153,12 @@ def interval_remove(lo, hi, j, p):
 
 @nb.njit(**NUMBA_OPTIONS)
 def rebuild_blocks(model):
-    """Blocks between the sorted interval ends (and pinned points), into bp/blo/bhi."""
-    xs, ipar, lo, hi, pin, blo, bhi, bp = (model[1], model[7], model[8], model[9], model[10],
-                                           model[11], model[12], model[13])
-    n = ipar[0]
-    M = xs.size
+    """Blocks between the sorted interval ends (and pinned points), into the model's
+    ``n_blocks``, ``block_starts``, ``block_lo`` and ``block_hi``."""
+    lo, hi, pin = model.lo, model.hi, model.pin
+    blo, bhi, bp = model.block_lo, model.block_hi, model.block_starts
+    n = model.n_neurons
+    M = model.xs.size
     ends = np.empty(2 + 4 * n, dtype=np.int64)
     k = 0
     ends[k] = 0
@@ -172,19 +178,20 @@ def rebuild_blocks(model):
         if i == 0 or srt[i] != srt[i - 1]:
             bp[nbp] = srt[i]
             nbp += 1
-    ipar[2] = nbp - 1
+    model.n_blocks[0] = nbp - 1
     for j in range(n):
         blo[j] = np.searchsorted(bp[:nbp], lo[j])
         bhi[j] = np.searchsorted(bp[:nbp], hi[j])
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def _add_row(watch, sigma, armed, k, kind, j, p, side, sig, arm):
-    watch[k, 0] = kind
-    watch[k, 1] = j
-    watch[k, 2] = p
-    watch[k, 3] = side
-    sigma[k] = sig
+def _add_row(watch, armed, k, kind, j, p, side, sig, arm):
+    """Write row k of the watch list (WATCH_DTYPE records) and its arming; returns k + 1."""
+    watch[k].kind = kind
+    watch[k].neuron = j
+    watch[k].point = p
+    watch[k].side = side
+    watch[k].sigma = sig
     armed[k] = arm
     return k + 1
 
@@ -194,19 +201,18 @@ def rebuild_watch(model, theta, armed):
     """Boundary watch rows of the free neurons from their intervals (slide and pivot rows
     of pinned neurons are kept); a row is armed when g is already on its side by more
     than ARM_RTOL of its scale."""
-    xs, fpar, ipar, lo, hi, pin, watch, sigma = (model[1], model[6], model[7], model[8],
-                                                  model[9], model[10], model[19], model[20])
-    n = ipar[0]
+    xs, lo, hi, pin, watch = model.xs, model.lo, model.hi, model.pin, model.watch
+    n = model.n_neurons
     M = xs.size
-    tw = ipar[1] == 1
-    X = fpar[3]
+    tw = model.has_w
+    X = model.extent
     k = 0
-    for r in range(ipar[3]):
-        if watch[r, 0] != 0:
-            k = _add_row(watch, sigma, armed, k, watch[r, 0], watch[r, 1], watch[r, 2],
-                         watch[r, 3], sigma[r], armed[r])
-    if fpar[1] == 0.0 and (fpar[2] == 0.0 or not tw):
-        ipar[3] = k
+    for r in range(model.n_watch[0]):
+        if watch[r].kind != ROW_BOUNDARY:
+            k = _add_row(watch, armed, k, watch[r].kind, watch[r].neuron, watch[r].point,
+                         watch[r].side, watch[r].sigma, armed[r])
+    if model.b_trained == 0.0 and (model.w_trained == 0.0 or not tw):
+        model.n_watch[0] = k
         return
     cand_p = np.empty(4, dtype=np.int64)
     cand_s = np.empty(4, dtype=np.int64)
@@ -252,23 +258,24 @@ def rebuild_watch(model, theta, armed):
             if dup:
                 continue
             g = wj * xs[cand_p[i]] - bj
-            k = _add_row(watch, sigma, armed, k, 0, j, cand_p[i], cand_s[i], 0.0,
+            k = _add_row(watch, armed, k, ROW_BOUNDARY, j, cand_p[i], cand_s[i], 0.0,
                          g * cand_s[i] > thr)
-    ipar[3] = k
+    model.n_watch[0] = k
 
 
 @nb.njit(**NUMBA_OPTIONS)
-def slide_rows(model, theta, watch_w, watch_c, rows, sigma, armed):
-    """Watch rows of the pinned neurons (``moments`` must have run at theta) into rows
-    (kind, neuron, point, side), sigma and armed; returns their number.
+def slide_rows(model, theta, watch_w, watch_c, rows, armed):
+    """Watch rows of the pinned neurons (``moments`` must have run at theta) into ``rows``
+    (``WATCH_DTYPE`` records) and ``armed``; returns their number.
 
-    Per pinned neuron j on point p: the slide's two ends (kind 1, side 0: lambda -> 0,
-    side 1: lambda -> 1; sigma = sign of D), with ``watch_w`` the pivot row (kind 2: w_j
-    reaching 0), with ``watch_c`` and c_j != 0 the output-weight row (kind 3: c_j
-    reaching 0 turns the surface repelling).
+    Per pinned neuron j on point p: the slide's two ends (ROW_SLIDE, side
+    SLIDE_TO_INACTIVE: lambda -> 0, SLIDE_TO_ACTIVE: lambda -> 1; sigma = sign of D),
+    with ``watch_w`` the pivot row (ROW_PIVOT: w_j reaching 0), with ``watch_c`` and
+    c_j != 0 the output-weight row (ROW_OUTPUT: c_j reaching 0 turns the surface
+    repelling).
     """
-    ipar, pin = model[7], model[10]
-    n = ipar[0]
+    pin = model.pin
+    n = model.n_neurons
     k = 0
     for j in range(n):
         p = pin[j]
@@ -276,14 +283,14 @@ def slide_rows(model, theta, watch_w, watch_c, rows, sigma, armed):
             continue
         _, D = _slide_functions_block(model, j, p)
         s_ = 1.0 if D > 0 else -1.0
-        k = _add_row(rows, sigma, armed, k, 1, j, p, 0, s_, True)
-        k = _add_row(rows, sigma, armed, k, 1, j, p, 1, s_, True)
+        k = _add_row(rows, armed, k, ROW_SLIDE, j, p, SLIDE_TO_INACTIVE, s_, True)
+        k = _add_row(rows, armed, k, ROW_SLIDE, j, p, SLIDE_TO_ACTIVE, s_, True)
         if watch_w:
             w = theta[2 * n + j]
-            k = _add_row(rows, sigma, armed, k, 2, j, p, 1 if w > 0 else -1, 0.0, w != 0.0)
+            k = _add_row(rows, armed, k, ROW_PIVOT, j, p, 1 if w > 0 else -1, 0.0, w != 0.0)
         c = theta[n + j]
         if watch_c and c != 0.0:
-            k = _add_row(rows, sigma, armed, k, 3, j, p, 1 if c > 0 else -1, 0.0, True)
+            k = _add_row(rows, armed, k, ROW_OUTPUT, j, p, 1 if c > 0 else -1, 0.0, True)
     return k
 
 
@@ -291,18 +298,19 @@ def slide_rows(model, theta, watch_w, watch_c, rows, sigma, armed):
 def slide_ends(model, theta, idx, rtol, atol, out):
     """Slides to end at an event (``moments`` must have run at theta): the event's own
     row ``idx`` and every slide-end row whose margin is within the integration tolerance
-    of 0; writes (neuron, side) into ``out`` and returns their number."""
-    ipar, watch, sigma = model[7], model[19], model[20]
+    of 0; writes (neuron, side) into the columns END_NEURON, END_SIDE of ``out`` and
+    returns their number."""
+    watch = model.watch
     m = 0
-    for r in range(ipar[3]):
-        if watch[r, 0] != 1:
+    for r in range(model.n_watch[0]):
+        if watch[r].kind != ROW_SLIDE:
             continue
-        j = watch[r, 1]
-        A, D = _slide_functions_block(model, j, watch[r, 2])
-        margin = sigma[r] * (A if watch[r, 3] == 0 else D - A)
+        j = watch[r].neuron
+        A, D = _slide_functions_block(model, j, watch[r].point)
+        margin = watch[r].sigma * (A if watch[r].side == SLIDE_TO_INACTIVE else D - A)
         if r == idx or margin <= 10.0 * (rtol * (abs(A) + abs(D)) + atol):
-            out[m, 0] = j
-            out[m, 1] = watch[r, 3]
+            out[m, END_NEURON] = j
+            out[m, END_SIDE] = watch[r].side
             m += 1
     return m
 
@@ -310,7 +318,7 @@ def slide_ends(model, theta, idx, rtol, atol, out):
 @nb.njit(**NUMBA_OPTIONS)
 def _free_norms(model, F, noise):
     """(||F||_2 on the state, True if every state velocity is below its rounding level)."""
-    free = model[14]
+    free = model.free
     s = 0.0
     quiet = True
     for k in range(free.size):
@@ -337,33 +345,34 @@ def step_stretch(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, ou
 
 @nb.njit(**NUMBA_OPTIONS)
 def record_cross(ev_t, ev_i, counters, t, j, p, side):
-    """Record the crossing of point p by neuron j to ``side`` at t (counters[1]: events)."""
+    """Record the crossing of point p by neuron j to ``side`` at t."""
     record_event(ev_t, ev_i, counters, t, j, p, K_CROSS, side)
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def record_event(ev_t, ev_i, counters, t, j, p, kind, side):
     """Record an event of ``kind`` (K_CROSS, K_SLIDE_START, K_SLIDE_END) of neuron j and
-    point p at t (counters[1]: events)."""
-    e = counters[1]
+    point p at t into row ``counters[EVENTS_RECORDED]`` of ``ev_t``/``ev_i``, and count it."""
+    e = counters[EVENTS_RECORDED]
     ev_t[e] = t
-    ev_i[e, 0] = j
-    ev_i[e, 1] = p
-    ev_i[e, 2] = kind
-    ev_i[e, 3] = side
-    counters[1] += 1
+    ev_i[e, EVENT_NEURON] = j
+    ev_i[e, EVENT_POINT] = p
+    ev_i[e, EVENT_KIND] = kind
+    ev_i[e, EVENT_SIDE] = side
+    counters[EVENTS_RECORDED] += 1
 
 
 @nb.njit(**NUMBA_OPTIONS)
 def zeno_tick(recent, counters, t):
-    """Enter an event at t in the Zeno ring (counters[2]: position, counters[3]: fill);
-    True when ZENO_COUNT handled events fall within ZENO_SPAN relative time."""
-    pos = counters[2]
+    """Enter an event at t in the Zeno ring ``recent`` (counters[RING_POS]: position,
+    counters[RING_FILL]: fill); True when ZENO_COUNT handled events fall within ZENO_SPAN
+    relative time."""
+    pos = counters[RING_POS]
     recent[pos] = t
-    counters[2] = (pos + 1) % recent.size
-    counters[3] = min(counters[3] + 1, recent.size)
-    if counters[3] == recent.size:
-        return t - recent[counters[2]] <= ZENO_SPAN * max(1.0, abs(t))
+    counters[RING_POS] = (pos + 1) % recent.size
+    counters[RING_FILL] = min(counters[RING_FILL] + 1, recent.size)
+    if counters[RING_FILL] == recent.size:
+        return t - recent[counters[RING_POS]] <= ZENO_SPAN * max(1.0, abs(t))
     return False
 
 
@@ -372,12 +381,12 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
             stats, lin, ev_t, ev_i, counters, recent, xw, mode):
     """Integrate and handle crossings until something needs Python (see module docstring).
 
-    ``counters`` = [steps recorded, events recorded, zeno ring position, zeno ring fill];
-    ``ev_t``/``ev_i`` receive events (t; neuron, unique point, kind, side).  The
+    ``counters``: steps and events recorded, Zeno ring position and fill (STEPS_RECORDED,
+    ...); ``ev_t``/``ev_i`` receive events (t; the EVENT_* columns).  The
     state u and the model's intervals, blocks and watch list are updated in place.
     ``mode``: 0 Radau IIA (``lin``), 1 the explicit stepper (``xw``), 2 Radau that
     returns SWITCH once its steps are inside the explicit stepper's stability interval
-    (h lambda_max < NONSTIFF_HLAMBDA), 3 the explicit stepper returning SWITCH when it
+    (h lambda_max < radau.NONSTIFF_HLAMBDA), 3 the explicit stepper returning SWITCH when it
     finds the flow stiff (``flowlab._flow._stepper``).
     Returns the status code.
     """
@@ -386,24 +395,24 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
     model = borrowed(model)
     lin = borrowed(lin)
     u = borrowed(u)
-    ipar, lo, hi, watch, ev = model[7], model[8], model[9], model[19], model[21]
-    n = ipar[0]
-    theta = np.empty(model[18].size)
-    F = np.empty(model[18].size)
-    noise = np.empty(model[18].size)
+    lo, hi, watch = model.lo, model.hi, model.watch
+    n = model.n_neurons
+    theta = np.empty(model.theta0.size)
+    F = np.empty(model.theta0.size)
+    noise = np.empty(model.theta0.size)
     cap = out_t.size
     ecap = ev_t.size
-    items = np.empty((watch.shape[0], 3), dtype=np.int64)
-    codes = np.empty(watch.shape[0], dtype=np.int64)
-    gin = np.empty(watch.shape[0])
-    gact = np.empty(watch.shape[0])
+    items = np.empty((watch.size, 3), dtype=np.int64)
+    codes = np.empty(watch.size, dtype=np.int64)
+    gin = np.empty(watch.size)
+    gact = np.empty(watch.size)
     while True:
-        k0 = counters[0]
-        if k0 >= cap or k0 >= max_steps or counters[1] + 4 * n + 4 >= ecap:
+        k0 = counters[STEPS_RECORDED]
+        if k0 >= cap or k0 >= max_steps or counters[EVENTS_RECORDED] + 4 * n + 4 >= ecap:
             return FULL
         st, k = step_stretch(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes,
                              out_loss, armed, stats, lin, xw, mode, k0)
-        counters[0] += k
+        counters[STEPS_RECORDED] += k
         t = stats[radau.S_T]
         if st == radau.DONE:
             return DONE
@@ -429,26 +438,27 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
                 return SWITCH
             continue
         # -- an event: crossings are handled here, anything else goes to Python ---------
-        idx = ev[1]
-        if watch[idx, 0] != 0:
+        idx = model.event_row[0]
+        if watch[idx].kind != ROW_BOUNDARY:
             return NEED_PYTHON
         # (a slide ending at the same time would be Python's: it takes the whole batch)
         nitems = boundary_hits(model, theta, F, idx, rtol, atol, items)
         for i in range(nitems):
-            snap(model, u, items[i, 0], items[i, 1])
+            snap(model, u, items[i, HIT_NEURON], items[i, HIT_POINT])
         expand(model, u, theta)
         moments(model, theta)
         field(model, theta, F)
         field_noise(model, theta, noise)
         for i in range(nitems):
-            codes[i], gin[i], gact[i] = decide(model, theta, items[i, 0], items[i, 1],
-                                               items[i, 2], F, noise)
+            codes[i], gin[i], gact[i] = decide(model, theta, items[i, HIT_NEURON],
+                                               items[i, HIT_POINT], items[i, HIT_SIDE], F,
+                                               noise)
             if codes[i] == SLIDE:
                 return NEED_PYTHON
         for i in range(nitems):
-            j = items[i, 0]
-            p = items[i, 1]
-            side = items[i, 2]
+            j = items[i, HIT_NEURON]
+            p = items[i, HIT_POINT]
+            side = items[i, HIT_SIDE]
             new_side = 0
             if codes[i] == TO_ACTIVE and side < 0:
                 if not interval_add(lo, hi, j, p):
@@ -475,16 +485,16 @@ def boundary_hits(model, theta, F, idx, rtol, atol, items):
     already across their surface, and rows within the integration tolerance of it
     and moving towards it under the field F (``moments`` and ``field`` evaluated at
     theta).  Writes (neuron, point, side) into ``items``; returns their number."""
-    xs, ipar, watch = model[1], model[7], model[19]
-    n = ipar[0]
-    tw = ipar[1] == 1
+    xs, watch = model.xs, model.watch
+    n = model.n_neurons
+    tw = model.has_w
     nitems = 0
-    for r in range(ipar[3]):
-        if watch[r, 0] != 0:
+    for r in range(model.n_watch[0]):
+        if watch[r].kind != ROW_BOUNDARY:
             continue
-        j = watch[r, 1]
-        p = watch[r, 2]
-        side = watch[r, 3]
+        j = watch[r].neuron
+        p = watch[r].point
+        side = watch[r].side
         bj = theta[j]
         wj = theta[2 * n + j] if tw else 1.0
         g = wj * xs[p] - bj
@@ -493,9 +503,9 @@ def boundary_hits(model, theta, F, idx, rtol, atol, items):
         across = (g <= 0.0) if side > 0 else (g > 0.0)
         near = abs(g) <= tol and gdot * side < 0.0
         if r == idx or across or near:
-            items[nitems, 0] = j
-            items[nitems, 1] = p
-            items[nitems, 2] = side
+            items[nitems, HIT_NEURON] = j
+            items[nitems, HIT_POINT] = p
+            items[nitems, HIT_SIDE] = side
             nitems += 1
     return nitems
 

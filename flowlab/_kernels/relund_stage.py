@@ -30,9 +30,9 @@ from . import explicit, radau
 from . import relund_scan  # noqa: F401  (registers the stage model's hooks)
 from .borrow import borrowed
 from .relu1d import NOISE_ROUNDINGS
-from .relu1d_stage import (DONE, FAILED, FULL, K_SLIDE_START, NEED_PYTHON, SWITCH, TO_ACTIVE,
-                           TO_INACTIVE, ZENO, record_cross, record_event, rule,
-                           SLIDE, step_stretch, zeno_tick)
+from .relu1d_stage import (DONE, EVENTS_RECORDED, FAILED, FULL, K_SLIDE_START, NEED_PYTHON,
+                           SLIDE, STEPS_RECORDED, SWITCH, TO_ACTIVE, TO_INACTIVE, ZENO,
+                           record_cross, record_event, rule, step_stretch, zeno_tick)
 from .relund import (EV_CROSS, EVENT_KIND, EVENT_NEURON, EVENT_POINT, EVENT_ROW, ROW_KIND,
                      ROW_NEURON, ROW_SLOT, SLIDE_A_ZERO, SLIDE_TO_INACTIVE, _n_pins,
                      _slide_weights, arm_threshold, expand, field, forward_all, masked_sums,
@@ -245,12 +245,12 @@ def advance(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, out_los
     cap = out_t.size
     ecap = ev_t.size
     while True:
-        k0 = counters[0]
-        if k0 >= cap or k0 >= max_steps or counters[1] + n + 1 >= ecap:
+        k0 = counters[STEPS_RECORDED]
+        if k0 >= cap or k0 >= max_steps or counters[EVENTS_RECORDED] + n + 1 >= ecap:
             return FULL
         st, k = step_stretch(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes,
                              out_loss, armed, stats, lin, xw, mode, k0)
-        counters[0] += k
+        counters[STEPS_RECORDED] += k
         t = stats[radau.S_T]
         if st == radau.DONE:
             return DONE

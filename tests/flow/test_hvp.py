@@ -57,7 +57,7 @@ def test_relu1d_stage_hvp_equals_its_jacobian(kind, trainable, pinned):
     if pinned and (e.eb or e.ew):
         _pin(e, 2, 4)
     model, _ = e._model()
-    u = e.theta[model[14]].copy()
+    u = e.theta[model.free].copy()
     J, dh = np.empty((u.size, u.size)), np.empty(u.size)
     relu1d.jac(model, u, J, dh)
     v = rng.normal(size=u.size)
