@@ -415,7 +415,7 @@ def advance(model, t, u, t_end, rtol, atol, gtol, max_steps, out_t, out_nodes, o
             return FULL
         st, k = step_stretch(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes,
                              out_loss, armed, stats, lin, xw, mode, k0)
-        counters[STEPS_RECORDED] += k
+        counters[0] += k
         t = stats[0]
         if st == radau.DONE:
             return DONE
