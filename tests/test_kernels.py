@@ -194,3 +194,14 @@ def test_radau_eigen_solves_match_dense(n):
     radau_linalg._lin_solve_both(lin, r, c)
     np.testing.assert_allclose(c, want_c, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(r, want_r, rtol=1e-12, atol=1e-15)
+
+
+def test_integrator_models_are_registered_named_tuples():
+    """Models are named tuples dispatched on their class; anything else is refused."""
+    from flowlab._kernels import hooks, relu1d, relu1d_scan, relund, relund_scan  # noqa: F401
+    # (the scans register their models' hooks)
+    assert relu1d.Model in hooks._HOOKS and relund.StageND in hooks._HOOKS
+    f = hooks._HOOKS[relu1d.Model].rhs
+    with pytest.raises(TypeError, match="named-tuple class"):
+        hooks.register_model(np.int8, rhs=f, jac=f, output=f, events=f, event_rate=f,
+                             rhs_loss=f, expand_rows=f)

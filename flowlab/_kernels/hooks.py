@@ -5,13 +5,11 @@ stage model registers its compiled hooks for its named-tuple class
 (:func:`register_model`), and the integrators (:mod:`flowlab._kernels.radau`,
 :mod:`flowlab._kernels.explicit`) call ``model_rhs(model, ...)`` and the like, which numba
 resolves at compile time to the registered hook of the model's class (no dispatch at run
-time).  A plain tuple whose first entry is an empty array of a registered marker dtype is
-dispatched on that dtype.
+time).
 """
 
 from collections import namedtuple
 
-import numpy as np
 from numba import types
 from numba.extending import overload
 
@@ -21,35 +19,28 @@ Hooks = namedtuple("Hooks", ["rhs", "jac", "output", "events", "event_rate", "rh
 _HOOKS = {}
 
 
-def _key(kind):
-    if isinstance(kind, type) and issubclass(kind, tuple) and hasattr(kind, "_fields"):
-        return kind
-    return str(np.dtype(kind))
-
-
 def register_model(kind, *, rhs, jac, output, events, event_rate, rhs_loss, expand_rows):
-    """Register the compiled hooks of the models of ``kind``: a named-tuple class, or the
-    marker dtype of tuples that start with ``np.empty(0, marker)``."""
-    _HOOKS[_key(kind)] = Hooks(rhs=rhs, jac=jac, output=output, events=events,
-                               event_rate=event_rate, rhs_loss=rhs_loss, expand_rows=expand_rows)
+    """Register the compiled hooks of the models of ``kind``, a named-tuple class."""
+    if not (isinstance(kind, type) and issubclass(kind, tuple) and hasattr(kind, "_fields")):
+        raise TypeError(f"register_model takes a named-tuple class, not {kind!r}")
+    _HOOKS[kind] = Hooks(rhs=rhs, jac=jac, output=output, events=events, event_rate=event_rate,
+                         rhs_loss=rhs_loss, expand_rows=expand_rows)
 
 
 def _hooks(model_type):
-    if isinstance(model_type, types.BaseNamedTuple):
-        key = model_type.instance_class
-    else:
-        key = str(model_type.types[0].dtype)
-    if key not in _HOOKS:
-        raise TypeError(f"no integrator model registered for {key}")
+    key = getattr(model_type, "instance_class", None)
+    if not isinstance(model_type, types.BaseNamedTuple) or key not in _HOOKS:
+        raise TypeError(f"no integrator model registered for {model_type}; models are "
+                        "named tuples registered with hooks.register_model")
     return _HOOKS[key]
 
 
 def model_rhs(model, u, out):
-    """out = F(u) (dispatched on the model marker)."""
+    """out = F(u) (dispatched on the model's class)."""
 
 
 def model_rhs_loss(model, u, out):
-    """out = F(u); returns the loss at u (dispatched on the model marker)."""
+    """out = F(u); returns the loss at u (dispatched on the model's class)."""
 
 
 def model_expand_rows(model, rows, k, tmp):
@@ -61,11 +52,11 @@ def model_jac(model, u, J, dh):
 
 
 def model_output(model, u, theta, with_loss):
-    """Full parameters of u, and its loss if ``with_loss`` (dispatched on the model marker)."""
+    """Full parameters of u, and its loss if ``with_loss`` (dispatched on the model's class)."""
 
 
 def model_events(model, nodes, armed):
-    """Earliest event of a step (dispatched on the model marker)."""
+    """Earliest event of a step (dispatched on the model's class)."""
 
 
 def model_event_rate(model, u, f):
