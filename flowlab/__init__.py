@@ -24,3 +24,4 @@ __all__ = ["__version__", "ReLU1D", "TwoLayer", "flow", "resume", "load", "Solut
            "LossRiseWarning"]
 
 _compile.install_notice()       # one line when the first kernel of a process is compiled
+_compile.tolerate_stale_cache()  # an index written by another flowlab version: compile again

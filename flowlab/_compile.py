@@ -11,6 +11,10 @@ load the cached code in milliseconds.  This module
 - names the task whose kernels a block compiles (:func:`compile_task`), for the
   estimate of the notice; ``flowlab warmup`` (:mod:`flowlab._warmup`) compiles every
   task ahead;
+- reads a numba cache index that no longer unpickles as an empty index
+  (:func:`tolerate_stale_cache`): an index written by an older flowlab can name a
+  named-tuple class that a newer one renamed, and numba would raise instead of compiling
+  again;
 - measures what each kernel costs to compile (:class:`CompileTimer`, ``flowlab
   warmup --table FILE``): numba's "numba:compile" events fire only for a real
   compilation (a cache hit is silent), nested when a kernel compiles the kernels it
@@ -25,12 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import pickle
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["install_notice", "compile_task", "quiet", "CompileTimer", "ESTIMATE_S"]
+__all__ = ["install_notice", "tolerate_stale_cache", "compile_task", "quiet", "CompileTimer",
+           "ESTIMATE_S"]
 
 #: seconds to compile each task's kernels alone from an empty cache (``NUMBA_CACHE_DIR=
 #: <empty folder> flowlab warmup --task NAME`` on the shared 2-core development machine,
@@ -112,6 +118,37 @@ def install_notice() -> None:
 
     ev.register("numba:compile", Listener())
     _STATE["installed"] = True
+
+
+#: what unpickling a cache index written by another version of flowlab can raise
+_STALE_INDEX_ERRORS = (AttributeError, ImportError, pickle.UnpicklingError, EOFError,
+                       TypeError, ValueError)
+
+
+def tolerate_stale_cache() -> None:
+    """Treat a numba cache index that does not unpickle as empty (idempotent; called on
+    ``import flowlab``).
+
+    numba checks an index's numba version and its source file's time stamp, but only
+    after unpickling it, and the index of an unchanged module can name a named-tuple class
+    (a stage model) of another module that a later flowlab renamed: unpickling then raises
+    and the kernel cannot be loaded or compiled.  With this guard the kernel is compiled
+    again and its index rewritten, as for any stale cache.
+    """
+    from numba.core import caching
+    cls = caching.IndexDataCacheFile
+    if getattr(cls._load_index, "_flowlab_guard", False):
+        return
+    load = cls._load_index
+
+    def _load_index(self):
+        try:
+            return load(self)
+        except _STALE_INDEX_ERRORS:
+            return {}
+
+    _load_index._flowlab_guard = True
+    cls._load_index = _load_index
 
 
 @dataclass

@@ -65,3 +65,42 @@ def test_compile_times_page_has_the_measured_tables():
     for name, what, _ in _warmup.TASKS:
         assert f"| {name} | {what} |" in page
     assert "| kernel | signatures | seconds (own) |" in page and "`_kernels.radau" in page
+
+
+def test_a_cache_index_that_no_longer_unpickles_is_compiled_again(tmp_path):
+    """An index naming a class that is gone (renamed by a newer flowlab) is stale, not fatal."""
+    import pickle
+    import subprocess
+    import sys
+    import types
+
+    (tmp_path / "probe_mod.py").write_text(
+        "import numba\n\n@numba.njit(cache=True)\ndef f(x):\n    return x + 1.0\n")
+    env = dict(__import__("os").environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=f"{tmp_path}:{ROOT}")
+
+    def call(with_flowlab):
+        pre = "import flowlab; " if with_flowlab else ""
+        return subprocess.run([sys.executable, "-c", f"{pre}import probe_mod; "
+                               "print(probe_mod.f(1.0))"], env=env, capture_output=True,
+                              text=True, cwd=tmp_path)
+
+    assert call(True).stdout.strip() == "2.0"
+    (index,) = (tmp_path / "cache").rglob("*.nbi")
+    with open(index, "rb") as fh:
+        version = pickle.load(fh)
+    gone = types.ModuleType("flowlab_gone_module")
+    exec("class Model(tuple):\n    pass\n", gone.__dict__)
+    gone.Model.__module__ = "flowlab_gone_module"
+    sys.modules["flowlab_gone_module"] = gone
+    try:
+        payload = pickle.dumps((None, {gone.Model(): None}))
+    finally:
+        del sys.modules["flowlab_gone_module"]
+    index.write_bytes(pickle.dumps(version) + payload)
+    plain = call(False)                       # numba alone cannot read it
+    assert plain.returncode != 0 and "flowlab_gone_module" in plain.stderr
+    guarded = call(True)                      # with flowlab: compiled again
+    assert guarded.returncode == 0, guarded.stderr
+    assert guarded.stdout.strip() == "2.0"
+    assert call(True).stdout.strip() == "2.0"  # and the rewritten index loads
