@@ -166,7 +166,7 @@ class PopulationProblem:
             self.qXT = np.vstack([X.T, np.ones((1, X.shape[0]))])
             self.qy = teacher(X)
             self.ett = float(self.qw @ self.qy ** 2)
-            self._kidx = net._kernel_form()[3]
+            _, _, _, self._kidx, _ = net._kernel_form()     # (W, a, code, idx, sign)
             self._pos = -np.ones(self.n * (self.d + 1) + self.n, dtype=np.int64)
             self._pos[self._kidx] = np.arange(self.P)
 
