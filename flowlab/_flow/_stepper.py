@@ -137,10 +137,7 @@ class Stepper:
         h = float(stats[_rd.S_H])
         if self.mode == "explicit":
             return h * float(self.xw.lam[_ke.LAM_LAST]) if self.xw is not None else 0.0
-        lin = self.lin
-        if lin.has_jac[0] == 1 and lin.sym[0] == 1 and lin.lam.size:
-            return h * float(np.abs(lin.lam).max())
-        return np.nan
+        return float(_rd.h_lambda(self.lin, h))
 
     def after(self, st, t, t_end, n_state, stats, hvp=None):
         """Decide on the stepper after a call that returned ``st`` at time t.

@@ -72,7 +72,7 @@ from .hooks import (model_event_rate, model_events, model_expand_rows, model_out
                     model_rhs_loss)
 from .radau_linalg import (C, E, MU_COMPLEX, MU_REAL, T, TI, TI_COMPLEX, TI_REAL, _lin_factor,
                            _lin_jacobian, _lin_solve_both, _lin_solve_real)
-from .radau_linalg import Lin, new_lin  # noqa: F401  (the linear-solver state that run() takes)
+from .radau_linalg import Lin, h_lambda, new_lin  # noqa: F401  (run()'s solver state)
 
 NEWTON_MAXITER = 6
 #: the Newton iteration stops when its estimated remaining error is below this
@@ -572,16 +572,10 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
 
 @nb.njit(**NUMBA_OPTIONS)
 def nonstiff(lin, h):
-    """True when a step h has h lambda_max < NONSTIFF_HLAMBDA, lambda_max from the
-    eigenvalues of the last Jacobian in ``lin`` (False without them): the explicit
-    stepper could then take the same steps (see :mod:`flowlab._flow._stepper`)."""
-    lam = lin.lam
-    if lin.has_jac[0] != 1 or lin.sym[0] != 1 or lam.size == 0:
-        return False
-    big = 0.0
-    for k in range(lam.size):
-        big = max(big, abs(lam[k]))
-    return h * big < NONSTIFF_HLAMBDA
+    """True when a step h has h lambda_max < NONSTIFF_HLAMBDA (:func:`h_lambda`; False
+    without eigenvalues): the explicit stepper could then take the same steps (see
+    :mod:`flowlab._flow._stepper`)."""
+    return h_lambda(lin, h) < NONSTIFF_HLAMBDA
 
 
 def new_stats(max_step=np.inf):

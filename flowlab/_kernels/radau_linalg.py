@@ -273,3 +273,16 @@ def _lin_solve_both(lin, br, bc):
         d = dh[a]
         br[a] = X[0, a] / d
         bc[a] = (X[1, a] + 1j * X[2, a]) / d
+
+
+@nb.njit(**NUMBA_OPTIONS)
+def h_lambda(lin, h):
+    """h lambda_max, lambda_max the largest |eigenvalue| of the last Jacobian in ``lin``;
+    NaN when ``lin`` holds no eigenvalues (no Jacobian yet, or not symmetric)."""
+    lam = lin.lam
+    if lin.has_jac[0] != 1 or lin.sym[0] != 1 or lam.size == 0:
+        return np.nan
+    big = 0.0
+    for k in range(lam.size):
+        big = max(big, abs(lam[k]))
+    return h * big
