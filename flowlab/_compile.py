@@ -35,18 +35,21 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["install_notice", "tolerate_stale_cache", "compile_task", "quiet", "CompileTimer",
-           "ESTIMATE_S"]
+from ._prefetch import _is_flowlab
 
-#: seconds to compile each task's kernels alone from an empty cache (``NUMBA_CACHE_DIR=
-#: <empty folder> flowlab warmup --task NAME`` on the shared 2-core development machine,
-#: docs/compile_times.md): the estimate a first run announces
-ESTIMATE_S = {"exact-1d": 70.0, "exact-nd": 100.0, "smooth": 10.0, "compiled-erk": 15.0,
-              "descent": 30.0, "gram": 1.0}
+__all__ = ["install_notice", "tolerate_stale_cache", "compile_task", "compile_next",
+           "next_tasks", "quiet", "CompileTimer", "ESTIMATE_S"]
+
+#: seconds to compile each task's kernels from an empty cache, with the second process of
+#: :mod:`flowlab._prefetch` (``NUMBA_CACHE_DIR=<empty folder> flowlab warmup`` on the
+#: 2-core development machine, docs/compile_times.md): the estimate a first run announces
+ESTIMATE_S = {"exact-1d": 35.0, "exact-nd": 45.0, "smooth": 5.0, "compiled-erk": 6.0,
+              "descent": 6.0, "gram": 1.0}
 
 _TASK: contextvars.ContextVar = contextvars.ContextVar("flowlab_compile_task", default=None)
+_NEXT: contextvars.ContextVar = contextvars.ContextVar("flowlab_compile_next", default=())
 _LOCK = threading.Lock()
-_STATE = {"installed": False, "announced": False, "quiet": False}
+_STATE = {"installed": False, "announced": False, "quiet": False, "prefetch": set()}
 
 
 @contextlib.contextmanager
@@ -57,6 +60,23 @@ def compile_task(name: str):
         yield
     finally:
         _TASK.reset(token)
+
+
+@contextlib.contextmanager
+def compile_next(*names: str):
+    """Within the block, the run declares the tasks whose kernels it compiles (in this
+    order): the second process of a cold first run (:mod:`flowlab._prefetch`) compiles
+    their plans after the first task's."""
+    token = _NEXT.set(tuple(names))
+    try:
+        yield
+    finally:
+        _NEXT.reset(token)
+
+
+def next_tasks() -> tuple:
+    """The tasks declared by :func:`compile_next` around the current call."""
+    return _NEXT.get()
 
 
 @contextlib.contextmanager
@@ -76,11 +96,6 @@ def _estimate() -> float:
     return max(ESTIMATE_S.values())
 
 
-def _is_flowlab(dispatcher) -> bool:
-    mod = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
-    return mod.startswith("flowlab.")
-
-
 def _announce(stream=None) -> None:
     from ._config import NUMBA_CACHE
     stream = sys.stderr if stream is None else stream
@@ -94,9 +109,14 @@ class _Notice:
     """numba event listener: the first compilation of a flowlab kernel prints the notice."""
 
     def on_start(self, event):
-        if _STATE["announced"] or _STATE["quiet"]:
+        if not _is_flowlab(event.data.get("dispatcher")):
             return
-        if _is_flowlab(event.data.get("dispatcher")):
+        task = _TASK.get()
+        if task is not None and task not in _STATE["prefetch"]:
+            _STATE["prefetch"].add(task)
+            from . import _prefetch
+            _prefetch.start(task, next_tasks())
+        if not (_STATE["announced"] or _STATE["quiet"]):
             with _LOCK:
                 if not _STATE["announced"]:
                     _STATE["announced"] = True

@@ -16,13 +16,18 @@ import time
 
 from ._compile import CompileTimer, compile_task, quiet
 
-__all__ = ["warmup", "TASKS", "table_markdown"]
+__all__ = ["warmup", "TASKS", "table_markdown", "record_plans"]
 
 
 # -- the warmup tasks: each public path on a tiny problem ------------------------------
 def _exact_1d():
     import numpy as np
     import flowlab as fl
+    x = np.linspace(-1, 1, 100)
+    y = np.sin(np.pi * x)
+    # long enough to switch between the explicit and the Radau stepper (the stiffness
+    # check's Hessian-vector products included), as a real run does
+    fl.flow(fl.init.he(10, seed=0), x, y, 1e5, loss="sum", progress=False)
     x = np.linspace(-1, 1, 12)
     y = np.sin(np.pi * x)
     for net in (fl.init.he(4, seed=0), fl.init.he(4, seed=0, train_w=True),
@@ -123,6 +128,45 @@ def warmup(stream=None, tasks=None, timer: CompileTimer | None = None) -> list[d
                       f"compiled{'' if row['compiled'] else ' (all cached)'}", file=stream,
                       flush=True)
     return rows
+
+
+def record_plans(path=None, stream=None) -> dict:
+    """Record the compile plan of every task (:mod:`flowlab._prefetch`), each task in a
+    fresh process on an empty numba cache, and write them to ``path`` (default: the
+    package's ``_kernels/compile_plan.pkl``).  Returns ``{task: plan}``."""
+    import pickle
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    import numba
+
+    from . import _prefetch
+    stream = sys.stderr if stream is None else stream
+    plans = {}
+    for name, _, _ in TASKS:
+        with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
+            dump = Path(out) / "plan.pkl"
+            code = f"from flowlab import _warmup; _warmup._record_task({name!r}, {str(dump)!r})"
+            subprocess.run([sys.executable, "-c", code], check=True,
+                           env=dict(os.environ, NUMBA_CACHE_DIR=cache, FLOWLAB_PREFETCH="0"))
+            plans[name] = pickle.loads(dump.read_bytes())
+        print(f"{name}: {len(plans[name])} kernel signatures, "
+              f"{sum(e[3] for e in plans[name]):.1f} s", file=stream, flush=True)
+    path = Path(_prefetch.PLAN_PATH if path is None else path)
+    path.write_bytes(pickle.dumps({"numba": numba.__version__, "plans": plans}, protocol=4))
+    return plans
+
+
+def _record_task(name: str, dump: str) -> None:
+    import pickle
+    from pathlib import Path
+
+    from ._prefetch import record
+    func = dict((t[0], t[2]) for t in TASKS)[name]
+    with quiet(), compile_task(name):
+        plan = record(func)
+    Path(dump).write_bytes(pickle.dumps(plan, protocol=4))
 
 
 def table_markdown(rows: list[dict], timer: CompileTimer) -> str:

@@ -12,6 +12,7 @@ saving what was computed (the flow's solution, a summary marked
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 import time
@@ -45,7 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--list", action="store_true", help="list the tasks")
     w.add_argument("--table", metavar="FILE",
                    help="write the measured compile times (per task, per kernel) as markdown; "
-                   "meaningful from an empty cache (NUMBA_CACHE_DIR=empty folder)")
+                   "meaningful from an empty cache (NUMBA_CACHE_DIR=empty folder); the "
+                   "second compiling process of cold runs is off for it")
+    w.add_argument("--record-plans", nargs="?", const="", metavar="FILE",
+                   help="record every task's compile plan, each in a fresh process on an "
+                   "empty cache, into FILE (default: the package's plan file, which cold "
+                   "first runs follow in a second process); after changing the kernels")
     s = sub.add_parser("sweep", help="run a study over a grid ([sweep] table) on dask; "
                        "needs the sweep extra: pip install \"flowlab[sweep]\"")
     s.add_argument("study", help="path to STUDY.toml with a [sweep] table")
@@ -225,6 +231,11 @@ def _warmup(args) -> int:
         for name, what, _ in _warmup.TASKS:
             print(f"{name:14s} {what}")
         return 0
+    if args.record_plans is not None:
+        _warmup.record_plans(args.record_plans or None, sys.stdout)
+        return 0
+    if args.table:                     # each kernel's compile time in this process alone
+        os.environ["FLOWLAB_PREFETCH"] = "0"
     timer = _compile.CompileTimer()
     clock = time.perf_counter()
     rows = _warmup.warmup(sys.stdout, tasks=args.task, timer=timer)

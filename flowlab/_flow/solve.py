@@ -155,7 +155,11 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     max_step = check_max_step(max_step)
     if save is not None:
         _io.check_save_path(save, "save")
-    _guard.check_start(prob, prob.u0, t0)
+    general = isinstance(net, TwoLayer) and net.input_dim > 1
+    task = ("exact-nd" if general else "exact-1d") if method == "exact" else (
+        "compiled-erk" if method == "auto" or method in COMPILED else "smooth")
+    with compile_task(task):           # the start's gradient is the task's first kernel
+        _guard.check_start(prob, prob.u0, t0)
     opts = dict(method=method, rtol=rtol, atol=atol, t_eval=t_eval, gtol=gtol,
                 max_steps=max_steps, first_step=first_step, max_step=max_step, dense=bool(dense),
                 progress=progress, save=save, checkpoint_every=checkpoint_every, t0=t0,
@@ -163,9 +167,8 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     if method == "exact":
         from ._stepper import check_stepper
         from .exact import solve_exact
-        general = isinstance(net, TwoLayer) and net.input_dim > 1
         del opts["method"]
-        with compile_task("exact-nd" if general else "exact-1d"):
+        with compile_task(task):
             return solve_exact(prob, t_end, stepper=check_stepper(stepper), **opts)
     if method == "auto":
         from .auto import solve_auto

@@ -38,6 +38,7 @@ import numba as nb
 import numpy as np
 
 from .._config import NUMBA_OPTIONS
+from .internal import internal
 from . import twolayer as _tk
 
 RK45, DOP853 = 0, 1
@@ -77,7 +78,7 @@ KernelProblem = namedtuple("KernelProblem", ["code", "tk", "n", "d1", "XT", "y",
 Tableau = namedtuple("Tableau", ["A", "B", "C", "E", "E3", "D", "A_extra", "C_extra"])
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def count_stiff_step(counts, near, below, declared, near_bound):
     """Count one accepted step in ``counts``, whose slots ``near``, ``below``,
     ``declared`` hold the steps near the stability bound in a row, the steps below it in
@@ -116,7 +117,7 @@ def rhs(prob, u, out):
     return L
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _rms_scaled(v, s):
     acc = 0.0
     for i in range(v.size):
@@ -152,7 +153,7 @@ def initial_step(prob, t0, y0, f0, t_end, max_step, order, rtol, atol, work, f1)
     return min(100.0 * h0, h1, length, max_step)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _stages(prob, A, nst, h, y, K, ytmp):
     """Stages 1..nst-1 into K (K[0] holds f(y)); returns the number of rhs calls.
 
@@ -169,7 +170,7 @@ def _stages(prob, A, nst, h, y, K, ytmp):
     return nst - 1
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _error_norm(kind, K, E, E3, h, scale, err):
     """Scaled RMS norm of the local error estimate of the step just taken."""
     P = scale.size
@@ -202,7 +203,7 @@ def _error_norm(kind, K, E, E3, h, scale, err):
     return abs(h) * e5 / math.sqrt(denom * P)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _dense_values(kind, prob, tab, h, y_old, y_new, f_old, f_new, K, lob, vals, ytmp, F, nfev):
     """Values of the continuous extension of the step at the fractions ``lob`` into vals.
 
@@ -264,7 +265,7 @@ def _dense_values(kind, prob, tab, h, y_old, y_new, f_old, f_new, K, lob, vals, 
     return nfev
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _pin_ends(vals, y_old, y_new):
     last = vals.shape[0] - 1
     for i in range(y_old.size):

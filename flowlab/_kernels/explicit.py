@@ -42,6 +42,7 @@ import numpy as np
 from scipy import integrate
 
 from .._config import NUMBA_OPTIONS
+from .internal import internal
 from .borrow import borrowed
 from .erk import LAM_LAST, LAM_MAX, count_stiff_step
 from .hooks import (model_event_rate, model_events, model_expand_rows, model_output, model_rhs,
@@ -118,7 +119,7 @@ def work_size(xw) -> int:
     return xw.K.size // 7
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _step(model, y, h, K, ytmp, y_new):
     """One Dormand-Prince step of size h from y with K[0] = F(y) given: stages into
     K[1:6], y_new, and K[6] = F(y_new); ``ytmp`` ends holding the sixth stage's state.
@@ -139,7 +140,7 @@ def _step(model, y, h, K, ytmp, y_new):
     return model_rhs_loss(model, y_new, K[6])
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _error_norm(y, y_new, h, K, rtol, atol):
     """RMS norm of the order-4 error estimate h sum_j E_j K_j, scaled by the tolerances
     (inf if anything is not finite)."""
@@ -160,7 +161,7 @@ _HW = np.array([[2 * s ** 3 - 3 * s ** 2 + 1, s ** 3 - 2 * s ** 2 + s, -2 * s **
                  s ** 3 - s ** 2] for s in NODES[1:3]])
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _scan_nodes(y, y_new, h, f0, f1, nodes):
     """The step's cubic Hermite interpolant (states and fields at both ends) at the
     Lobatto nodes 0, 1/4, 3/4, 1 into ``nodes``: what the event scan watches.
@@ -180,7 +181,7 @@ def _scan_nodes(y, y_new, h, f0, f1, nodes):
                                + _HW[q, 2] * y_new[p] + _HW[q, 3] * h * f1[p])
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _record(model, y, h, K, end, theta, out_t, out_nodes, out_loss, k, t_new, loss):
     """Write step k: end time, the continuous extension at the recorded nodes (the end
     value is ``end``; states, expanded to full parameters when the run returns) and the
@@ -201,7 +202,7 @@ def _record(model, y, h, K, end, theta, out_t, out_nodes, out_loss, k, t_new, lo
     out_loss[k] = loss
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _h_lambda(y_new, ytmp, K, h):
     """h ||F(y_new) - F(y_6)|| / ||y_new - y_6||: an estimate of h lambda_max."""
     num = 0.0
@@ -233,7 +234,7 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_lo
                 armed, stats, xw, stiff_stop, theta)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _run(model, t0, y0, t_end, h, rtol, atol, max_steps, out_t, out_nodes, out_loss, armed,
          stats, xw, stiff_stop, theta):
     """The step loop of :func:`run`, on borrowed views of its arrays (every array here is

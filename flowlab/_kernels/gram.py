@@ -26,9 +26,10 @@ import numba as nb
 import numpy as np
 
 from .._config import NUMBA_OPTIONS
+from .internal import internal
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def linear_pieces(w, b, lo, hi, s, e, k):
     """Active interval [s_j, e_j] and knot k_j (inf when w_j = 0) of every neuron."""
     for j in range(w.size):
@@ -48,7 +49,7 @@ def linear_pieces(w, b, lo, hi, s, e, k):
             e[j] = lo
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _mirror_upper(G, block):
     """Copy the upper triangle of G into the lower one, tile by tile (cache friendly)."""
     n = G.shape[0]

@@ -6,12 +6,10 @@ are chosen by |Re| + |Im| (as LAPACK's izamax does), which avoids a square
 root per entry for complex matrices.
 """
 
-import numba as nb
-
-from .._config import NUMBA_OPTIONS
+from .internal import internal
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def lu_factor(A, piv):
     """Overwrite A (n, n) with its LU factors, row swaps in ``piv``; return False if singular."""
     n = A.shape[0]
@@ -43,7 +41,7 @@ def lu_factor(A, piv):
     return True
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def lu_solve(LU, piv, b):
     """Solve in place: b <- A^{-1} b for the factors from :func:`lu_factor`."""
     n = LU.shape[0]

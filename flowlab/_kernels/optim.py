@@ -17,10 +17,11 @@ import numba as nb
 import numpy as np
 
 from .._config import NUMBA_OPTIONS
+from .internal import internal
 from .twolayer import gradient, residual
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _views(tk, n, d1):
     return tk[: n * d1].reshape((n, d1)), tk[n * d1:]
 

@@ -49,6 +49,7 @@ import numba as nb
 import numpy as np
 
 from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
+from .internal import internal
 from .activations import RELU
 
 _INV_2PI = 1.0 / (2.0 * math.pi)
@@ -76,7 +77,7 @@ def _relu_angle(u, v, nu, nv):
     return 2.0 * math.atan2(math.sqrt(dm), math.sqrt(dp))
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def pair(code, u, v, nu, nv):
     """K(u, v) and the coefficients of G(u, v) = g1 u + g2 v and G(v, u) = h1 v + h2 u.
 
@@ -104,7 +105,7 @@ def pair(code, u, v, nu, nv):
     return K, -_2_OVER_PI * B * r / (1.0 + A), kB, -_2_OVER_PI * B * r / (1.0 + C), kB
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def norms(W, out):
     """Row norms of W into ``out``."""
     for j in range(W.shape[0]):
@@ -188,7 +189,7 @@ def loss_grad(code, W, a, V, b, ett, gW, ga):
     return 0.5 * (ss - 2.0 * st + ett)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _relu_blocks(u, v, nu, nv, Dm, Mm, want_d, want_m, e, f):
     """D(u, v) into Dm and M(u, v) into Mm (relu, |u|, |v| > 0)."""
     d = u.size
@@ -219,7 +220,7 @@ def _relu_blocks(u, v, nu, nv, Dm, Mm, want_d, want_m, e, f):
                 Mm[p, q] = val * _INV_2PI
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _erf_blocks(u, v, nu, nv, Dm, Mm, want_d, want_m):
     """D(u, v) into Dm and M(u, v) into Mm (erf)."""
     d = u.size
@@ -257,7 +258,7 @@ def _erf_blocks(u, v, nu, nv, Dm, Mm, want_d, want_m):
                 Mm[p, q] = val
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def blocks(code, u, v, nu, nv, Dm, Mm, want_d, want_m, e, f):
     """D(u, v) and/or M(u, v) into the d x d arrays Dm, Mm (see the module docstring)."""
     if code == RELU:

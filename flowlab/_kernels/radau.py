@@ -67,6 +67,7 @@ import numba as nb
 import numpy as np
 
 from .._config import NUMBA_OPTIONS
+from .internal import internal
 from .borrow import borrowed
 from .hooks import (model_event_rate, model_events, model_expand_rows, model_output, model_rhs,
                     model_rhs_loss)
@@ -124,7 +125,7 @@ RadauWork = namedtuple("RadauWork", ["f0", "Z_pred", "Z_step", "Z_event", "y_new
 NewtonWork = namedtuple("NewtonWork", ["y_stage", "rhs_real", "rhs_complex", "W", "dW", "F"])
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _rms(x, scale):
     """Root mean square of x / scale for a vector x."""
     s = 0.0
@@ -134,7 +135,7 @@ def _rms(x, scale):
     return math.sqrt(s / x.size)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _rms_rows(X, scale):
     """Root mean square of X / scale over every row of X (3, n)."""
     s = 0.0
@@ -146,7 +147,7 @@ def _rms_rows(X, scale):
     return math.sqrt(s / X.size)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _predict_factor(h, h_old, err, err_old):
     if err_old < 0.0 or h_old <= 0.0 or err == 0.0:
         mult = 1.0
@@ -157,7 +158,7 @@ def _predict_factor(h, h_old, err, err_old):
     return min(1.0, mult) * err ** -0.25
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _newton(model, y, h, Z, lin, scale, tol, nw, faccon):
     """Simplified Newton on the collocation system; Z holds the predictor on entry.
 
@@ -221,7 +222,7 @@ def _newton(model, y, h, Z, lin, scale, tol, nw, faccon):
     return False, NEWTON_MAXITER, rate, nfev, faccon
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ze, scale, tmp,
              nw, faccon):
     """One step attempt of size h from y, where the field is f0, with predictor Z (LU
@@ -260,7 +261,7 @@ def _attempt(model, y, f0, h, Z, lin, rtol, atol, tol, rejected, y_new, err, ze,
     return (0 if en <= 1.0 else 2), en, it, rate, nfev, faccon
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _first_step_after_event(lin, y, f0, rtol, atol, tmp):
     """First step size after an event that changed the field by df = f0 - f_event.
 
@@ -297,7 +298,7 @@ def _first_step_after_event(lin, y, f0, rtol, atol, tmp):
     return 0.5 * (lmax ** 3 * dfn) ** -0.25
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _colloc(y, Z, s, out):
     """Collocation polynomial of the step at the fraction ``s`` (0 -> y, 1 -> y + Z_3)."""
     w0 = 1.0
@@ -316,7 +317,7 @@ def _colloc(y, Z, s, out):
         out[p] = y[p] + w0 * Z[0, p] + w1 * Z[1, p] + w2 * Z[2, p]
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _dense_nodes(y, Z, nodes):
     """Values of the collocation polynomial at the Lobatto nodes 0, 1/4, 3/4, 1."""
     for q in range(4):
@@ -326,7 +327,7 @@ def _dense_nodes(y, Z, nodes):
         nodes[3, p] = y[p] + Z[2, p]
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _restart_stages(y, Z, s_from, ratio, y_from, Z0, tmp):
     """Stage increments of a step of size ratio*h starting at the fraction ``s_from`` of
     the last step, predicted from its collocation polynomial: Z0_i = u(s_from + ratio c_i) - y_from."""
@@ -336,7 +337,7 @@ def _restart_stages(y, Z, s_from, ratio, y_from, Z0, tmp):
             Z0[i, p] = tmp[p] - y_from[p]
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _record(model, nodes_u, theta, out_t, out_nodes, out_loss, k, t_new, loss):
     """Write step k: end time, the states at the four nodes (expanded to full
     parameters when the run returns, see ``expand_rows``), and the loss at the
@@ -378,7 +379,7 @@ def run(model, t0, y0, t_end, h, rtol, atol, max_steps,
                 out_t, out_nodes, out_loss, armed, stats, lin, work)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
          out_t, out_nodes, out_loss, armed, stats, lin, work):
     """The step loop of :func:`run`, on borrowed views of its arrays: every array here
@@ -570,7 +571,7 @@ def _run(model, t0, y0, t_end, h, rtol, atol, max_steps,
     return status, k
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def nonstiff(lin, h):
     """True when a step h has h lambda_max < NONSTIFF_HLAMBDA (:func:`h_lambda`; False
     without eigenvalues): the explicit stepper could then take the same steps (see

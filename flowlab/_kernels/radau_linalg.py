@@ -10,6 +10,7 @@ import numba as nb
 import numpy as np
 
 from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
+from .internal import internal
 from .hooks import model_jac
 from .linalg import lu_factor, lu_solve
 
@@ -82,7 +83,7 @@ def new_lin(n):
                np.empty(n, dtype=np.int64), np.empty((3, n)), np.empty((3, n)), np.empty(n))
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _lin_jacobian(lin, model, y):
     """Evaluate the Jacobian at y; diagonalise it when the model says it is symmetric."""
     J, dh, lam, V = lin.J, lin.dh, lin.lam, lin.V
@@ -146,7 +147,7 @@ def _lin_factor(lin, h):
     return lu_factor(LUr, pivr) and lu_factor(LUc, pivc)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _matvec_t(V, x, out):
     """out = V^T x as a sum of the rows of V (an axpy loop along contiguous rows: small
     products in plain loops, BLAS calls cost more at these sizes).  V x is

@@ -36,6 +36,7 @@ import numba as nb
 import numpy as np
 
 from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
+from .internal import internal
 
 #: a point decided onto one side of its surface is "armed" once |g| exceeds this
 #: fraction of |w_j| X + |b_j|, X the extent of the data (a few hundred roundings)
@@ -344,19 +345,19 @@ def _rhs(model, u, out, with_loss):
     return loss
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def rhs(model, u, out):
     """Hook for radau.run: out = F(u) on the state coordinates."""
     _rhs(model, u, out, False)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def rhs_loss(model, u, out):
     """Hook for radau.run: out = F(u) on the state coordinates; returns the loss at u."""
     return _rhs(model, u, out, True)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def expand_rows(model, rows, k, tmp):
     """Hook for radau.run: rows[r, q] <- full parameters of the state in rows[r, q, :n]."""
     n = model.free.size
@@ -368,14 +369,14 @@ def expand_rows(model, rows, k, tmp):
             expand(model, tmp, row)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def output(model, u, theta, with_loss):
     """Hook for radau.run: full parameters of the state u, and its loss if asked."""
     expand(model, u, theta)
     return _moments(model, theta, True) if with_loss else 0.0
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def hessian(model, theta, H):
     """Hessian of the stage loss (full layout, pinned points left out of their neuron)."""
     P, Plo, lo, hi = model.prefix_hi, model.prefix_lo, model.lo, model.hi
@@ -436,7 +437,7 @@ def _sym(H, a, b, v):
         H[b, a] += v
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def jac(model, u, J, dh):
     """Hook for radau.run: J = dF/du (exact, O(n^2)).
 
@@ -494,7 +495,7 @@ def jac(model, u, J, dh):
 # events
 # ----------------------------------------------------------------------------------------
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _bw_at(model, u, j):
     """(b_j, w_j) of the state u (pinned coordinates rebuilt)."""
     xs, pin, ub, uw, theta0 = model.xs, model.pin, model.pos_b, model.pos_w, model.theta0

@@ -21,6 +21,7 @@ import numba as nb
 import numpy as np
 
 from .._config import NUMBA_OPTIONS
+from .internal import internal
 
 GD = 0
 ADAM = 1
@@ -40,7 +41,7 @@ def active_index(xs, b, k):
         k[j] = kj
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def residual(p, xs, ys, k, r, slope, offset):
     """r = f(x) - y into ``r``; returns 1/2 sum r_i^2 (unscaled).  ``k`` must be current."""
     n = p.size // 2
@@ -63,7 +64,7 @@ def residual(p, xs, ys, k, r, slope, offset):
     return 0.5 * s
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def loss_grad(p, xs, ys, scale, k, r, slope, offset, S0, S1, g):
     """Loss (returned, scaled) and its gradient over (b, c) into ``g``."""
     n = p.size // 2

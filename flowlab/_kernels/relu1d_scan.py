@@ -15,6 +15,7 @@ import numba as nb
 import numpy as np
 
 from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
+from .internal import internal
 from .hooks import register_model
 from .relu1d import (ARM_RTOL, F_THETA, ROW_BOUNDARY, ROW_OUTPUT, ROW_PIVOT, ROW_SLIDE,
                      SLIDE_TO_INACTIVE, W_NODE_VALUES, W_OFFSET, W_R0, W_R1, W_SLOPE, W_STATE,
@@ -50,7 +51,7 @@ def _surely_inside(vals, side, thr):
     return hi_ <= 0.0
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def first_violation(vals, side, armed, thr):
     """Earliest s in (0, 1] where the cubic through ``vals`` (at the Lobatto nodes)
     leaves the declared side ``side`` (+1: g > 0 required, -1: g <= 0).
@@ -175,7 +176,7 @@ def residual_at(model, theta, p):
     return model.counts[p] * f - model.ysum[p]
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def events(model, nodes, armed):
     """Hook for radau.run: earliest event in the step given its node values.
 
@@ -256,7 +257,7 @@ def events(model, nodes, armed):
     return True, best
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _bw_rate(model, f, j):
     """(b_j', w_j') for the state velocity f (frozen coordinates have rate 0)."""
     pin, ub, uw = model.pin, model.pos_b, model.pos_w
@@ -270,7 +271,7 @@ def _bw_rate(model, f, j):
     return db, dw
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def difference_step(u, f):
     """Step of the directional difference along f at u that gives a slide margin's rate
     (1e-7 (|u|_inf + 1) / |f|_inf); 0 when f = 0."""
@@ -285,7 +286,7 @@ def difference_step(u, f):
     return 1e-7 * (nrm + 1.0) / fn
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def event_rate(model, u, f):
     """Hook for radau.run: value and rate of the event function found last."""
     xs, watch = model.xs, model.watch
@@ -332,7 +333,7 @@ def _interp_state(nodes, s, out):
         out[p] = acc
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _slide_margin(model, nodes, j, p, s, which, sig, theta, u):
     """sig*A (which = 0: lambda -> 0) or sig*(D - A) (which = 1: lambda -> 1) at s."""
     _interp_state(nodes, s, u)
@@ -362,7 +363,7 @@ def _margin_at(model, u, j, p, which, sig, theta):
     return _margin(A, D, which, sig)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _slide_exits(model, nodes, theta, A_nodes, D_nodes, out):
     """Earliest s in (0, 1] where the lambda of each slide row leaves (0, 1) at its end
     (0 or 1), into ``out`` (-1.0 where it does not); ``A_nodes[k]``, ``D_nodes[k]`` hold

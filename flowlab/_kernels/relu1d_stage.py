@@ -19,6 +19,7 @@ import numba as nb
 import numpy as np
 
 from .._config import NUMBA_OPTIONS
+from .internal import internal
 from . import explicit, radau
 from .borrow import borrowed
 from .relu1d import (ARM_RTOL, ROW_BOUNDARY, ROW_OUTPUT, ROW_PIVOT, ROW_SLIDE, SLIDE_TO_ACTIVE,
@@ -45,7 +46,7 @@ ZENO_COUNT = 400
 ZENO_SPAN = 1e-9
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def snap(model, u, j, p):
     """Move neuron j's knot exactly onto x_p in the state u (an O(tolerance) change)."""
     ub, uw, theta0 = model.pos_b, model.pos_w, model.theta0
@@ -62,7 +63,7 @@ def snap(model, u, j, p):
         u[uw[j]] = b / xp
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def one_sided(model, theta, j, p, F):
     """(dg/dt on the inactive side, dg/dt on the active side) of neuron j at point p.
 
@@ -124,7 +125,7 @@ def rule(g_in, g_act, tol, side):
     return TO_INACTIVE if side > 0 else TO_ACTIVE
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def interval_add(lo, hi, j, p):
     """Make point p active for neuron j (it must touch the interval); False if it cannot."""
     if lo[j] >= hi[j]:
@@ -139,7 +140,7 @@ def interval_add(lo, hi, j, p):
     return True
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def interval_remove(lo, hi, j, p):
     """Make point p inactive for neuron j (it must be an end); False if it cannot."""
     if p == lo[j]:
@@ -184,7 +185,7 @@ def rebuild_blocks(model):
         bhi[j] = np.searchsorted(bp[:nbp], hi[j])
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _add_row(watch, armed, k, kind, j, p, side, sig, arm):
     """Write row k of the watch list (WATCH_DTYPE records) and its arming; returns k + 1."""
     watch[k].kind = kind
@@ -315,7 +316,7 @@ def slide_ends(model, theta, idx, rtol, atol, out):
     return m
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _free_norms(model, F, noise):
     """(||F||_2 on the state, True if every state velocity is below its rounding level)."""
     free = model.free
@@ -343,7 +344,7 @@ def step_stretch(model, t, u, t_end, rtol, atol, max_steps, out_t, out_nodes, ou
                      out_t[k0:], out_nodes[k0:], out_loss[k0:], armed, stats, lin)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def record_cross(ev_t, ev_i, counters, t, j, p, side):
     """Record the crossing of point p by neuron j to ``side`` at t."""
     record_event(ev_t, ev_i, counters, t, j, p, K_CROSS, side)
@@ -362,7 +363,7 @@ def record_event(ev_t, ev_i, counters, t, j, p, kind, side):
     counters[EVENTS_RECORDED] += 1
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def zeno_tick(recent, counters, t):
     """Enter an event at t in the Zeno ring ``recent`` (counters[RING_POS]: position,
     counters[RING_FILL]: fill); True when ZENO_COUNT handled events fall within ZENO_SPAN
@@ -510,7 +511,7 @@ def boundary_hits(model, theta, F, idx, rtol, atol, items):
     return nitems
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def u_counts(lo, hi, P0, out):
     """u_l (Ainsworth & Shin 2021, (3.2)): data points activating exactly l neurons, into ``out``
     (length n + 1), from the active intervals [lo_j, hi_j) of unique points and the

@@ -44,6 +44,7 @@ import numba as nb
 import numpy as np
 
 from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
+from .internal import internal
 from .relu1d import ARM_RTOL
 
 #: sums over the data points in the order the compiler vectorises them
@@ -108,7 +109,7 @@ WorkND = namedtuple("WorkND", ["preacts", "resid", "resid_mag", "theta_nodes", "
                                "field", "masked"])
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def preact(theta, X, j, p, D):
     """z = W_j . x~_p, summed in a fixed order (the bias last) everywhere.
 
@@ -121,7 +122,7 @@ def preact(theta, X, j, p, D):
     return acc + theta[base + D - 1] * X[p, D - 1]
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _fill_pinned(model, theta):
     """Compute the eliminated coordinates of pinned neurons from the others (in place)."""
     pins, L, elim = model.pins, model.elim_coefs, model.eliminated
@@ -141,7 +142,7 @@ def _fill_pinned(model, theta):
                 theta[base + e] = acc
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _n_pins(pins, j):
     k = 0
     while k < pins.shape[1] and pins[j, k] >= 0:
@@ -149,7 +150,7 @@ def _n_pins(pins, j):
     return k
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _embed(model, theta):
     """Pinned neurons: the first d + 1 - k state slots of W_j hold its coordinates z in
     the basis N_j, the other k are held at 0 and not read; replace W_j by N_j z and
@@ -278,7 +279,7 @@ def _forward(model, theta):
     return 0.5 * model.scale * loss
 
 
-@nb.njit(**SUM_OPTIONS)
+@internal(**SUM_OPTIONS)
 def masked_sums(model, j, out):
     """out = sum_{p in S_j} R_p x~_p (``forward`` must have run); returns
     sum_{p in S_j} R_p z_jp.  Vectorised sums (their order is the compiler's)."""
@@ -339,7 +340,7 @@ def rhs(model, u, out):
     state_of(model, F, out)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def rhs_loss(model, u, out):
     """Hook for radau.run: out = state velocity; returns the loss at u."""
     theta, F = model.work.theta, model.work.field
@@ -350,7 +351,7 @@ def rhs_loss(model, u, out):
     return loss
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def expand_rows(model, rows, k, tmp):
     """Hook for radau.run: rows[r, q] <- full parameters of the state in rows[r, q, :n]."""
     n = model.free.size
@@ -362,7 +363,7 @@ def expand_rows(model, rows, k, tmp):
             expand(model, tmp, row)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def output(model, u, theta, with_loss):
     """Hook for radau.run: full parameters and (optionally) the loss."""
     expand(model, u, theta)
@@ -371,7 +372,7 @@ def output(model, u, theta, with_loss):
     return 0.0
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def hessian(model, theta, H):
     """Hessian of L on the stage (``forward`` must have run), full parameters."""
     X, cnt, mask, Z = model.inputs, model.counts, model.mask, model.work.preacts
@@ -455,7 +456,7 @@ def jac(model, u, J, dh):
     return True
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def slide_functions(model, j, slot):
     """(A, R_q) for the pinned point in ``slot`` of neuron j: lambda = A / R_q
     (``forward`` must have run)."""
@@ -464,7 +465,7 @@ def slide_functions(model, j, slot):
     return _slide_weights(model, j, slot, S)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _slide_weights(model, j, slot, S):
     """(A, R_q) of :func:`slide_functions` from neuron j's masked sums S."""
     pins, Kq = model.pins, model.lambda_rows
@@ -474,7 +475,7 @@ def _slide_weights(model, j, slot, S):
     return -dot, model.work.resid[pins[j, slot]]
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def arm_threshold(theta, ext, j, D):
     """|g| above which a point is surely on its side: ARM_RTOL sum_k |W_jk| ext_k."""
     acc = 0.0

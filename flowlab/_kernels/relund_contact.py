@@ -20,6 +20,7 @@ import numba as nb
 import numpy as np
 
 from .._config import NUMBA_OPTIONS
+from .internal import internal
 from .relu1d import NOISE_ROUNDINGS
 from .relu1d_stage import K_CROSS, K_SLIDE_END, K_SLIDE_START, record_event
 from .relund import _n_pins, expand, field, forward_all, preact, state_of
@@ -110,7 +111,7 @@ def contact_modes(b, N, c, tol, current, forced, max_slide, modes, lam):
     return False
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _reflector(R, i, col, v):
     """The Householder reflector that zeroes column ``col`` of R below row i: its vector
     into v (zero above row i); returns v . v (0 when the column is already zero there)."""
@@ -130,7 +131,7 @@ def _reflector(R, i, col, v):
     return vv
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _reflect(M, i, v, vv):
     """M <- H M for the reflector (v, vv) of :func:`_reflector` (rows i on)."""
     n = M.shape[0]
@@ -143,7 +144,7 @@ def _reflect(M, i, v, vv):
             M[r, c] -= s * v[r]
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _householder_q(A):
     """Q (n, n) of a complete Householder QR of A (n, k), k <= n: its first k columns span
     the columns of A, the others their orthogonal complement."""
@@ -160,7 +161,7 @@ def _householder_q(A):
     return QT.T
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _pivot_columns(A):
     """The k columns a column-pivoted Householder QR of A (k, D) takes first (the one of
     largest remaining norm at each step), in increasing order."""
@@ -185,7 +186,7 @@ def _pivot_columns(A):
     return np.sort(order[:k])
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def pin_layout(model, j, Q, k):
     """:func:`layout_rows` on the arrays of a stage model."""
     layout_rows(model.inputs, model.has_bias, model.pins, model.elim_coefs, model.projector,
@@ -266,7 +267,7 @@ def layout_rows(X, has_bias, pins, L, Pi, Kq, elim, Nb, slot, j, Q, k):
             L[j, E[a], Fc[e]] = -Lb[a, e]
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def decide(model, u, theta, F, j, new, forced_new, n_new, train_a, a_tol, t, ev_t, ev_i,
            counters):
     """Decide neuron j's contacts: its pins and the points ``new[:n_new]`` (modes

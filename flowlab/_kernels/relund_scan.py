@@ -11,10 +11,9 @@ the fraction.
 
 import math
 
-import numba as nb
 import numpy as np
 
-from .._config import NUMBA_OPTIONS
+from .internal import internal
 from .hooks import register_model
 from .relu1d_scan import (_VINV, difference_step, first_violation, _interp_state,
                           _surely_inside)
@@ -24,7 +23,7 @@ from .relund import (EV_CROSS, EV_SLIDE, EVENT_KIND, EVENT_NEURON, EVENT_POINT, 
                      jac, masked_sums, output, preact, rhs, rhs_loss)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _margins(model, u, out):
     """Margins of every slide row at the state u: sigma A (lambda -> 0),
     sigma (R_q - A) (lambda -> 1) or sigma a_j (the output weight of a sliding
@@ -50,7 +49,7 @@ def _margins(model, u, out):
         out[r] = sigma[r] * A if kind == SLIDE_TO_INACTIVE else sigma[r] * (Dv - A)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _slide_margins(model, nodes, s, out, u):
     """Slide margins on the step's continuous extension at the fraction s."""
     _interp_state(nodes, s, u)
@@ -62,7 +61,7 @@ NODES_S = np.array([0.0, 0.25, 0.75, 1.0])
 NODE_SAMPLE = np.array([0, 2, 6, 8])
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _slide_exit(model, nodes):
     """Earliest (s, row) in (0, 1] where a slide weight leaves (0, 1).
 
@@ -126,7 +125,7 @@ def _slide_exit(model, nodes):
 _BARY = np.array([1.0, -8.0, 28.0, -56.0, 70.0, -56.0, 28.0, -8.0, 1.0])
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _poly_value(f, s):
     """The polynomial of degree <= 8 through the samples f[i] at i / 8, at s
     (barycentric formula)."""
@@ -142,7 +141,7 @@ def _poly_value(f, s):
     return num / den
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _narrow(lo, hi, f_lo, f_hi, side, s, v):
     """One Illinois update of the bracket (lo, hi] (value f_lo > 0 at lo, f_hi <= 0 at
     hi) with the value v at its trial point s: (lo, hi, f_lo, f_hi, side)."""
@@ -155,7 +154,7 @@ def _narrow(lo, hi, f_lo, f_hi, side, s, v):
     return s, hi, v, f_hi, 1
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _trial(lo, hi, f_lo, f_hi):
     """The regula falsi point of the bracket, its midpoint where rounding puts that
     outside; -1 once the bracket is a few ulps wide."""
@@ -165,7 +164,7 @@ def _trial(lo, hi, f_lo, f_hi):
     return s if lo < s < hi else 0.5 * (lo + hi)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _poly_root(f, lo, hi):
     """A root in (lo, hi] of the polynomial through the samples, positive at lo and not
     positive at hi (Illinois iterations on the polynomial)."""
@@ -180,7 +179,7 @@ def _poly_root(f, lo, hi):
     return hi
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _polish(model, nodes, r, guess, lo, hi, f_lo, f_hi, tmp, u):
     """The first s in (lo, hi] with margin r <= 0 (margin(lo) = f_lo > 0 >= f_hi =
     margin(hi)), from the polynomial's root ``guess``: a bracket 1e-10 of the step
@@ -204,7 +203,7 @@ def _polish(model, nodes, r, guess, lo, hi, f_lo, f_hi, tmp, u):
     return _illinois(model, nodes, r, a, b, fa, fb, tmp, u)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _illinois(model, nodes, r, lo, hi, f_lo, f_hi, tmp, u):
     """The first s in (lo, hi] with margin r <= 0, from margin(lo) = f_lo > 0 >= f_hi =
     margin(hi): Illinois iterations until the bracket is a few ulps wide (then the end
@@ -219,7 +218,7 @@ def _illinois(model, nodes, r, lo, hi, f_lo, f_hi, tmp, u):
     return hi
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _is_pin(pins, j, p):
     for k in range(pins.shape[1]):
         if pins[j, k] == p:
@@ -229,7 +228,7 @@ def _is_pin(pins, j, p):
     return False
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _moved_bound(th, j, D):
     """An upper bound of |W_j(s) - W_j(0)|_2 over s in [0, 1] on the cubic through the
     node rows th[q] (power-basis coefficients c_1..c_3: sum of their norms)."""
@@ -245,7 +244,7 @@ def _moved_bound(th, j, D):
     return delta
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def events(model, nodes, armed):
     """Hook for radau.run: earliest event of the step (every pair and every slide).
 
@@ -327,7 +326,7 @@ def events(model, nodes, armed):
     return True, best
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def event_rate(model, u, f):
     """Hook for radau.run: value and rate of the event found last."""
     X, D = model.inputs, model.n_coords

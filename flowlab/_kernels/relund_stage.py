@@ -26,6 +26,7 @@ import numba as nb
 import numpy as np
 
 from .._config import NUMBA_OPTIONS
+from .internal import internal
 from . import explicit, radau
 from . import relund_scan  # noqa: F401  (registers the stage model's hooks)
 from .borrow import borrowed
@@ -141,7 +142,7 @@ def hits(model, theta, F, j0, p0, rtol, atol, hit_j, hit_p):
     return nh
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _decide_one(model, theta, F, j, q, train_a, a_tol):
     """The rule for neuron j in contact with the single point q (``forward_all`` and
     ``field`` evaluated at theta, W_j on the surface): a decision code of
@@ -190,7 +191,7 @@ def arm_all(model, theta, armed):
             armed[j, p] = Z[j, p] * side > thr
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _hand_over(model, theta, j, q, after_others):
     """Leave the rest of an event to Python after neuron j's contacts proved to need it
     (see ExactND._handle).  When other neurons' contacts at this event were decided here

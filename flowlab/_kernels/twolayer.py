@@ -21,6 +21,7 @@ import numba as nb
 import numpy as np
 
 from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
+from .internal import internal
 from .activations import act, act_block
 
 BLOCK = 256
@@ -34,7 +35,7 @@ def _preact(W, XT, j, i):
     return z
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _block_preact(W, XT, j, start, cnt, z):
     for i in range(cnt):
         z[i] = 0.0
@@ -61,7 +62,7 @@ def _dot(u, v, cnt):
     return (s0 + s1) + (s2 + s3)
 
 
-@nb.njit(**NUMBA_OPTIONS)
+@internal
 def _block_forward(code, W, a, XT, start, cnt, z, S, D, f, w):
     """sigma, sigma' of the block for every neuron into S, D (n, BLOCK); f on the block."""
     for i in range(cnt):

@@ -32,6 +32,7 @@ import numpy as np
 from .. import _progress
 from .. import io as _io
 from .. import references as _references
+from .._compile import ESTIMATE_S, compile_next
 from .._interrupt import propagating
 from .._version import __version__
 from . import _criteria
@@ -46,6 +47,7 @@ class _Entry:
     func: Callable
     title: str
     papers: tuple
+    compiles: tuple = ()
 
 
 _REGISTRY: dict[str, _Entry] = {}
@@ -60,7 +62,7 @@ def _with_torch_threads(func, n):
     return run
 
 
-def register(name: str, title: str, papers=(), torch_threads=None):
+def register(name: str, title: str, papers=(), torch_threads=None, compiles=()):
     """Decorator registering ``func(report)`` as the reproduction ``name``.
 
     ``papers``: keys of :data:`flowlab.references.PAPERS` (e.g. ``"Ainsworth &
@@ -68,8 +70,15 @@ def register(name: str, title: str, papers=(), torch_threads=None):
     ``torch_threads``: run it with PyTorch limited to this many threads (the
     papers' small networks run faster, and reproducibly, on one thread); torch is
     imported only when the reproduction runs.
+    ``compiles``: the warmup tasks (:data:`flowlab._warmup.TASKS`) whose kernels it
+    compiles, in order; on a cold cache a second process compiles them alongside
+    (:mod:`flowlab._prefetch`).
     """
     papers = tuple(papers)
+    unknown = set(compiles) - set(ESTIMATE_S)
+    if unknown:
+        raise ValueError(f"unknown compile task(s) {sorted(unknown)} for {name!r}; the tasks "
+                         f"are {', '.join(ESTIMATE_S)}.")
     for key in papers:
         _references.paper(key)          # a ValueError names the known keys
 
@@ -77,7 +86,7 @@ def register(name: str, title: str, papers=(), torch_threads=None):
         if name in _REGISTRY:
             raise ValueError(f"reproduction {name!r} is registered twice.")
         run = func if torch_threads is None else _with_torch_threads(func, torch_threads)
-        _REGISTRY[name] = _Entry(name, run, title, papers)
+        _REGISTRY[name] = _Entry(name, run, title, papers, tuple(compiles))
         return run
     return deco
 
@@ -273,7 +282,8 @@ def run(name: str, out=None, quick: bool = False, progress: bool | None = None) 
 
     try:
         # an interrupted flow stops the whole reproduction
-        with propagating(), _progress.heartbeat(progress, f"reproduce {name}", status):
+        with propagating(), _progress.heartbeat(progress, f"reproduce {name}", status), \
+                compile_next(*entry.compiles):
             entry.func(report)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)

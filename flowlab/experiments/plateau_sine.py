@@ -48,7 +48,7 @@ def _theorem31_other_inits(x, y, seeds=range(1, 6)):
 @register("plateau-sine",
           "Figs. 7-8: plateaus of sin(pi x), width 10, 100 points, exact flow to t = 1e5 "
           "(1e10 epochs of GD on the mean loss at lr 1e-3)",
-          papers=("Ainsworth & Shin 2021",))
+          papers=("Ainsworth & Shin 2021",), compiles=("exact-1d", "descent"))
 def run(report):
     x = np.linspace(-1.0, 1.0, 100)
     y = np.sin(np.pi * x)

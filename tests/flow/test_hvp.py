@@ -2,6 +2,7 @@
 Hessian (or the stage Jacobian of the exact engines) times v, and the power iteration
 on them gives the largest eigenvalue."""
 
+import numba as nb
 import numpy as np
 import pytest
 
@@ -37,6 +38,12 @@ def _pin(e, j, p):
         e._remove(j, p)
 
 
+@nb.njit
+def _relu1d_jac(model, u, J, dh):
+    """relu1d.jac is compiled without a Python entry point (flowlab._kernels.internal)."""
+    return relu1d.jac(model, u, J, dh)
+
+
 @pytest.mark.parametrize("kind", ["relu1d", "relu1d_w", "twolayer"])
 @pytest.mark.parametrize("trainable", [None, "out", "in"])
 @pytest.mark.parametrize("pinned", [False, True])
@@ -59,7 +66,7 @@ def test_relu1d_stage_hvp_equals_its_jacobian(kind, trainable, pinned):
     model, _ = e._model()
     u = e.theta[model.free].copy()
     J, dh = np.empty((u.size, u.size)), np.empty(u.size)
-    relu1d.jac(model, u, J, dh)
+    _relu1d_jac(model, u, J, dh)
     v = rng.normal(size=u.size)
     out = np.empty(u.size)
     relu1d.hvp(model, u, v, out)

@@ -2,6 +2,7 @@
 watch list says which surface each row watches, and the compiled kernels read the fields
 the names say."""
 
+import numba as nb
 import numpy as np
 import pytest
 
@@ -93,6 +94,22 @@ def test_scratch_rows_hold_the_moments():
         np.testing.assert_allclose(fit, f[i0:i1], atol=1e-13)
 
 
+# the hooks are compiled without a Python entry point (flowlab._kernels.internal)
+@nb.njit
+def _rhs(model, u, f):
+    relu1d.rhs(model, u, f)
+
+
+@nb.njit
+def _events(model, nodes, armed):
+    return relu1d_scan.events(model, nodes, armed)
+
+
+@nb.njit
+def _event_rate(model, u, f):
+    return relu1d_scan.event_rate(model, u, f)
+
+
 def test_event_row_and_event_columns():
     """The scan writes the watch row of the event it finds into ``event_row``; the stage
     loop records events in the EVENT_* columns and counts them in the counters."""
@@ -100,14 +117,14 @@ def test_event_row_and_event_columns():
     model, armed = e._model()
     u = e.theta[model.free].copy()
     f = np.empty_like(u)
-    relu1d.rhs(model, u, f)
+    _rhs(model, u, f)
     nodes = np.array([u + s * 50.0 * f for s in (0.0, 0.25, 0.75, 1.0)])
-    found, s = relu1d_scan.events(model, nodes, armed.copy())
+    found, s = _events(model, nodes, armed.copy())
     assert found and 0.0 < s <= 1.0
     k = model.event_row[0]
     row = model.watch[k]
     assert row["kind"] == relu1d.ROW_BOUNDARY
-    g, _ = relu1d_scan.event_rate(model, _state_at(nodes, s), f)
+    g, _ = _event_rate(model, _state_at(nodes, s), f)
     assert abs(g) <= 1e-12
     ev_t, ev_i = np.zeros(3), np.zeros((3, 4), np.int64)
     counters = np.zeros(4, np.int64)

@@ -1,0 +1,365 @@
+"""Compile a task's kernels in a second process while a cold first run compiles them.
+
+numba compiles one kernel at a time (a process-wide lock), so a first run on an empty
+cache uses one core for most of a minute while the other idles.  Each warmup task
+(:data:`flowlab._warmup.TASKS`) has a recorded *compile plan*: the kernel signatures it
+compiles, in the order numba finishes them (callees first), with each one's own compile
+time and the kernels it calls.  When a process compiles its first kernel inside a task
+(:func:`flowlab._compile.compile_task`), :func:`start` launches ``python -m
+flowlab._prefetch TASK PID TIME [NEXT ...]``, a helper that compiles into numba's on-disk
+cache what the run will need (:func:`follow`):
+
+1. ahead of the run, in the first half of the plan (by compile time): the kernels the
+   run reaches after the one it is compiling, each if the helper can finish it before
+   the run gets there;
+2. the second half, which the run reaches later (the Radau IIA stepper of the exact
+   flows, the code after the flow), waiting for what it calls from the first half when
+   the run will cache that sooner than the helper could compile it;
+3. the whole plans of the tasks the run declared it compiles next
+   (:func:`flowlab._compile.compile_next`, a reproduction's ``compiles``).
+
+The run loads from the cache whatever the helper wrote before it got there, and numba
+compiles whatever the cache lacks: what a run computes never depends on the helper.
+
+- The plans live in ``flowlab/_kernels/compile_plan.pkl``, recorded from empty caches
+  by ``flowlab warmup --record-plans`` (re-record after changing the kernels;
+  ``tests/test_prefetch.py`` fails on a plan that names a kernel or signature that no
+  longer exists).  A stale plan only costs speed.  A plan recorded with another numba
+  version is not used.
+- ``FLOWLAB_PREFETCH_LOG=FILE`` makes the helper write what it compiled and when.
+- The helper runs only in a main process (not in a Dask worker or another helper), on
+  POSIX, with numba's cache on and at least 2 CPUs; ``FLOWLAB_PREFETCH=0`` turns it
+  off.  It exits when the run does.
+- Two processes writing numba's cache: :func:`lock_cache_writes` serialises the writes
+  and writes each data file before the index names it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import itertools
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+__all__ = ["PLAN_PATH", "lock_cache_writes", "record", "read_plan", "split", "start", "follow",
+           "main"]
+
+#: the recorded compile plans: {"numba": version, "plans": {task: [(module, qualname, args,
+#: own_seconds, deps), ...]}}
+PLAN_PATH = Path(__file__).with_name("_kernels") / "compile_plan.pkl"
+#: how long the helper waits for the run to cache a kernel it needs (seconds)
+WAIT_S = 60.0
+#: how far ahead of the run the helper must finish a kernel of the earlier part (seconds)
+LEAD_S = 0.5
+_STARTED: dict = {}
+_PLANS: dict = {}
+
+
+def lock_cache_writes() -> None:
+    """Make numba's cache writes safe for two processes (idempotent; called on ``import
+    flowlab``).
+
+    numba saves a compiled kernel by reading the kernel's index, choosing a data file
+    name, writing the index and then the data.  Two processes saving two signatures of
+    one kernel at once can then pick the same file name, and a reader can find an index
+    entry before its data is written.  With this guard a save holds an exclusive lock
+    on the cache folder's ``flowlab-cache.lock`` and writes the data before the index
+    names it.  The helper relies on it.
+    """
+    from numba.core import caching
+    cls = caching.IndexDataCacheFile
+    if getattr(cls.save, "_flowlab_guard", False):
+        return
+    try:
+        import fcntl
+    except ImportError:                # not POSIX: no second process, numba's own save
+        return
+
+    def save(self, key, data):
+        os.makedirs(self._cache_path, exist_ok=True)
+        with open(os.path.join(self._cache_path, "flowlab-cache.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                overloads = self._load_index()
+                name = overloads.get(key)
+                if name is None:
+                    taken = set(overloads.values())
+                    name = next(n for n in map(self._data_name, itertools.count(1))
+                                if n not in taken)
+                self._save_data(name, data)
+                if overloads.get(key) != name:
+                    overloads[key] = name
+                    self._save_index(overloads)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    save._flowlab_guard = True
+    cls.save = save
+
+
+# -- recording ---------------------------------------------------------------------------
+def record(func) -> list[tuple]:
+    """Run ``func`` and return the plan of the flowlab kernels it compiled: entries
+    ``(module, qualname, args, own_seconds, deps)`` in the order numba finished them,
+    ``deps`` the indices of the recorded kernels that this one calls (compiled then or
+    before)."""
+    from numba.core import event as ev
+    from numba.core.registry import CPUDispatcher
+    entries, stack, index = [], [], {}
+    resolve = CPUDispatcher.get_call_template
+
+    def get_call_template(self, args, kws):    # a call typed inside the kernel on top
+        out = resolve(self, args, kws)
+        if stack:
+            stack[-1][2].add((id(self), tuple(out[2])))
+        return out
+
+    class Listener(ev.Listener):
+        def on_start(self, event):
+            stack.append([time.perf_counter(), 0.0, set()])
+
+        def on_end(self, event):
+            start_t, children_t, calls = stack.pop()
+            spent = time.perf_counter() - start_t
+            disp, args = event.data["dispatcher"], tuple(event.data["args"])
+            if stack:
+                stack[-1][1] += spent
+            if not _is_flowlab(disp):       # numba's own overloads: charge the caller
+                if stack:
+                    stack[-1][1] -= spent - children_t
+                    stack[-1][2].update(calls)
+                return
+            deps = sorted({index[c] for c in calls if c in index})
+            index[(id(disp), args)] = len(entries)
+            f = disp.py_func
+            entries.append((f.__module__, f.__qualname__, args,
+                            round(spent - children_t, 3), tuple(deps)))
+
+    listener = Listener()
+    own = "get_call_template" in CPUDispatcher.__dict__
+    ev.register("numba:compile", listener)
+    CPUDispatcher.get_call_template = get_call_template
+    try:
+        func()
+    finally:
+        if own:
+            CPUDispatcher.get_call_template = resolve
+        else:
+            del CPUDispatcher.get_call_template
+        ev.unregister("numba:compile", listener)
+    return entries
+
+
+# -- using a plan ------------------------------------------------------------------------
+def read_plan(task: str):
+    """The recorded plan of ``task``, or None (no plan, or one this numba cannot read)."""
+    if task not in _PLANS:
+        import numba
+        try:
+            stored = pickle.loads(PLAN_PATH.read_bytes())
+            if stored["numba"] == numba.__version__:   # numba's types are its own
+                _PLANS.update(stored["plans"])
+        except Exception:                      # missing, or unreadable by this numba
+            pass
+        _PLANS.setdefault(task, None)
+    return _PLANS[task]
+
+
+def split(plan) -> int:
+    """Index of the first entry the helper compiles: the later half of the compile time."""
+    total = sum(e[3] for e in plan)
+    acc = 0.0
+    for i, e in enumerate(plan):
+        acc += e[3]
+        if acc >= total / 2:
+            return i + 1
+    return len(plan)
+
+
+def _enabled() -> bool:
+    import multiprocessing
+
+    from ._config import NUMBA_CACHE
+    return (os.environ.get("FLOWLAB_PREFETCH", "1") != "0" and NUMBA_CACHE
+            and os.name == "posix" and (os.cpu_count() or 1) >= 2
+            and multiprocessing.parent_process() is None)
+
+
+def start(task, then=()) -> bool:
+    """Launch the helper for ``task`` once per process, to compile then the plans of the
+    tasks ``then`` (see the module docstring)."""
+    if task is None or task in _STARTED or not _enabled():
+        return False
+    _STARTED[task] = None
+    if read_plan(task) is None:
+        return False
+    then = [t for t in then if t not in _STARTED and read_plan(t) is not None]
+    _STARTED.update(dict.fromkeys(then))
+    root = str(Path(__file__).resolve().parents[1])     # this flowlab, however imported
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, FLOWLAB_PREFETCH="0", PYTHONPATH=path)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "flowlab._prefetch", task,
+                                 str(os.getpid()), repr(time.time()), *then], env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    except OSError:
+        return False
+    _STARTED[task] = proc
+    threading.Thread(target=proc.wait, daemon=True).start()   # reaped when it ends
+    atexit.register(_stop, proc)
+    return True
+
+
+def _stop(proc) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+
+
+def _dispatcher(module: str, qualname: str):
+    obj = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj if hasattr(obj, "compile") and hasattr(obj, "py_func") else None
+
+
+def _cached(disp, args) -> bool:
+    """Whether numba's cache holds ``disp`` compiled for ``args`` (its index names it)."""
+    try:
+        cache = disp._cache
+        key = cache._index_key(tuple(args), disp.targetctx.codegen())
+        return key in cache._cache_file._load_index()
+    except Exception:
+        return False
+
+
+def _closure(plan, i: int) -> set:
+    todo, seen = list(plan[i][4]), set()
+    while todo:
+        j = todo.pop()
+        if j not in seen:
+            seen.add(j)
+            todo.extend(plan[j][4])
+    return seen
+
+
+def main(task: str, parent: int, started=None, then=()) -> int:
+    """The helper's entry point: follow ``task``'s plan for the run ``parent``, then the
+    whole plans of the tasks ``then`` that the run declared it compiles next.  (``python
+    -m flowlab._prefetch`` imports flowlab first: the cache-write lock and the
+    stale-index guard are on.)"""
+    plan = read_plan(task)
+    if plan is not None:
+        follow(plan, parent, started)
+    for name in then:
+        if os.getppid() != parent:
+            break
+        plan = read_plan(name)
+        if plan is not None:
+            follow(plan, parent, started, first=0)
+    return 0
+
+
+def follow(plan, parent: int, started=None, first=None) -> None:
+    """Compile ``plan`` into numba's cache for the run ``parent`` (a process id): the
+    three steps of the module docstring, the second half from entry ``first`` (by
+    default :func:`split`; 0 for a plan the run compiles later).
+
+    The run's position is read from the cache: it compiles the plan's entries in order,
+    so the first entry of the first half that the cache lacks is the one it is
+    compiling, and ``done[j]``, the compile times summed to entry ``j``, at the last
+    entry it has cached tells how far it got.
+    """
+    started = time.time() if started is None else started
+    for module in sorted({e[0] for e in plan}):   # the modules register their models' hooks
+        importlib.import_module(module)
+    first = split(plan) if first is None else first
+    done, acc = [], 0.0
+    for e in plan:
+        acc += e[3]
+        done.append(acc)
+    resolved = {}
+
+    def disp_of(j):
+        if j not in resolved:
+            resolved[j] = _dispatcher(plan[j][0], plan[j][1])
+        return resolved[j]
+
+    def missing(j):
+        return disp_of(j) is not None and not _cached(disp_of(j), plan[j][2])
+
+    earlier = [j for j in range(first) if disp_of(j) is not None]
+    mine = set()                              # entries the helper cached itself
+
+    def progress():
+        cached = [j for j in earlier if j not in mine and not missing(j)]
+        return done[max(cached)] if cached else 0.0
+
+    def cost(i):
+        return plan[i][3] + sum(plan[j][3] for j in _closure(plan, i) if missing(j))
+
+    def compile_entry(i):
+        t_start = time.time() - started
+        mine.update(j for j in _closure(plan, i) | {i} if missing(j))
+        try:
+            disp_of(i).compile(tuple(plan[i][2]))
+        except Exception as exc:              # a stale plan: the run compiles it
+            _log(f"{plan[i][0]}.{plan[i][1]}: {type(exc).__name__}: {exc}")
+            return
+        _log(f"{t_start:6.1f} +{time.time() - started - t_start:5.1f} s  "
+             f"{plan[i][0]}.{plan[i][1]}")
+
+    # 1. ahead of the run in the earlier part, while it is busy: the next kernels it
+    #    needs that call nothing it has still to compile, each if the helper can finish
+    #    it (with a margin) before the run gets there
+    for j in earlier:
+        if os.getppid() != parent:
+            return
+        todo = [k for k in earlier if k < j and missing(k)]
+        if not todo or not missing(j) or set(todo) & _closure(plan, j):
+            continue
+        arrival = plan[todo[0]][3] / 2 + sum(plan[k][3] for k in todo[1:])
+        if arrival >= cost(j) + LEAD_S:
+            compile_entry(j)
+    # 2. the later part
+    left = 0.0                                # own time of the later entries left to the run
+    for i in range(first, len(plan)):
+        if os.getppid() != parent:
+            return
+        if disp_of(i) is None or not missing(i):
+            continue
+        if first and cost(i) > done[first - 1] - progress() + left:
+            left += plan[i][3]                # the run gets there first, and compiles it
+            _log(f"{time.time() - started:6.1f} left to the run: "
+                 f"{plan[i][0]}.{plan[i][1]}")
+            continue
+        limit = time.monotonic() + WAIT_S
+        while time.monotonic() < limit and os.getppid() == parent:
+            at = progress()
+            if not any(done[j] - at <= cost(j) for j in _closure(plan, i)
+                       if j < first and missing(j)):
+                break
+            time.sleep(0.05)                  # the run caches one of them sooner
+        compile_entry(i)
+
+
+def _log(line: str) -> None:
+    path = os.environ.get("FLOWLAB_PREFETCH_LOG")
+    if path:
+        with open(path, "a") as f:
+            print(line, file=f)
+
+
+def _is_flowlab(dispatcher) -> bool:
+    mod = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
+    return mod.startswith("flowlab.")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]))

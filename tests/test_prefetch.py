@@ -1,0 +1,172 @@
+"""The compile plans and the second compiling process of a cold first run (flowlab._prefetch),
+the cache-write lock they rely on, and the kernels compiled without a Python entry point."""
+
+import inspect
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numba as nb
+import pytest
+
+from flowlab import _prefetch
+from flowlab._kernels.internal import InternalDispatcher, internal
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(code, cache_dir, **env):
+    """Run python ``code`` in a fresh process with numba's cache in ``cache_dir``."""
+    full = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), FLOWLAB_PREFETCH="0",
+                PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH"))
+                                           if p), **env)
+    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_every_recorded_plan_names_existing_kernels_and_signatures():
+    """A plan entry names a kernel that exists, with as many argument types as it has
+    parameters; what it calls was recorded before it."""
+    import numba
+    stored = pickle.loads(_prefetch.PLAN_PATH.read_bytes())
+    assert stored["numba"] == numba.__version__, (
+        "the compile plans were recorded with another numba: python -m flowlab._prefetch "
+        "--record")
+    from flowlab._warmup import TASKS
+    assert set(stored["plans"]) == {t[0] for t in TASKS}
+    for task, plan in stored["plans"].items():
+        assert plan, task
+        for i, (module, qualname, args, own, deps) in enumerate(plan):
+            assert own >= 0 and all(0 <= d < i for d in deps), (task, qualname)
+            if "<locals>" in qualname:         # numba overloads: compiled as callees
+                continue
+            disp = _prefetch._dispatcher(module, qualname)
+            assert disp is not None, f"{task}: {module}.{qualname} is gone; re-record the plans"
+            n = len(inspect.signature(disp.py_func).parameters)
+            assert len(args) == n, f"{task}: {module}.{qualname} now takes {n} arguments"
+    assert _prefetch.read_plan("exact-1d") == stored["plans"]["exact-1d"]
+
+
+def test_split_gives_the_helper_the_later_half_of_the_compile_time():
+    plan = [("m", f"f{i}", (), t, ()) for i, t in enumerate([1.0, 1.0, 4.0, 1.0, 1.0, 2.0])]
+    assert _prefetch.split(plan) == 3          # 1 + 1 + 4 >= 10 / 2
+    plan = [("m", "f", (), 0.5, ()), ("m", "g", (), 0.5, (0,)), ("m", "h", (), 1.0, (1,))]
+    assert _prefetch._closure(plan, 2) == {0, 1}
+    assert _prefetch.split(plan) == 2
+
+
+_GRAM = ("import numpy as np\n"
+         "from flowlab.analysis import gram\n"
+         "def task():\n"
+         "    gram.relu_gram_1d(np.linspace(-0.9, 0.9, 6))\n")
+
+
+def test_a_recorded_plan_followed_in_another_process_fills_the_cache(tmp_path):
+    """Record the Gram task's plan on an empty cache; a second process follows it on
+    another empty cache; a third runs the task there and compiles nothing."""
+    plan_file = tmp_path / "plan.pkl"
+    _run(_GRAM + "import pickle\nfrom flowlab import _prefetch\n"
+         f"open({str(plan_file)!r}, 'wb').write(pickle.dumps(_prefetch.record(task)))\n",
+         tmp_path / "cache-a")
+    plan = pickle.loads(plan_file.read_bytes())
+    names = [e[1] for e in plan]
+    assert names[-1] == "relu_gram_1d" and len(plan) >= 3
+    assert set(plan[-1][4]) == set(range(len(plan) - 1))   # it calls the others
+    _run("import os, pickle\nfrom flowlab import _prefetch\n"
+         f"plan = pickle.loads(open({str(plan_file)!r}, 'rb').read())\n"
+         "_prefetch.follow(plan, os.getppid(), first=0)\n", tmp_path / "cache-b")
+    out = _run(_GRAM + "from flowlab._compile import CompileTimer\n"
+               "timer = CompileTimer()\n"
+               "with timer.recording():\n    task()\n"
+               "print(sum(timer.signatures.values()))\n", tmp_path / "cache-b")
+    assert out.split()[-1] == "0"
+    out = _run(_GRAM + "from flowlab._compile import CompileTimer\n"
+               "timer = CompileTimer()\n"
+               "with timer.recording():\n    task()\n"
+               "print(sum(timer.signatures.values()))\n", tmp_path / "cache-c")
+    assert int(out.split()[-1]) == len(plan)   # the control: an empty cache compiles
+
+
+def test_cache_writes_are_locked_and_write_the_data_before_the_index(tmp_path):
+    """Threads saving different signatures of one kernel into one cache keep every entry,
+    each with its own data (numba's own save can lose one or cross them)."""
+    import flowlab  # noqa: F401  (installs the lock)
+    from numba.core.caching import IndexDataCacheFile
+    assert getattr(IndexDataCacheFile.save, "_flowlab_guard", False)
+
+    def writer(k):
+        f = IndexDataCacheFile(str(tmp_path), "kernel", ("stamp", 1))
+        for r in range(20):
+            f.save((k, r), f"data {k} {r}")
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    f = IndexDataCacheFile(str(tmp_path), "kernel", ("stamp", 1))
+    index = f._load_index()
+    assert len(index) == 80
+    assert all(f.load(key) == f"data {key[0]} {key[1]}" for key in index)
+
+
+@internal
+def _twice(x, k):
+    return 2 * x + k
+
+
+@nb.njit
+def _calls_twice(x):
+    return _twice(x, 0) + _twice(x, 1) + _twice(x, int(x))
+
+
+def test_internal_kernels_have_no_python_entry_and_one_signature():
+    assert isinstance(_twice, InternalDispatcher)
+    assert _calls_twice(3.0) == 6.0 + 7.0 + 9.0
+    # the literal constants 0 and 1 share the int64 signature of int(x)
+    assert len(_twice.signatures) == 1
+    with pytest.raises(TypeError, match="_twice is a flowlab kernel that only compiled code"):
+        _twice(3.0, 1)
+
+
+def test_start_launches_one_helper_per_task_with_the_declared_next_tasks(monkeypatch):
+    from flowlab._compile import compile_next, next_tasks
+    launched = []
+
+    class FakePopen:
+        def __init__(self, argv, **kwargs):
+            launched.append((argv, kwargs["env"]))
+
+        def poll(self):
+            return 0
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(_prefetch, "_STARTED", {})
+    monkeypatch.setattr(_prefetch, "_enabled", lambda: True)
+    monkeypatch.setattr(_prefetch.subprocess, "Popen", FakePopen)
+    with compile_next("exact-1d", "descent"):
+        assert next_tasks() == ("exact-1d", "descent")
+        assert _prefetch.start("exact-1d", next_tasks())
+        assert not _prefetch.start("exact-1d") and not _prefetch.start("descent")
+    assert next_tasks() == ()
+    (argv, env), = launched
+    assert argv[1:4] == ["-m", "flowlab._prefetch", "exact-1d"]
+    assert argv[4] == str(os.getpid()) and argv[6:] == ["descent"]
+    assert env["FLOWLAB_PREFETCH"] == "0"       # the helper starts no helper
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
+    monkeypatch.undo()                          # the real _enabled: off by the variable
+    monkeypatch.setenv("FLOWLAB_PREFETCH", "0")
+    assert not _prefetch._enabled()
+
+
+def test_a_reproduction_names_known_compile_tasks():
+    from flowlab.experiments._registry import register
+    with pytest.raises(ValueError, match="unknown compile task"):
+        register("never-registered", "t", compiles=("exact-3d",))
