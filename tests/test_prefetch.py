@@ -33,10 +33,14 @@ def test_every_recorded_plan_names_existing_kernels_and_signatures():
     """A plan entry names a kernel that exists, with as many argument types as it has
     parameters; what it calls was recorded before it."""
     import numba
-    stored = pickle.loads(_prefetch.PLAN_PATH.read_bytes())
-    assert stored["numba"] == numba.__version__, (
-        "the compile plans were recorded with another numba: python -m flowlab._prefetch "
-        "--record")
+    try:
+        stored = pickle.loads(_prefetch.PLAN_PATH.read_bytes())
+    except (AttributeError, ImportError, pickle.UnpicklingError):   # another numba's types
+        stored = {"numba": "another version"}
+    if stored["numba"] != numba.__version__:    # not used then (read_plan gives None)
+        assert _prefetch.read_plan("exact-1d") is None
+        pytest.skip(f"the compile plans were recorded with numba {stored['numba']}, this is "
+                    f"{numba.__version__}: flowlab warmup --record-plans")
     from flowlab._warmup import TASKS
     assert set(stored["plans"]) == {t[0] for t in TASKS}
     for task, plan in stored["plans"].items():
