@@ -35,6 +35,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from . import _prefetch
 from ._prefetch import _is_flowlab
 
 __all__ = ["install_notice", "tolerate_stale_cache", "compile_task", "compile_next",
@@ -49,7 +50,7 @@ ESTIMATE_S = {"exact-1d": 35.0, "exact-nd": 45.0, "smooth": 5.0, "compiled-erk":
 _TASK: contextvars.ContextVar = contextvars.ContextVar("flowlab_compile_task", default=None)
 _NEXT: contextvars.ContextVar = contextvars.ContextVar("flowlab_compile_next", default=())
 _LOCK = threading.Lock()
-_STATE = {"installed": False, "announced": False, "quiet": False, "prefetch": set()}
+_STATE = {"installed": False, "announced": False, "quiet": False}
 
 
 @contextlib.contextmanager
@@ -111,11 +112,7 @@ class _Notice:
     def on_start(self, event):
         if not _is_flowlab(event.data.get("dispatcher")):
             return
-        task = _TASK.get()
-        if task is not None and task not in _STATE["prefetch"]:
-            _STATE["prefetch"].add(task)
-            from . import _prefetch
-            _prefetch.start(task, next_tasks())
+        _prefetch.start(_TASK.get(), next_tasks())   # once per task and process
         if not (_STATE["announced"] or _STATE["quiet"]):
             with _LOCK:
                 if not _STATE["announced"]:
@@ -173,31 +170,50 @@ def tolerate_stale_cache() -> None:
 
 @dataclass
 class CompileTimer:
-    """Collects numba's compile events of flowlab kernels: self time per kernel."""
+    """Collects numba's compile events of flowlab kernels: self time per kernel, and the
+    compile plan of what it saw (:mod:`flowlab._prefetch`).
+
+    ``plan`` lists every flowlab signature compiled, in the order numba finished them, as
+    ``(module, qualname, args, own_seconds, deps)``; ``deps`` are the indices of the
+    recorded kernels it calls (compiled then or before), known when recording with
+    ``calls=True``.
+    """
 
     seconds: dict = field(default_factory=dict)      # "module.function" -> seconds
     signatures: dict = field(default_factory=dict)   # "module.function" -> count
-    _stack: list = field(default_factory=list)
+    plan: list = field(default_factory=list)
+    _stack: list = field(default_factory=list)       # [start, children's time, calls]
+    _index: dict = field(default_factory=dict)       # (id(dispatcher), args) -> plan index
 
     def on_start(self, event):
-        self._stack.append([time.perf_counter(), 0.0])
+        self._stack.append([time.perf_counter(), 0.0, set()])
 
     def on_end(self, event):
-        start, children = self._stack.pop()
+        start, children, calls = self._stack.pop()
         spent = time.perf_counter() - start
         if self._stack:
             self._stack[-1][1] += spent
         disp = event.data.get("dispatcher")
         if not _is_flowlab(disp):
+            if self._stack:                # numba's own overloads: their calls are the caller's
+                self._stack[-1][2].update(calls)
             return
         f = disp.py_func
         key = f"{f.__module__}.{f.__qualname__}"
         self.seconds[key] = self.seconds.get(key, 0.0) + spent - children
         self.signatures[key] = self.signatures.get(key, 0) + 1
+        args = tuple(event.data["args"])
+        deps = sorted({self._index[c] for c in calls if c in self._index})
+        self._index[(id(disp), args)] = len(self.plan)
+        self.plan.append((f.__module__, f.__qualname__, args, round(spent - children, 3),
+                          tuple(deps)))
 
     @contextlib.contextmanager
-    def recording(self):
+    def recording(self, calls: bool = False):
+        """Within the block, collect compile events; with ``calls``, also which kernels
+        each compiled kernel calls (every call numba types inside it)."""
         from numba.core import event as ev
+        from numba.core.registry import CPUDispatcher
         outer = self
 
         class Listener(ev.Listener):
@@ -207,9 +223,25 @@ class CompileTimer:
             def on_end(self, event):
                 outer.on_end(event)
 
+        resolve = CPUDispatcher.get_call_template
+        own = "get_call_template" in CPUDispatcher.__dict__
+
+        def get_call_template(disp, args, kws):   # a call typed inside the kernel on top
+            out = resolve(disp, args, kws)
+            if outer._stack:
+                outer._stack[-1][2].add((id(disp), tuple(out[2])))
+            return out
+
         listener = Listener()
         ev.register("numba:compile", listener)
+        if calls:
+            CPUDispatcher.get_call_template = get_call_template
         try:
             yield self
         finally:
+            if calls:
+                if own:
+                    CPUDispatcher.get_call_template = resolve
+                else:
+                    del CPUDispatcher.get_call_template
             ev.unregister("numba:compile", listener)

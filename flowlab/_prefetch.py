@@ -47,8 +47,7 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["PLAN_PATH", "lock_cache_writes", "record", "read_plan", "split", "start", "follow",
-           "main"]
+__all__ = ["PLAN_PATH", "lock_cache_writes", "read_plan", "split", "start", "follow", "main"]
 
 #: the recorded compile plans: {"numba": version, "plans": {task: [(module, qualname, args,
 #: own_seconds, deps), ...]}}
@@ -103,59 +102,6 @@ def lock_cache_writes() -> None:
     cls.save = save
 
 
-# -- recording ---------------------------------------------------------------------------
-def record(func) -> list[tuple]:
-    """Run ``func`` and return the plan of the flowlab kernels it compiled: entries
-    ``(module, qualname, args, own_seconds, deps)`` in the order numba finished them,
-    ``deps`` the indices of the recorded kernels that this one calls (compiled then or
-    before)."""
-    from numba.core import event as ev
-    from numba.core.registry import CPUDispatcher
-    entries, stack, index = [], [], {}
-    resolve = CPUDispatcher.get_call_template
-
-    def get_call_template(self, args, kws):    # a call typed inside the kernel on top
-        out = resolve(self, args, kws)
-        if stack:
-            stack[-1][2].add((id(self), tuple(out[2])))
-        return out
-
-    class Listener(ev.Listener):
-        def on_start(self, event):
-            stack.append([time.perf_counter(), 0.0, set()])
-
-        def on_end(self, event):
-            start_t, children_t, calls = stack.pop()
-            spent = time.perf_counter() - start_t
-            disp, args = event.data["dispatcher"], tuple(event.data["args"])
-            if stack:
-                stack[-1][1] += spent
-            if not _is_flowlab(disp):       # numba's own overloads: charge the caller
-                if stack:
-                    stack[-1][1] -= spent - children_t
-                    stack[-1][2].update(calls)
-                return
-            deps = sorted({index[c] for c in calls if c in index})
-            index[(id(disp), args)] = len(entries)
-            f = disp.py_func
-            entries.append((f.__module__, f.__qualname__, args,
-                            round(spent - children_t, 3), tuple(deps)))
-
-    listener = Listener()
-    own = "get_call_template" in CPUDispatcher.__dict__
-    ev.register("numba:compile", listener)
-    CPUDispatcher.get_call_template = get_call_template
-    try:
-        func()
-    finally:
-        if own:
-            CPUDispatcher.get_call_template = resolve
-        else:
-            del CPUDispatcher.get_call_template
-        ev.unregister("numba:compile", listener)
-    return entries
-
-
 # -- using a plan ------------------------------------------------------------------------
 def read_plan(task: str):
     """The recorded plan of ``task``, or None (no plan, or one this numba cannot read)."""
@@ -171,15 +117,15 @@ def read_plan(task: str):
     return _PLANS[task]
 
 
+def _done(plan) -> list:
+    """The plan's compile times summed to each entry."""
+    return list(itertools.accumulate(e[3] for e in plan))
+
+
 def split(plan) -> int:
     """Index of the first entry the helper compiles: the later half of the compile time."""
-    total = sum(e[3] for e in plan)
-    acc = 0.0
-    for i, e in enumerate(plan):
-        acc += e[3]
-        if acc >= total / 2:
-            return i + 1
-    return len(plan)
+    done = _done(plan)
+    return next((i + 1 for i, d in enumerate(done) if d >= done[-1] / 2), len(plan))
 
 
 def _enabled() -> bool:
@@ -280,10 +226,7 @@ def follow(plan, parent: int, started=None, first=None) -> None:
     for module in sorted({e[0] for e in plan}):   # the modules register their models' hooks
         importlib.import_module(module)
     first = split(plan) if first is None else first
-    done, acc = [], 0.0
-    for e in plan:
-        acc += e[3]
-        done.append(acc)
+    done = _done(plan)
     resolved = {}
 
     def disp_of(j):

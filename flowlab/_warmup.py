@@ -162,11 +162,11 @@ def _record_task(name: str, dump: str) -> None:
     import pickle
     from pathlib import Path
 
-    from ._prefetch import record
     func = dict((t[0], t[2]) for t in TASKS)[name]
-    with quiet(), compile_task(name):
-        plan = record(func)
-    Path(dump).write_bytes(pickle.dumps(plan, protocol=4))
+    timer = CompileTimer()
+    with quiet(), compile_task(name), timer.recording(calls=True):
+        func()
+    Path(dump).write_bytes(pickle.dumps(timer.plan, protocol=4))
 
 
 def table_markdown(rows: list[dict], timer: CompileTimer) -> str:

@@ -74,8 +74,10 @@ def test_a_recorded_plan_followed_in_another_process_fills_the_cache(tmp_path):
     """Record the Gram task's plan on an empty cache; a second process follows it on
     another empty cache; a third runs the task there and compiles nothing."""
     plan_file = tmp_path / "plan.pkl"
-    _run(_GRAM + "import pickle\nfrom flowlab import _prefetch\n"
-         f"open({str(plan_file)!r}, 'wb').write(pickle.dumps(_prefetch.record(task)))\n",
+    _run(_GRAM + "import pickle\nfrom flowlab._compile import CompileTimer\n"
+         "timer = CompileTimer()\n"
+         "with timer.recording(calls=True):\n    task()\n"
+         f"open({str(plan_file)!r}, 'wb').write(pickle.dumps(timer.plan))\n",
          tmp_path / "cache-a")
     plan = pickle.loads(plan_file.read_bytes())
     names = [e[1] for e in plan]

@@ -158,25 +158,21 @@ def flow(net: Network, x, y, t_end: float, *, loss: str = "sum", method: str | N
     general = isinstance(net, TwoLayer) and net.input_dim > 1
     task = ("exact-nd" if general else "exact-1d") if method == "exact" else (
         "compiled-erk" if method == "auto" or method in COMPILED else "smooth")
-    with compile_task(task):           # the start's gradient is the task's first kernel
-        _guard.check_start(prob, prob.u0, t0)
     opts = dict(method=method, rtol=rtol, atol=atol, t_eval=t_eval, gtol=gtol,
                 max_steps=max_steps, first_step=first_step, max_step=max_step, dense=bool(dense),
                 progress=progress, save=save, checkpoint_every=checkpoint_every, t0=t0,
                 prefix=_prefix)
-    if method == "exact":
-        from ._stepper import check_stepper
-        from .exact import solve_exact
-        del opts["method"]
-        with compile_task(task):
+    with compile_task(task):           # the start's gradient is the task's first kernel
+        _guard.check_start(prob, prob.u0, t0)
+        if method == "exact":
+            from ._stepper import check_stepper
+            from .exact import solve_exact
+            del opts["method"]
             return solve_exact(prob, t_end, stepper=check_stepper(stepper), **opts)
-    if method == "auto":
-        from .auto import solve_auto
-        with compile_task("compiled-erk"):
+        if method == "auto":
+            from .auto import solve_auto
             return solve_auto(prob, t_end, **opts)
-    if method in COMPILED:
-        from .compiled import solve_compiled
-        with compile_task("compiled-erk"):
+        if method in COMPILED:
+            from .compiled import solve_compiled
             return solve_compiled(prob, t_end, **opts)
-    with compile_task("smooth"):
         return ScipyRun(prob, t_end, **opts).run()
