@@ -9,7 +9,8 @@ effective rank and Gram spectra; training baselines.
 >>> net = fl.ReLU1D(b=[0.0], c=[1.0])
 """
 
-from . import _compile, _prefetch, activations, analysis, init, population, sweep, train
+from . import (_compile, _numba_speed, _prefetch, activations, analysis, init, population,
+               sweep, train)
 from ._version import __version__
 from .analysis import eps_rank
 from ._flow import METHODS, LossRiseWarning, Solution, default_method, flow, load
@@ -26,3 +27,4 @@ __all__ = ["__version__", "ReLU1D", "TwoLayer", "flow", "resume", "load", "Solut
 _compile.install_notice()       # one line when the first kernel of a process is compiled
 _compile.tolerate_stale_cache()  # an index written by another flowlab version: compile again
 _prefetch.lock_cache_writes()    # a second process may write the cache (cold first runs)
+_numba_speed.install()           # two shortcuts in numba's compiler (same machine code)
