@@ -107,12 +107,15 @@ def _announce(stream=None) -> None:
 
 
 class _Notice:
-    """numba event listener: the first compilation of a flowlab kernel prints the notice."""
+    """numba event listener: the first compilation of a flowlab kernel prints the notice
+    and starts the helper of :mod:`flowlab._prefetch`; every compilation of a flowlab
+    kernel is reported to it (the run's compile stack, which the helper reads)."""
 
     def on_start(self, event):
         if not _is_flowlab(event.data.get("dispatcher")):
             return
         _prefetch.start(_TASK.get(), next_tasks())   # once per task and process
+        _prefetch.note_compile(event.data["dispatcher"], event.data["args"], True)
         if not (_STATE["announced"] or _STATE["quiet"]):
             with _LOCK:
                 if not _STATE["announced"]:
@@ -120,7 +123,8 @@ class _Notice:
                     _announce()
 
     def on_end(self, event):
-        pass
+        if _is_flowlab(event.data.get("dispatcher")):
+            _prefetch.note_compile(event.data["dispatcher"], event.data["args"], False)
 
 
 def install_notice() -> None:

@@ -32,6 +32,12 @@ compiles whatever the cache lacks: what a run computes never depends on the help
   off.  It exits when the run does.
 - Two processes writing numba's cache: :func:`lock_cache_writes` serialises the writes
   and writes each data file before the index names it.
+- The two processes never compile one kernel twice at once.  The run writes the kernels
+  it is compiling (numba's compile stack) into a folder it shares with the helper, and the
+  helper the kernels it is compiling: the helper leaves to the run an entry that needs
+  what the run is compiling, and the run, missing in the cache a kernel that the helper
+  is compiling, waits for the helper to cache it (:func:`await_helper`, at most
+  :data:`AWAIT_S` past the helper's estimate) instead of compiling it a second time.
 """
 
 from __future__ import annotations
@@ -41,13 +47,16 @@ import importlib
 import itertools
 import os
 import pickle
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
-__all__ = ["PLAN_PATH", "lock_cache_writes", "read_plan", "split", "start", "follow", "main"]
+__all__ = ["PLAN_PATH", "lock_cache_writes", "read_plan", "split", "start", "follow", "main",
+           "note_compile", "await_helper"]
 
 #: the recorded compile plans: {"numba": version, "plans": {task: [(module, qualname, args,
 #: own_seconds, deps), ...]}}
@@ -56,8 +65,15 @@ PLAN_PATH = Path(__file__).with_name("_kernels") / "compile_plan.pkl"
 WAIT_S = 60.0
 #: how far ahead of the run the helper must finish a kernel of the earlier part (seconds)
 LEAD_S = 0.5
+#: how long past the helper's own estimate the run waits for a kernel the helper compiles
+AWAIT_S = 5.0
 _STARTED: dict = {}
 _PLANS: dict = {}
+#: the folder the run shares with its helper: files RUN (the run's compile stack, a key per
+#: line) and HELPER (a deadline, then the keys the helper is compiling); ``run``: this
+#: process is the run (it started the helper)
+_CHANNEL: dict = {"dir": None, "stack": [], "run": False}
+RUN, HELPER = "run", "helper"
 
 
 def lock_cache_writes() -> None:
@@ -100,6 +116,15 @@ def lock_cache_writes() -> None:
 
     save._flowlab_guard = True
     cls.save = save
+    load = caching.Cache.load_overload
+
+    def load_overload(self, sig, target_context):
+        cres = load(self, sig, target_context)
+        if cres is None and _CHANNEL["run"] and await_helper(self, sig, target_context):
+            cres = load(self, sig, target_context)
+        return cres
+
+    caching.Cache.load_overload = load_overload
 
 
 # -- using a plan ------------------------------------------------------------------------
@@ -120,6 +145,81 @@ def read_plan(task: str):
 def _done(plan) -> list:
     """The plan's compile times summed to each entry."""
     return list(itertools.accumulate(e[3] for e in plan))
+
+
+def key(module: str, qualname: str, args) -> str:
+    """The name of a kernel signature that the run and the helper exchange."""
+    return f"{module}.{qualname}{tuple(args)}"
+
+
+def _write(name: str, lines) -> None:
+    folder = _CHANNEL["dir"]
+    if folder is None:
+        return
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}")
+    try:
+        with open(tmp, "w") as f:
+            f.write("\n".join(lines))
+        os.replace(tmp, os.path.join(folder, name))     # readers see all of it or none
+    except OSError:
+        pass
+
+
+def _read(name: str) -> list:
+    folder = _CHANNEL["dir"]
+    try:
+        with open(os.path.join(folder, name)) as f:
+            return f.read().split("\n")
+    except (OSError, TypeError):
+        return []
+
+
+def note_compile(dispatcher, args, starting: bool) -> None:
+    """The run: numba starts (``starting``) or ends compiling a flowlab kernel; kept in the
+    shared folder while a helper runs."""
+    if not _CHANNEL["run"]:
+        return
+    stack = _CHANNEL["stack"]
+    if starting:
+        f = dispatcher.py_func
+        stack.append(key(f.__module__, f.__qualname__, args))
+    elif stack:
+        stack.pop()
+    _write(RUN, stack)
+
+
+def await_helper(cache, sig, target_context) -> bool:
+    """The run, missing ``sig`` of a kernel in the cache: if the helper is compiling it, wait
+    until the cache has it, the helper moved on, or the helper's deadline (plus
+    :data:`AWAIT_S`) passed.  True if it waited (the caller loads again)."""
+    from numba.core import sigutils
+    f = getattr(cache, "_py_func", None)
+    if f is None or not _is_flowlab_function(f):
+        return False
+    args = sigutils.normalize_signature(sig)[0]
+    name = key(f.__module__, f.__qualname__, args)
+    lines = _read(HELPER)
+    if name not in lines[1:]:
+        return False
+    try:
+        deadline = float(lines[0]) + AWAIT_S
+    except ValueError:
+        return False
+    while time.time() < deadline and _helper_alive():
+        time.sleep(0.02)
+        try:
+            if cache._index_key(sig, target_context.codegen()) in \
+                    cache._cache_file._load_index():
+                break
+        except Exception:                      # unreadable now: the helper's file decides
+            pass
+        if name not in _read(HELPER)[1:]:
+            break
+    return True
+
+
+def _helper_alive() -> bool:
+    return any(p is not None and p.poll() is None for p in _STARTED.values())
 
 
 def split(plan) -> int:
@@ -149,7 +249,11 @@ def start(task, then=()) -> bool:
     _STARTED.update(dict.fromkeys(then))
     root = str(Path(__file__).resolve().parents[1])     # this flowlab, however imported
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-    env = dict(os.environ, FLOWLAB_PREFETCH="0", PYTHONPATH=path)
+    if not _CHANNEL["run"]:
+        _CHANNEL.update(dir=tempfile.mkdtemp(prefix="flowlab-prefetch-"), run=True)
+        atexit.register(shutil.rmtree, _CHANNEL["dir"], True)
+    env = dict(os.environ, FLOWLAB_PREFETCH="0", PYTHONPATH=path,
+               FLOWLAB_PREFETCH_CHANNEL=_CHANNEL["dir"])
     try:
         proc = subprocess.Popen([sys.executable, "-m", "flowlab._prefetch", task,
                                  str(os.getpid()), repr(time.time()), *then], env=env,
@@ -200,6 +304,7 @@ def main(task: str, parent: int, started=None, then=()) -> int:
     whole plans of the tasks ``then`` that the run declared it compiles next.  (``python
     -m flowlab._prefetch`` imports flowlab first: the cache-write lock and the
     stale-index guard are on.)"""
+    _CHANNEL["dir"] = os.environ.get("FLOWLAB_PREFETCH_CHANNEL")
     plan = read_plan(task)
     if plan is not None:
         follow(plan, parent, started)
@@ -248,13 +353,21 @@ def follow(plan, parent: int, started=None, first=None) -> None:
         return plan[i][3] + sum(plan[j][3] for j in _closure(plan, i) if missing(j))
 
     def compile_entry(i):
+        todo = [j for j in _closure(plan, i) | {i} if missing(j)]
+        names = [key(*plan[j][:3]) for j in todo]
         t_start = time.time() - started
-        mine.update(j for j in _closure(plan, i) | {i} if missing(j))
+        if set(names) & set(_read(RUN)):       # the run is compiling one of them
+            _log(f"{t_start:6.1f} the run compiles: {plan[i][0]}.{plan[i][1]}")
+            return
+        mine.update(todo)
+        _write(HELPER, [repr(time.time() + 2.0 * cost(i) + 1.0)] + names)
         try:
             disp_of(i).compile(tuple(plan[i][2]))
         except Exception as exc:              # a stale plan: the run compiles it
             _log(f"{plan[i][0]}.{plan[i][1]}: {type(exc).__name__}: {exc}")
             return
+        finally:
+            _write(HELPER, ["0"])
         _log(f"{t_start:6.1f} +{time.time() - started - t_start:5.1f} s  "
              f"{plan[i][0]}.{plan[i][1]}")
 
@@ -300,8 +413,11 @@ def _log(line: str) -> None:
 
 
 def _is_flowlab(dispatcher) -> bool:
-    mod = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
-    return mod.startswith("flowlab.")
+    return _is_flowlab_function(getattr(dispatcher, "py_func", None))
+
+
+def _is_flowlab_function(func) -> bool:
+    return (getattr(func, "__module__", "") or "").startswith("flowlab.")
 
 
 if __name__ == "__main__":

@@ -70,16 +70,23 @@ _GRAM = ("import numpy as np\n"
          "    gram.relu_gram_1d(np.linspace(-0.9, 0.9, 6))\n")
 
 
-def test_a_recorded_plan_followed_in_another_process_fills_the_cache(tmp_path):
-    """Record the Gram task's plan on an empty cache; a second process follows it on
-    another empty cache; a third runs the task there and compiles nothing."""
-    plan_file = tmp_path / "plan.pkl"
+@pytest.fixture(scope="module")
+def gram_plan(tmp_path_factory):
+    """The Gram task's compile plan, recorded on an empty cache: (plan, its file)."""
+    folder = tmp_path_factory.mktemp("gram-plan")
+    plan_file = folder / "plan.pkl"
     _run(_GRAM + "import pickle\nfrom flowlab._compile import CompileTimer\n"
          "timer = CompileTimer()\n"
          "with timer.recording(calls=True):\n    task()\n"
          f"open({str(plan_file)!r}, 'wb').write(pickle.dumps(timer.plan))\n",
-         tmp_path / "cache-a")
-    plan = pickle.loads(plan_file.read_bytes())
+         folder / "cache")
+    return pickle.loads(plan_file.read_bytes()), plan_file
+
+
+def test_a_recorded_plan_followed_in_another_process_fills_the_cache(tmp_path, gram_plan):
+    """Record the Gram task's plan on an empty cache; a second process follows it on
+    another empty cache; a third runs the task there and compiles nothing."""
+    plan, plan_file = gram_plan
     names = [e[1] for e in plan]
     assert names[-1] == "relu_gram_1d" and len(plan) >= 3
     assert set(plan[-1][4]) == set(range(len(plan) - 1))   # it calls the others
@@ -96,6 +103,78 @@ def test_a_recorded_plan_followed_in_another_process_fills_the_cache(tmp_path):
                "with timer.recording():\n    task()\n"
                "print(sum(timer.signatures.values()))\n", tmp_path / "cache-c")
     assert int(out.split()[-1]) == len(plan)   # the control: an empty cache compiles
+
+
+def test_the_helper_leaves_to_the_run_what_the_run_is_compiling(tmp_path, gram_plan):
+    """With the run compiling the plan's last kernel (its key in the shared folder), the
+    helper following the plan compiles the others and leaves that one to the run."""
+    plan, plan_file = gram_plan
+    channel = tmp_path / "channel"
+    channel.mkdir()
+    (channel / _prefetch.RUN).write_text(_prefetch.key(*plan[-1][:3]))
+    log = tmp_path / "helper.log"
+    out = _run("import os, pickle\nfrom flowlab import _prefetch\n"
+               "_prefetch._CHANNEL['dir'] = os.environ['FLOWLAB_PREFETCH_CHANNEL']\n"
+               f"plan = pickle.loads(open({str(plan_file)!r}, 'rb').read())\n"
+               "_prefetch.follow(plan, os.getppid(), first=0)\n"
+               "print(*(_prefetch._cached(_prefetch._dispatcher(*plan[i][:2]), plan[i][2])\n"
+               "        for i in (0, -1)))\n",
+               tmp_path / "cache", FLOWLAB_PREFETCH_CHANNEL=str(channel),
+               FLOWLAB_PREFETCH_LOG=str(log))
+    assert out.split() == ["True", "False"]
+    text = log.read_text()
+    assert f"the run compiles: {plan[-1][0]}.{plan[-1][1]}" in text
+    assert text.count("the run compiles") == 1
+
+
+def test_the_run_waits_for_a_kernel_the_helper_is_compiling(tmp_path, monkeypatch):
+    """A kernel missing in the cache that the helper lists as in progress: the run waits
+    until the helper moves on (here after 0.3 s), then loads again; a kernel the helper
+    does not list, or with no helper alive, is compiled at once."""
+    import time
+    from flowlab._kernels import relu1d_stage
+    disp = relu1d_stage.rule
+    sig = (nb.float32, nb.float32, nb.float32, nb.int32)    # a signature no cache holds
+    cache, ctx = disp._cache, disp.targetctx
+    name = _prefetch.key(disp.py_func.__module__, disp.py_func.__qualname__, sig)
+
+    class Alive:
+        def poll(self):
+            return None
+
+    monkeypatch.setattr(_prefetch, "_CHANNEL",
+                        {"dir": str(tmp_path), "stack": [], "run": True})
+    monkeypatch.setattr(_prefetch, "_STARTED", {"exact-1d": Alive()})
+    helper = tmp_path / _prefetch.HELPER
+    helper.write_text(f"{time.time() + 10.0!r}\nanother kernel")
+    assert not _prefetch.await_helper(cache, sig, ctx)
+    helper.write_text(f"{time.time() + 10.0!r}\n{name}")
+    done = threading.Timer(0.3, lambda: helper.write_text("0"))
+    done.start()
+    clock = time.perf_counter()
+    assert _prefetch.await_helper(cache, sig, ctx)
+    waited = time.perf_counter() - clock
+    done.join()
+    assert 0.25 <= waited < 5.0
+    helper.write_text(f"{time.time() + 10.0!r}\n{name}")
+    monkeypatch.setattr(_prefetch, "_STARTED", {})           # no helper alive
+    clock = time.perf_counter()
+    _prefetch.await_helper(cache, sig, ctx)
+    assert time.perf_counter() - clock < 0.2
+
+
+def test_the_run_publishes_its_compile_stack(tmp_path, monkeypatch):
+    from flowlab._kernels import relu1d_stage
+    monkeypatch.setattr(_prefetch, "_CHANNEL",
+                        {"dir": str(tmp_path), "stack": [], "run": True})
+    args = (nb.float64, nb.float64, nb.float64, nb.int64)
+    _prefetch.note_compile(relu1d_stage.decide, args, True)
+    _prefetch.note_compile(relu1d_stage.rule, args, True)
+    lines = (tmp_path / _prefetch.RUN).read_text().split("\n")
+    assert lines == [_prefetch.key("flowlab._kernels.relu1d_stage", q, args)
+                     for q in ("decide", "rule")]
+    _prefetch.note_compile(relu1d_stage.rule, args, False)
+    assert (tmp_path / _prefetch.RUN).read_text().split("\n") == lines[:1]
 
 
 def test_cache_writes_are_locked_and_write_the_data_before_the_index(tmp_path):
@@ -155,6 +234,7 @@ def test_start_launches_one_helper_per_task_with_the_declared_next_tasks(monkeyp
             return 0
 
     monkeypatch.setattr(_prefetch, "_STARTED", {})
+    monkeypatch.setattr(_prefetch, "_CHANNEL", {"dir": None, "stack": [], "run": False})
     monkeypatch.setattr(_prefetch, "_enabled", lambda: True)
     monkeypatch.setattr(_prefetch.subprocess, "Popen", FakePopen)
     with compile_next("exact-1d", "descent"):
@@ -166,6 +246,8 @@ def test_start_launches_one_helper_per_task_with_the_declared_next_tasks(monkeyp
     assert argv[1:4] == ["-m", "flowlab._prefetch", "exact-1d"]
     assert argv[4] == str(os.getpid()) and argv[6:] == ["descent"]
     assert env["FLOWLAB_PREFETCH"] == "0"       # the helper starts no helper
+    assert env["FLOWLAB_PREFETCH_CHANNEL"] == _prefetch._CHANNEL["dir"]
+    assert os.path.isdir(env["FLOWLAB_PREFETCH_CHANNEL"])
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
     monkeypatch.undo()                          # the real _enabled: off by the variable
     monkeypatch.setenv("FLOWLAB_PREFETCH", "0")
