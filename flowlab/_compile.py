@@ -44,7 +44,7 @@ __all__ = ["install_notice", "tolerate_stale_cache", "compile_task", "compile_ne
 #: seconds to compile each task's kernels from an empty cache, with the second process of
 #: :mod:`flowlab._prefetch` (``NUMBA_CACHE_DIR=<empty folder> flowlab warmup`` on the
 #: 2-core development machine, docs/compile_times.md): the estimate a first run announces
-ESTIMATE_S = {"exact-1d": 35.0, "exact-nd": 45.0, "smooth": 5.0, "compiled-erk": 6.0,
+ESTIMATE_S = {"exact-1d": 30.0, "exact-nd": 45.0, "smooth": 5.0, "compiled-erk": 6.0,
               "descent": 6.0, "gram": 1.0}
 
 _TASK: contextvars.ContextVar = contextvars.ContextVar("flowlab_compile_task", default=None)
