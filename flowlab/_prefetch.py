@@ -85,7 +85,8 @@ def lock_cache_writes() -> None:
     one kernel at once can then pick the same file name, and a reader can find an index
     entry before its data is written.  With this guard a save holds an exclusive lock
     on the cache folder's ``flowlab-cache.lock`` and writes the data before the index
-    names it.  The helper relies on it.
+    names it.  The helper relies on it.  A run that started a helper also waits, on a
+    cache miss, for a kernel the helper is compiling (:func:`await_helper`).
     """
     from numba.core import caching
     cls = caching.IndexDataCacheFile
