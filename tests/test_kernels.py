@@ -205,26 +205,3 @@ def test_integrator_models_are_registered_named_tuples():
     with pytest.raises(TypeError, match="named-tuple class"):
         hooks.register_model(np.int8, rhs=f, jac=f, output=f, events=f, event_rate=f,
                              rhs_loss=f, expand_rows=f)
-
-
-def test_stage_loop_sort_orders_int_keys_as_numpy_does(rng):
-    """The heapsort of the 1-d stage loop (relu1d_stage.argsort_ints, a kernel without a
-    Python entry, called here through a compiled shim): keys in numpy's sorted order,
-    every index once, ties, empty and single keys included."""
-    import numba as nb
-    from flowlab._kernels.relu1d_stage import argsort_ints
-
-    @nb.njit
-    def order_of(keys):
-        order = np.empty(keys.size, dtype=np.int64)
-        argsort_ints(keys, order)
-        return order
-
-    cases = [np.empty(0, dtype=np.int64), np.array([7]), np.array([3, 3, 3]),
-             np.arange(9)[::-1].copy()]
-    cases += [rng.integers(0, k, size=n) for n, k in ((5, 3), (40, 10), (257, 1000))]
-    for keys in cases:
-        keys = keys.astype(np.int64)
-        order = order_of(keys)
-        assert sorted(order.tolist()) == list(range(keys.size))
-        np.testing.assert_array_equal(keys[order], np.sort(keys))

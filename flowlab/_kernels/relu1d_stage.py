@@ -18,7 +18,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .._config import INLINE_OPTIONS, NUMBA_OPTIONS
+from .._config import NUMBA_OPTIONS
 from .internal import internal
 from . import explicit, radau
 from .borrow import borrowed
@@ -152,36 +152,6 @@ def interval_remove(lo, hi, j, p):
     return True
 
 
-@internal
-def argsort_ints(keys, order):
-    """Indices that sort the int64 array ``keys``, into ``order`` (its length): a heapsort,
-    O(k log k) without recursion, the order of equal keys unspecified.  numba's
-    np.sort/np.argsort cost about a second of compile time each; this, a tenth."""
-    n = keys.size
-    for i in range(n):
-        order[i] = i
-    for start in range(n // 2 - 1, -1, -1):
-        _sift_down(keys, order, start, n)
-    for end in range(n - 1, 0, -1):
-        order[0], order[end] = order[end], order[0]
-        _sift_down(keys, order, 0, end)
-
-
-@nb.njit(**INLINE_OPTIONS)
-def _sift_down(keys, order, root, n):
-    """Restore the max-heap (by keys[order[.]]) of order[:n] below ``root``."""
-    while True:
-        child = 2 * root + 1
-        if child >= n:
-            return
-        if child + 1 < n and keys[order[child + 1]] > keys[order[child]]:
-            child += 1
-        if keys[order[root]] >= keys[order[child]]:
-            return
-        order[root], order[child] = order[child], order[root]
-        root = child
-
-
 @nb.njit(**NUMBA_OPTIONS)
 def rebuild_blocks(model):
     """Blocks between the sorted interval ends (and pinned points), into the model's
@@ -203,13 +173,11 @@ def rebuild_blocks(model):
             ends[k] = pin[j]
             ends[k + 1] = pin[j] + 1
             k += 2
-    order = np.empty(k, dtype=np.int64)
-    argsort_ints(ends[:k], order)
+    srt = np.sort(ends[:k])
     nbp = 0
     for i in range(k):
-        e = ends[order[i]]
-        if i == 0 or e != ends[order[i - 1]]:
-            bp[nbp] = e
+        if i == 0 or srt[i] != srt[i - 1]:
+            bp[nbp] = srt[i]
             nbp += 1
     model.n_blocks[0] = nbp - 1
     for j in range(n):
@@ -561,8 +529,7 @@ def u_counts(lo, hi, P0, out):
             pos[m + 1] = hi[j]
             dl[m + 1] = -1
             m += 2
-    order = np.empty(m, dtype=np.int64)
-    argsort_ints(pos[:m], order)      # the order of equal ends changes no count
+    order = np.argsort(pos[:m])
     for l in range(out.size):
         out[l] = 0
     level = 0
