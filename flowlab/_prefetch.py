@@ -186,7 +186,8 @@ def note_compile(dispatcher, args, starting: bool) -> None:
         stack.append(key(f.__module__, f.__qualname__, args))
     elif stack:
         stack.pop()
-    _write(RUN, stack)
+    if _helper_alive():                        # nobody reads it once the helpers are done
+        _write(RUN, stack)
 
 
 def await_helper(cache, sig, target_context) -> bool:
@@ -208,13 +209,7 @@ def await_helper(cache, sig, target_context) -> bool:
         return False
     while time.time() < deadline and _helper_alive():
         time.sleep(0.02)
-        try:
-            if cache._index_key(sig, target_context.codegen()) in \
-                    cache._cache_file._load_index():
-                break
-        except Exception:                      # unreadable now: the helper's file decides
-            pass
-        if name not in _read(HELPER)[1:]:
+        if _in_index(cache, sig, target_context) or name not in _read(HELPER)[1:]:
             break
     return True
 
@@ -282,11 +277,16 @@ def _dispatcher(module: str, qualname: str):
 
 def _cached(disp, args) -> bool:
     """Whether numba's cache holds ``disp`` compiled for ``args`` (its index names it)."""
+    return _in_index(getattr(disp, "_cache", None), tuple(args),
+                     getattr(disp, "targetctx", None))
+
+
+def _in_index(cache, sig, target_context) -> bool:
+    """Whether the numba cache ``cache`` (a dispatcher's) names ``sig`` in its index."""
     try:
-        cache = disp._cache
-        key = cache._index_key(tuple(args), disp.targetctx.codegen())
+        key = cache._index_key(sig, target_context.codegen())
         return key in cache._cache_file._load_index()
-    except Exception:
+    except Exception:                          # no cache, or unreadable now
         return False
 
 

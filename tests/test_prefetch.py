@@ -164,9 +164,17 @@ def test_the_run_waits_for_a_kernel_the_helper_is_compiling(tmp_path, monkeypatc
 
 
 def test_the_run_publishes_its_compile_stack(tmp_path, monkeypatch):
+    """The run keeps its compile stack in the shared folder while a helper is alive (and
+    leaves the file alone once none is)."""
     from flowlab._kernels import relu1d_stage
+
+    class Alive:
+        def poll(self):
+            return None
+
     monkeypatch.setattr(_prefetch, "_CHANNEL",
                         {"dir": str(tmp_path), "stack": [], "run": True})
+    monkeypatch.setattr(_prefetch, "_STARTED", {"exact-1d": Alive()})
     args = (nb.float64, nb.float64, nb.float64, nb.int64)
     _prefetch.note_compile(relu1d_stage.decide, args, True)
     _prefetch.note_compile(relu1d_stage.rule, args, True)
@@ -175,6 +183,10 @@ def test_the_run_publishes_its_compile_stack(tmp_path, monkeypatch):
                      for q in ("decide", "rule")]
     _prefetch.note_compile(relu1d_stage.rule, args, False)
     assert (tmp_path / _prefetch.RUN).read_text().split("\n") == lines[:1]
+    monkeypatch.setattr(_prefetch, "_STARTED", {})           # the helper is done
+    _prefetch.note_compile(relu1d_stage.decide, args, False)
+    assert (tmp_path / _prefetch.RUN).read_text().split("\n") == lines[:1]
+    assert _prefetch._CHANNEL["stack"] == []
 
 
 def test_cache_writes_are_locked_and_write_the_data_before_the_index(tmp_path):
